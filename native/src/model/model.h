@@ -1,0 +1,114 @@
+// A loaded model (weights memory-mapped from GGUF) and an evaluation context (KV cache + scratch).
+//
+// Architectures: llama (Llama 2/3/3.1/3.2, Mistral, SmolLM) and qwen2 (QKV bias, NeoX RoPE).
+// The forward pass is the CPU reference; it mirrors llama.cpp's graph op for op so that logits
+// agree: RMSNorm, RoPE (normal/NeoX, rope_freqs, Llama-3.1 scaling), GQA attention with a KV cache,
+// SwiGLU feed-forward, output head (tied to token_embd when output.weight is absent).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../common/status.h"
+#include "../common/tensor-type.h"
+#include "../gguf/gguf.h"
+
+namespace sq {
+
+enum class RopeOrder { Normal, NeoX }; // Normal: pairs (2i, 2i+1); NeoX: pairs (i, i + d/2)
+
+struct Hparams {
+    std::string arch;          // "llama" | "qwen2"
+    uint32_t n_vocab = 0;
+    uint32_t n_ctx_train = 0;
+    uint32_t n_embd = 0;
+    uint32_t n_layers = 0;
+    uint32_t n_ff = 0;
+    uint32_t n_heads = 0;
+    uint32_t n_kv_heads = 0;
+    uint32_t head_dim = 0;     // n_embd / n_heads unless attention.key_length says otherwise
+    uint32_t n_rot = 0;        // rope.dimension_count (defaults to head_dim)
+    float rms_eps = 1e-5f;
+    float rope_freq_base = 10000.0f;
+    float rope_freq_scale = 1.0f; // 1 / rope.scaling.factor for linear scaling
+    RopeOrder rope_order = RopeOrder::Normal;
+    bool tied_output = false;  // output.weight absent: token_embd is the output head
+};
+
+// A weight tensor inside the mapping. ne[0] is the row length (input features).
+struct Weight {
+    TensorType type;
+    uint64_t ne[4] = {1, 1, 1, 1};
+    const uint8_t* data = nullptr;
+    size_t row_bytes = 0;
+};
+
+struct LayerWeights {
+    Weight attn_norm, wq, wk, wv, wo;
+    Weight bq, bk, bv;         // qwen2 only (data == nullptr otherwise)
+    Weight ffn_norm, w_gate, w_up, w_down;
+};
+
+class Model {
+public:
+    // Errors: GGUF_* from the reader; MODEL_UNKNOWN_ARCH, MODEL_MISSING_TENSOR,
+    // MODEL_BAD_SHAPE, MODEL_BAD_HPARAMS, MODEL_UNSUPPORTED_TYPE (each naming the key/tensor).
+    static Status load(const std::string& path, std::unique_ptr<Model>& out);
+
+    const Hparams& hparams() const { return hparams_; }
+    const GgufFile& gguf() const { return *gguf_; }
+    const Weight& token_embd() const { return token_embd_; }
+    const Weight& output_norm() const { return output_norm_; }
+    const Weight& output() const { return output_; }
+    const std::vector<LayerWeights>& layers() const { return layers_; }
+    // Per-dimension RoPE frequency factors [n_rot/2] (rope_freqs.weight or Llama-3.1 scaling), empty if none.
+    const std::vector<float>& rope_freq_factors() const { return rope_freq_factors_; }
+
+private:
+    Model() = default;
+    Status load_hparams();
+    Status bind_weights();
+
+    std::unique_ptr<GgufFile> gguf_;
+    Hparams hparams_;
+    Weight token_embd_, output_norm_, output_;
+    std::vector<LayerWeights> layers_;
+    std::vector<float> rope_freq_factors_;
+};
+
+enum class KvType { F16, F32 };
+
+struct ContextParams {
+    uint32_t n_ctx = 4096;     // KV cache capacity in tokens
+    uint32_t n_threads = 0;    // 0: hardware concurrency
+    KvType kv_type = KvType::F16;
+    uint32_t n_batch = 512;    // tokens per forward pass during prefill
+};
+
+class Context {
+public:
+    // Errors: CONTEXT_OUT_OF_MEMORY when the KV cache cannot be allocated (says how much it needs).
+    static Status create(const Model& model, const ContextParams& params, std::unique_ptr<Context>& out);
+    ~Context();
+
+    // Runs `tokens` at positions n_past() .. n_past()+n-1 and appends their K/V to the cache.
+    // logits receives [n][n_vocab] when all_logits, else [n_vocab] for the last token.
+    // Errors: CONTEXT_FULL when the cache has no room; EVAL_BAD_TOKEN for ids outside the vocabulary.
+    Status eval(const int32_t* tokens, uint32_t n, bool all_logits, std::vector<float>& logits);
+
+    uint32_t n_past() const;
+    // Forgets cached positions >= n (regenerate, edit-and-resend); n <= n_past().
+    void truncate(uint32_t n);
+
+    const Model& model() const;
+    const ContextParams& params() const;
+
+private:
+    Context() = default;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace sq
