@@ -1,0 +1,41 @@
+// The N-API entry point: validates arguments, starts workers, resolves promises. Nothing else.
+#include <napi.h>
+
+#include "addon-data.h"
+#include "model-wrap.h"
+#include "session-wrap.h"
+
+namespace sqnode {
+
+namespace {
+
+Napi::Value system_info(const Napi::CallbackInfo& info) {
+    const sq::SystemInfo si = sq::system_info();
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("simd", si.simd);
+    out.Set("hardwareThreads", si.hardware_threads);
+    out.Set("availableMemory", static_cast<double>(si.available_memory));
+    Napi::Object cuda = Napi::Object::New(info.Env());
+    cuda.Set("compiled", si.cuda_compiled);
+    cuda.Set("devices", si.cuda_devices);
+    cuda.Set("device", si.cuda_device);
+    out.Set("cuda", cuda);
+    return out;
+}
+
+} // namespace
+
+} // namespace sqnode
+
+static Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
+    using namespace sqnode;
+    auto* data = new AddonData();
+    data->model_class = Napi::Persistent(ModelWrap::define(env));
+    data->session_class = Napi::Persistent(SessionWrap::define(env));
+    env.SetInstanceData(data);
+    exports.Set("loadModel", Napi::Function::New(env, ModelWrap::load, "loadModel"));
+    exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
+    return exports;
+}
+
+NODE_API_MODULE(squeeze, init_addon)

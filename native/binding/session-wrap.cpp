@@ -1,0 +1,216 @@
+#include "session-wrap.h"
+
+#include "addon-data.h"
+#include "convert.h"
+
+namespace sqnode {
+
+namespace {
+
+using StatePtr = std::shared_ptr<SessionWrap::State>;
+
+// Releases the session for the next job however the worker ends.
+struct BusyGuard {
+    StatePtr state;
+    ~BusyGuard() { state->busy.store(false); }
+};
+
+sq::GenerateParams generate_params_from_js(const Napi::Object& o) {
+    sq::GenerateParams p;
+    p.max_tokens = static_cast<uint32_t>(number_option(o, "maxTokens", p.max_tokens));
+    p.sampling.temperature = static_cast<float>(number_option(o, "temperature", p.sampling.temperature));
+    p.sampling.top_k = static_cast<int32_t>(number_option(o, "topK", p.sampling.top_k));
+    p.sampling.top_p = static_cast<float>(number_option(o, "topP", p.sampling.top_p));
+    p.sampling.min_p = static_cast<float>(number_option(o, "minP", p.sampling.min_p));
+    p.sampling.repeat_penalty = static_cast<float>(number_option(o, "repeatPenalty", p.sampling.repeat_penalty));
+    p.sampling.repeat_last_n = static_cast<int32_t>(number_option(o, "repeatLastN", p.sampling.repeat_last_n));
+    p.sampling.seed = static_cast<uint64_t>(number_option(o, "seed", 0));
+    if (o.Has("stopTokens") && !o.Get("stopTokens").IsUndefined()) p.stop_tokens = tokens_from_js(o.Get("stopTokens"));
+    return p;
+}
+
+// Streams each generated token to `onToken(token)` on the JS thread; resolves with the result.
+class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
+public:
+    GenerateWorker(Napi::Env env, Napi::Function on_token, StatePtr state, std::vector<int32_t> prompt,
+                   sq::GenerateParams params)
+        : Napi::AsyncProgressQueueWorker<int32_t>(on_token.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {}) : on_token),
+          state_(std::move(state)), prompt_(std::move(prompt)), params_(std::move(params)),
+          deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+protected:
+    void Execute(const ExecutionProgress& progress) override {
+        BusyGuard guard{state_};
+        try {
+            status_ = state_->session->generate(
+                prompt_, params_, [&](int32_t token) { progress.Send(&token, 1); return true; },
+                &state_->cancel, result_);
+        } catch (const std::bad_alloc&) {
+            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory during generation");
+        }
+    }
+    void OnProgress(const int32_t* tokens, size_t count) override {
+        Napi::HandleScope scope(Env());
+        for (size_t i = 0; i < count; ++i) Callback().Call({Napi::Number::New(Env(), tokens[i])});
+    }
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (!status_) {
+            deferred_.Reject(status_error(env, status_).Value());
+            return;
+        }
+        Napi::Object out = Napi::Object::New(env);
+        Napi::Array tokens = Napi::Array::New(env, result_.tokens.size());
+        for (size_t i = 0; i < result_.tokens.size(); ++i) tokens.Set(static_cast<uint32_t>(i), result_.tokens[i]);
+        out.Set("tokens", tokens);
+        out.Set("nPrompt", result_.n_prompt);
+        out.Set("nPromptReused", result_.n_prompt_reused);
+        out.Set("prefillMs", result_.prefill_ms);
+        out.Set("decodeMs", result_.decode_ms);
+        out.Set("stopReason", sq::stop_reason_name(result_.stop_reason));
+        deferred_.Resolve(out);
+    }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+private:
+    StatePtr state_;
+    std::vector<int32_t> prompt_;
+    sq::GenerateParams params_;
+    Napi::Promise::Deferred deferred_;
+    sq::Status status_;
+    sq::GenerateResult result_;
+};
+
+// Logits of every position of `tokens`, evaluated from an empty cache (reference comparisons).
+class EvalLogitsWorker : public Napi::AsyncWorker {
+public:
+    EvalLogitsWorker(Napi::Env env, StatePtr state, std::vector<int32_t> tokens)
+        : Napi::AsyncWorker(env), state_(std::move(state)), tokens_(std::move(tokens)),
+          deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+protected:
+    void Execute() override {
+        BusyGuard guard{state_};
+        try {
+            status_ = state_->session->eval_all_logits(tokens_, logits_);
+        } catch (const std::bad_alloc&) {
+            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory evaluating logits");
+        }
+    }
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (!status_) {
+            deferred_.Reject(status_error(env, status_).Value());
+            return;
+        }
+        Napi::Float32Array out = Napi::Float32Array::New(env, logits_.size()); // [n_tokens][n_vocab]
+        std::copy(logits_.begin(), logits_.end(), out.Data());
+        deferred_.Resolve(out);
+    }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+private:
+    StatePtr state_;
+    std::vector<int32_t> tokens_;
+    Napi::Promise::Deferred deferred_;
+    sq::Status status_;
+    std::vector<float> logits_;
+};
+
+} // namespace
+
+Napi::Function SessionWrap::define(Napi::Env env) {
+    return DefineClass(env, "NativeSession",
+                       {
+                           InstanceMethod<&SessionWrap::generate>("generate"),
+                           InstanceMethod<&SessionWrap::eval_logits>("evalLogits"),
+                           InstanceMethod<&SessionWrap::cancel>("cancel"),
+                           InstanceMethod<&SessionWrap::reset>("reset"),
+                           InstanceMethod<&SessionWrap::cached_tokens>("cachedTokens"),
+                       });
+}
+
+SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {}
+
+Napi::Value SessionWrap::create(const Napi::CallbackInfo& info, Napi::Value, std::shared_ptr<sq::Model> model) {
+    Napi::Env env = info.Env();
+    Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+    sq::ContextParams params;
+    params.n_ctx = static_cast<uint32_t>(number_option(opts, "nCtx", std::min<uint32_t>(model->hparams().n_ctx_train, 4096)));
+    params.n_threads = static_cast<uint32_t>(number_option(opts, "nThreads", 0));
+    params.n_batch = static_cast<uint32_t>(number_option(opts, "nBatch", params.n_batch));
+    if (opts.Has("kvType")) {
+        const std::string kv = opts.Get("kvType").ToString().Utf8Value();
+        if (kv != "f16" && kv != "f32") throw usage_error(env, "kvType must be 'f16' or 'f32'");
+        params.kv_type = kv == "f32" ? sq::KvType::F32 : sq::KvType::F16;
+    }
+    auto state = std::make_shared<State>();
+    sq::Status st;
+    try {
+        st = sq::Session::create(*model, params, state->session);
+    } catch (const std::bad_alloc&) {
+        st = sq::Status::error("CONTEXT_OUT_OF_MEMORY", "not enough memory for a context of " + std::to_string(params.n_ctx) + " tokens");
+    }
+    if (!st) throw status_error(env, st);
+    state->model = std::move(model);
+    Napi::Object obj = env.GetInstanceData<AddonData>()->session_class.New({});
+    Napi::ObjectWrap<SessionWrap>::Unwrap(obj)->state_ = std::move(state);
+    return obj;
+}
+
+void SessionWrap::claim(Napi::Env env) {
+    if (state_->busy.exchange(true)) {
+        throw status_error(env, sq::Status::error("SESSION_BUSY", "the session is already generating; stop it first"));
+    }
+    state_->cancel.store(false);
+}
+
+// generate(tokens, options, onToken?): Promise<{tokens, nPrompt, nPromptReused, prefillMs, decodeMs, stopReason}>
+Napi::Value SessionWrap::generate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1) throw usage_error(env, "generate(tokens, options?, onToken?)");
+    std::vector<int32_t> prompt = tokens_from_js(info[0]);
+    Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    sq::GenerateParams params = generate_params_from_js(opts);
+    Napi::Function on_token = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+    claim(env);
+    auto* worker = new GenerateWorker(env, on_token, state_, std::move(prompt), std::move(params));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+// evalLogits(tokens): Promise<Float32Array> of [n_tokens][n_vocab] logits.
+Napi::Value SessionWrap::eval_logits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1) throw usage_error(env, "evalLogits(tokens)");
+    std::vector<int32_t> tokens = tokens_from_js(info[0]);
+    claim(env);
+    auto* worker = new EvalLogitsWorker(env, state_, std::move(tokens));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+Napi::Value SessionWrap::cancel(const Napi::CallbackInfo& info) {
+    state_->cancel.store(true);
+    return info.Env().Undefined();
+}
+
+Napi::Value SessionWrap::reset(const Napi::CallbackInfo& info) {
+    claim(info.Env());
+    state_->session->reset();
+    state_->busy.store(false);
+    return info.Env().Undefined();
+}
+
+Napi::Value SessionWrap::cached_tokens(const Napi::CallbackInfo& info) {
+    const std::vector<int32_t>& cached = state_->session->cached_tokens();
+    Napi::Array out = Napi::Array::New(info.Env(), cached.size());
+    for (size_t i = 0; i < cached.size(); ++i) out.Set(static_cast<uint32_t>(i), cached[i]);
+    return out;
+}
+
+} // namespace sqnode
