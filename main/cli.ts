@@ -2,7 +2,9 @@
 // Exit codes: 0 ok, 2 bad usage, 3 bad input file (with the reason), 1 internal error.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
+import { chatLoop } from './cli-chat.ts';
 import { isEngineError, Model, systemInfo } from './engine/engine.ts';
+import { defaultModelPath } from './models/default-model.ts';
 
 const USAGE = `usage:
   squeeze info MODEL [--json]
@@ -10,6 +12,7 @@ const USAGE = `usage:
   squeeze run --model MODEL --prompt TEXT [--chat] [--max-tokens N] [--temperature T]
               [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]
               [--threads N] [--context N] [--json]
+  squeeze chat [--model MODEL] [--system TEXT] [--max-tokens N] [--temperature T] [--threads N] [--context N]
   squeeze system [--json]`;
 
 class UsageError extends Error {}
@@ -112,13 +115,32 @@ async function run(argv: string[]): Promise<void> {
   );
 }
 
+async function chat(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    model: { type: 'string' },
+    system: { type: 'string' },
+    'max-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    threads: { type: 'string' },
+    context: { type: 'string' },
+  });
+  const model = await Model.load(values.model ?? defaultModelPath());
+  await chatLoop(model, {
+    system: values.system,
+    maxTokens: numberFlag(values['max-tokens'], '--max-tokens') ?? 512,
+    temperature: numberFlag(values.temperature, '--temperature') ?? 0,
+    threads: numberFlag(values.threads, '--threads'),
+    contextSize: numberFlag(values.context, '--context'),
+  });
+}
+
 async function system(argv: string[]): Promise<void> {
   const { values } = parse(argv, {});
   const si = systemInfo();
   print(values.json, si, `simd ${si.simd}, ${si.hardwareThreads} threads, ${(si.availableMemory / 2 ** 30).toFixed(1)} GiB available`);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { info, tokenize, run, system };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { info, tokenize, run, chat, system };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

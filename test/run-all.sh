@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Every test suite: native unit tests (ctest), a short run of the GGUF fuzzer, and the Node tests
+# (engine vs llama.cpp, tokenizer, CLI). Ends with one line "N passed, N failed" over all of them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+npm run --silent build:native >/tmp/squeeze-build.log 2>&1 || { tail -50 /tmp/squeeze-build.log; echo "0 passed, 1 failed"; exit 1; }
+bash scripts/fetch-models.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+logs=$(mktemp -d)
+
+echo "== native unit tests (ctest)"
+ctest --test-dir build/native --output-on-failure 2>&1 | tee "$logs/ctest.log"
+total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$logs/ctest.log" | tail -1)
+bad=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$logs/ctest.log" | tail -1)
+passed=$((passed + ${total:-0} - ${bad:-0}))
+failed=$((failed + ${bad:-0}))
+[ -n "${total:-}" ] || failed=$((failed + 1))
+
+echo "== GGUF reader fuzzing"
+if bash scripts/fuzz-gguf.sh "${SQUEEZE_FUZZ_SECONDS:-30}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+echo "== node tests"
+mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/e2e/*' | sort)
+node --import tsx --test --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$logs/node.tap" "${files[@]}"
+node_pass=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$logs/node.tap" | tail -1)
+node_fail=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$logs/node.tap" | tail -1)
+passed=$((passed + ${node_pass:-0}))
+failed=$((failed + ${node_fail:-0}))
+[ -n "${node_pass:-}" ] || failed=$((failed + 1))
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
