@@ -12,6 +12,8 @@ export interface GenerateOptions extends Omit<NativeGenerateOptions, 'stopTokens
   /** Called with each new piece of text as it is decoded (always whole UTF-8 characters). */
   onText?: (text: string) => void;
   signal?: AbortSignal;
+  /** Keep generating through end-of-generation tokens (benchmarks, reference comparisons). */
+  ignoreEog?: boolean;
 }
 
 export interface GenerateTimings {
@@ -46,10 +48,14 @@ export function isEngineError(e: unknown): e is EngineError {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string';
 }
 
+/** KV cache size when the caller does not choose one (the model's training context if smaller). */
+const DEFAULT_CONTEXT = 8192;
+
 export class Model {
   readonly info: NativeModelInfo;
   readonly metadata: Record<string, unknown>;
   readonly tokenizer: Tokenizer;
+  private eog?: number[];
 
   private constructor(private readonly native: NativeModel, readonly path: string) {
     this.info = native.info();
@@ -60,6 +66,12 @@ export class Model {
   static async load(path: string): Promise<Model> {
     const native = await loadAddon().loadModel(path);
     return new Model(native, path);
+  }
+
+  /** Every id that ends generation (EOS, EOT, ...), as the tokenizer classifies them. */
+  get eogTokens(): number[] {
+    this.eog ??= Array.from({ length: this.tokenizer.nVocab }, (_, id) => id).filter((id) => this.tokenizer.isEog(id));
+    return this.eog;
   }
 
   get chatTemplate(): string | undefined {
@@ -77,7 +89,7 @@ export class Model {
   }
 
   createSession(options: SessionOptions = {}): Session {
-    const nCtx = Math.min(options.contextSize ?? this.info.nCtxTrain, this.info.nCtxTrain || Infinity);
+    const nCtx = options.contextSize ?? Math.min(this.info.nCtxTrain || DEFAULT_CONTEXT, DEFAULT_CONTEXT);
     return new Session(this, this.native.createSession({ nCtx, nThreads: options.threads, kvType: options.kvType }));
   }
 }
@@ -99,7 +111,7 @@ export class Session {
     const onAbort = () => this.native.cancel();
     options.signal?.addEventListener('abort', onAbort);
     try {
-      const result = await this.native.generate(promptTokens, { ...options, stopTokens: tokenizer.eogTokens() }, (token) => {
+      const result = await this.native.generate(promptTokens, { ...options, stopTokens: options.ignoreEog ? [] : this.model.eogTokens }, (token) => {
         if (stoppedByString) return; // tokens generated before the cancel took effect
         accepted.push(token);
         text += decoder.push(token);
