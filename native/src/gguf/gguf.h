@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "../common/status.h"
@@ -36,7 +37,9 @@ struct GgufValue {
     GgufValueType type;
     GgufValueType array_type = GgufValueType::UINT8; // element type when type == ARRAY
     uint64_t array_count = 0;
-    // Scalar payloads (the one matching `type` is set; integers also fill the other two).
+    uint64_t array_n_bytes = 0; // encoded size of the elements, from array_data
+    // Scalar payloads (the one matching `type` is set; integers also fill the other two, u64 and
+    // i64 holding the same bits, so range checks belong to the getters; BOOL sets u64 to 0 or 1).
     uint64_t u64 = 0;
     int64_t i64 = 0;
     double f64 = 0;
@@ -91,9 +94,15 @@ public:
     Status get_f32_array(std::string_view key, std::optional<std::vector<float>>& out) const;
     Status get_i32_array(std::string_view key, std::optional<std::vector<int32_t>>& out) const;
 
+    // Decodes one level of an ARRAY value (any element type; nested arrays come back as ARRAY
+    // values to decode in turn). GGUF_BAD_VALUE when `array` is not an array.
+    static Status array_items(const GgufValue& array, std::vector<GgufValue>& out);
+
 private:
     GgufFile() = default;
     Status parse();
+    // Checks a tensor's data range against the file and sets its data pointer.
+    Status place_tensor(GgufTensor& t, uint64_t data_start);
 
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
@@ -102,6 +111,9 @@ private:
     uint64_t alignment_ = 32;
     std::vector<GgufKv> kvs_;
     std::vector<GgufTensor> tensors_;
+    // Keys and names are views into the file bytes, which outlive these indexes.
+    std::unordered_map<std::string_view, size_t> kv_index_;     // key -> index in kvs_
+    std::unordered_map<std::string_view, size_t> tensor_index_; // name -> index in tensors_
 };
 
 } // namespace sq
