@@ -1,0 +1,80 @@
+// Run-time choice of the kernel tables (quants.h): one table per SIMD level, built once.
+#include "quants.h"
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+
+#include "quants-levels.h"
+
+namespace sq::cpu {
+namespace {
+
+enum class Level { scalar = 0, avx2 = 1 };
+
+constexpr size_t kTypeSlots = 31; // TensorType ids 0..30
+
+struct KernelTable {
+    std::array<TypeKernels, kTypeSlots> kernels{};
+    std::array<bool, kTypeSlots> present{};
+};
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return false;
+#endif
+}
+
+KernelTable build_table(Level level) {
+    KernelTable t;
+    for (uint32_t id = 0; id < kTypeSlots; ++id) {
+        const TensorType type = static_cast<TensorType>(id);
+        TypeKernels k{};
+        if (!quants_scalar_kernels(type, &k)) continue;
+        if (level == Level::avx2) quants_avx2_kernels(type, &k);
+        t.kernels[id] = k;
+        t.present[id] = true;
+    }
+    return t;
+}
+
+const KernelTable* table_for(Level level) {
+    static const KernelTable scalar = build_table(Level::scalar);
+    if (level == Level::scalar) return &scalar;
+    if (!cpu_has_avx2()) return nullptr;
+    static const KernelTable avx2 = build_table(Level::avx2);
+    return &avx2;
+}
+
+// Best level of this CPU, capped by SQUEEZE_SIMD (read once).
+Level chosen_level() {
+    static const Level level = [] {
+        const char* cap = std::getenv("SQUEEZE_SIMD");
+        if (cap && std::strcmp(cap, "scalar") == 0) return Level::scalar;
+        return cpu_has_avx2() ? Level::avx2 : Level::scalar;
+    }();
+    return level;
+}
+
+const TypeKernels* lookup(const KernelTable* table, TensorType type) {
+    const auto id = static_cast<uint32_t>(type);
+    if (!table || id >= kTypeSlots || !table->present[id]) return nullptr;
+    return &table->kernels[id];
+}
+
+} // namespace
+
+const TypeKernels* type_kernels(TensorType type) { return lookup(table_for(chosen_level()), type); }
+
+const char* simd_level() { return chosen_level() == Level::avx2 ? "avx2" : "scalar"; }
+
+const TypeKernels* type_kernels_for(TensorType type, const char* level) {
+    if (!level) return nullptr;
+    if (std::strcmp(level, "scalar") == 0) return lookup(table_for(Level::scalar), type);
+    if (std::strcmp(level, "avx2") == 0) return lookup(table_for(Level::avx2), type);
+    return nullptr;
+}
+
+} // namespace sq::cpu
