@@ -134,7 +134,7 @@ inline __m256 load_bf16x8(const uint16_t* p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-// ggml's AVX2 bf16 dot multiplies and adds separately (no FMA).
+// ggml's AVX2 bf16 dot multiplies and adds separately (no FMA) and reduces like hsum_float_8.
 void vec_dot_bf16(int64_t n, float* s, const void* vw, const void* va) {
     const uint16_t* w = static_cast<const uint16_t*>(vw);
     const uint16_t* a = static_cast<const uint16_t*>(va);
@@ -145,7 +145,8 @@ void vec_dot_bf16(int64_t n, float* s, const void* vw, const void* va) {
             acc[j] = _mm256_add_ps(_mm256_mul_ps(load_bf16x8(w + i + 8 * j), load_bf16x8(a + i + 8 * j)), acc[j]);
         }
     }
-    double sum = reduce_4x8(acc[0], acc[1], acc[2], acc[3]);
+    const __m256 total = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+    double sum = hsum_float_8(total);
     for (; i < n; ++i) sum += static_cast<double>(bf16_to_f32(w[i]) * bf16_to_f32(a[i]));
     *s = static_cast<float>(sum);
 }
@@ -276,11 +277,18 @@ void vec_dot_q8_0_q8_0(int64_t n, float* s, const void* vw, const void* va) {
 
 // ---- K-quant dots -----------------------------------------------------------------------------
 
-// The 8 scales (u16 lanes 0-7) and 8 mins (lanes 8-15) of a Q4_K/Q5_K block.
+// The 8 scales (u16 lanes 0-7) and 8 mins (lanes 8-15) of a Q4_K/Q5_K block, unpacked with
+// 32-bit masks (the same bits as unpack_scales_k4, four at a time).
 inline __m256i scales_and_mins_k4(const uint8_t* packed) {
-    uint8_t sm[16];
-    unpack_scales_k4(packed, sm, sm + 8);
-    return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sm)));
+    constexpr uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    uint32_t u[3];
+    std::memcpy(u, packed, 12);
+    const uint32_t sc_lo = u[0] & low6;
+    const uint32_t sc_hi = (u[2] & low4) | (((u[0] >> 6) & low2) << 4);
+    const uint32_t mn_lo = u[1] & low6;
+    const uint32_t mn_hi = ((u[2] >> 4) & low4) | (((u[1] >> 6) & low2) << 4);
+    return _mm256_cvtepu8_epi16(_mm_set_epi32(static_cast<int>(mn_hi), static_cast<int>(mn_lo),
+                                              static_cast<int>(sc_hi), static_cast<int>(sc_lo)));
 }
 
 // sum over 16-element groups g of bsums[g] * mins[g / 2], as 4 int32 lanes.
@@ -290,11 +298,9 @@ inline __m128i mins_dot_bsums(__m256i scales_mins, const int16_t* bsums) {
     return _mm_madd_epi16(_mm256_extracti128_si256(scales_mins, 1), q8s);
 }
 
-// Broadcast u16 lane k of the scale vector (a 128-bit half holds lanes 0-7).
-inline __m256i scale_at(__m128i scales, int k) {
-    alignas(16) uint16_t v[8];
-    _mm_store_si128(reinterpret_cast<__m128i*>(v), scales);
-    return _mm256_set1_epi16(static_cast<short>(v[k]));
+// Broadcast u16 lane k of `scales` (both 128-bit halves hold the 8 scales) to all 16 lanes.
+inline __m256i scale_at(__m256i scales, int k) {
+    return _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<short>(((2 * k + 1) << 8) | (2 * k))));
 }
 
 void vec_dot_q4_k_q8_k(int64_t n, float* s, const void* vw, const void* va) {
@@ -308,7 +314,7 @@ void vec_dot_q4_k_q8_k(int64_t n, float* s, const void* vw, const void* va) {
         const float dmin = -a[i].d * h2f(w[i].dmin);
         const __m256i sm = scales_and_mins_k4(w[i].scales);
         acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_dot_bsums(sm, a[i].bsums)), acc_m);
-        const __m128i sc = _mm256_castsi256_si128(sm);
+        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
         const uint8_t* q4 = w[i].qs;
         const int8_t* q8 = a[i].qs;
         __m256i sumi = _mm256_setzero_si256();
@@ -343,7 +349,7 @@ void vec_dot_q5_k_q8_k(int64_t n, float* s, const void* vw, const void* va) {
         const __m128i prod = mins_dot_bsums(sm, a[i].bsums);
         const __m128i hsum = _mm_hadd_epi32(_mm_hadd_epi32(prod, _mm_setzero_si128()), _mm_setzero_si128());
         sum_m += dmin * static_cast<float>(_mm_extract_epi32(hsum, 0));
-        const __m128i sc = _mm256_castsi256_si128(sm);
+        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
         // qh bit 2c of byte l is the fifth bit of element 64c + l, bit 2c + 1 of element 64c + 32 + l:
         // shifting the whole qh vector right by one each time puts the next bit at position 0.
         __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh));
@@ -368,23 +374,25 @@ void vec_dot_q5_k_q8_k(int64_t n, float* s, const void* vw, const void* va) {
     *s = hsum_float_8(acc) + sum_m;
 }
 
-// Q6_K: quants are stored as q + 32 in [0, 63]; maddubs(q + 32, a) - 32 * (a pair sums) removes
-// the offset in 16-bit lanes, then each 16-element group is scaled by its int8 scale.
+// Q6_K: quants are stored as q + 32 in [0, 63]. The products use the stored values and the offset
+// is removed once per block as 32 * sum(bsums * scales), lane for lane as ggml does, so the
+// 8 int32 lanes (and hence the f32 sums) are the same as llama.cpp's.
 void vec_dot_q6_k_q8_k(int64_t n, float* s, const void* vw, const void* va) {
     const BlockQ6_K* w = static_cast<const BlockQ6_K*>(vw);
     const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
     const __m256i m4 = _mm256_set1_epi8(0xF);
     const __m256i m2 = _mm256_set1_epi8(3);
-    const __m256i m32s = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; ++i) {
         const float d = a[i].d * h2f(w[i].d);
         const uint8_t* ql = w[i].ql;
         const uint8_t* qh = w[i].qh;
         const int8_t* q8 = a[i].qs;
+        const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
+        const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
+        const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(scales)), 5);
         __m256i sumi = _mm256_setzero_si256();
         for (int half = 0; half < 2; ++half, ql += 64, qh += 32) {
-            const int8_t* sc = w[i].scales + 8 * half;
             const __m256i bits1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
             const __m256i bits2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
             const __m256i bits_h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
@@ -396,14 +404,18 @@ void vec_dot_q6_k_q8_k(int64_t n, float* s, const void* vw, const void* va) {
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bits_h, 4), m2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bits_h, 6), m2), 4));
+            __m256i p[4];
             for (int k = 0; k < 4; ++k, q8 += 32) {
                 const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8));
-                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], qa), _mm256_maddubs_epi16(m32s, qa));
                 // 16-bit lanes 0-7 cover elements 0-15 of this run of 32 (scale 2k), lanes 8-15 the rest
-                const __m256i scale = _mm256_setr_m128i(_mm_set1_epi16(sc[2 * k]), _mm_set1_epi16(sc[2 * k + 1]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, p16));
+                const int8_t* sc = w[i].scales + 8 * half + 2 * k;
+                const __m256i scale = _mm256_setr_m128i(_mm_set1_epi16(sc[0]), _mm_set1_epi16(sc[1]));
+                p[k] = _mm256_madd_epi16(scale, _mm256_maddubs_epi16(q[k], qa));
             }
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p[0], p[1]));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p[2], p[3]));
         }
+        sumi = _mm256_sub_epi32(sumi, offset);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     *s = hsum_float_8(acc);

@@ -1,0 +1,339 @@
+// quants-bench: single-thread vec_dot throughput per tensor type (GB/s of weights read) over a
+// ROWS x COLS weight matrix: one quantized activation row dotted with every weight row, which is
+// what a decode step's matrix-vector product does. Compares our scalar and AVX2 kernels and,
+// with --ggml, llama.cpp's own ggml-cpu kernels loaded from its shared libraries, checking that
+// ours give the same activation bytes, the same dequantized floats and the same dot products.
+//
+//   quants-bench [--rows 4096] [--cols 4096] [--min-seconds 0.5] [--json FILE]
+//                [--ggml node_modules/@node-llama-cpp/linux-x64/bins/linux-x64 [--ggml-variant haswell]]
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#if defined(__linux__)
+#include <dlfcn.h>
+#endif
+
+#include "backend/cpu/quants-levels.h"
+#include "common/half.h"
+
+using namespace sq;
+using namespace sq::cpu;
+
+namespace {
+
+constexpr TensorType kTypes[] = {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0,
+                                 TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                                 TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+
+struct Options {
+    int64_t rows = 4096;
+    int64_t cols = 4096;
+    double min_seconds = 0.5;
+    const char* json_path = nullptr;
+    const char* ggml_dir = nullptr;
+    const char* ggml_variant = "haswell";
+};
+
+// ---- llama.cpp's kernels, loaded at run time (ggml.h / ggml-cpu.h signatures) ------------------
+
+using GgmlToFloat = void (*)(const void* x, float* y, int64_t k);
+using GgmlFromFloat = void (*)(const float* x, void* y, int64_t k);
+using GgmlVecDot = void (*)(int n, float* s, size_t bs, const void* x, size_t bx, const void* y, size_t by, int nrc);
+struct GgmlTypeTraits {
+    const char* type_name;
+    int64_t blck_size;
+    int64_t blck_size_interleave;
+    size_t type_size;
+    bool is_quantized;
+    GgmlToFloat to_float;
+    GgmlFromFloat from_float_ref;
+};
+struct GgmlTypeTraitsCpu {
+    GgmlFromFloat from_float;
+    GgmlVecDot vec_dot;
+    uint32_t vec_dot_type;
+    int64_t nrows;
+};
+
+struct Ggml {
+    const GgmlTypeTraits* (*type_traits)(uint32_t) = nullptr;
+    const GgmlTypeTraitsCpu* (*type_traits_cpu)(uint32_t) = nullptr;
+    bool loaded() const { return type_traits && type_traits_cpu; }
+};
+
+Ggml load_ggml(const Options& opt) {
+    Ggml g;
+#if defined(__linux__)
+    if (!opt.ggml_dir) return g;
+    const std::string base = std::string(opt.ggml_dir) + "/libggml-base.so";
+    const std::string cpu = std::string(opt.ggml_dir) + "/libggml-cpu-" + opt.ggml_variant + ".so";
+    void* hb = dlopen(base.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    void* hc = hb ? dlopen(cpu.c_str(), RTLD_NOW | RTLD_LOCAL) : nullptr;
+    if (!hc) {
+        std::fprintf(stderr, "cannot load ggml from %s: %s\n", opt.ggml_dir, dlerror());
+        return g;
+    }
+    auto init = reinterpret_cast<void (*)()>(dlsym(hc, "ggml_cpu_init"));
+    g.type_traits = reinterpret_cast<decltype(g.type_traits)>(dlsym(hb, "ggml_get_type_traits"));
+    g.type_traits_cpu = reinterpret_cast<decltype(g.type_traits_cpu)>(dlsym(hc, "ggml_get_type_traits_cpu"));
+    if (init) init();
+#else
+    (void)opt;
+#endif
+    return g;
+}
+
+// ---- data -------------------------------------------------------------------------------------
+
+const TensorTypeTraits& traits_of(TensorType t) {
+    static TensorTypeTraits cache[31];
+    const auto id = static_cast<uint32_t>(t);
+    if (!cache[id].name) cache[id] = tensor_type_traits(id);
+    return cache[id];
+}
+
+size_t row_bytes(TensorType t, int64_t n) { return tensor_row_bytes(traits_of(t), static_cast<uint64_t>(n)); }
+
+// Offsets of the f16 scales in a block; random bytes elsewhere are valid quants.
+std::vector<int> f16_fields(TensorType t) {
+    switch (t) {
+        case TensorType::Q4_0: case TensorType::Q5_0: case TensorType::Q8_0: return {0};
+        case TensorType::Q4_1: case TensorType::Q5_1: case TensorType::Q4_K: case TensorType::Q5_K: return {0, 2};
+        case TensorType::Q6_K: return {208};
+        default: return {};
+    }
+}
+
+std::vector<uint8_t> random_matrix(TensorType t, int64_t rows, int64_t cols, std::mt19937& rng) {
+    std::vector<uint8_t> data(row_bytes(t, cols) * static_cast<size_t>(rows));
+    if (t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16) {
+        std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+        std::vector<float> row(static_cast<size_t>(cols));
+        for (int64_t r = 0; r < rows; ++r) {
+            for (auto& v : row) v = uni(rng);
+            type_kernels_for(t, "scalar")->from_float(row.data(), data.data() + row_bytes(t, cols) * r, cols);
+        }
+        return data;
+    }
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(-0.02f, 0.02f);
+    for (auto& b : data) b = static_cast<uint8_t>(byte(rng));
+    const size_t bb = traits_of(t).block_bytes;
+    for (size_t blk = 0; blk < data.size() / bb; ++blk) {
+        for (int off : f16_fields(t)) {
+            const uint16_t h = f32_to_f16(scale(rng));
+            std::memcpy(&data[blk * bb + static_cast<size_t>(off)], &h, 2);
+        }
+    }
+    return data;
+}
+
+// ---- timing -----------------------------------------------------------------------------------
+
+template <typename DotRow>
+double seconds_per_sweep(int64_t rows, double min_seconds, DotRow dot_row) {
+    using clock = std::chrono::steady_clock;
+    for (int64_t r = 0; r < rows; ++r) dot_row(r); // warm caches and page in
+    int sweeps = 0;
+    const auto start = clock::now();
+    double elapsed = 0.0;
+    do {
+        for (int64_t r = 0; r < rows; ++r) dot_row(r);
+        ++sweeps;
+        elapsed = std::chrono::duration<double>(clock::now() - start).count();
+    } while (elapsed < min_seconds || sweeps < 2);
+    return elapsed / sweeps;
+}
+
+struct Result {
+    std::string type, level;
+    double gbps;
+    double us_per_sweep;
+};
+
+// Agreement of our AVX2 kernels with ggml's on one matrix.
+struct Conformance {
+    bool activations_equal;
+    bool dequant_equal;
+    int64_t dots_bit_equal;
+    double max_rel_diff;
+};
+
+Conformance compare_with_ggml(const Ggml& g, TensorType t, const std::vector<uint8_t>& w, const std::vector<float>& x,
+                              int64_t rows, int64_t cols, const char* level) {
+    const TypeKernels* k = type_kernels_for(t, level);
+    const TypeKernels* ka = type_kernels_for(k->vec_dot_type, level);
+    const GgmlTypeTraitsCpu* gc = g.type_traits_cpu(static_cast<uint32_t>(t));
+    const GgmlTypeTraitsCpu* gca = g.type_traits_cpu(gc->vec_dot_type);
+    Conformance c{false, false, 0, 0.0};
+    std::vector<uint8_t> ours(row_bytes(k->vec_dot_type, cols)), theirs(ours.size());
+    ka->from_float(x.data(), ours.data(), cols);
+    if (gca->from_float) gca->from_float(x.data(), theirs.data(), cols);
+    else std::memcpy(theirs.data(), x.data(), ours.size()); // F32 activations are used as they are
+    c.activations_equal = gc->vec_dot_type == static_cast<uint32_t>(k->vec_dot_type) && ours == theirs;
+
+    const GgmlTypeTraits* gt = g.type_traits(static_cast<uint32_t>(t));
+    std::vector<float> da(static_cast<size_t>(cols)), db(static_cast<size_t>(cols));
+    k->to_float(w.data(), da.data(), cols);
+    if (gt->to_float) gt->to_float(w.data(), db.data(), cols);
+    else std::memcpy(db.data(), w.data(), db.size() * sizeof(float)); // F32 has no conversion
+    c.dequant_equal = std::memcmp(da.data(), db.data(), da.size() * sizeof(float)) == 0;
+
+    const size_t rb = row_bytes(t, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+        float a = 0.0f, b = 0.0f;
+        k->vec_dot(cols, &a, w.data() + rb * r, ours.data());
+        gc->vec_dot(static_cast<int>(cols), &b, 0, w.data() + rb * r, 0, theirs.data(), 0, 1);
+        c.dots_bit_equal += std::memcmp(&a, &b, sizeof(float)) == 0;
+        const double rel = std::fabs(static_cast<double>(a) - b) / std::fmax(std::fabs(static_cast<double>(b)), 1e-30);
+        c.max_rel_diff = std::fmax(c.max_rel_diff, rel);
+    }
+    return c;
+}
+
+std::string cpu_model() {
+    FILE* f = std::fopen("/proc/cpuinfo", "r");
+    if (!f) return "unknown";
+    char line[512];
+    std::string model = "unknown";
+    while (std::fgets(line, sizeof line, f)) {
+        if (std::strncmp(line, "model name", 10) == 0) {
+            const char* colon = std::strchr(line, ':');
+            model = colon ? std::string(colon + 2) : model;
+            if (!model.empty() && model.back() == '\n') model.pop_back();
+            break;
+        }
+    }
+    std::fclose(f);
+    return model;
+}
+
+std::string git_commit() {
+#if defined(__linux__)
+    FILE* p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+    if (!p) return "unknown";
+    char buf[64] = {0};
+    const bool ok = std::fgets(buf, sizeof buf, p) != nullptr;
+    pclose(p);
+    std::string s = ok ? buf : "unknown";
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+#else
+    return "unknown";
+#endif
+}
+
+bool parse_args(int argc, char** argv, Options* opt) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const bool has_value = i + 1 < argc;
+        if (a == "--rows" && has_value) opt->rows = std::atoll(argv[++i]);
+        else if (a == "--cols" && has_value) opt->cols = std::atoll(argv[++i]);
+        else if (a == "--min-seconds" && has_value) opt->min_seconds = std::atof(argv[++i]);
+        else if (a == "--json" && has_value) opt->json_path = argv[++i];
+        else if (a == "--ggml" && has_value) opt->ggml_dir = argv[++i];
+        else if (a == "--ggml-variant" && has_value) opt->ggml_variant = argv[++i];
+        else return false;
+    }
+    return opt->rows > 0 && opt->cols > 0 && opt->cols % 256 == 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options opt;
+    if (!parse_args(argc, argv, &opt)) {
+        std::fprintf(stderr, "usage: quants-bench [--rows N] [--cols N (multiple of 256)] [--min-seconds S] "
+                             "[--json FILE] [--ggml DIR [--ggml-variant NAME]]\n");
+        return 2;
+    }
+    const Ggml ggml = load_ggml(opt);
+    if (opt.ggml_dir && !ggml.loaded()) return 1;
+
+    std::vector<const char*> levels = {"scalar"};
+    if (type_kernels_for(TensorType::F32, "avx2")) levels.push_back("avx2");
+
+    std::mt19937 rng(42);
+    std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(opt.cols));
+    for (auto& v : x) v = uni(rng);
+
+    std::printf("vec_dot sweep %lld x %lld, 1 thread, %s\n", static_cast<long long>(opt.rows),
+                static_cast<long long>(opt.cols), cpu_model().c_str());
+    std::printf("%-6s %10s %10s %12s   %s\n", "type", "scalar", "avx2", opt.ggml_dir ? "llama.cpp" : "", "GB/s of weights");
+    std::vector<Result> results;
+    std::string conformance_json;
+    for (TensorType t : kTypes) {
+        const char* name = traits_of(t).name;
+        const std::vector<uint8_t> w = random_matrix(t, opt.rows, opt.cols, rng);
+        const size_t rb = row_bytes(t, opt.cols);
+        const double matrix_gb = static_cast<double>(w.size()) / 1e9;
+        std::printf("%-6s", name);
+        for (const char* level : levels) {
+            const TypeKernels* k = type_kernels_for(t, level);
+            std::vector<uint8_t> a(row_bytes(k->vec_dot_type, opt.cols));
+            type_kernels_for(k->vec_dot_type, level)->from_float(x.data(), a.data(), opt.cols);
+            float sink = 0.0f;
+            const double s = seconds_per_sweep(opt.rows, opt.min_seconds, [&](int64_t r) {
+                float v;
+                k->vec_dot(opt.cols, &v, w.data() + rb * r, a.data());
+                sink += v;
+            });
+            results.push_back({name, level, matrix_gb / s, s * 1e6});
+            std::printf(" %10.2f", matrix_gb / s);
+            if (std::isnan(sink)) std::printf("?");
+        }
+        if (levels.size() == 1) std::printf(" %10s", "-");
+        if (ggml.loaded()) {
+            const GgmlTypeTraitsCpu* gc = ggml.type_traits_cpu(static_cast<uint32_t>(t));
+            const GgmlTypeTraitsCpu* gca = ggml.type_traits_cpu(gc->vec_dot_type);
+            std::vector<uint8_t> a(row_bytes(static_cast<TensorType>(gc->vec_dot_type), opt.cols));
+            if (gca->from_float) gca->from_float(x.data(), a.data(), opt.cols);
+            else std::memcpy(a.data(), x.data(), a.size());
+            float sink = 0.0f;
+            const double s = seconds_per_sweep(opt.rows, opt.min_seconds, [&](int64_t r) {
+                float v;
+                gc->vec_dot(static_cast<int>(opt.cols), &v, 0, w.data() + rb * r, 0, a.data(), 0, 1);
+                sink += v;
+            });
+            results.push_back({name, std::string("llama.cpp-") + opt.ggml_variant, matrix_gb / s, s * 1e6});
+            const Conformance c = compare_with_ggml(ggml, t, w, x, opt.rows, opt.cols, levels.back());
+            std::printf(" %12.2f   vs llama.cpp (%s): activations %s, dequant %s, dots bit-equal %lld/%lld, max rel diff %.1e",
+                        matrix_gb / s, levels.back(), c.activations_equal ? "same" : "DIFFER", c.dequant_equal ? "same" : "DIFFER",
+                        static_cast<long long>(c.dots_bit_equal), static_cast<long long>(opt.rows), c.max_rel_diff);
+            char buf[256];
+            std::snprintf(buf, sizeof buf,
+                          "%s{\"type\":\"%s\",\"activations_equal\":%s,\"dequant_equal\":%s,\"dots_bit_equal\":%lld,\"max_rel_diff\":%.3e}",
+                          conformance_json.empty() ? "" : ",", name, c.activations_equal ? "true" : "false",
+                          c.dequant_equal ? "true" : "false", static_cast<long long>(c.dots_bit_equal), c.max_rel_diff);
+            conformance_json += buf;
+        }
+        std::printf("\n");
+    }
+
+    if (opt.json_path) {
+        FILE* f = std::fopen(opt.json_path, "w");
+        if (!f) {
+            std::fprintf(stderr, "cannot write %s\n", opt.json_path);
+            return 1;
+        }
+        std::string command;
+        for (int i = 0; i < argc; ++i) command += std::string(i ? " " : "") + argv[i];
+        std::fprintf(f, "{\"tool\":\"quants-bench\",\"machine\":\"%s\",\"commit\":\"%s\",\"command\":\"%s\",\"rows\":%lld,\"cols\":%lld,\"threads\":1,\"results\":[",
+                     cpu_model().c_str(), git_commit().c_str(), command.c_str(), static_cast<long long>(opt.rows),
+                     static_cast<long long>(opt.cols));
+        for (size_t i = 0; i < results.size(); ++i) {
+            std::fprintf(f, "%s{\"type\":\"%s\",\"level\":\"%s\",\"gbps\":%.3f,\"us_per_sweep\":%.1f}", i ? "," : "",
+                         results[i].type.c_str(), results[i].level.c_str(), results[i].gbps, results[i].us_per_sweep);
+        }
+        std::fprintf(f, "],\"conformance\":[%s]}\n", conformance_json.c_str());
+        std::fclose(f);
+    }
+    return 0;
+}
