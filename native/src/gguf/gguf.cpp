@@ -1,15 +1,10 @@
 #include "gguf.h"
 
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "../common/tensor-type.h"
+#include "gguf-map.h"
 #include "gguf-value.h"
 
 namespace sq {
@@ -18,7 +13,6 @@ using namespace gguf_detail;
 
 namespace {
 
-constexpr uint64_t header_bytes = 4 + 4 + 8 + 8;
 constexpr uint64_t max_key_bytes = 64 * 1024;
 constexpr uint64_t max_tensor_name_bytes = 64 * 1024;
 constexpr uint64_t default_alignment = 32;
@@ -31,42 +25,6 @@ constexpr uint64_t max_tensors = 1 << 20;
 constexpr uint64_t min_kv_bytes = 8 + 4 + 1;
 constexpr uint64_t min_tensor_info_bytes = 8 + 4 + 8 + 4 + 8;
 constexpr uint64_t max_elements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-
-// The only platform-specific code: a read-only view of a whole file (a Windows port would use
-// CreateFileMapping/MapViewOfFile here). An empty file maps to {nullptr, 0}. If another process
-// truncates the file while it is mapped, reads past the new end fault: nothing a reader can check.
-Status map_file(const std::string& path, const uint8_t*& data, uint64_t& size) {
-    data = nullptr;
-    size = 0;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::error("GGUF_OPEN", "cannot open '" + path + "': " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return Status::error("GGUF_OPEN", "cannot open '" + path + "': not a regular file");
-    }
-    if (static_cast<uint64_t>(st.st_size) > std::numeric_limits<size_t>::max()) {
-        ::close(fd);
-        return Status::error("GGUF_OPEN", "cannot map '" + path + "': " + std::to_string(st.st_size) +
-                                          " bytes do not fit in the address space");
-    }
-    if (st.st_size > 0) {
-        void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            const int err = errno;
-            ::close(fd);
-            return Status::error("GGUF_OPEN", "cannot map '" + path + "': " + std::strerror(err));
-        }
-        data = static_cast<const uint8_t*>(p);
-        size = static_cast<uint64_t>(st.st_size);
-    }
-    ::close(fd); // the mapping keeps the file alive
-    return Status::ok();
-}
-
-void unmap_file(const uint8_t* data, uint64_t size) {
-    ::munmap(const_cast<uint8_t*>(data), static_cast<size_t>(size));
-}
 
 Status in_context(const Status& s, const std::string& where) {
     return Status::error(s.code, where + ": " + s.message);
@@ -191,7 +149,7 @@ Status GgufFile::parse() {
     SQ_TRY(cur.read_u32(version_, "version"));
     if (version_ != 2 && version_ != 3) {
         std::string hint = version_ == 1 ? " (version 1 files predate 64-bit counts; convert the model again)" : "";
-        if ((version_ & 0xffffff) == 0 && (version_ >> 24) <= 3) hint = " (a big-endian file)";
+        if ((version_ & 0xffffff) == 0 && (version_ >> 24) >= 2 && (version_ >> 24) <= 3) hint = " (a big-endian file)";
         return Status::error("GGUF_VERSION", "GGUF version " + std::to_string(version_) +
                                              " is not supported (only 2 and 3)" + hint);
     }
