@@ -5,7 +5,10 @@
 // ours give the same activation bytes, the same dequantized floats and the same dot products.
 //
 //   quants-bench [--rows 4096] [--cols 4096] [--min-seconds 0.5] [--json FILE]
-//                [--ggml node_modules/@node-llama-cpp/linux-x64/bins/linux-x64 [--ggml-variant haswell]]
+//                [--ggml node_modules/@node-llama-cpp/linux-x64/bins/linux-x64 [--ggml-variant haswell]
+//                 [--level avx2]]
+// --ggml-variant names the libggml-cpu-<variant>.so to load (haswell = AVX2, icelake = AVX-512, ...);
+// --level is our SIMD level checked against it (default: our best level).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -38,6 +41,7 @@ struct Options {
     const char* json_path = nullptr;
     const char* ggml_dir = nullptr;
     const char* ggml_variant = "haswell";
+    const char* level = nullptr;
 };
 
 // ---- llama.cpp's kernels, loaded at run time (ggml.h / ggml-cpu.h signatures) ------------------
@@ -161,8 +165,9 @@ struct Result {
 struct Conformance {
     bool activations_equal;
     bool dequant_equal;
-    int64_t dots_bit_equal;
+    int64_t dots_bit_equal; // rows whose f32 result has the same bits
     double max_rel_diff;
+    bool tail_equal;        // float types: one row of cols - 13 elements (leftover loop) also the same
 };
 
 Conformance compare_with_ggml(const Ggml& g, TensorType t, const std::vector<uint8_t>& w, const std::vector<float>& x,
@@ -171,7 +176,7 @@ Conformance compare_with_ggml(const Ggml& g, TensorType t, const std::vector<uin
     const TypeKernels* ka = type_kernels_for(k->vec_dot_type, level);
     const GgmlTypeTraitsCpu* gc = g.type_traits_cpu(static_cast<uint32_t>(t));
     const GgmlTypeTraitsCpu* gca = g.type_traits_cpu(gc->vec_dot_type);
-    Conformance c{false, false, 0, 0.0};
+    Conformance c{false, false, 0, 0.0, true};
     std::vector<uint8_t> ours(row_bytes(k->vec_dot_type, cols)), theirs(ours.size());
     ka->from_float(x.data(), ours.data(), cols);
     if (gca->from_float) gca->from_float(x.data(), theirs.data(), cols);
@@ -193,6 +198,12 @@ Conformance compare_with_ggml(const Ggml& g, TensorType t, const std::vector<uin
         c.dots_bit_equal += std::memcmp(&a, &b, sizeof(float)) == 0;
         const double rel = std::fabs(static_cast<double>(a) - b) / std::fmax(std::fabs(static_cast<double>(b)), 1e-30);
         c.max_rel_diff = std::fmax(c.max_rel_diff, rel);
+    }
+    if (traits_of(t).block_size == 1) {
+        float a = 0.0f, b = 0.0f;
+        k->vec_dot(cols - 13, &a, w.data(), ours.data());
+        gc->vec_dot(static_cast<int>(cols - 13), &b, 0, w.data(), 0, theirs.data(), 0, 1);
+        c.tail_equal = std::memcmp(&a, &b, sizeof(float)) == 0;
     }
     return c;
 }
@@ -239,6 +250,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
         else if (a == "--json" && has_value) opt->json_path = argv[++i];
         else if (a == "--ggml" && has_value) opt->ggml_dir = argv[++i];
         else if (a == "--ggml-variant" && has_value) opt->ggml_variant = argv[++i];
+        else if (a == "--level" && has_value) opt->level = argv[++i];
         else return false;
     }
     return opt->rows > 0 && opt->cols > 0 && opt->cols % 256 == 0;
@@ -257,7 +269,14 @@ int main(int argc, char** argv) {
     if (opt.ggml_dir && !ggml.loaded()) return 1;
 
     std::vector<const char*> levels = {"scalar"};
-    if (type_kernels_for(TensorType::F32, "avx2")) levels.push_back("avx2");
+    for (const char* level : {"avx2", "avx512"}) {
+        if (type_kernels_for(TensorType::F32, level)) levels.push_back(level);
+    }
+    const char* check_level = opt.level ? opt.level : levels.back();
+    if (!type_kernels_for(TensorType::F32, check_level)) {
+        std::fprintf(stderr, "level %s is not available on this CPU\n", check_level);
+        return 2;
+    }
 
     std::mt19937 rng(42);
     std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
@@ -266,7 +285,10 @@ int main(int argc, char** argv) {
 
     std::printf("vec_dot sweep %lld x %lld, 1 thread, %s\n", static_cast<long long>(opt.rows),
                 static_cast<long long>(opt.cols), cpu_model().c_str());
-    std::printf("%-6s %10s %10s %12s   %s\n", "type", "scalar", "avx2", opt.ggml_dir ? "llama.cpp" : "", "GB/s of weights");
+    std::printf("GB/s of weights read\n%-6s", "type");
+    for (const char* level : levels) std::printf(" %10s", level);
+    if (ggml.loaded()) std::printf(" %12s   agreement of our %s kernels with llama.cpp's", opt.ggml_variant, check_level);
+    std::printf("\n");
     std::vector<Result> results;
     std::string conformance_json;
     for (TensorType t : kTypes) {
@@ -289,7 +311,6 @@ int main(int argc, char** argv) {
             std::printf(" %10.2f", matrix_gb / s);
             if (std::isnan(sink)) std::printf("?");
         }
-        if (levels.size() == 1) std::printf(" %10s", "-");
         if (ggml.loaded()) {
             const GgmlTypeTraitsCpu* gc = ggml.type_traits_cpu(static_cast<uint32_t>(t));
             const GgmlTypeTraitsCpu* gca = ggml.type_traits_cpu(gc->vec_dot_type);
@@ -303,15 +324,18 @@ int main(int argc, char** argv) {
                 sink += v;
             });
             results.push_back({name, std::string("llama.cpp-") + opt.ggml_variant, matrix_gb / s, s * 1e6});
-            const Conformance c = compare_with_ggml(ggml, t, w, x, opt.rows, opt.cols, levels.back());
-            std::printf(" %12.2f   vs llama.cpp (%s): activations %s, dequant %s, dots bit-equal %lld/%lld, max rel diff %.1e",
-                        matrix_gb / s, levels.back(), c.activations_equal ? "same" : "DIFFER", c.dequant_equal ? "same" : "DIFFER",
-                        static_cast<long long>(c.dots_bit_equal), static_cast<long long>(opt.rows), c.max_rel_diff);
-            char buf[256];
+            const Conformance c = compare_with_ggml(ggml, t, w, x, opt.rows, opt.cols, check_level);
+            std::printf(" %12.2f   activations %s, dequant %s, dots bit-equal %lld/%lld%s, max rel diff %.1e",
+                        matrix_gb / s, c.activations_equal ? "same" : "DIFFER", c.dequant_equal ? "same" : "DIFFER",
+                        static_cast<long long>(c.dots_bit_equal), static_cast<long long>(opt.rows),
+                        c.tail_equal ? "" : " (odd-length tail DIFFERS)", c.max_rel_diff);
+            char buf[320];
             std::snprintf(buf, sizeof buf,
-                          "%s{\"type\":\"%s\",\"activations_equal\":%s,\"dequant_equal\":%s,\"dots_bit_equal\":%lld,\"max_rel_diff\":%.3e}",
-                          conformance_json.empty() ? "" : ",", name, c.activations_equal ? "true" : "false",
-                          c.dequant_equal ? "true" : "false", static_cast<long long>(c.dots_bit_equal), c.max_rel_diff);
+                          "%s{\"type\":\"%s\",\"level\":\"%s\",\"activations_equal\":%s,\"dequant_equal\":%s,"
+                          "\"dots_bit_equal\":%lld,\"tail_equal\":%s,\"max_rel_diff\":%.3e}",
+                          conformance_json.empty() ? "" : ",", name, check_level, c.activations_equal ? "true" : "false",
+                          c.dequant_equal ? "true" : "false", static_cast<long long>(c.dots_bit_equal),
+                          c.tail_equal ? "true" : "false", c.max_rel_diff);
             conformance_json += buf;
         }
         std::printf("\n");

@@ -1,5 +1,5 @@
 // CPU tensor-type kernels: dequantization of hand-built blocks, activation quantization bytes,
-// vec_dot against a dequantized reference, and agreement between the scalar and AVX2 levels.
+// vec_dot against a dequantized reference, and agreement between the scalar and SIMD levels.
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -252,7 +252,8 @@ TEST_CASE("vec_dot types and kernel lookup") {
     CHECK(type_kernels(static_cast<TensorType>(99)) == nullptr);
     CHECK(type_kernels_for(TensorType::Q4_0, "sse9") == nullptr);
     const char* level = simd_level();
-    CHECK(std::strcmp(level, "scalar") == 0 || std::strcmp(level, "avx2") == 0);
+    CHECK(std::strcmp(level, "scalar") == 0 || std::strcmp(level, "avx2") == 0 || std::strcmp(level, "avx512") == 0);
+    CHECK(type_kernels(TensorType::Q4_0) == type_kernels_for(TensorType::Q4_0, level));
     for (TensorType t : kWeightTypes) {
         const TypeKernels* k = type_kernels(t);
         CHECK(k && k->vec_dot && k->to_float);
@@ -260,7 +261,7 @@ TEST_CASE("vec_dot types and kernel lookup") {
     }
 }
 
-// ---- (b) vec_dot against the dequantized reference, (c) scalar vs AVX2 ------------------------
+// ---- (b) vec_dot against the dequantized reference, (c) scalar vs SIMD levels --------------------
 
 enum class Fill { random, all_ones, all_zeros };
 enum class Act { random, zeros, spike, negative };
@@ -349,10 +350,19 @@ DotResult run_dot(TensorType t, const char* level, const std::vector<uint8_t>& w
     return r;
 }
 
-TEST_CASE("vec_dot matches the dequantized dot; scalar and AVX2 agree") {
+// The SIMD levels this CPU can run (each compared with the scalar reference).
+std::vector<const char*> simd_levels() {
+    std::vector<const char*> levels;
+    for (const char* level : {"avx2", "avx512"}) {
+        if (type_kernels_for(TensorType::F32, level)) levels.push_back(level);
+    }
+    if (levels.empty()) std::printf("  (no SIMD level on this CPU: scalar only)\n");
+    return levels;
+}
+
+TEST_CASE("vec_dot matches the dequantized dot; SIMD levels agree with scalar") {
     std::mt19937 rng(1234);
-    const bool have_avx2 = type_kernels_for(TensorType::Q4_0, "avx2") != nullptr;
-    if (!have_avx2) std::printf("  (no AVX2 on this CPU: scalar only)\n");
+    const std::vector<const char*> levels = simd_levels();
     for (TensorType t : kWeightTypes) {
         const int64_t bs = tensor_type_traits(static_cast<uint32_t>(t)).block_size;
         const std::vector<int64_t> sizes = bs == 1 ? std::vector<int64_t>{1, 37, 4109} : std::vector<int64_t>{bs, 4096, bs * 37};
@@ -375,14 +385,15 @@ TEST_CASE("vec_dot matches the dequantized dot; scalar and AVX2 agree") {
                         check::fail(__FILE__, __LINE__, describe(t, fill, act, n, "scalar") + ": " +
                                     std::to_string(ref.value) + " vs dequantized " + std::to_string(exact));
                     }
-                    if (!have_avx2) continue;
-                    const DotResult simd = run_dot(t, "avx2", w, a, n);
-                    if (simd.activations != ref.activations) {
-                        check::fail(__FILE__, __LINE__, describe(t, fill, act, n, "avx2") + ": activation bytes differ");
-                    }
-                    if (!(std::fabs(simd.value - ref.value) <= 1e-5 * mag + 1e-30)) {
-                        check::fail(__FILE__, __LINE__, describe(t, fill, act, n, "avx2") + ": " +
-                                    std::to_string(simd.value) + " vs scalar " + std::to_string(ref.value));
+                    for (const char* level : levels) {
+                        const DotResult simd = run_dot(t, level, w, a, n);
+                        if (simd.activations != ref.activations) {
+                            check::fail(__FILE__, __LINE__, describe(t, fill, act, n, level) + ": activation bytes differ");
+                        }
+                        if (!(std::fabs(simd.value - ref.value) <= 1e-5 * mag + 1e-30)) {
+                            check::fail(__FILE__, __LINE__, describe(t, fill, act, n, level) + ": " +
+                                        std::to_string(simd.value) + " vs scalar " + std::to_string(ref.value));
+                        }
                     }
                 }
             }
@@ -392,8 +403,8 @@ TEST_CASE("vec_dot matches the dequantized dot; scalar and AVX2 agree") {
 
 // Activation quantizers see every float the model produces; the scalar and AVX2 paths must write
 // the same bytes, including for ties, tiny and huge values.
-TEST_CASE("activation quantizers: scalar and AVX2 bytes identical") {
-    if (!type_kernels_for(TensorType::Q8_0, "avx2")) return;
+TEST_CASE("activation quantizers: scalar and SIMD bytes identical") {
+    const std::vector<const char*> levels = simd_levels();
     std::mt19937 rng(99);
     std::uniform_real_distribution<float> exponent(-20.0f, 20.0f);
     std::uniform_int_distribution<int> small(-300, 300);
@@ -408,22 +419,29 @@ TEST_CASE("activation quantizers: scalar and AVX2 bytes identical") {
         for (TensorType t : {TensorType::Q8_0, TensorType::Q8_1, TensorType::Q8_K, TensorType::F16, TensorType::BF16}) {
             std::vector<uint8_t> a(row_bytes(t, n)), b(row_bytes(t, n));
             type_kernels_for(t, "scalar")->from_float(x.data(), a.data(), n);
-            type_kernels_for(t, "avx2")->from_float(x.data(), b.data(), n);
-            if (a != b) check::fail(__FILE__, __LINE__, std::string(tensor_type_traits(static_cast<uint32_t>(t)).name) + " bytes differ");
+            for (const char* level : levels) {
+                type_kernels_for(t, level)->from_float(x.data(), b.data(), n);
+                if (a != b) {
+                    check::fail(__FILE__, __LINE__, std::string(tensor_type_traits(static_cast<uint32_t>(t)).name) +
+                                " bytes differ at " + level);
+                }
+            }
         }
     }
 }
 
-TEST_CASE("dequantize: scalar and AVX2 give identical floats") {
-    if (!type_kernels_for(TensorType::Q8_0, "avx2")) return;
+TEST_CASE("dequantize: scalar and SIMD give identical floats") {
+    const std::vector<const char*> levels = simd_levels();
     std::mt19937 rng(7);
     for (TensorType t : kWeightTypes) {
         const int64_t n = 4096;
         const std::vector<uint8_t> w = make_weights(t, n, Fill::random, rng);
         std::vector<float> a(n), b(n);
         type_kernels_for(t, "scalar")->to_float(w.data(), a.data(), n);
-        type_kernels_for(t, "avx2")->to_float(w.data(), b.data(), n);
-        CHECK(std::memcmp(a.data(), b.data(), n * sizeof(float)) == 0);
+        for (const char* level : levels) {
+            type_kernels_for(t, level)->to_float(w.data(), b.data(), n);
+            CHECK(std::memcmp(a.data(), b.data(), n * sizeof(float)) == 0);
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "../../common/half.h"
@@ -95,6 +96,7 @@ inline float reduce_4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
 }
 
+// ggml keeps this sum in f32 and adds the leftovers (n % 32) with one FMA each.
 void vec_dot_f32(int64_t n, float* s, const void* vw, const void* va) {
     const float* w = static_cast<const float*>(vw);
     const float* a = static_cast<const float*>(va);
@@ -105,9 +107,9 @@ void vec_dot_f32(int64_t n, float* s, const void* vw, const void* va) {
             acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8 * j), _mm256_loadu_ps(a + i + 8 * j), acc[j]);
         }
     }
-    double sum = reduce_4x8(acc[0], acc[1], acc[2], acc[3]);
-    for (; i < n; ++i) sum += static_cast<double>(w[i] * a[i]);
-    *s = static_cast<float>(sum);
+    float sum = reduce_4x8(acc[0], acc[1], acc[2], acc[3]);
+    for (; i < n; ++i) sum = std::fma(w[i], a[i], sum);
+    *s = sum;
 }
 
 inline __m256 load_f16x8(const uint16_t* p) {

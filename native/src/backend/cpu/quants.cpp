@@ -10,7 +10,7 @@
 namespace sq::cpu {
 namespace {
 
-enum class Level { scalar = 0, avx2 = 1 };
+enum class Level { scalar = 0, avx2 = 1, avx512 = 2 };
 
 constexpr size_t kTypeSlots = 31; // TensorType ids 0..30
 
@@ -27,13 +27,24 @@ bool cpu_has_avx2() {
 #endif
 }
 
+// The AVX-512 subset that CMake compiles *-avx512.cpp for (F, BW, VL, DQ).
+bool cpu_has_avx512() {
+#if defined(__x86_64__) || defined(__i386__)
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+    return false;
+#endif
+}
+
 KernelTable build_table(Level level) {
     KernelTable t;
     for (uint32_t id = 0; id < kTypeSlots; ++id) {
         const TensorType type = static_cast<TensorType>(id);
         TypeKernels k{};
         if (!quants_scalar_kernels(type, &k)) continue;
-        if (level == Level::avx2) quants_avx2_kernels(type, &k);
+        if (level >= Level::avx2) quants_avx2_kernels(type, &k);
+        if (level >= Level::avx512) quants_avx512_kernels(type, &k);
         t.kernels[id] = k;
         t.present[id] = true;
     }
@@ -43,17 +54,24 @@ KernelTable build_table(Level level) {
 const KernelTable* table_for(Level level) {
     static const KernelTable scalar = build_table(Level::scalar);
     if (level == Level::scalar) return &scalar;
-    if (!cpu_has_avx2()) return nullptr;
-    static const KernelTable avx2 = build_table(Level::avx2);
-    return &avx2;
+    if (level == Level::avx2) {
+        if (!cpu_has_avx2()) return nullptr;
+        static const KernelTable avx2 = build_table(Level::avx2);
+        return &avx2;
+    }
+    if (!cpu_has_avx512()) return nullptr;
+    static const KernelTable avx512 = build_table(Level::avx512);
+    return &avx512;
 }
 
 // Best level of this CPU, capped by SQUEEZE_SIMD (read once).
 Level chosen_level() {
     static const Level level = [] {
         const char* cap = std::getenv("SQUEEZE_SIMD");
+        const Level best = cpu_has_avx512() ? Level::avx512 : cpu_has_avx2() ? Level::avx2 : Level::scalar;
         if (cap && std::strcmp(cap, "scalar") == 0) return Level::scalar;
-        return cpu_has_avx2() ? Level::avx2 : Level::scalar;
+        if (cap && std::strcmp(cap, "avx2") == 0 && best > Level::avx2) return Level::avx2;
+        return best;
     }();
     return level;
 }
@@ -68,12 +86,19 @@ const TypeKernels* lookup(const KernelTable* table, TensorType type) {
 
 const TypeKernels* type_kernels(TensorType type) { return lookup(table_for(chosen_level()), type); }
 
-const char* simd_level() { return chosen_level() == Level::avx2 ? "avx2" : "scalar"; }
+const char* simd_level() {
+    switch (chosen_level()) {
+        case Level::avx512: return "avx512";
+        case Level::avx2: return "avx2";
+        default: return "scalar";
+    }
+}
 
 const TypeKernels* type_kernels_for(TensorType type, const char* level) {
     if (!level) return nullptr;
     if (std::strcmp(level, "scalar") == 0) return lookup(table_for(Level::scalar), type);
     if (std::strcmp(level, "avx2") == 0) return lookup(table_for(Level::avx2), type);
+    if (std::strcmp(level, "avx512") == 0) return lookup(table_for(Level::avx512), type);
     return nullptr;
 }
 

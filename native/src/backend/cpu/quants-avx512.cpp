@@ -1,0 +1,111 @@
+// AVX-512 float dot products (compiled with the AVX-512 flags; called only after CPUID says so).
+//
+// On an AVX-512 CPU llama.cpp loads an AVX-512 build of ggml-cpu, whose F32/F16/BF16 dots use
+// 16-lane vectors: 4 accumulators over steps of 64 elements, folded (0+2, 1+3, 0+1) and reduced
+// with _mm512_reduce_add_ps. Matching that order keeps the f16 attention scores (KQ against the
+// f16 KV cache) bit-identical. Its quantized dots are the AVX2 code (plus VNNI, which gives the
+// same integers), so this level keeps the AVX2 kernels for every other type.
+#include "quants-levels.h"
+
+#if defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+// GCC 12 flags the deliberately undefined vectors inside its own AVX-512 intrinsics once inlined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "../../common/half.h"
+
+namespace sq::cpu {
+namespace {
+
+inline float reduce_4x16(__m512 a[4]) {
+    a[0] = _mm512_add_ps(a[0], a[2]);
+    a[1] = _mm512_add_ps(a[1], a[3]);
+    a[0] = _mm512_add_ps(a[0], a[1]);
+    return _mm512_reduce_add_ps(a[0]);
+}
+
+// ggml keeps this sum in f32 and adds the leftovers (n % 64) with one FMA each.
+void vec_dot_f32(int64_t n, float* s, const void* vw, const void* va) {
+    const float* w = static_cast<const float*>(vw);
+    const float* a = static_cast<const float*>(va);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        for (int j = 0; j < 4; ++j) {
+            acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16 * j), _mm512_loadu_ps(a + i + 16 * j), acc[j]);
+        }
+    }
+    float sum = reduce_4x16(acc);
+    for (; i < n; ++i) sum = std::fma(w[i], a[i], sum);
+    *s = sum;
+}
+
+inline __m512 load_f16x16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+void vec_dot_f16(int64_t n, float* s, const void* vw, const void* va) {
+    const uint16_t* w = static_cast<const uint16_t*>(vw);
+    const uint16_t* a = static_cast<const uint16_t*>(va);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        for (int j = 0; j < 4; ++j) {
+            acc[j] = _mm512_fmadd_ps(load_f16x16(w + i + 16 * j), load_f16x16(a + i + 16 * j), acc[j]);
+        }
+    }
+    double sum = reduce_4x16(acc);
+    for (; i < n; ++i) sum += static_cast<double>(f16_to_f32(w[i]) * f16_to_f32(a[i]));
+    *s = static_cast<float>(sum);
+}
+
+inline __m512 load_bf16x16(const uint16_t* p) {
+    const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+// ggml's AVX512F bf16 dot (no AVX512_BF16): two accumulators, multiply then add, each reduced
+// separately into the double sum.
+void vec_dot_bf16(int64_t n, float* s, const void* vw, const void* va) {
+    const uint16_t* w = static_cast<const uint16_t*>(vw);
+    const uint16_t* a = static_cast<const uint16_t*>(va);
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        c1 = _mm512_add_ps(_mm512_mul_ps(load_bf16x16(w + i), load_bf16x16(a + i)), c1);
+        c2 = _mm512_add_ps(_mm512_mul_ps(load_bf16x16(w + i + 16), load_bf16x16(a + i + 16)), c2);
+    }
+    double sum = 0.0;
+    sum += _mm512_reduce_add_ps(c1);
+    sum += _mm512_reduce_add_ps(c2);
+    for (; i < n; ++i) sum += static_cast<double>(bf16_to_f32(w[i]) * bf16_to_f32(a[i]));
+    *s = static_cast<float>(sum);
+}
+
+} // namespace
+
+void quants_avx512_kernels(TensorType type, TypeKernels* k) {
+    switch (type) {
+        case TensorType::F32: k->vec_dot = vec_dot_f32; break;
+        case TensorType::F16: k->vec_dot = vec_dot_f16; break;
+        case TensorType::BF16: k->vec_dot = vec_dot_bf16; break;
+        default: break;
+    }
+}
+
+} // namespace sq::cpu
+
+#else
+
+namespace sq::cpu {
+void quants_avx512_kernels(TensorType, TypeKernels*) {}
+} // namespace sq::cpu
+
+#endif
