@@ -155,7 +155,7 @@ abstract class BaseTokenizer implements Tokenizer {
   }
 
   tokenToPiece(id: number): string {
-    return new TextDecoder().decode(this.tokenBytes(id, { special: true }));
+    return utf8Decoder().decode(this.tokenBytes(id, { special: true }));
   }
 
   tokenText(id: number): string {
@@ -180,11 +180,11 @@ abstract class BaseTokenizer implements Tokenizer {
       bytes.set(p, at);
       at += p.length;
     }
-    return new TextDecoder().decode(bytes);
+    return utf8Decoder().decode(bytes);
   }
 
   createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
-    const decoder = new TextDecoder();
+    const decoder = utf8Decoder();
     return {
       push: (id) => decoder.decode(this.tokenBytes(id, options), { stream: true }),
       flush: () => decoder.decode(),
@@ -208,6 +208,9 @@ abstract class BaseTokenizer implements Tokenizer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+// A leading U+FEFF is text here (a token of its own in some vocabularies), not a byte order mark.
+const utf8Decoder = (): TextDecoder => new TextDecoder('utf-8', { ignoreBOM: true });
 
 class BpeTokenizer extends BaseTokenizer {
   readonly addBos: boolean;
