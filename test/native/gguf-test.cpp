@@ -469,6 +469,13 @@ TEST_CASE("tensor offsets: misaligned, past the end, overflowing; duplicate name
     CHECK_CODE(open_bytes(one_tensor_file({8}, type_f32, ~0ull - 31, 64)), "GGUF_TRUNCATED");
     CHECK_CODE(open_bytes(one_tensor_file({8}, type_f32, 1ull << 63, 64)), "GGUF_TRUNCATED");
 
+    Writer overlap;
+    overlap.header(3, 2, 0).tensor("w1", {16}, type_f32, 0).tensor("w2", {8}, type_f32, 32).pad(32).data(64, 0);
+    const Status o = open_bytes(overlap.bytes);
+    CHECK_CODE(o, "GGUF_BAD_TENSOR");
+    CHECK_HAS(o.message, "'w2'");
+    CHECK_HAS(o.message, "overlaps tensor 'w1'");
+
     Writer dup;
     dup.header(3, 2, 0).tensor("w", {8}, type_f32, 0).tensor("w", {8}, type_f32, 32).pad(32).data(64, 0);
     const Status d = open_bytes(dup.bytes);

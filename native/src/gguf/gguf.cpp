@@ -1,5 +1,6 @@
 #include "gguf.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -211,6 +212,26 @@ Status GgufFile::parse() {
     // The data section starts at the next multiple of the alignment (< 2^64: pos <= size, alignment <= 1 MiB).
     const uint64_t data_start = (cur.pos + alignment_ - 1) / alignment_ * alignment_;
     for (GgufTensor& t : tensors_) SQ_TRY(place_tensor(t, data_start));
+    return check_overlaps();
+}
+
+Status GgufFile::check_overlaps() const {
+    // Writers lay tensors out one after another; shared bytes mean a corrupt offset that would
+    // otherwise load as silently wrong weights.
+    std::vector<const GgufTensor*> by_offset;
+    by_offset.reserve(tensors_.size());
+    for (const GgufTensor& t : tensors_) by_offset.push_back(&t);
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](const GgufTensor* a, const GgufTensor* b) { return a->offset < b->offset; });
+    for (size_t i = 1; i < by_offset.size(); ++i) {
+        const GgufTensor& prev = *by_offset[i - 1];
+        const GgufTensor& next = *by_offset[i];
+        if (next.offset < prev.offset + prev.n_bytes) {
+            return Status::error("GGUF_BAD_TENSOR", "tensor " + quoted(next.name) + ": data [offset " +
+                std::to_string(next.offset) + ", " + std::to_string(next.n_bytes) + " bytes] overlaps tensor " +
+                quoted(prev.name) + " [offset " + std::to_string(prev.offset) + ", " + std::to_string(prev.n_bytes) + " bytes]");
+        }
+    }
     return Status::ok();
 }
 

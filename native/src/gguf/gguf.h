@@ -103,6 +103,8 @@ private:
     Status parse();
     // Checks a tensor's data range against the file and sets its data pointer.
     Status place_tensor(GgufTensor& t, uint64_t data_start);
+    // Tensors whose data ranges share bytes are rejected.
+    Status check_overlaps() const;
 
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
