@@ -79,16 +79,19 @@ export function buildVocab(meta: TokenizerMetadata, defaults: VocabDefaults): Vo
     specialTokens: [],
   };
 
-  // Where several texts qualify, llama.cpp takes the first in hash-map order; the lowest id is
-  // our deterministic stand-in (it only matters for vocabularies holding two candidates).
+  // Where several texts qualify, llama.cpp takes the first in its hash map's iteration order;
+  // we take the first in its list order (so "<|eot_id|>" before "<|end_of_text|>"). For EOT this
+  // only changes the reported id (every candidate is end-of-generation and control below); for
+  // FIM tokens it would matter in a vocabulary holding two spellings of one, which none we know does.
   const findControl = (candidates: string[]): number | undefined => {
-    let found: number | undefined;
     for (const text of candidates) {
       const id = textToId.get(text);
-      if (id !== undefined && (found === undefined || id < found)) found = id;
+      if (id !== undefined) {
+        attrs[id] |= ATTR_CONTROL;
+        return id;
+      }
     }
-    if (found !== undefined) attrs[found] |= ATTR_CONTROL;
-    return found;
+    return undefined;
   };
   vocab.eot ??= findControl(EOT_TEXTS);
   vocab.eom ??= findControl(['<|eom_id|>']);
