@@ -32,7 +32,7 @@ Status skip_array_elements(Cursor& cur, GgufValueType elem, uint64_t count, uint
     if (size > 0) {
         if (count > cur.remaining() / size) {
             return Status::error("GGUF_TRUNCATED",
-                "array of " + std::to_string(count) + " " + value_type_name(elem) + " needs " +
+                "array of " + std::to_string(count) + " " + value_type_name(elem) + " elements needs " +
                 (count > UINT64_MAX / size ? std::string("more than 2^64") : std::to_string(count * size)) +
                 " bytes, only " + std::to_string(cur.remaining()) + " remain");
         }
@@ -47,7 +47,7 @@ Status skip_array_elements(Cursor& cur, GgufValueType elem, uint64_t count, uint
     const uint64_t min_size = elem == GgufValueType::STRING ? 8 : 12;
     if (count > cur.remaining() / min_size) {
         return Status::error("GGUF_TRUNCATED",
-            "array of " + std::to_string(count) + " " + value_type_name(elem) + " needs at least " +
+            "array of " + std::to_string(count) + " " + value_type_name(elem) + " elements needs at least " +
             std::to_string(min_size) + " bytes each, only " + std::to_string(cur.remaining()) + " remain");
     }
     GgufValue item;

@@ -62,11 +62,12 @@ std::string shape_string(const GgufTensor& t) {
 
 // Reads one tensor info record and checks its shape and type; offsets are checked once the data
 // section's start is known.
-Status read_tensor_info(Cursor& cur, GgufTensor& t, std::string_view& name) {
-    SQ_TRY(cur.read_string(name, max_tensor_name_bytes, "tensor name"));
+Status read_tensor_info(Cursor& cur, uint64_t index, GgufTensor& t, std::string_view& name) {
+    Status s = cur.read_string(name, max_tensor_name_bytes, "tensor name");
+    if (!s) return in_context(s, "tensor info " + std::to_string(index));
     t.name = std::string(name);
     const std::string where = "tensor " + quoted(name);
-    Status s = cur.read_u32(t.n_dims, "tensor n_dims");
+    s = cur.read_u32(t.n_dims, "tensor n_dims");
     if (!s) return in_context(s, where);
     if (t.n_dims < 1 || t.n_dims > 4) {
         return Status::error("GGUF_BAD_TENSOR", where + ": n_dims is " + std::to_string(t.n_dims) + " (must be 1 to 4)");
@@ -201,8 +202,7 @@ Status GgufFile::parse() {
     for (uint64_t i = 0; i < n_tensors; ++i) {
         GgufTensor t{};
         std::string_view name;
-        Status s = read_tensor_info(cur, t, name);
-        if (!s) return in_context(s, "tensor info " + std::to_string(i));
+        SQ_TRY(read_tensor_info(cur, i, t, name));
         if (!tensor_index_.emplace(name, tensors_.size()).second) {
             return Status::error("GGUF_BAD_TENSOR", "tensor " + quoted(name) + " appears more than once");
         }
