@@ -423,7 +423,34 @@ void vec_dot_q6_k_q8_k(int64_t n, float* s, const void* vw, const void* va) {
     *s = hsum_float_8(acc);
 }
 
+// llamafile tinyBLAS order (quants-levels.h): one 8-lane FMA accumulator, hsum_float_8 at the end.
+template <__m256 (*Load)(const uint16_t*)>
+void batched_dot_16bit(int64_t n, float* s, const void* vw, const void* va) {
+    const uint16_t* w = static_cast<const uint16_t*>(vw);
+    const uint16_t* a = static_cast<const uint16_t*>(va);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(Load(w + i), Load(a + i), acc);
+    *s = hsum_float_8(acc);
+}
+
+void batched_dot_f32(int64_t n, float* s, const void* vw, const void* va) {
+    const float* w = static_cast<const float*>(vw);
+    const float* a = static_cast<const float*>(va);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), acc);
+    *s = hsum_float_8(acc);
+}
+
 } // namespace
+
+VecDotFn quants_avx2_batched_dot(TensorType type) {
+    switch (type) {
+        case TensorType::F32: return batched_dot_f32;
+        case TensorType::F16: return batched_dot_16bit<load_f16x8>;
+        case TensorType::BF16: return batched_dot_16bit<load_bf16x8>;
+        default: return nullptr;
+    }
+}
 
 void quants_avx2_kernels(TensorType type, TypeKernels* k) {
     using T = TensorType;
@@ -450,6 +477,7 @@ void quants_avx2_kernels(TensorType type, TypeKernels* k) {
 
 namespace sq::cpu {
 void quants_avx2_kernels(TensorType, TypeKernels*) {}
+VecDotFn quants_avx2_batched_dot(TensorType) { return nullptr; }
 } // namespace sq::cpu
 
 #endif

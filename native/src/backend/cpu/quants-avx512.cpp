@@ -89,7 +89,28 @@ void vec_dot_bf16(int64_t n, float* s, const void* vw, const void* va) {
     *s = static_cast<float>(sum);
 }
 
+// llamafile tinyBLAS order (quants-levels.h): one 16-lane FMA accumulator, one reduce at the end.
+template <typename T, __m512 (*Load)(const T*)>
+void batched_dot(int64_t n, float* s, const void* vw, const void* va) {
+    const T* w = static_cast<const T*>(vw);
+    const T* a = static_cast<const T*>(va);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(Load(w + i), Load(a + i), acc);
+    *s = _mm512_reduce_add_ps(acc);
+}
+
+inline __m512 load_f32x16(const float* p) { return _mm512_loadu_ps(p); }
+
 } // namespace
+
+VecDotFn quants_avx512_batched_dot(TensorType type) {
+    switch (type) {
+        case TensorType::F32: return batched_dot<float, load_f32x16>;
+        case TensorType::F16: return batched_dot<uint16_t, load_f16x16>;
+        case TensorType::BF16: return batched_dot<uint16_t, load_bf16x16>;
+        default: return nullptr;
+    }
+}
 
 void quants_avx512_kernels(TensorType type, TypeKernels* k) {
     switch (type) {
@@ -106,6 +127,7 @@ void quants_avx512_kernels(TensorType type, TypeKernels* k) {
 
 namespace sq::cpu {
 void quants_avx512_kernels(TensorType, TypeKernels*) {}
+VecDotFn quants_avx512_batched_dot(TensorType) { return nullptr; }
 } // namespace sq::cpu
 
 #endif

@@ -20,4 +20,19 @@ void quants_avx2_kernels(TensorType type, TypeKernels* k);
 // Override the entries of `k` (already the AVX2 kernels) that have AVX-512 versions.
 void quants_avx512_kernels(TensorType type, TypeKernels* k);
 
+// Float dots in the order of llama.cpp's batched path. When a product has 2 or more activation
+// rows, ggml-cpu hands F32/F16/BF16 weights to llamafile's tinyBLAS, which keeps one vector
+// accumulator per output over the whole row and reduces it once at the end, so its f32 rounding
+// differs from vec_dot's. It does so only if the columns are a multiple of batched_dot_lanes(),
+// the weight rows a multiple of 4, and the activations are (or were converted to) F32 for F32
+// weights, F16 for F16, BF16 for BF16. Quantized Q8_0/Q4_0/Q5_0 products also go through
+// tinyBLAS there, but its per-output arithmetic is exactly vec_dot's, so nothing changes for them.
+// Returns nullptr for other types and on the scalar level (llama.cpp has no such path there).
+VecDotFn batched_vec_dot(TensorType type);
+int batched_dot_lanes(); // 16 on the AVX-512 level, 8 on AVX2, 0 on scalar
+
+// Per-level tables behind batched_vec_dot (nullptr for types without a batched order).
+VecDotFn quants_avx2_batched_dot(TensorType type);
+VecDotFn quants_avx512_batched_dot(TensorType type);
+
 } // namespace sq::cpu

@@ -94,6 +94,22 @@ const char* simd_level() {
     }
 }
 
+VecDotFn batched_vec_dot(TensorType type) {
+    switch (chosen_level()) {
+        case Level::avx512: return quants_avx512_batched_dot(type);
+        case Level::avx2: return quants_avx2_batched_dot(type);
+        default: return nullptr;
+    }
+}
+
+int batched_dot_lanes() {
+    switch (chosen_level()) {
+        case Level::avx512: return 16;
+        case Level::avx2: return 8;
+        default: return 0;
+    }
+}
+
 const TypeKernels* type_kernels_for(TensorType type, const char* level) {
     if (!level) return nullptr;
     if (std::strcmp(level, "scalar") == 0) return lookup(table_for(Level::scalar), type);
