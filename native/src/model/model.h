@@ -70,12 +70,15 @@ private:
     Model() = default;
     Status load_hparams();
     Status bind_weights();
+    // Norm and bias vectors are used as floats; other types are dequantized once into f32_copies_.
+    void make_f32(Weight& w);
 
     std::unique_ptr<GgufFile> gguf_;
     Hparams hparams_;
     Weight token_embd_, output_norm_, output_;
     std::vector<LayerWeights> layers_;
     std::vector<float> rope_freq_factors_;
+    std::vector<std::vector<float>> f32_copies_;
 };
 
 enum class KvType { F16, F32 };

@@ -1,0 +1,90 @@
+#include "matmul.h"
+
+#include <algorithm>
+
+#include "quants.h"
+
+namespace sq::cpu {
+
+namespace {
+
+// Weight bytes per cache block: the block is re-read once per token of the batch, so it must stay
+// in L1/L2 while the activation rows stream past it.
+constexpr size_t kBlockBytes = 16 * 1024;
+
+size_t vec_dot_row_bytes(TensorType vdt, int64_t n_cols) {
+    return tensor_row_bytes(tensor_type_traits(static_cast<uint32_t>(vdt)), static_cast<uint64_t>(n_cols));
+}
+
+// Rows [r0, r1) of one product against all tokens, block by block.
+void matmul_rows(const MatmulOut& o, VecDotFn vec_dot, const uint8_t* act, size_t act_stride, int64_t n_tokens,
+                 int64_t r0, int64_t r1) {
+    const MatrixRef& w = o.w;
+    const int64_t block = std::max<int64_t>(1, static_cast<int64_t>(kBlockBytes / w.row_bytes));
+    for (int64_t b0 = r0; b0 < r1; b0 += block) {
+        const int64_t b1 = std::min(r1, b0 + block);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+            const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
+            float* y = o.y + t * o.y_stride;
+            for (int64_t r = b0; r < b1; ++r) vec_dot(w.n_cols, &y[r], w.data + static_cast<size_t>(r) * w.row_bytes, a);
+        }
+    }
+}
+
+} // namespace
+
+size_t matmul_scratch_bytes(TensorType w_type, int64_t n_cols, int64_t n_tokens) {
+    const TypeKernels* k = type_kernels(w_type);
+    if (!k || k->vec_dot_type == TensorType::F32) return 0;
+    return vec_dot_row_bytes(k->vec_dot_type, n_cols) * static_cast<size_t>(n_tokens);
+}
+
+void matmul(ThreadPool& pool, const MatmulOut* outs, size_t n_outs, const float* x, int64_t n_tokens,
+            int64_t n_cols, MatmulScratch& scratch) {
+    struct Operand {
+        VecDotFn vec_dot;
+        const uint8_t* act;   // [n_tokens][stride] activations in the vec_dot_type
+        size_t stride;
+    };
+    std::vector<Operand> ops(n_outs);
+    TensorType slot_types[2];
+    size_t n_slots = 0;
+    for (size_t i = 0; i < n_outs; ++i) {
+        const TypeKernels* k = type_kernels(outs[i].w.type);
+        const TensorType vdt = k->vec_dot_type;
+        ops[i].vec_dot = k->vec_dot;
+        if (vdt == TensorType::F32) {
+            ops[i].act = reinterpret_cast<const uint8_t*>(x);
+            ops[i].stride = sizeof(float) * static_cast<size_t>(n_cols);
+            continue;
+        }
+        const size_t row_bytes = vec_dot_row_bytes(vdt, n_cols);
+        size_t slot = 0;
+        while (slot < n_slots && slot_types[slot] != vdt) ++slot;
+        if (slot == n_slots) {
+            slot_types[n_slots++] = vdt;
+            std::vector<uint8_t>& buf = scratch.rows[slot];
+            if (buf.size() < row_bytes * static_cast<size_t>(n_tokens)) buf.resize(row_bytes * static_cast<size_t>(n_tokens));
+            const FromFloatFn from_float = type_kernels(vdt)->from_float;
+            uint8_t* dst = buf.data();
+            pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) {
+                for (int64_t t = t0; t < t1; ++t) from_float(x + t * n_cols, dst + static_cast<size_t>(t) * row_bytes, n_cols);
+            });
+        }
+        ops[i].act = scratch.rows[slot].data();
+        ops[i].stride = row_bytes;
+    }
+
+    int64_t total_rows = 0;
+    for (size_t i = 0; i < n_outs; ++i) total_rows += outs[i].w.n_rows;
+    pool.parallel_for(total_rows, [&](int64_t begin, int64_t end) {
+        int64_t base = 0; // first global row of outs[i]
+        for (size_t i = 0; i < n_outs && base < end; base += outs[i].w.n_rows, ++i) {
+            const int64_t r0 = std::max<int64_t>(begin - base, 0);
+            const int64_t r1 = std::min<int64_t>(end - base, outs[i].w.n_rows);
+            if (r0 < r1) matmul_rows(outs[i], ops[i].vec_dot, ops[i].act, ops[i].stride, n_tokens, r0, r1);
+        }
+    });
+}
+
+} // namespace sq::cpu
