@@ -14,19 +14,43 @@ import {
   codepointFlags,
 } from './unicode.ts';
 
-const OUT_OF_RANGE = -1;
 const CR = 0x0d;
 const LF = 0x0a;
 const SPACE = 0x20;
 const APOSTROPHE = 0x27;
 
-/** The text of one pre-tokenizer pass: code points, their flags, and its pieces as lengths. */
-interface SplitInput {
-  cpts: number[]; // [n_cpts]
-  flags: Uint16Array; // [n_cpts]
-  collapsed: string; // [n_cpts] one UTF-16 unit per code point, see collapse()
-  wide: string; // the text with non-ASCII whitespace as \v (std::wregex's view)
-  wideIndex: number[]; // [n_cpts + 1] UTF-16 index in `wide` of each code point
+/** The text of one pre-tokenizer pass: code points and their flags, plus lazily built views. */
+class SplitInput {
+  private collapsedText?: string;
+  private wideText?: string;
+
+  constructor(
+    readonly cpts: number[], // [n_cpts]
+    readonly flags: Uint16Array, // [n_cpts]
+    readonly wideIndex: number[], // [n_cpts + 1] UTF-16 index of each code point in the text
+  ) {}
+
+  /** one UTF-16 unit per code point, see collapsedChar() */
+  get collapsed(): string {
+    if (this.collapsedText === undefined) {
+      const parts = new Array<string>(this.cpts.length);
+      for (let i = 0; i < this.cpts.length; i++) parts[i] = collapsedChar(this.cpts[i], this.flags[i]);
+      this.collapsedText = parts.join('');
+    }
+    return this.collapsedText;
+  }
+
+  /** the text with non-ASCII whitespace as \v, which is how std::wregex gets it in llama.cpp */
+  get wide(): string {
+    if (this.wideText === undefined) {
+      const parts = new Array<string>(this.cpts.length);
+      for (let i = 0; i < this.cpts.length; i++) {
+        parts[i] = this.cpts[i] > 0x7f && this.flags[i] & FLAG_WHITESPACE ? '\x0b' : String.fromCodePoint(this.cpts[i]);
+      }
+      this.wideText = parts.join('');
+    }
+    return this.wideText;
+  }
 }
 
 type Splitter = (input: SplitInput, offsets: number[]) => number[];
@@ -41,153 +65,93 @@ export interface PreTokenizerSpec {
   noBos: boolean;
 }
 
-// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
-const splitGpt2: Splitter = ({ cpts, flags }, offsets) => {
-  const out: number[] = [];
-  let start = 0;
-  for (const length of offsets) {
-    const ini = start;
-    const end = start + length;
-    start = end;
-    const cptAt = (p: number): number => (p >= ini && p < end ? cpts[p] : OUT_OF_RANGE);
-    const flagsAt = (p: number): number => (p >= ini && p < end ? flags[p] : 0);
-    let prevEnd = ini;
-    const add = (e: number): number => {
-      const n = e - prevEnd;
-      if (n > 0) out.push(n);
-      prevEnd = e;
-      return n;
-    };
-    for (let pos = ini; pos < end; ) {
-      const cpt = cpts[pos];
-      if (cpt === APOSTROPHE && pos + 1 < end) {
-        const next = cpts[pos + 1];
-        if (next === 0x73 || next === 0x74 || next === 0x6d || next === 0x64) {
-          pos += add(pos + 2);
-          continue;
-        }
-        if (pos + 2 < end && isTwoLetterContraction(next, cpts[pos + 2])) {
-          pos += add(pos + 3);
-          continue;
-        }
-      }
-      const space = cpt === SPACE ? 1 : 0;
-      let f2 = space ? flagsAt(pos + 1) : flags[pos];
-      const runOf = (mask: number, negate: boolean): boolean => {
-        const hit = (f: number): boolean => (negate ? !(f & mask) && f !== 0 : (f & mask) !== 0);
-        if (!hit(f2)) return false;
-        pos += space;
-        while (hit(f2)) f2 = flagsAt(++pos);
-        add(pos);
-        return true;
-      };
-      if (runOf(FLAG_LETTER, false)) continue;
-      if (runOf(FLAG_NUMBER, false)) continue;
-      if (runOf(FLAG_WHITESPACE | FLAG_LETTER | FLAG_NUMBER, true)) continue;
+// The hand-written scanners: each returns where the word starting at `pos` ends, looking no
+// further than `end` (the end of the piece being split; flags past it read as 0).
+type WordEnd = (cpts: number[], flags: Uint16Array, pos: number, end: number) => number;
 
-      let nWhitespace = 0;
-      while (flagsAt(pos + nWhitespace) & FLAG_WHITESPACE) nWhitespace++;
-      if (nWhitespace > 1 && cptAt(pos + nWhitespace) !== OUT_OF_RANGE) {
-        pos += nWhitespace - 1; // \s+(?!\S): leave the last space to prefix the next word
-        add(pos);
-        continue;
-      }
-      if (nWhitespace > 0) {
-        pos += nWhitespace;
-        add(pos);
-        continue;
-      }
-      add(++pos);
-    }
-  }
-  return out;
-};
-
-// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-function llama3Style(maxDigits: number): Splitter {
+function scanner(wordEnd: WordEnd): Splitter {
   return ({ cpts, flags }, offsets) => {
     const out: number[] = [];
     let start = 0;
     for (const length of offsets) {
-      const ini = start;
       const end = start + length;
-      start = end;
-      const cptAt = (p: number): number => (p >= ini && p < end ? cpts[p] : OUT_OF_RANGE);
-      const flagsAt = (p: number): number => (p >= ini && p < end ? flags[p] : 0);
-      let prevEnd = ini;
-      const add = (e: number): number => {
-        const n = e - prevEnd;
-        if (n > 0) out.push(n);
-        prevEnd = e;
-        return n;
-      };
-      for (let pos = ini; pos < end; ) {
-        const cpt = cpts[pos];
-        const f = flags[pos];
-        if (cpt === APOSTROPHE && pos + 1 < end) {
-          const next = asciiLower(cpts[pos + 1]);
-          if (next === 0x73 || next === 0x74 || next === 0x6d || next === 0x64) {
-            pos += add(pos + 2);
-            continue;
-          }
-          if (pos + 2 < end && isTwoLetterContraction(next, asciiLower(cpts[pos + 2]))) {
-            pos += add(pos + 3);
-            continue;
-          }
-        }
-        if (!(cpt === CR || cpt === LF || f & FLAG_NUMBER) && (f & FLAG_LETTER || flagsAt(pos + 1) & FLAG_LETTER)) {
-          pos++;
-          while (flagsAt(pos) & FLAG_LETTER) pos++;
-          add(pos);
-          continue;
-        }
-        if (f & FLAG_NUMBER) {
-          let groupStart = pos;
-          while (flagsAt(pos) & FLAG_NUMBER) {
-            if (++pos - groupStart >= maxDigits) {
-              add(pos);
-              groupStart = pos;
-            }
-          }
-          add(pos);
-          continue;
-        }
-        let f2 = cpt === SPACE ? flagsAt(pos + 1) : f;
-        if (!(f2 & (FLAG_WHITESPACE | FLAG_LETTER | FLAG_NUMBER))) {
-          if (cpt === SPACE) pos++;
-          while (!(f2 & (FLAG_WHITESPACE | FLAG_LETTER | FLAG_NUMBER)) && f2 !== 0) f2 = flagsAt(++pos);
-          let c2 = cptAt(pos);
-          while (c2 === CR || c2 === LF) c2 = cptAt(++pos);
-          add(pos);
-          continue;
-        }
-        let nWhitespace = 0;
-        let lastNewlineEnd = 0;
-        while (flagsAt(pos + nWhitespace) & FLAG_WHITESPACE) {
-          const c2 = cptAt(pos + nWhitespace);
-          if (c2 === CR || c2 === LF) lastNewlineEnd = pos + nWhitespace + 1;
-          nWhitespace++;
-        }
-        if (lastNewlineEnd > 0) {
-          pos = lastNewlineEnd; // \s*[\r\n]+ reaches the last newline of the run
-          add(pos);
-          continue;
-        }
-        if (nWhitespace > 1 && cptAt(pos + nWhitespace) !== OUT_OF_RANGE) {
-          pos += nWhitespace - 1;
-          add(pos);
-          continue;
-        }
-        if (nWhitespace > 0) {
-          pos += nWhitespace;
-          add(pos);
-          continue;
-        }
-        add(++pos);
+      for (let pos = start; pos < end; ) {
+        const e = wordEnd(cpts, flags, pos, end);
+        out.push(e - pos);
+        pos = e;
       }
+      start = end;
     }
     return out;
   };
+}
+
+const LNW = FLAG_LETTER | FLAG_NUMBER | FLAG_WHITESPACE;
+
+// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+const gpt2WordEnd: WordEnd = (cpts, flags, pos, end) => {
+  const cpt = cpts[pos];
+  if (cpt === APOSTROPHE && pos + 1 < end) {
+    const next = cpts[pos + 1];
+    if (next === 0x73 || next === 0x74 || next === 0x6d || next === 0x64) return pos + 2; // s t m d
+    if (pos + 2 < end && isTwoLetterContraction(next, cpts[pos + 2])) return pos + 3;
+  }
+  const from = cpt === SPACE ? pos + 1 : pos;
+  const f = from < end ? flags[from] : 0;
+  if (f & FLAG_LETTER) return runEnd(flags, from, end, FLAG_LETTER);
+  if (f & FLAG_NUMBER) return runEnd(flags, from, end, FLAG_NUMBER);
+  if (f !== 0 && !(f & LNW)) {
+    let p = from;
+    while (p < end && !(flags[p] & LNW)) p++;
+    return p;
+  }
+  return whitespaceEnd(cpts, flags, pos, end, false);
+};
+
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+function llama3WordEnd(maxDigits: number): WordEnd {
+  return (cpts, flags, pos, end) => {
+    const cpt = cpts[pos];
+    const f = flags[pos];
+    if (cpt === APOSTROPHE && pos + 1 < end) {
+      const next = asciiLower(cpts[pos + 1]);
+      if (next === 0x73 || next === 0x74 || next === 0x6d || next === 0x64) return pos + 2;
+      if (pos + 2 < end && isTwoLetterContraction(next, asciiLower(cpts[pos + 2]))) return pos + 3;
+    }
+    if (!(cpt === CR || cpt === LF || f & FLAG_NUMBER) && (f & FLAG_LETTER || (pos + 1 < end && flags[pos + 1] & FLAG_LETTER))) {
+      return runEnd(flags, pos + 1, end, FLAG_LETTER);
+    }
+    if (f & FLAG_NUMBER) return Math.min(runEnd(flags, pos, end, FLAG_NUMBER), pos + maxDigits);
+    const from = cpt === SPACE ? pos + 1 : pos;
+    // a lone trailing space lands here too (llama.cpp tests the space's own flags): same result as \s+
+    if (!((from < end ? flags[from] : 0) & LNW)) {
+      let p = from;
+      while (p < end && !(flags[p] & LNW)) p++;
+      while (p < end && (cpts[p] === CR || cpts[p] === LF)) p++;
+      return p;
+    }
+    return whitespaceEnd(cpts, flags, pos, end, true);
+  };
+}
+
+function runEnd(flags: Uint16Array, p: number, end: number, mask: number): number {
+  while (p < end && flags[p] & mask) p++;
+  return p;
+}
+
+// \s*[\r\n]+ (when `newlines`) | \s+(?!\S) | \s+ | any single character
+function whitespaceEnd(cpts: number[], flags: Uint16Array, pos: number, end: number, newlines: boolean): number {
+  let p = pos;
+  let lastNewlineEnd = 0;
+  while (p < end && flags[p] & FLAG_WHITESPACE) {
+    if (newlines && (cpts[p] === CR || cpts[p] === LF)) lastNewlineEnd = p + 1;
+    p++;
+  }
+  if (lastNewlineEnd > 0) return lastNewlineEnd; // reaches the last newline of the run
+  const n = p - pos;
+  if (n > 1 && p < end) return p - 1; // leave the last space to prefix the next word
+  if (n > 0) return p;
+  return pos + 1;
 }
 
 function asciiLower(cpt: number): number {
@@ -276,13 +240,14 @@ function regexSplitter(expr: string): Splitter {
   const re = collapsed ? new RegExp(collapseRegex(expr), 'g') : new RegExp(asciiWhitespaceRegex(expr), 'gu');
   return (input, offsets) => {
     const out: number[] = [];
+    // the collapsed text has one UTF-16 unit per code point; the wide text needs the index map
+    const text = collapsed ? input.collapsed : input.wide;
+    const span = (a: number, b: number): number => (collapsed ? b - a : countCodepoints(text, a, b));
     let start = 0;
     for (const length of offsets) {
-      // collapsed text has one UTF-16 unit per code point; the wide text needs an index map
       const from = collapsed ? start : input.wideIndex[start];
       const to = collapsed ? start + length : input.wideIndex[start + length];
-      const piece = (collapsed ? input.collapsed : input.wide).slice(from, to);
-      const count = collapsed ? (a: number, b: number) => b - a : (a: number, b: number) => countCodepoints(piece, a, b);
+      const piece = text.slice(from, to);
       let last = 0;
       re.lastIndex = 0;
       for (let m = re.exec(piece); m !== null; m = re.exec(piece)) {
@@ -290,11 +255,11 @@ function regexSplitter(expr: string): Splitter {
           re.lastIndex++;
           continue;
         }
-        if (m.index > last) out.push(count(last, m.index));
-        out.push(count(m.index, m.index + m[0].length));
+        if (m.index > last) out.push(span(from + last, from + m.index));
+        out.push(span(from + m.index, from + m.index + m[0].length));
         last = m.index + m[0].length;
       }
-      if (last < piece.length) out.push(count(last, piece.length));
+      if (last < piece.length) out.push(span(from + last, to));
       start += length;
     }
     return out;
@@ -310,9 +275,9 @@ function countCodepoints(s: string, from: number, to: number): number {
   return n;
 }
 
-const GPT2 = splitGpt2;
-const LLAMA3 = llama3Style(3);
-const QWEN2 = llama3Style(1);
+const GPT2 = scanner(gpt2WordEnd);
+const LLAMA3 = scanner(llama3WordEnd(3));
+const QWEN2 = scanner(llama3WordEnd(1));
 const re = regexSplitter;
 
 function spec(splitters: Splitter[], options: Partial<Omit<PreTokenizerSpec, 'splitters'>> = {}): PreTokenizerSpec {
@@ -386,14 +351,8 @@ export function preTokenize(spec: PreTokenizerSpec, text: string): string[] {
   wideIndex.push(text.length);
   const n = cpts.length;
   const flags = new Uint16Array(n); // [n_cpts]
-  let collapsed = '';
-  let wide = '';
-  for (let i = 0; i < n; i++) {
-    flags[i] = codepointFlags(cpts[i]);
-    collapsed += collapsedChar(cpts[i], flags[i]);
-    wide += cpts[i] > 0x7f && flags[i] & FLAG_WHITESPACE ? '\x0b' : String.fromCodePoint(cpts[i]);
-  }
-  const input: SplitInput = { cpts, flags, collapsed, wide, wideIndex };
+  for (let i = 0; i < n; i++) flags[i] = codepointFlags(cpts[i]);
+  const input = new SplitInput(cpts, flags, wideIndex);
   let offsets = n > 0 ? [n] : [];
   for (const split of spec.splitters) offsets = split(input, offsets);
 

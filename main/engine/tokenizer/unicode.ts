@@ -78,6 +78,13 @@ const utf8Encoder = new TextEncoder();
 
 /** The byte-level (GPT-2) encoding of a string: one character per UTF-8 byte. */
 export function byteEncode(text: string): string {
+  let ascii = true;
+  for (let i = 0; i < text.length && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
+  if (ascii) {
+    let out = '';
+    for (let i = 0; i < text.length; i++) out += BYTE_TO_CHAR[text.charCodeAt(i)];
+    return out;
+  }
   const bytes = utf8Encoder.encode(text);
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += BYTE_TO_CHAR[bytes[i]];
