@@ -11,6 +11,7 @@ import {
   smollm2Vocab,
   VocabModels,
   withPre,
+  withTokenTypes,
   type GgufVocab,
 } from '../../fixtures/tokenizer/vocabs.ts';
 import { closeReference, referenceDetokenize, referenceTokenize } from '../../support/llama-cpp-reference.ts';
@@ -89,6 +90,15 @@ test('Llama 2 SentencePiece vocabulary: ids, byte fallback, pieces, round trip',
   await assertSameIds(tok, path);
   await assertSamePieces(tok, path);
   for (const text of TEXTS) assert.equal(tok.decode(tok.encode(text)), wellFormed(text), JSON.stringify(text));
+});
+
+test('user-defined tokens are cut out of text even without parseSpecial, and render raw', async () => {
+  const USER_DEFINED = 4;
+  const vocab = withTokenTypes(await smollm2Vocab(), { Hello: USER_DEFINED, '<repo_name>': USER_DEFINED, 'Ġworld': USER_DEFINED });
+  const { tok, path } = await setup(vocab);
+  await assertSameIds(tok, path);
+  await assertSamePieces(tok, path);
+  assert.deepEqual(tok.encode('Hello<repo_name>'), [tok.encode('Hello')[0], 3]);
 });
 
 // The pre-tokenizer is what differs between these names; SmolLM2's vocabulary serves them all.
