@@ -5,6 +5,7 @@
 // for the rest; both are reproduced here, quirks included, because the goal is its token ids.
 
 import {
+  FLAG_CATEGORIES,
   FLAG_LETTER,
   FLAG_MARK,
   FLAG_NUMBER,
@@ -177,7 +178,7 @@ const PROPERTY_RE = /\\p\{(N|L|P|M|S|Lu|Ll|Lt|Lm|Lo)\}/;
 function collapsedChar(cpt: number, flags: number): string {
   if (cpt < 128) return String.fromCharCode(cpt);
   if (flags & FLAG_WHITESPACE) return '\x0b';
-  switch (flags & 0xff) {
+  switch (flags & FLAG_CATEGORIES) {
     case FLAG_NUMBER: return '\xd1';
     case FLAG_LETTER: return '\xd2';
     case FLAG_PUNCTUATION: return '\xd3';

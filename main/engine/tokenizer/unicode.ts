@@ -2,14 +2,14 @@
 // llama.cpp classifies a code point by its Unicode general category (one class per code point)
 // plus a separate White_Space flag; the JS \p{..} escapes give the same classes.
 
-export const FLAG_UNDEFINED = 0x0001;
+const FLAG_UNDEFINED = 0x0001;
 export const FLAG_NUMBER = 0x0002;
 export const FLAG_LETTER = 0x0004;
-export const FLAG_SEPARATOR = 0x0008;
+const FLAG_SEPARATOR = 0x0008;
 export const FLAG_MARK = 0x0010;
 export const FLAG_PUNCTUATION = 0x0020;
 export const FLAG_SYMBOL = 0x0040;
-export const FLAG_CONTROL = 0x0080;
+const FLAG_CONTROL = 0x0080;
 export const FLAG_CATEGORIES = 0x00ff;
 export const FLAG_WHITESPACE = 0x0100;
 
@@ -49,17 +49,6 @@ export function codepointFlags(cpt: number): number {
   return flags;
 }
 
-/** [n_cpts] code points of a string (lone surrogates already replaced by U+FFFD). */
-export function toCodepoints(text: string): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text.codePointAt(i)!;
-    out.push(c);
-    if (c > 0xffff) i++;
-  }
-  return out;
-}
-
 // GPT-2's reversible byte<->unicode table: printable bytes map to themselves, the other 68
 // bytes to U+0100.. in byte order, so every byte has a visible, non-space character.
 const BYTE_TO_CHAR: string[] = new Array(256);
@@ -89,10 +78,6 @@ export function byteEncode(text: string): string {
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += BYTE_TO_CHAR[bytes[i]];
   return out;
-}
-
-export function byteToChar(byte: number): string {
-  return BYTE_TO_CHAR[byte];
 }
 
 /**
