@@ -141,7 +141,7 @@ Napi::Value SessionWrap::create(const Napi::CallbackInfo& info, Napi::Value, std
     params.n_ctx = static_cast<uint32_t>(number_option(opts, "nCtx", std::min<uint32_t>(model->hparams().n_ctx_train, 4096)));
     params.n_threads = static_cast<uint32_t>(number_option(opts, "nThreads", 0));
     params.n_batch = static_cast<uint32_t>(number_option(opts, "nBatch", params.n_batch));
-    if (opts.Has("kvType")) {
+    if (opts.Has("kvType") && !opts.Get("kvType").IsUndefined()) {
         const std::string kv = opts.Get("kvType").ToString().Utf8Value();
         if (kv != "f16" && kv != "f32") throw usage_error(env, "kvType must be 'f16' or 'f32'");
         params.kv_type = kv == "f32" ? sq::KvType::F32 : sq::KvType::F16;
