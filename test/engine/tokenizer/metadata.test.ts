@@ -35,6 +35,18 @@ test('valid metadata passes through with camelCase fields', () => {
   assert.deepEqual(createTokenizer(meta).encode('abba'), [2, 1, 0]);
 });
 
+test('typed arrays and 64-bit (bigint) ids, as a native GGUF reader may hand them over, are accepted', () => {
+  const meta = tokenizerMetadataFromKv({
+    ...base(),
+    'tokenizer.ggml.token_type': Int32Array.of(1, 1, 3),
+    'tokenizer.ggml.scores': Float32Array.of(0, -1, -2),
+    'tokenizer.ggml.eos_token_id': 2n,
+  });
+  assert.deepEqual(meta.tokenType, [1, 1, 3]);
+  assert.deepEqual(meta.scores, [0, -1, -2]);
+  assert.equal(meta.eosId, 2);
+});
+
 test('missing, mistyped, mis-sized and out-of-range values are rejected naming the key', () => {
   const without = (key: string): Record<string, unknown> => {
     const kv = base();
