@@ -1,9 +1,9 @@
 // Random-weight GGUF models of any llama/qwen2 shape and weight type, for tests and benchmarks.
 //
 // Scales keep activations O(1): a matrix with fan-in n gets element rms 1/sqrt(n), norm weights are
-// ~1, token embeddings have rms 1 (so each layer's contribution is comparable to the embedding and the
-// output depends on the whole context, not just the last token), and the logits get a standard
-// deviation of LOGIT_STD so the next-token distribution is peaked. Quantized tensors are random
+// ~1, token embedding rows have norm ~1 (so the layers dominate the residual stream and the output
+// depends on the whole context, not just the last token), and the logits get a standard deviation
+// of LOGIT_STD so the next-token distribution is peaked. Quantized tensors are random
 // valid blocks (random quants, f16 scales chosen so the dequantized rms matches): no quantizer needed.
 // Every tensor is generated from its own stream seeded by (seed, tensor name), so changing one
 // tensor's type or shape leaves the others' values unchanged.
@@ -20,7 +20,7 @@ export interface RandomModelSpec {
   nFf: number;
   nHeads: number;
   nKvHeads: number;
-  /** defaults to nEmbd / nHeads; written as attention.key_length/value_length */
+  /** defaults to nEmbd / nHeads; written as attention.key_length/value_length (llama only may differ) */
   headDim?: number;
   nCtxTrain: number;
   /** defaults to 10000 (llama) or 1000000 (qwen2) */
@@ -45,7 +45,7 @@ export interface RandomModelInfo {
 
 /** Standard deviation of the logits: large enough that top-1 is rarely a near-tie, small enough that
  * the distribution is not one-hot (measured with llama.cpp in random-model.test.ts). */
-const LOGIT_STD = 4;
+const LOGIT_STD = 6;
 
 const FILE_TYPE: Record<WeightType, number> = { // llama_ftype
   F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, Q4_K: 15, Q5_K: 17, Q6_K: 18, BF16: 32,
@@ -355,6 +355,9 @@ function checkSpec(s: RandomModelSpec, headDim: number): void {
   if (s.nHeads % s.nKvHeads !== 0) throw new Error(`nHeads ${s.nHeads} is not a multiple of nKvHeads ${s.nKvHeads}`);
   if (headDim % 2 !== 0) throw new Error(`headDim ${headDim} must be even for RoPE`);
   if (!WEIGHT_TYPES.includes(s.weightType)) throw new Error(`unknown weight type ${String(s.weightType)}`);
+  if (s.arch === 'qwen2' && headDim * s.nHeads !== s.nEmbd) {
+    throw new Error(`qwen2 needs headDim * nHeads = nEmbd (llama.cpp's qwen2 ignores key_length), got ${headDim} * ${s.nHeads}`);
+  }
   if (s.ropeFreqs && s.arch !== 'llama') throw new Error(`rope_freqs is a llama tensor: llama.cpp's ${s.arch} loader rejects it`);
   if (s.embdType && !WEIGHT_TYPES.includes(s.embdType)) throw new Error(`unknown embedding type ${String(s.embdType)}`);
 }
@@ -398,15 +401,16 @@ export async function makeRandomModel(path: string, spec: RandomModelSpec): Prom
     ...vocab,
   ];
 
-  // Logit std = output_norm weight * rms(output row) * sqrt(nEmbd) (the normed state has rms 1).
-  const tensors: GgufTensorSpec[] = [randomMatrix('token_embd.weight', et, nEmbd, nVocab, 1, seed)];
+  // Token embeddings have rms 1/sqrt(nEmbd) (unit-norm rows), so the layers, not the current token,
+  // dominate the residual stream: with a tied output, a larger embedding makes every position predict
+  // its own token by a wide margin (the self dot product grows like nEmbd * rms^2).
+  // Logit std = output_norm weight * rms(output row) * sqrt(nEmbd), as the normed state has rms 1.
+  const embdRms = 1 / Math.sqrt(nEmbd);
+  const tensors: GgufTensorSpec[] = [randomMatrix('token_embd.weight', et, nEmbd, nVocab, embdRms, seed)];
   if (spec.ropeFreqs) tensors.push(f32Vector('rope_freqs.weight', llama31RopeFactors(headDim, freqBase)));
-  if (spec.tiedOutput) {
-    tensors.push(randomVector('output_norm.weight', nEmbd, LOGIT_STD / Math.sqrt(nEmbd), 0.1 * LOGIT_STD / Math.sqrt(nEmbd), seed));
-  } else {
-    tensors.push(randomVector('output_norm.weight', nEmbd, 1, 0.1, seed));
-    tensors.push(randomMatrix('output.weight', et, nEmbd, nVocab, LOGIT_STD / Math.sqrt(nEmbd), seed));
-  }
+  const outputRms = spec.tiedOutput ? embdRms : 1 / Math.sqrt(nEmbd);
+  tensors.push(randomVector('output_norm.weight', nEmbd, LOGIT_STD / (outputRms * Math.sqrt(nEmbd)), 0.1 * LOGIT_STD, seed));
+  if (!spec.tiedOutput) tensors.push(randomMatrix('output.weight', et, nEmbd, nVocab, outputRms, seed));
   for (let i = 0; i < spec.nLayers; i++) {
     const p = `blk.${i}.`;
     tensors.push(randomVector(`${p}attn_norm.weight`, nEmbd, 1, 0.1, seed));
