@@ -445,6 +445,42 @@ TEST_CASE("dequantize: scalar and SIMD give identical floats") {
     }
 }
 
+// The tinyBLAS-order dots (prefill products of float weights) compute the same dot to f32 rounding.
+TEST_CASE("batched_vec_dot: float types only, same dot as the dequantized reference") {
+    std::mt19937 rng(5);
+    struct Level { const char* name; VecDotFn (*get)(TensorType); int lanes; };
+    const Level levels[] = {{"avx2", quants_avx2_batched_dot, 8}, {"avx512", quants_avx512_batched_dot, 16}};
+    CHECK(batched_vec_dot(TensorType::Q4_0) == nullptr);
+    CHECK(batched_dot_lanes() == (std::strcmp(simd_level(), "avx512") == 0 ? 16 : std::strcmp(simd_level(), "avx2") == 0 ? 8 : 0));
+    for (const Level& level : levels) {
+        if (!type_kernels_for(TensorType::F32, level.name)) continue;
+        CHECK(level.get(TensorType::Q8_0) == nullptr);
+        for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
+            const VecDotFn dot = level.get(t);
+            CHECK(dot != nullptr);
+            if (!dot) continue;
+            for (int64_t n : {static_cast<int64_t>(level.lanes), static_cast<int64_t>(64), static_cast<int64_t>(4096)}) {
+                const std::vector<uint8_t> w = make_weights(t, n, Fill::random, rng);
+                const std::vector<float> a = make_activations(n, Act::random, rng);
+                std::vector<uint8_t> qa(row_bytes(t, n));
+                type_kernels_for(t, level.name)->from_float(a.data(), qa.data(), n);
+                const std::vector<float> wf = dequantize(t, w, n), af = dequantize(t, qa, n);
+                double exact = 0.0, mag = 0.0;
+                for (int64_t i = 0; i < n; ++i) {
+                    exact += static_cast<double>(wf[i]) * af[i];
+                    mag += std::fabs(static_cast<double>(wf[i]) * af[i]);
+                }
+                float got = 0.0f;
+                dot(n, &got, w.data(), qa.data());
+                if (!(std::fabs(got - exact) <= 1e-5 * mag)) {
+                    check::fail(__FILE__, __LINE__, describe(t, Fill::random, Act::random, n, level.name) + ": batched " +
+                                std::to_string(got) + " vs " + std::to_string(exact));
+                }
+            }
+        }
+    }
+}
+
 } // namespace
 
 int main() { return run_all_tests(); }
