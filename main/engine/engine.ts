@@ -83,8 +83,8 @@ export class Model {
   formatChat(messages: ChatMessage[], addGenerationPrompt = true): string {
     return renderChat(this.chatTemplate, messages, {
       addGenerationPrompt,
-      bosToken: this.tokenizer.tokenToPiece(this.tokenizer.bos ?? -1) ?? '',
-      eosToken: this.tokenizer.tokenToPiece(this.tokenizer.eos ?? -1) ?? '',
+      bosToken: this.tokenizer.bos !== undefined ? this.tokenizer.tokenText(this.tokenizer.bos) : '',
+      eosToken: this.tokenizer.eos !== undefined ? this.tokenizer.tokenText(this.tokenizer.eos) : '',
     });
   }
 
