@@ -49,6 +49,12 @@ test('greedy SmolLM2 answers the capital of France, and log-probs agree with it 
     const mass = lp.reduce((a, v) => a + Math.exp(v), 0);
     assert.ok(Math.abs(mass - 1) < 1e-3, `probabilities sum to ${mass}`);
   }
+
+  // Asking for some positions gives exactly those rows, in the order asked.
+  const last = lps.length - 1;
+  const some = await referenceLogProbs(smollm2, [...prompt, ...answer], { positions: [last, 0] });
+  assert.deepEqual(some, [lps[last], lps[0]]);
+  await assert.rejects(referenceLogProbs(smollm2, [1, 2], { positions: [2] }), /positions must be indices/);
 });
 
 test('greedy with stopAtEog ends on the end-of-turn token', async () => {

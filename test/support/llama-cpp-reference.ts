@@ -20,7 +20,7 @@ export interface ReferenceOptions {
 export interface RunOptions { threads: number; f32Kv: boolean }
 
 export type ReferenceRequest = { id: number; modelPath: string } & (
-  | ({ op: 'logProbs'; tokens: number[] } & RunOptions)
+  | ({ op: 'logProbs'; tokens: number[]; positions?: number[] } & RunOptions)
   | ({ op: 'greedy'; promptTokens: number[]; nTokens: number; stopAtEog: boolean } & RunOptions)
   | { op: 'tokenize'; texts: string[]; special: boolean; addBos: boolean }
   | { op: 'detokenize'; tokens: number[][]; special: boolean }
@@ -113,11 +113,18 @@ function runOptions(opts: ReferenceOptions | undefined): RunOptions {
 
 /**
  * Natural-log probabilities over the full vocabulary of the token after each position of `tokens`
- * (evaluated as one batch): result[i][t] = log P(t | tokens[0..i]). Values below ~-87 are imprecise
- * and below ~-103 are -Infinity (llama.cpp hands out f32 probabilities, not logits).
+ * (evaluated as one batch): result[i][t] = log P(t | tokens[0..i]). With `positions`, only those
+ * positions, in that order (long inputs: every position costs a vocabulary-sized array).
+ * Values below ~-87 are imprecise and below ~-103 are -Infinity (llama.cpp hands out f32
+ * probabilities, not logits).
  */
-export function referenceLogProbs(modelPath: string, tokens: number[], opts?: ReferenceOptions): Promise<Float32Array[]> {
-  return call({ op: 'logProbs', modelPath, tokens, ...runOptions(opts) });
+export async function referenceLogProbs(modelPath: string, tokens: number[],
+  opts?: ReferenceOptions & { positions?: number[] }): Promise<Float32Array[]> {
+  const positions = opts?.positions;
+  if (positions?.some((p) => !Number.isInteger(p) || p < 0 || p >= tokens.length)) {
+    throw new Error(`positions must be indices into the ${tokens.length} tokens, got ${positions}`);
+  }
+  return call({ op: 'logProbs', modelPath, tokens, positions, ...runOptions(opts) });
 }
 
 /**
@@ -125,7 +132,7 @@ export function referenceLogProbs(modelPath: string, tokens: number[], opts?: Re
  * decode. Returns exactly `nTokens` tokens, continuing past end-of-generation tokens unless
  * `stopAtEog` (then the EOG token is the last one returned).
  */
-export function referenceGreedy(modelPath: string, promptTokens: number[], nTokens: number,
+export async function referenceGreedy(modelPath: string, promptTokens: number[], nTokens: number,
   opts?: ReferenceOptions & { stopAtEog?: boolean }): Promise<number[]> {
   return call({ op: 'greedy', modelPath, promptTokens, nTokens, stopAtEog: opts?.stopAtEog ?? false, ...runOptions(opts) });
 }
@@ -135,12 +142,12 @@ export function referenceGreedy(modelPath: string, promptTokens: number[], nToke
  * as `<|im_start|>`; `addBos` (default false) is llama.cpp's add_special: BOS/EOS are added only
  * where the vocabulary asks for them (tokenizer.ggml.add_bos_token / add_eos_token).
  */
-export function referenceTokenize(modelPath: string, texts: string[], opts?: { special?: boolean; addBos?: boolean }): Promise<number[][]> {
+export async function referenceTokenize(modelPath: string, texts: string[], opts?: { special?: boolean; addBos?: boolean }): Promise<number[][]> {
   return call({ op: 'tokenize', modelPath, texts, special: opts?.special ?? true, addBos: opts?.addBos ?? false });
 }
 
 /** llama.cpp's text for each token list; `special` (default true) renders special tokens as their text. */
-export function referenceDetokenize(modelPath: string, tokens: number[][], opts?: { special?: boolean }): Promise<string[]> {
+export async function referenceDetokenize(modelPath: string, tokens: number[][], opts?: { special?: boolean }): Promise<string[]> {
   return call({ op: 'detokenize', modelPath, tokens, special: opts?.special ?? true });
 }
 

@@ -54,11 +54,13 @@ async function withContext<T>(modelPath: string, nTokens: number, opts: RunOptio
 }
 
 async function logProbs(req: Extract<ReferenceRequest, { op: 'logProbs' }>): Promise<Float32Array[]> {
+  const wanted = new Set(req.positions ?? req.tokens.map((_, i) => i));
   return withContext(req.modelPath, req.tokens.length, req, async (ctx) => {
     const seq = ctx.getSequence();
-    const out = await seq.controlledEvaluate(req.tokens.map((t) => [t as Token, { generateNext: { probabilities: true } }] as const));
-    return out.map((item, pos) => {
-      const probs = item?.next.probabilities;
+    const out = await seq.controlledEvaluate(req.tokens.map((t, i) =>
+      wanted.has(i) ? [t as Token, { generateNext: { probabilities: true } }] as const : t as Token));
+    return (req.positions ?? req.tokens.map((_, i) => i)).map((pos) => {
+      const probs = out[pos]?.next.probabilities;
       if (!probs) throw new Error(`llama.cpp returned no probabilities at position ${pos}`);
       // The map holds every vocabulary entry (greedy sampling filters none out).
       const lp = new Float32Array(probs.size).fill(NaN);

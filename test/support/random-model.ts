@@ -43,9 +43,10 @@ export interface RandomModelInfo {
   tensorCount: number;
 }
 
-/** Standard deviation of the logits: large enough that top-1 is rarely a near-tie, small enough that
- * the distribution is not one-hot (measured with llama.cpp in random-model.test.ts). */
-const LOGIT_STD = 6;
+/** Standard deviation of the logits over the vocabulary. Measured with llama.cpp on tiny models (4
+ * models x 64 positions): top-1 margin median 1.15 nats (3% of positions under 0.05), entropy
+ * median 1.6 nats, top-1 probability median 0.53 — peaked like a real LM, rarely a near-tie. */
+export const LOGIT_STD = 6;
 
 const FILE_TYPE: Record<WeightType, number> = { // llama_ftype
   F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, Q4_K: 15, Q5_K: 17, Q6_K: 18, BF16: 32,
