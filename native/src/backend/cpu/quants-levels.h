@@ -17,8 +17,9 @@ bool quants_scalar_kernels(TensorType type, TypeKernels* k);
 // A no-op where the compiler does not target AVX2 (non-x86 builds).
 void quants_avx2_kernels(TensorType type, TypeKernels* k);
 
-// Override the entries of `k` (already the AVX2 kernels) that have AVX-512 versions.
-void quants_avx512_kernels(TensorType type, TypeKernels* k);
+// Override the entries of `k` (already the AVX2 kernels) that have AVX-512 versions; `vnni` says
+// whether the CPU has AVX512-VNNI (used for the 32-element block types).
+void quants_avx512_kernels(TensorType type, bool vnni, TypeKernels* k);
 
 // Float dots in the order of llama.cpp's batched path. When a product has 2 or more activation
 // rows, ggml-cpu hands F32/F16/BF16 weights to llamafile's tinyBLAS, which keeps one vector

@@ -37,6 +37,14 @@ bool cpu_has_avx512() {
 #endif
 }
 
+bool cpu_has_avx512_vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
 KernelTable build_table(Level level) {
     KernelTable t;
     for (uint32_t id = 0; id < kTypeSlots; ++id) {
@@ -44,7 +52,7 @@ KernelTable build_table(Level level) {
         TypeKernels k{};
         if (!quants_scalar_kernels(type, &k)) continue;
         if (level >= Level::avx2) quants_avx2_kernels(type, &k);
-        if (level >= Level::avx512) quants_avx512_kernels(type, &k);
+        if (level >= Level::avx512) quants_avx512_kernels(type, cpu_has_avx512_vnni(), &k);
         t.kernels[id] = k;
         t.present[id] = true;
     }
