@@ -1,4 +1,10 @@
 // IEEE half and bfloat16 conversions, bit-exact with ggml's (round to nearest even; NaN kept).
+// f32_to_f16 matches the F16C instruction for every non-NaN float (checked exhaustively).
+//
+// The functions are `static` on purpose: SIMD translation units (*-avx2.cpp, *-avx512.cpp) are
+// compiled with wider instruction sets, and an inline function with external linkage compiled
+// there could be the copy the linker keeps for the whole program, running AVX code on a CPU
+// without it. Internal linkage gives each translation unit its own copy.
 #pragma once
 
 #include <cstdint>
@@ -6,10 +12,10 @@
 
 namespace sq {
 
-inline float f32_from_bits(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
-inline uint32_t f32_to_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
+static inline float f32_from_bits(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+static inline uint32_t f32_to_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
 
-inline float f16_to_f32(uint16_t h) {
+static inline float f16_to_f32(uint16_t h) {
     const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
     const uint32_t exp = (h >> 10) & 0x1f;
     const uint32_t mant = h & 0x3ff;
@@ -23,7 +29,7 @@ inline float f16_to_f32(uint16_t h) {
     return f32_from_bits(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
-inline uint16_t f32_to_f16(float f) {
+static inline uint16_t f32_to_f16(float f) {
     const uint32_t x = f32_to_bits(f);
     const uint32_t sign = (x >> 16) & 0x8000;
     uint32_t abs = x & 0x7fffffff;
@@ -46,9 +52,9 @@ inline uint16_t f32_to_f16(float f) {
     return static_cast<uint16_t>(sign | h);
 }
 
-inline float bf16_to_f32(uint16_t b) { return f32_from_bits(static_cast<uint32_t>(b) << 16); }
+static inline float bf16_to_f32(uint16_t b) { return f32_from_bits(static_cast<uint32_t>(b) << 16); }
 
-inline uint16_t f32_to_bf16(float f) {
+static inline uint16_t f32_to_bf16(float f) {
     uint32_t u = f32_to_bits(f);
     if ((u & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((u >> 16) | 64); // quiet NaN
     u += 0x7fff + ((u >> 16) & 1);

@@ -21,6 +21,7 @@
 #include <cmath>
 
 #include "../../common/half.h"
+#include "quants-blocks.h"
 
 namespace sq::cpu {
 namespace {

@@ -17,6 +17,9 @@
 // Q4_K/Q5_K: 8 sub-blocks of 32 with 6-bit scale and min each (unpack_scales_k4 below); each
 // 64-element chunk uses 32 bytes of qs, low nibbles first. Q6_K: 16 sub-blocks of 16 with int8
 // scales; see dequantize_row_q6_k for the bit placement.
+//
+// Helpers here are `static` for the reason given in common/half.h: SIMD translation units include
+// this header too.
 #pragma once
 
 #include <cstdint>
@@ -49,13 +52,13 @@ static_assert(sizeof(BlockQ5_K) == 176, "Q5_K layout");
 static_assert(sizeof(BlockQ6_K) == 210, "Q6_K layout");
 static_assert(sizeof(BlockQ8_K) == 292, "Q8_K layout");
 
-inline uint32_t load_u32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+static inline uint32_t load_u32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
 
 // The 12 packed bytes of a Q4_K/Q5_K block as 8 scales and 8 mins (6 bits each):
 //   bytes 0-3: sc[0..3] low 6 bits, top 2 bits = sc[4..7] bits 4-5
 //   bytes 4-7: mn[0..3] low 6 bits, top 2 bits = mn[4..7] bits 4-5
 //   bytes 8-11: low nibble = sc[4..7] bits 0-3, high nibble = mn[4..7] bits 0-3
-inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t mn[8]) {
+static inline void unpack_scales_k4(const uint8_t* packed, uint8_t sc[8], uint8_t mn[8]) {
     for (int j = 0; j < 4; ++j) {
         sc[j] = packed[j] & 63;
         mn[j] = packed[j + 4] & 63;
