@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
@@ -98,6 +98,7 @@ test('inconsistent input is refused with the offending name', () => {
   const one = (t: { name: string; type: number; shape: number[]; data: Uint8Array }) => () =>
     writeGguf(path, { metadata: [], tensors: [t] });
   assert.throws(one({ name: 'short', type: GGML_TYPE.F32, shape: [4], data: new Uint8Array(12) }), /short: got 12 bytes.*need 16/);
+  assert.equal(existsSync(path), false, 'a failed write leaves its partial file');
   assert.throws(one({ name: 'rows', type: GGML_TYPE.Q4_K, shape: [128], data: new Uint8Array(72) }), /row length 128.*block size 256/);
   assert.throws(() => writeGguf(path, { metadata: [['k', { type: 'u8', value: 256 }]], tensors: [] }), /metadata k: 256/);
   assert.throws(() => writeGguf(path, { metadata: [['k', { type: 'i64', value: 2n ** 63n }]], tensors: [] }), /metadata k/);

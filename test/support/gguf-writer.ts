@@ -8,7 +8,7 @@
 //   `alignment`, relative to the start of the data section), zero padded in between.
 // A string is u64 byte length + UTF-8 bytes (no terminator); an array is u32 item type + u64 count
 // + items. `general.alignment` (u32) overrides the default alignment of 32.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 export type GgufScalarType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64' | 'bool' | 'string';
@@ -238,6 +238,7 @@ export function writeGguf(path: string, spec: GgufSpec): void {
   h.pad(alignment);
 
   const fd = openSync(path, 'w');
+  let complete = false;
   try {
     const sink = new FileSink(fd);
     sink.write(h.contents());
@@ -250,8 +251,11 @@ export function writeGguf(path: string, spec: GgufSpec): void {
       sink.zeros((alignment - (got % alignment)) % alignment);
     });
     sink.flush();
+    complete = true;
   } finally {
     closeSync(fd);
+    // Leave no half-written model behind for a later test to trip over.
+    if (!complete) rmSync(path, { force: true });
   }
 }
 
