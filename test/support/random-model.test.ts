@@ -114,14 +114,28 @@ test('llama takes a head dim other than nEmbd / nHeads from key_length', async (
   assert.ok(lps.every((lp) => lp.every(Number.isFinite)));
 });
 
-test('same seed gives the same file; another seed or type changes only what it should', async () => {
+async function tensorBytes(path: string, name: string): Promise<Buffer> {
+  const info = await readGgufFileInfo(path, { logWarnings: false });
+  const t = info.tensorInfo!.find((x) => x.name === name)!;
+  const n = t.dimensions.reduce((a: number, d) => a * Number(d), 1);
+  const at = info.infoEndOffset! + Number(t.offset);
+  return readFileSync(path).subarray(at, at + n * 4); // F32 tensors only
+}
+
+test('same seed gives the same file; another seed changes it; another type keeps the F32 tensors', async () => {
   const spec: RandomModelSpec = { ...tiny, nLayers: 1, arch: 'llama', weightType: 'Q5_1', seed: 11 };
-  const [a, b, c] = ['a', 'b', 'c'].map((n) => join(dir, `seed-${n}.gguf`));
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => join(dir, `seed-${n}.gguf`));
   await makeRandomModel(a, spec);
   await makeRandomModel(b, spec);
   await makeRandomModel(c, { ...spec, seed: 12 });
+  await makeRandomModel(d, { ...spec, weightType: 'Q6_K', embdType: 'Q5_1' });
   assert.deepEqual(readFileSync(a), readFileSync(b));
   assert.notDeepEqual(readFileSync(a), readFileSync(c));
+  // Each tensor has its own random stream, so a model differing only in weight type shares the rest.
+  for (const name of ['blk.0.attn_norm.weight', 'blk.0.ffn_norm.weight', 'output_norm.weight']) {
+    assert.deepEqual(await tensorBytes(d, name), await tensorBytes(a, name), name);
+    assert.notDeepEqual(await tensorBytes(c, name), await tensorBytes(a, name), name);
+  }
 });
 
 test('shapes that a type or arch cannot hold are refused', async () => {
