@@ -1,0 +1,64 @@
+// The shared shape of ingested documents: what PDF, text and folder readers produce and what the
+// fixed context, citations and the UI consume.
+
+export type DocumentKind = 'pdf' | 'text';
+
+export interface DocumentPage {
+  /** 1-based: the PDF page number, or the page's position in a text file split into pages */
+  page: number;
+  text: string;
+  /** text files only: the 1-based first and last line of the file on this page */
+  lines?: [number, number];
+}
+
+/** Why something was left out: a whole file (in a folder) or one page of a document. */
+export interface SkipNote {
+  /** the file, as given by the caller or relative to the folder opened */
+  source: string;
+  /** set when only one page was left out */
+  page?: number;
+  code: DocumentErrorCode;
+  /** a sentence for the user, naming the file */
+  reason: string;
+}
+
+export interface Document {
+  source: string;
+  kind: DocumentKind;
+  /** pages in order; a PDF page without text is listed in `skipped`, not here */
+  pages: DocumentPage[];
+  skipped: SkipNote[];
+}
+
+export type DocumentErrorCode =
+  | 'PDF_ENCRYPTED'
+  | 'PDF_BAD_PASSWORD'
+  | 'PDF_CORRUPT'
+  | 'PDF_NO_TEXT'
+  | 'PDF_PAGE_NO_TEXT'
+  | 'FILE_EMPTY'
+  | 'FILE_BINARY'
+  | 'FILE_TOO_LARGE'
+  | 'FILE_UNREADABLE'
+  | 'FILE_NOT_FOUND'
+  | 'FILE_DUPLICATE'
+  | 'SYMLINK_LOOP'
+  | 'FOLDER_EMPTY'
+  | 'CANCELLED';
+
+/** An Error a user can act on, with a stable code for the UI and IPC ({ok:false, code, message}). */
+export class DocumentError extends Error {
+  readonly code: DocumentErrorCode;
+  /** what was skipped before the failure (FOLDER_EMPTY lists every file that was left out) */
+  readonly skipped: SkipNote[];
+  constructor(code: DocumentErrorCode, message: string, options?: { cause?: unknown; skipped?: SkipNote[] }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DocumentError';
+    this.code = code;
+    this.skipped = options?.skipped ?? [];
+  }
+}
+
+export function isDocumentError(e: unknown): e is DocumentError {
+  return e instanceof DocumentError;
+}

@@ -1,0 +1,143 @@
+// PDF → page-tagged text with pdfjs-dist (the legacy build runs on Node 20 without a DOM).
+// pdfjs gives positioned text runs; pdf-layout.ts turns them into reading-order text.
+
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { getDocument, VerbosityLevel } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
+import { DocumentError, type Document, type DocumentPage, type SkipNote } from './document.ts';
+import { layoutPages, type LayoutItem, type LayoutPage } from './pdf-layout.ts';
+
+export interface PdfOptions {
+  /** the user password of an encrypted PDF */
+  password?: string;
+  /** name used in the document and in messages (defaults to the file's base name) */
+  source?: string;
+  signal?: AbortSignal;
+}
+
+// Font and CMap data shipped with pdfjs-dist: needed for the 14 standard fonts and CJK CMaps that
+// PDFs reference without embedding.
+const pdfjsRoot = path.dirname(createRequire(import.meta.url).resolve('pdfjs-dist/package.json'));
+const PDFJS_DATA = {
+  standardFontDataUrl: path.join(pdfjsRoot, 'standard_fonts') + path.sep,
+  cMapUrl: path.join(pdfjsRoot, 'cmaps') + path.sep,
+  cMapPacked: true,
+  wasmUrl: path.join(pdfjsRoot, 'wasm') + path.sep,
+};
+
+const NEED_PASSWORD = 1; // pdfjs PasswordResponses
+
+/** True when the bytes start like a PDF (after optional junk, as readers allow in the first 1 KB). */
+export function looksLikePdf(bytes: Uint8Array): boolean {
+  const head = Buffer.from(bytes.subarray(0, 1024)).toString('latin1');
+  return head.includes('%PDF-');
+}
+
+export async function readPdfFile(file: string, options: PdfOptions = {}): Promise<Document> {
+  const source = options.source ?? path.basename(file);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw fileReadError(source, e);
+  }
+  return readPdf(bytes, { ...options, source });
+}
+
+/** Reads every page's text. Throws DocumentError: PDF_ENCRYPTED, PDF_BAD_PASSWORD, PDF_CORRUPT, PDF_NO_TEXT, FILE_EMPTY, CANCELLED. */
+export async function readPdf(bytes: Uint8Array, options: PdfOptions = {}): Promise<Document> {
+  const source = options.source ?? 'document.pdf';
+  if (bytes.length === 0) throw new DocumentError('FILE_EMPTY', `${source} is empty (0 bytes).`);
+  const task = getDocument({
+    data: new Uint8Array(bytes), // pdfjs takes ownership of (detaches) the buffer it is given
+    password: options.password,
+    verbosity: VerbosityLevel.ERRORS,
+    isEvalSupported: false,
+    useSystemFonts: false,
+    ...PDFJS_DATA,
+  });
+  let doc: PDFDocumentProxy;
+  try {
+    doc = await task.promise;
+  } catch (e) {
+    await task.destroy();
+    throw openError(source, e, options.password);
+  }
+  try {
+    return await readPages(doc, source, options.signal);
+  } finally {
+    await task.destroy();
+  }
+}
+
+async function readPages(doc: PDFDocumentProxy, source: string, signal: AbortSignal | undefined): Promise<Document> {
+  const layout: LayoutPage[] = [];
+  for (let n = 1; n <= doc.numPages; n++) {
+    if (signal?.aborted) throw new DocumentError('CANCELLED', `Reading ${source} was cancelled.`);
+    try {
+      layout.push(await pageLayout(doc, n));
+    } catch (e) {
+      throw new DocumentError('PDF_CORRUPT', `${source} is damaged: page ${n} cannot be read (${messageOf(e)}).`, { cause: e });
+    }
+  }
+  const texts = layoutPages(layout);
+  const pages: DocumentPage[] = [];
+  const skipped: SkipNote[] = [];
+  texts.forEach((text, i) => {
+    if (text !== '') pages.push({ page: i + 1, text });
+    else if (layout[i].items.every((item) => item.text.trim() === '')) {
+      skipped.push({ source, page: i + 1, code: 'PDF_PAGE_NO_TEXT', reason: `Page ${i + 1} of ${source} has no text layer (a scanned image?).` });
+    }
+  });
+  if (pages.length === 0) {
+    throw new DocumentError(
+      'PDF_NO_TEXT',
+      `${source} has no text layer: it looks like a scanned document. Run it through OCR (for example ocrmypdf) and open the result.`,
+      { skipped },
+    );
+  }
+  return { source, kind: 'pdf', pages, skipped };
+}
+
+async function pageLayout(doc: PDFDocumentProxy, n: number): Promise<LayoutPage> {
+  const page = await doc.getPage(n);
+  try {
+    const [x0, y0, x1, y1] = page.view;
+    const content = await page.getTextContent();
+    const items: LayoutItem[] = [];
+    for (const item of content.items) {
+      if (!('str' in item)) continue; // marked-content boundaries carry no text
+      const [, , c, d, e, f] = item.transform as number[];
+      items.push({ text: item.str, x: e - x0, y: f - y0, width: item.width, fontSize: Math.hypot(c, d) || item.height });
+    }
+    return { width: x1 - x0, height: y1 - y0, items };
+  } finally {
+    page.cleanup();
+  }
+}
+
+function openError(source: string, e: unknown, password: string | undefined): DocumentError {
+  const name = (e as { name?: unknown })?.name;
+  if (name === 'PasswordException') {
+    if ((e as { code?: unknown }).code === NEED_PASSWORD || password === undefined) {
+      return new DocumentError('PDF_ENCRYPTED', `${source} is password-protected. Enter its password to open it.`, { cause: e });
+    }
+    return new DocumentError('PDF_BAD_PASSWORD', `The password for ${source} is not correct. Try again.`, { cause: e });
+  }
+  return new DocumentError('PDF_CORRUPT', `${source} is not a readable PDF (${messageOf(e)}). It may be damaged or incomplete.`, { cause: e });
+}
+
+export function fileReadError(source: string, e: unknown): DocumentError {
+  const code = (e as { code?: unknown })?.code;
+  if (code === 'ENOENT') return new DocumentError('FILE_NOT_FOUND', `${source} does not exist.`, { cause: e });
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new DocumentError('FILE_UNREADABLE', `${source} cannot be read: permission denied.`, { cause: e });
+  }
+  return new DocumentError('FILE_UNREADABLE', `${source} cannot be read (${messageOf(e)}).`, { cause: e });
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
