@@ -20,7 +20,14 @@ failed=$((failed + ${bad:-0}))
 [ -n "${total:-}" ] || failed=$((failed + 1))
 
 echo "== GGUF reader fuzzing"
-if bash scripts/fuzz-gguf.sh "${SQUEEZE_FUZZ_SECONDS:-30}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+# libFuzzer's progress log is long; keep it in a file and show its summary.
+if bash scripts/fuzz-gguf.sh "${SQUEEZE_FUZZ_SECONDS:-30}" >"$logs/fuzz.log" 2>&1; then
+  passed=$((passed + 1))
+  grep -E '^(stat::number_of_executed_units|Done)' "$logs/fuzz.log" || tail -3 "$logs/fuzz.log"
+else
+  failed=$((failed + 1))
+  tail -40 "$logs/fuzz.log"
+fi
 
 echo "== node tests"
 mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/e2e/*' | sort)

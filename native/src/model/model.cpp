@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "../backend/cpu/quants.h"
+#include "../common/memory.h"
 
 namespace sq {
 
@@ -40,11 +41,25 @@ std::string shape_str(const uint64_t* ne, uint32_t n) {
 
 } // namespace
 
+// Weights are memory-mapped, not copied, but every decode step reads all of them: a model larger
+// than the memory available would page from disk on every token, so it is refused up front.
+static Status check_fits_in_memory(const GgufFile& f) {
+    const uint64_t available = available_memory_bytes();
+    uint64_t weights = 0;
+    for (const GgufTensor& t : f.tensors()) weights += t.n_bytes;
+    if (available == 0 || weights <= available) return Status::ok();
+    const auto mib = [](uint64_t b) { return std::to_string(b >> 20) + " MiB"; };
+    return Status::error("MODEL_TOO_LARGE", "the model's weights need " + mib(weights) + " but only " +
+                                                mib(available) + " of memory is available");
+}
+
 Status Model::load(const std::string& path, std::unique_ptr<Model>& out) {
     std::unique_ptr<Model> m(new Model());
-    SQ_TRY(GgufFile::open(path, m->gguf_));
-    SQ_TRY(m->load_hparams());
-    SQ_TRY(m->bind_weights());
+    Status st = GgufFile::open(path, m->gguf_);
+    if (st) st = m->load_hparams();
+    if (st) st = m->bind_weights();
+    if (st) st = check_fits_in_memory(*m->gguf_);
+    if (!st) return Status::error(st.code, path + ": " + st.message);
     out = std::move(m);
     return Status::ok();
 }
