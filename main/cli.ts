@@ -20,9 +20,11 @@ class UsageError extends Error {}
 /** Codes of errors that mean "this input file is bad" rather than "squeeze is broken". */
 const BAD_INPUT_PREFIXES = ['GGUF_', 'MODEL_', 'TOKENIZER_', 'CHAT_TEMPLATE_', 'CONTEXT_', 'EVAL_'];
 
-function parse(argv: string[], options: ParseArgsConfig['options']) {
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+function parse<O extends Options>(argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options: { json: { type: 'boolean' }, ...options }, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options: { json: { type: 'boolean' }, ...options } as O & { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
