@@ -11,6 +11,9 @@ passed=0
 failed=0
 logs=$(mktemp -d)
 
+echo "== type check (tsc --noEmit)"
+if npx tsc --noEmit -p tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
 echo "== native unit tests (ctest)"
 ctest --test-dir build/native --output-on-failure 2>&1 | tee "$logs/ctest.log"
 total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$logs/ctest.log" | tail -1)
