@@ -5,7 +5,7 @@
 // with _mm512_reduce_add_ps. Matching that order keeps the f16 attention scores (KQ against the
 // f16 KV cache) bit-identical. Its quantized dots are the AVX2 code, with one vpdpbusd for the
 // integer dot of the 32-element block types where the CPU has AVX512-VNNI (same integers); this
-// level does the same and keeps the AVX2 kernels for the K-quants.
+// level does the same, and compiles the shared x86 dots here too for AVX-512VL's 32 registers.
 #include "quants-levels.h"
 
 #if defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -22,6 +22,8 @@
 
 #include "../../common/half.h"
 #include "quants-blocks.h"
+#include "quants-x86-kquants.h"
+#include "quants-x86.h"
 
 namespace sq::cpu {
 namespace {
@@ -108,7 +110,8 @@ inline __m512 load_f32x16(const float* p) { return _mm512_loadu_ps(p); }
 
 // The 32-element block dots with AVX512-VNNI. The CMake flags of this file stop at AVX-512
 // F/BW/VL/DQ, so VNNI is enabled for these functions only; quants_avx512_kernels() hands them
-// out only when CPUID reports it.
+// out only when CPUID reports it. The helpers they call come from quants-x86.h, included above
+// without VNNI, so the K-quant dots can inline them too.
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512vnni"))), apply_to = function)
 #else
@@ -124,7 +127,8 @@ namespace {
 VecDotFn vnni_block32_dot(TensorType type) {
     switch (type) {
         case TensorType::Q4_0: return vec_dot_q4_0_q8_0<true>;
-        // Q4_1 keeps maddubs + madd: VNNI measured slower on Zen 4 (quants-bench: 13.1 vs 14.3 GB/s)
+        // Q4_1 keeps the AVX2 kernel: VNNI, or this file's copy, measured slower on Zen 4
+        // (quants-bench: 13.1-13.5 vs 14.3-14.5 GB/s)
         case TensorType::Q5_0: return vec_dot_q5_0_q8_0<true>;
         case TensorType::Q5_1: return vec_dot_q5_1_q8_1<true>;
         case TensorType::Q8_0: return vec_dot_q8_0_q8_0<true>;
@@ -158,6 +162,9 @@ void quants_avx512_kernels(TensorType type, bool vnni, TypeKernels* k) {
         case TensorType::F32: k->vec_dot = vec_dot_f32; break;
         case TensorType::F16: k->vec_dot = vec_dot_f16; break;
         case TensorType::BF16: k->vec_dot = vec_dot_bf16; break;
+        case TensorType::Q4_K: k->vec_dot = vec_dot_q4_k_q8_k; break;
+        case TensorType::Q5_K: k->vec_dot = vec_dot_q5_k_q8_k; break;
+        case TensorType::Q6_K: k->vec_dot = vec_dot_q6_k_q8_k; break;
         default: break;
     }
 }
