@@ -1,0 +1,50 @@
+// What the app and the CLI open: a path that is a PDF, a text file or a folder.
+
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { DocumentError } from './document.ts';
+import { readFolder, formatSize, DEFAULT_MAX_FILE_BYTES, type FolderOptions, type FolderResult } from './folder.ts';
+import { fileReadError, looksLikePdf, readPdf } from './pdf.ts';
+import { readTextBytes } from './text-file.ts';
+
+export * from './document.ts';
+export { readFolder, DEFAULT_MAX_FILE_BYTES, type FolderOptions, type FolderResult, type FolderProgress, type FolderFs } from './folder.ts';
+export { readPdf, readPdfFile, type PdfOptions } from './pdf.ts';
+export { readTextBytes, paginateText, DEFAULT_LINES_PER_PAGE, type TextOptions } from './text-file.ts';
+export { buildFixedContext, locate, type FixedContext, type FixedContextOptions, type ContextSpan, type DocumentTokens } from './fixed-context.ts';
+
+export interface OpenOptions extends FolderOptions {
+  /** the password of an encrypted PDF (single files only; encrypted PDFs in a folder are skipped) */
+  password?: string;
+}
+
+/**
+ * Reads a file or a folder. A single file that cannot be read throws its DocumentError (the user
+ * opened exactly that file); in a folder, such files are listed in `skipped` instead.
+ */
+export async function openDocuments(target: string, options: OpenOptions = {}): Promise<FolderResult> {
+  const name = path.basename(path.resolve(target));
+  let stats;
+  try {
+    stats = await fsp.stat(target);
+  } catch (e) {
+    throw fileReadError(name, e);
+  }
+  if (stats.isDirectory()) return readFolder(target, options);
+  if (!stats.isFile()) throw new DocumentError('FILE_UNREADABLE', `${name} is not a regular file.`);
+  const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (stats.size > maxBytes) {
+    throw new DocumentError('FILE_TOO_LARGE', `${name} is ${formatSize(stats.size)}, over the ${formatSize(maxBytes)} limit.`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await fsp.readFile(target);
+  } catch (e) {
+    throw fileReadError(name, e);
+  }
+  const isPdf = bytes.length > 0 && (name.toLowerCase().endsWith('.pdf') || looksLikePdf(bytes));
+  const document = isPdf
+    ? await readPdf(bytes, { source: name, password: options.password, signal: options.signal })
+    : readTextBytes(bytes, name, options);
+  return { root: target, documents: [document], skipped: [], ignored: 0 };
+}
