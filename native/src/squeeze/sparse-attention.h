@@ -1,0 +1,38 @@
+// Exact attention over the selected fixed-context keys, and the log-sum-exp merge with the dynamic
+// part (DESIGN.md §3, "Output").
+//
+// A partial result over a subset of keys is (out, max, sum): out = sum_i p_i v_i / sum with
+// p_i = exp(scale * q.k_i - max), sum = sum_i p_i. Two partials over disjoint key sets merge into the
+// attention over their union exactly (up to float rounding), whatever their maxima.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "cluster-index.h"
+#include "lookup.h"
+
+namespace sq::squeeze {
+
+struct AttnPartial {
+    float max = -INFINITY; // of the scaled logits; -inf with sum 0 for an empty key set
+    float sum = 0.0f;
+};
+
+// Attention of n_rows query rows (the heads of one GQA group, possibly several tokens: the fixed
+// context is visible to all of them) over the always-attended slots and the selected clusters of
+// one KV head, reading each cluster's keys and values in place, each key once for all rows.
+// q: [n_rows][head_dim]; out: [n_rows][head_dim]; parts: [n_rows]; scratch: resized to [n_rows][n_keys].
+void sparse_attention(const HeadIndex& head, const Selection& sel, const float* q, uint32_t n_rows, float scale,
+                      std::vector<float>& scratch, float* out, AttnPartial* parts);
+
+// The same partial form over n contiguous cache rows (the dynamic tokens): k, v [n][head_dim] of elem.
+// scratch: [n]. n = 0 gives an empty partial (out zero).
+void attention_partial(const float* q, const void* k, const void* v, KvElem elem, uint32_t n, uint32_t head_dim,
+                       float scale, float* scratch, float* out, AttnPartial& part);
+
+// Merges partial b into a: out_a and a become the attention over both key sets.
+void lse_merge(float* out_a, AttnPartial& a, const float* out_b, const AttnPartial& b, uint32_t head_dim);
+
+} // namespace sq::squeeze
