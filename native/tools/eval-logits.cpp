@@ -6,7 +6,7 @@
 //   --out       raw little-endian f32, [n_tokens][n_vocab], row i = logits after token i
 //   --top-k     prints the K best ids with log-probabilities for every position
 //   --single    evaluates one token per call (prefill + decode path) instead of batches
-//   --decode N  after the prompt, greedily decodes N tokens and reports decode speed
+//   --decode N  after the prompt, greedily decodes N tokens (listed as "decoded") and reports decode speed
 // A JSON summary (timings, tokens/s, SIMD level) goes to stdout as the last line.
 // Exit codes: 0 ok, 2 bad usage, 3 bad model file, 1 evaluation error.
 #include <algorithm>
@@ -162,13 +162,18 @@ int main(int argc, char** argv) {
     }
 
     double decode_ms = 0;
+    std::vector<int32_t> decoded; // greedy continuation
+    uint32_t n_decode_evals = 0;
     if (args.decode > 0) {
         const float* last = logits.data() + (tokens.size() - 1) * n_vocab;
         int32_t next = static_cast<int32_t>(std::max_element(last, last + n_vocab) - last);
         std::vector<float> one;
         const auto t1 = std::chrono::steady_clock::now();
         for (uint32_t i = 0; i < args.decode && st; ++i) {
+            decoded.push_back(next);
+            if (i + 1 == args.decode) break; // the last token needs no evaluation
             st = ctx->eval(&next, 1, false, one);
+            ++n_decode_evals;
             next = static_cast<int32_t>(std::max_element(one.begin(), one.end()) - one.begin());
         }
         decode_ms = ms_since(t1);
@@ -191,10 +196,13 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < tokens.size(); ++i) print_top_k(logits.data() + i * n_vocab, n_vocab, args.top_k, i);
     }
     const size_t n = tokens.size();
+    std::string decoded_json;
+    for (int32_t t : decoded) decoded_json += (decoded_json.empty() ? "" : ",") + std::to_string(t);
     std::printf("{\"n_tokens\":%zu,\"n_vocab\":%u,\"threads\":%u,\"simd\":\"%s\",\"mode\":\"%s\",\"kv\":\"%s\","
-                "\"prefill_ms\":%.3f,\"prefill_tok_s\":%.2f,\"decode_tokens\":%u,\"decode_ms\":%.3f,\"decode_tok_s\":%.2f}\n",
+                "\"prefill_ms\":%.3f,\"prefill_tok_s\":%.2f,\"decode_evals\":%u,\"decode_ms\":%.3f,\"decode_tok_s\":%.2f,"
+                "\"decoded\":[%s]}\n",
                 n, n_vocab, args.threads, sq::cpu::simd_level(), args.single ? "single" : "batch",
-                args.kv == sq::KvType::F16 ? "f16" : "f32", prefill_ms, n / (prefill_ms / 1000.0), args.decode,
-                decode_ms, args.decode ? args.decode / (decode_ms / 1000.0) : 0.0);
+                args.kv == sq::KvType::F16 ? "f16" : "f32", prefill_ms, n / (prefill_ms / 1000.0), n_decode_evals,
+                decode_ms, n_decode_evals ? n_decode_evals / (decode_ms / 1000.0) : 0.0, decoded_json.c_str());
     return 0;
 }

@@ -266,19 +266,19 @@ TEST_CASE("attention weights values by softmax(q.k * scale); the F16 cache agree
     const float q[d] = {1, 0, 2, 0};
     const float k[n * d] = {1, 0, 0, 0, /**/ 0, 0, 1, 0, /**/ 1, 1, 1, 1};
     const float v[n * d] = {1, 2, 3, 4, /**/ -1, 0, 1, 0, /**/ 0, 0, 0, 8};
-    float scores[n], out[d];
-    sq::cpu::attention_f32(q, k, v, n, d, 0.5f, scores, out);
+    float scores[16], out[d];
+    sq::cpu::attention_f32(q, k, v, n, d, 0.5f, false, scores, out);
     const double e0 = std::exp(0.5), e1 = std::exp(1.0), e2 = std::exp(1.5), z = e0 + e1 + e2;
     const double want[d] = {(e0 - e1) / z, 2 * e0 / z, (3 * e0 + e1) / z, (4 * e0 + 8 * e2) / z};
     for (uint32_t i = 0; i < d; ++i) CHECK_NEAR(out[i], want[i], 1e-6);
 
-    uint16_t k16[n * d], v16[n * d], q16[d];
+    uint16_t k16[n * d], v16[n * d], q16[d], p16[16];
     for (uint32_t i = 0; i < n * d; ++i) {
         k16[i] = sq::f32_to_f16(k[i]);
         v16[i] = sq::f32_to_f16(v[i]);
     }
     float out16[d];
-    sq::cpu::attention_f16(q, k16, v16, n, d, 0.5f, scores, q16, out16);
+    sq::cpu::attention_f16(q, k16, v16, n, d, 0.5f, false, scores, q16, p16, out16);
     for (uint32_t i = 0; i < d; ++i) CHECK_NEAR(out16[i], want[i], 2e-3);
 }
 

@@ -36,7 +36,9 @@ struct Context::Impl {
     std::vector<float> proj;    // [n_batch][n_embd] output of attn_output / ffn_down
     std::vector<float> gate, up; // [n_batch][n_ff]
     std::vector<float> rope_cs; // [n_batch][n_rot] cos/sin of each token's position
-    std::vector<float> scores;  // [n_threads][n_ctx] attention probabilities, per thread
+    uint32_t scores_stride = 0; // n_ctx rounded up to 16 (the attention kernels sum 16-key chunks)
+    std::vector<float> scores;  // [n_threads][scores_stride] attention probabilities, per thread
+    std::vector<uint16_t> p16;  // [n_threads][scores_stride] the same rounded to F16 (F16 cache)
     std::vector<uint16_t> q16;  // [n_threads][head_dim] F16 query, per thread
     cpu::MatmulScratch mm;
 
@@ -82,8 +84,9 @@ Status Context::create(const Model& model, const ContextParams& params, std::uni
     const uint64_t q_dim = uint64_t{hp.n_heads} * hp.head_dim, kv_dim = uint64_t{hp.n_kv_heads} * hp.head_dim;
     const uint64_t n_threads = params.n_threads ? params.n_threads : std::max(1u, std::thread::hardware_concurrency());
     const uint64_t kv_bytes = 2 * uint64_t{hp.n_layers} * params.n_ctx * kv_dim * im.kv_elem_bytes;
+    im.scores_stride = (params.n_ctx + 15) & ~15u;
     const uint64_t act_floats = nb * (3 * uint64_t{hp.n_embd} + 2 * q_dim + 2 * kv_dim + 2 * uint64_t{hp.n_ff} + hp.n_rot) +
-                                n_threads * params.n_ctx;
+                                n_threads * im.scores_stride * 3 / 2;
     size_t mm_bytes = 0;
     auto grow = [&](const Weight& w) { mm_bytes = std::max(mm_bytes, cpu::matmul_scratch_bytes(w.type, w.ne[0], nb)); };
     grow(model.output());
@@ -110,7 +113,8 @@ Status Context::create(const Model& model, const ContextParams& params, std::uni
         im.gate.resize(nb * hp.n_ff);
         im.up.resize(nb * hp.n_ff);
         im.rope_cs.resize(nb * hp.n_rot);
-        im.scores.resize(n_threads * params.n_ctx);
+        im.scores.resize(n_threads * im.scores_stride);
+        im.p16.resize(n_threads * im.scores_stride);
         im.q16.resize(n_threads * hp.head_dim);
         for (auto& buf : im.mm.rows) buf.resize(mm_bytes);
         im.pool = std::make_unique<cpu::ThreadPool>(static_cast<uint32_t>(n_threads));
@@ -268,7 +272,8 @@ void Context::Impl::attend(uint32_t il, uint32_t n, uint32_t pos0) {
     const uint32_t n_items = n * hp.n_heads; // (token, query head) pairs
     // Interleaved split: with causal attention later tokens cost more, so contiguous ranges would not balance.
     pool->for_each_thread([&](uint32_t ti) {
-        float* sc = scores.data() + size_t{ti} * params.n_ctx;
+        float* sc = scores.data() + size_t{ti} * scores_stride;
+        uint16_t* p = p16.data() + size_t{ti} * scores_stride;
         uint16_t* qh16 = q16.data() + size_t{ti} * hp.head_dim;
         for (uint32_t item = ti; item < n_items; item += n_threads) {
             const uint32_t t = item / hp.n_heads, h = item % hp.n_heads;
@@ -279,10 +284,10 @@ void Context::Impl::attend(uint32_t il, uint32_t n, uint32_t pos0) {
             const uint8_t* vh = kv_row(v_cache.get(), il, h / group, 0);
             if (params.kv_type == KvType::F32) {
                 cpu::attention_f32(qh, reinterpret_cast<const float*>(kh), reinterpret_cast<const float*>(vh), n_kv,
-                                   hp.head_dim, scale, sc, out);
+                                   hp.head_dim, scale, n == 1, sc, out);
             } else {
                 cpu::attention_f16(qh, reinterpret_cast<const uint16_t*>(kh), reinterpret_cast<const uint16_t*>(vh),
-                                   n_kv, hp.head_dim, scale, sc, qh16, out);
+                                   n_kv, hp.head_dim, scale, n == 1, sc, qh16, p, out);
             }
         }
     });

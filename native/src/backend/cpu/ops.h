@@ -38,13 +38,17 @@ void add(float* y, const float* x, int64_t n);
 
 // Attention of one query head over n_kv cached positions of one KV head (all of them visible: the
 // caller passes n_kv = position + 1 for causal attention). k, v: [n_kv][head_dim] rows.
-// out: [head_dim]. scores: scratch [n_kv].
+// out: [head_dim]. scores: scratch [n_kv rounded up to 16].
+//
+// On AVX-512 CPUs the summation order follows the kernels llama.cpp's CPU backend runs for its
+// non-flash attention graph (see ops-attention.cpp), whose choice depends on whether the batch holds
+// a single token: `single_token` says so. Elsewhere a plain SIMD order is used.
 void attention_f32(const float* q, const float* k, const float* v, uint32_t n_kv, uint32_t head_dim,
-                   float scale, float* scores, float* out);
+                   float scale, bool single_token, float* scores, float* out);
 // The same over an F16 cache. As ggml's mul_mat converts its F32 operand to the F16 vec_dot type,
 // the query is rounded to F16 before the K dot and the probabilities before the V product.
-// q16: scratch [head_dim].
+// q16: scratch [head_dim]; p16: scratch [n_kv rounded up to 16].
 void attention_f16(const float* q, const uint16_t* k, const uint16_t* v, uint32_t n_kv, uint32_t head_dim,
-                   float scale, float* scores, uint16_t* q16, float* out);
+                   float scale, bool single_token, float* scores, uint16_t* q16, uint16_t* p16, float* out);
 
 } // namespace sq::cpu

@@ -15,6 +15,7 @@ namespace {
 // How long an idle worker spins before sleeping: longer than the gap between two ops of a decode
 // step (so workers stay hot through a forward pass), short enough not to burn a core between tokens.
 constexpr auto kSpinTime = std::chrono::microseconds(300);
+constexpr uint32_t kSpinsBeforeYield = 2000;
 } // namespace
 
 ThreadPool::ThreadPool(uint32_t n_threads) {
@@ -52,7 +53,12 @@ void ThreadPool::run(RangeFn fn, void* ctx, int64_t n) {
         if (n_sleeping_ > 0) wake_.notify_all();
     }
     run_share(0);
-    while (pending_.load(std::memory_order_acquire) != 0) SQ_CPU_RELAX();
+    // Spin briefly (the usual case: workers finish within microseconds), then yield so that a worker
+    // descheduled on an oversubscribed machine gets the core instead of us burning it.
+    for (uint32_t i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+        if (i < kSpinsBeforeYield) SQ_CPU_RELAX();
+        else std::this_thread::yield();
+    }
 }
 
 void ThreadPool::worker_main(uint32_t index) {
@@ -61,7 +67,8 @@ void ThreadPool::worker_main(uint32_t index) {
         const auto spin_until = std::chrono::steady_clock::now() + kSpinTime;
         uint64_t gen = generation_.load(std::memory_order_acquire);
         for (uint32_t i = 0; gen == seen; ++i) {
-            SQ_CPU_RELAX();
+            if (i < kSpinsBeforeYield) SQ_CPU_RELAX();
+            else std::this_thread::yield();
             if ((i & 255) == 255 && std::chrono::steady_clock::now() > spin_until) {
                 std::unique_lock<std::mutex> lock(mutex_);
                 ++n_sleeping_;

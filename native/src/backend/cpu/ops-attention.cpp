@@ -1,0 +1,290 @@
+// Attention of one query head over a KV cache (ops.h), in two numeric flavours picked at run time.
+//
+// AVX-512 CPUs follow the kernels llama.cpp's CPU backend (x86 AVX-512 build) runs for its
+// non-flash attention graph, so that rounding differences, which models amplify, stay minimal:
+//   KQ   several tokens, F32 cache: ggml_vec_dot_f32 (4 FMA chains of 16 lanes over 64-element
+//        steps, tree-added, horizontal sum, scalar tail in float).
+//        one token, or F16 cache (query rounded to F16): llamafile's tinyBLAS (one 16-lane FMA chain
+//        over head_dim, horizontal sum); ggml_vec_dot_* when head_dim is not a multiple of 16.
+//   softmax: x*scale, max, exp(x - max), sum of 16-key chunks (horizontal sums added in double),
+//        then one float multiply by 1/sum. ggml's exp is its own vector approximation; expf here
+//        differs from it by an ulp or two on some inputs.
+//   KQV  tinyBLAS over keys: output dim d accumulates key j in FMA lane j % 16 (keys past n_kv
+//        are masked to probability 0 in llama.cpp and add nothing), then a horizontal sum.
+// Other CPUs use a plain SIMD order (sequential FMA over keys).
+#include <cmath>
+#include <cstring>
+
+#include "../../common/half.h"
+#include "ops.h"
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define SQ_ATTN_X86 1
+// GCC 12's AVX-512 headers trip its own uninitialised-value warning (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#define SQ_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define SQ_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c")))
+#endif
+
+namespace sq::cpu {
+
+namespace {
+
+uint32_t round_up16(uint32_t n) { return (n + 15) & ~15u; }
+
+// ---- plain path: portable loops and their AVX2 versions --------------------------------------
+
+struct PlainKernels {
+    float (*dot_f32)(const float*, const float*, uint32_t);
+    float (*dot_f16)(const uint16_t*, const uint16_t*, uint32_t);
+    void (*axpy_f32)(float*, float, const float*, uint32_t);
+    void (*axpy_f16)(float*, float, const uint16_t*, uint32_t);
+};
+
+float dot_f32_scalar(const float* a, const float* b, uint32_t n) {
+    float s = 0.0f;
+    for (uint32_t i = 0; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+float dot_f16_scalar(const uint16_t* a, const uint16_t* b, uint32_t n) {
+    float s = 0.0f;
+    for (uint32_t i = 0; i < n; ++i) s += f16_to_f32(a[i]) * f16_to_f32(b[i]);
+    return s;
+}
+
+void axpy_f32_scalar(float* y, float a, const float* x, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void axpy_f16_scalar(float* y, float a, const uint16_t* x, uint32_t n) {
+    for (uint32_t i = 0; i < n; ++i) y[i] += a * f16_to_f32(x[i]);
+}
+
+#ifdef SQ_ATTN_X86
+SQ_AVX2 float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+SQ_AVX2 __m256 load_f16x8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+SQ_AVX2 float dot_f32_avx2(const float* a, const float* b, uint32_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum256(acc);
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+SQ_AVX2 float dot_f16_avx2(const uint16_t* a, const uint16_t* b, uint32_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(load_f16x8(a + i), load_f16x8(b + i), acc);
+    float s = hsum256(acc);
+    for (; i < n; ++i) s += f16_to_f32(a[i]) * f16_to_f32(b[i]);
+    return s;
+}
+
+SQ_AVX2 void axpy_f32_avx2(float* y, float a, const float* x, uint32_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i) y[i] += a * x[i];
+}
+
+SQ_AVX2 void axpy_f16_avx2(float* y, float a, const uint16_t* x, uint32_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16x8(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i) y[i] += a * f16_to_f32(x[i]);
+}
+#endif
+
+const PlainKernels& plain_kernels() {
+    static const PlainKernels k = [] {
+#ifdef SQ_ATTN_X86
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+            return PlainKernels{dot_f32_avx2, dot_f16_avx2, axpy_f32_avx2, axpy_f16_avx2};
+        }
+#endif
+        return PlainKernels{dot_f32_scalar, dot_f16_scalar, axpy_f32_scalar, axpy_f16_scalar};
+    }();
+    return k;
+}
+
+void attention_plain_f32(const float* q, const float* k, const float* v, uint32_t n_kv, uint32_t head_dim,
+                         float scale, float* scores, float* out) {
+    const PlainKernels& kern = plain_kernels();
+    for (uint32_t j = 0; j < n_kv; ++j) scores[j] = kern.dot_f32(q, k + size_t{j} * head_dim, head_dim);
+    soft_max_scaled(scores, n_kv, scale);
+    std::memset(out, 0, sizeof(float) * head_dim);
+    for (uint32_t j = 0; j < n_kv; ++j) kern.axpy_f32(out, scores[j], v + size_t{j} * head_dim, head_dim);
+}
+
+void attention_plain_f16(const uint16_t* q16, const uint16_t* k, const uint16_t* v, uint32_t n_kv, uint32_t head_dim,
+                         float scale, float* scores, float* out) {
+    const PlainKernels& kern = plain_kernels();
+    for (uint32_t j = 0; j < n_kv; ++j) scores[j] = kern.dot_f16(q16, k + size_t{j} * head_dim, head_dim);
+    soft_max_scaled(scores, n_kv, scale);
+    std::memset(out, 0, sizeof(float) * head_dim);
+    for (uint32_t j = 0; j < n_kv; ++j) {
+        kern.axpy_f16(out, f16_to_f32(f32_to_f16(scores[j])), v + size_t{j} * head_dim, head_dim);
+    }
+}
+
+// ---- AVX-512 path in llama.cpp's order ---------------------------------------------------------
+
+#ifdef SQ_ATTN_X86
+SQ_AVX512 __m512 load_f16x16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// tinyBLAS: one 16-lane FMA chain, then a horizontal sum. n % 16 == 0.
+SQ_AVX512 float chain16_f32(const float* a, const float* b, uint32_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    for (uint32_t l = 0; l < n; l += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + l), _mm512_loadu_ps(b + l), acc);
+    return _mm512_reduce_add_ps(acc);
+}
+
+SQ_AVX512 float chain16_f16(const uint16_t* a, const uint16_t* b, uint32_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    for (uint32_t l = 0; l < n; l += 16) acc = _mm512_fmadd_ps(load_f16x16(a + l), load_f16x16(b + l), acc);
+    return _mm512_reduce_add_ps(acc);
+}
+
+// ggml_vec_dot_f32: 4 chains over 64-element steps, added (0+2, 1+3, then 0+1), horizontal sum in
+// float, then the tail one product at a time.
+SQ_AVX512 float vec_dot_f32(const float* x, const float* y, uint32_t n) {
+    const uint32_t np = n & ~63u;
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (uint32_t i = 0; i < np; i += 64) {
+        for (int j = 0; j < 4; ++j) s[j] = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16 * j), _mm512_loadu_ps(y + i + 16 * j), s[j]);
+    }
+    s[0] = _mm512_add_ps(s[0], s[2]);
+    s[1] = _mm512_add_ps(s[1], s[3]);
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(s[0], s[1]));
+    for (uint32_t i = np; i < n; ++i) sum += x[i] * y[i];
+    return sum;
+}
+
+// ggml_vec_dot_f16: the same chains over converted halves, the sum carried in double.
+SQ_AVX512 float vec_dot_f16(const uint16_t* x, const uint16_t* y, uint32_t n) {
+    const uint32_t np = n & ~63u;
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (uint32_t i = 0; i < np; i += 64) {
+        for (int j = 0; j < 4; ++j) s[j] = _mm512_fmadd_ps(load_f16x16(x + i + 16 * j), load_f16x16(y + i + 16 * j), s[j]);
+    }
+    s[0] = _mm512_add_ps(s[0], s[2]);
+    s[1] = _mm512_add_ps(s[1], s[3]);
+    double sum = _mm512_reduce_add_ps(_mm512_add_ps(s[0], s[1]));
+    for (uint32_t i = np; i < n; ++i) sum += static_cast<double>(f16_to_f32(x[i]) * f16_to_f32(y[i]));
+    return static_cast<float>(sum);
+}
+
+// ggml_soft_max_ext over one row: scores [round_up16(n)] in, probabilities out (zero past n).
+SQ_AVX512 void soft_max_ggml(float* x, uint32_t n, float scale) {
+    float max = -INFINITY;
+    for (uint32_t i = 0; i < n; ++i) {
+        x[i] *= scale;
+        max = std::fmax(max, x[i]);
+    }
+    const uint32_t n16 = round_up16(n);
+    for (uint32_t i = 0; i < n; ++i) x[i] = std::exp(x[i] - max);
+    for (uint32_t i = n; i < n16; ++i) x[i] = 0.0f;
+    double sum = 0.0;
+    for (uint32_t i = 0; i < n16; i += 16) sum += static_cast<double>(_mm512_reduce_add_ps(_mm512_loadu_ps(x + i)));
+    const float inv = static_cast<float>(1.0 / sum);
+    for (uint32_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+// out[d] = sum_j p[j] v[j][d] with key j in FMA lane j % 16, lanes then summed as a horizontal sum
+// would (pairs 8 apart, then 4, 2, 1). Rows of v are loaded 16 dims at a time (masked at the end).
+template <typename LoadRow, typename Prob>
+SQ_AVX512 inline void weighted_sum16(LoadRow load_row, Prob prob, uint32_t n_kv, uint32_t head_dim, float* out) {
+    for (uint32_t d0 = 0; d0 < head_dim; d0 += 16) {
+        const __mmask16 mask = head_dim - d0 >= 16 ? __mmask16(0xffff) : __mmask16((1u << (head_dim - d0)) - 1);
+        __m512 lane[16];
+        for (auto& l : lane) l = _mm512_setzero_ps();
+        for (uint32_t j = 0; j < n_kv; ++j) {
+            lane[j & 15] = _mm512_fmadd_ps(load_row(j, d0, mask), _mm512_set1_ps(prob(j)), lane[j & 15]);
+        }
+        for (int w = 8; w >= 1; w /= 2) {
+            for (int i = 0; i < w; ++i) lane[i] = _mm512_add_ps(lane[i], lane[i + w]);
+        }
+        _mm512_mask_storeu_ps(out + d0, mask, lane[0]);
+    }
+}
+
+SQ_AVX512 void attention_ggml_f32(const float* q, const float* k, const float* v, uint32_t n_kv, uint32_t head_dim,
+                                  float scale, bool single_token, float* scores, float* out) {
+    const bool chain = single_token && head_dim % 16 == 0;
+    for (uint32_t j = 0; j < n_kv; ++j) {
+        const float* kj = k + size_t{j} * head_dim;
+        scores[j] = chain ? chain16_f32(kj, q, head_dim) : vec_dot_f32(kj, q, head_dim);
+    }
+    soft_max_ggml(scores, n_kv, scale);
+    auto load_row = [&](uint32_t j, uint32_t d0, __mmask16 m) SQ_AVX512 {
+        return _mm512_maskz_loadu_ps(m, v + size_t{j} * head_dim + d0);
+    };
+    auto prob = [&](uint32_t j) { return scores[j]; };
+    weighted_sum16(load_row, prob, n_kv, head_dim, out);
+}
+
+SQ_AVX512 void attention_ggml_f16(const uint16_t* q16, const uint16_t* k, const uint16_t* v, uint32_t n_kv,
+                                  uint32_t head_dim, float scale, float* scores, uint16_t* p16, float* out) {
+    const bool chain = head_dim % 16 == 0;
+    for (uint32_t j = 0; j < n_kv; ++j) {
+        const uint16_t* kj = k + size_t{j} * head_dim;
+        scores[j] = chain ? chain16_f16(kj, q16, head_dim) : vec_dot_f16(kj, q16, head_dim);
+    }
+    soft_max_ggml(scores, n_kv, scale);
+    for (uint32_t j = 0; j < n_kv; ++j) p16[j] = f32_to_f16(scores[j]);
+    auto load_row = [&](uint32_t j, uint32_t d0, __mmask16 m) SQ_AVX512 {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + size_t{j} * head_dim + d0));
+    };
+    auto prob = [&](uint32_t j) { return f16_to_f32(p16[j]); };
+    weighted_sum16(load_row, prob, n_kv, head_dim, out);
+}
+#endif
+
+bool use_ggml_order() {
+#ifdef SQ_ATTN_X86
+    static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    return yes;
+#else
+    return false;
+#endif
+}
+
+} // namespace
+
+void attention_f32(const float* q, const float* k, const float* v, uint32_t n_kv, uint32_t head_dim, float scale,
+                   bool single_token, float* scores, float* out) {
+#ifdef SQ_ATTN_X86
+    if (use_ggml_order()) return attention_ggml_f32(q, k, v, n_kv, head_dim, scale, single_token, scores, out);
+#endif
+    (void)single_token;
+    attention_plain_f32(q, k, v, n_kv, head_dim, scale, scores, out);
+}
+
+void attention_f16(const float* q, const uint16_t* k, const uint16_t* v, uint32_t n_kv, uint32_t head_dim,
+                   float scale, bool single_token, float* scores, uint16_t* q16, uint16_t* p16, float* out) {
+    (void)single_token; // with an F16 cache llama.cpp takes the same kernels for one token or many
+    for (uint32_t i = 0; i < head_dim; ++i) q16[i] = f32_to_f16(q[i]);
+#ifdef SQ_ATTN_X86
+    if (use_ggml_order()) return attention_ggml_f16(q16, k, v, n_kv, head_dim, scale, scores, p16, out);
+#endif
+    (void)p16;
+    attention_plain_f16(q16, k, v, n_kv, head_dim, scale, scores, out);
+}
+
+} // namespace sq::cpu
