@@ -165,6 +165,25 @@ def corrupt():
         f.write(b'%PDF-1.7\n' + body)
 
 
+def rotated():
+    """A landscape page stored the way scanners and office suites write it: a portrait page whose
+    content is drawn turned 90 degrees, with /Rotate 90 so viewers show it upright."""
+    pdf = new_pdf()
+    pdf.add_page()
+    lines = ['Landscape page, first line: the quarterly totals follow.',
+             'Second line: the ferry carried 8100 passengers in August.',
+             'Third line: this page is shown rotated by ninety degrees.']
+    with pdf.rotation(angle=90, x=105, y=148.5):
+        for i, line in enumerate(lines):
+            pdf.text(105 - 148.5 + 20, 148.5 - 105 + 30 + 10 * i, line)
+    plain = os.path.join(OUT, 'rotated.tmp.pdf')
+    pdf.output(plain)
+    with pikepdf.open(plain) as doc:
+        doc.pages[0].obj.Rotate = 90
+        doc.save(os.path.join(OUT, 'rotated.pdf'))
+    os.remove(plain)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     image = os.path.join(OUT, 'scan.tmp.png')
@@ -174,6 +193,7 @@ def main():
     mixed(image)
     encrypted()
     corrupt()
+    rotated()
     os.remove(image)
 
 

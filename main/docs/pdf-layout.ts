@@ -206,8 +206,11 @@ function readingOrder(page: LayoutPage, lines: Line[]): Block[] {
 // ---- text ----
 
 function blockText(block: Block): string {
-  const steps = block.slice(1).map((line, k) => block[k].y - line.y).filter((s) => s > 0);
-  const paragraphGap = 1.3 * (median(steps) || Infinity);
+  // The usual line step is the lower quartile of the steps: most steps are plain line breaks, the
+  // larger ones paragraph breaks, headings and figures; with two or three lines a median would
+  // land on a paragraph break.
+  const steps = block.slice(1).map((line, k) => block[k].y - line.y).filter((s) => s > 0).sort((a, b) => a - b);
+  const paragraphGap = 1.3 * (steps[Math.floor((steps.length - 1) / 4)] ?? Infinity);
   let text = '';
   block.forEach((line, k) => {
     const content = lineText(line.items, line.fontSize);

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { getDocument, VerbosityLevel } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import { getDocument, Util, VerbosityLevel } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { DocumentError, type Document, type DocumentPage, type SkipNote } from './document.ts';
 import { layoutPages, type LayoutItem, type LayoutPage } from './pdf-layout.ts';
@@ -104,15 +104,17 @@ async function readPages(doc: PDFDocumentProxy, source: string, signal: AbortSig
 async function pageLayout(doc: PDFDocumentProxy, n: number): Promise<LayoutPage> {
   const page = await doc.getPage(n);
   try {
-    const [x0, y0, x1, y1] = page.view;
+    // Viewport space applies the page's /Rotate and crop box, so a landscape page drawn rotated
+    // reads upright. Its y grows downwards; layout wants the baseline measured up from the bottom.
+    const viewport = page.getViewport({ scale: 1 });
     const content = await page.getTextContent();
     const items: LayoutItem[] = [];
     for (const item of content.items) {
       if (!('str' in item)) continue; // marked-content boundaries carry no text
-      const [, , c, d, e, f] = item.transform as number[];
-      items.push({ text: item.str, x: e - x0, y: f - y0, width: item.width, fontSize: Math.hypot(c, d) || item.height });
+      const [, , c, d, e, f] = Util.transform(viewport.transform, item.transform as number[]);
+      items.push({ text: item.str, x: e, y: viewport.height - f, width: item.width, fontSize: Math.hypot(c, d) || item.height });
     }
-    return { width: x1 - x0, height: y1 - y0, items };
+    return { width: viewport.width, height: viewport.height, items };
   } finally {
     page.cleanup();
   }

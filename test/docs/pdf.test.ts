@@ -126,3 +126,12 @@ test('cancelling stops the read with CANCELLED', async () => {
   controller.abort();
   await rejectsWith(readPdfFile(fixture('report.pdf'), { signal: controller.signal }), 'CANCELLED', /cancelled/);
 });
+
+test('rotated.pdf: a page drawn sideways with /Rotate 90 reads upright, line by line', async () => {
+  const doc = await readPdfFile(fixture('rotated.pdf'));
+  assert.deepEqual(pageText(doc, 1).split('\n'), [
+    'Landscape page, first line: the quarterly totals follow.',
+    'Second line: the ferry carried 8100 passengers in August.',
+    'Third line: this page is shown rotated by ninety degrees.',
+  ]);
+});
