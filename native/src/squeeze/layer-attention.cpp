@@ -1,0 +1,87 @@
+#include "layer-attention.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+
+#include "sparse-attention.h"
+
+namespace sq::squeeze {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Runs fn(task, thread) for every task in [0, n), tasks handed out dynamically over the pool.
+template <typename Fn>
+void run_tasks(cpu::ThreadPool& pool, uint32_t n, Fn&& fn) {
+    std::atomic<uint32_t> next{0};
+    pool.for_each_thread([&](uint32_t thread) {
+        for (uint32_t task; (task = next.fetch_add(1)) < n;) fn(task, thread);
+    });
+}
+
+} // namespace
+
+Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, LayerScratch& scratch, SqueezeStats* stats) {
+    const ClusterIndex* index = a.index;
+    if (!index || a.layer >= index->n_layers || index->n_kv_heads == 0 || a.n_heads % index->n_kv_heads != 0 || !a.q || !a.out ||
+        (a.n_dyn_before + a.n_tokens > 0 && (!a.k_dyn || !a.v_dyn)))
+        return Status::error("SQUEEZE_BAD_PARAMS", "squeeze_attend_layer: bad arguments for layer " + std::to_string(a.layer));
+    if (a.n_tokens == 0) return Status::ok();
+    const uint32_t d = index->head_dim, n_kv = index->n_kv_heads, group = a.n_heads / n_kv;
+    const size_t elem_bytes = a.elem == KvElem::F16 ? 2 : 4;
+    const uint32_t n_threads = pool.n_threads();
+    scratch.lookup.resize(n_threads);
+    scratch.rows.resize(n_threads);
+    scratch.partial.resize(n_threads);
+    scratch.parts.resize(n_threads);
+    scratch.selections.resize(n_kv);
+
+    // Phase 1: one selection per KV head from all of the batch's query rows of its group.
+    auto t0 = std::chrono::steady_clock::now();
+    run_tasks(pool, n_kv, [&](uint32_t h, uint32_t thread) {
+        std::vector<float>& rows = scratch.rows[thread]; // [n_tokens][group][d]
+        rows.resize(size_t{a.n_tokens} * group * d);
+        for (uint32_t t = 0; t < a.n_tokens; ++t)
+            std::copy_n(a.q + (size_t{t} * a.n_heads + size_t{h} * group) * d, size_t{group} * d, rows.begin() + size_t{t} * group * d);
+        lookup_select(index->head(a.layer, h), rows.data(), a.n_tokens, group, a.scale, a.select, scratch.lookup[thread],
+                      scratch.selections[h]);
+    });
+    const double lookup_s = seconds_since(t0);
+
+    // Phase 2: per (token, KV head), the group's rows over the selected keys, then each row's dynamic
+    // part merged in.
+    t0 = std::chrono::steady_clock::now();
+    run_tasks(pool, a.n_tokens * n_kv, [&](uint32_t task, uint32_t thread) {
+        const uint32_t t = task / n_kv, h = task % n_kv;
+        const size_t row0 = (size_t{t} * a.n_heads + size_t{h} * group) * d;
+        std::vector<AttnPartial>& parts = scratch.parts[thread];
+        parts.resize(group);
+        AttnPartial dyn;
+        sparse_attention(index->head(a.layer, h), scratch.selections[h], a.q + row0, group, a.scale, scratch.rows[thread],
+                         a.out + row0, parts.data());
+        const uint32_t n_dyn = a.n_dyn_before + t + 1;
+        std::vector<float>& buf = scratch.partial[thread]; // [d] output + [n_dyn] logits
+        buf.resize(d + n_dyn);
+        const auto* k = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
+        const auto* v = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
+        for (uint32_t g = 0; g < group; ++g) {
+            const size_t row = row0 + size_t{g} * d;
+            attention_partial(a.q + row, k, v, a.elem, n_dyn, d, a.scale, buf.data() + d, buf.data(), dyn);
+            lse_merge(a.out + row, parts[g], buf.data(), dyn, d);
+        }
+    });
+    const double attention_s = seconds_since(t0);
+
+    if (stats) {
+        for (uint32_t h = 0; h < n_kv; ++h) stats->add_lookup(a.layer, h, index->head(a.layer, h), scratch.selections[h]);
+        stats->lookup_seconds += lookup_s;
+        stats->attention_seconds += attention_s;
+    }
+    return Status::ok();
+}
+
+} // namespace sq::squeeze

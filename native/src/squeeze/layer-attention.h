@@ -1,0 +1,53 @@
+// The attention of one layer when the fixed context is squeezed: the call the forward pass makes
+// instead of its dense attention loop once a document pack is active.
+//
+// For each KV head: one lookup over the centroids (all of the batch's tokens averaged, the group's
+// query heads merged), then for every token and query head exact attention over the selected
+// fixed-context keys (read in place from the index), exact causal attention over the dynamic rows of
+// the KV cache, and the log-sum-exp merge of the two.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../backend/cpu/thread-pool.h"
+#include "../common/status.h"
+#include "cluster-index.h"
+#include "lookup.h"
+#include "sparse-attention.h"
+#include "stats.h"
+
+namespace sq::squeeze {
+
+struct LayerAttention {
+    const ClusterIndex* index = nullptr;
+    uint32_t layer = 0;
+    uint32_t n_heads = 0;        // query heads (a multiple of the index's KV heads)
+    uint32_t n_tokens = 0;       // tokens of this batch (1 in decode, the question's length in prefill)
+    const float* q = nullptr;    // [n_tokens][n_heads][head_dim] post-RoPE queries of the batch
+    // This layer's cache rows after the fixed context, the batch's own rows already written:
+    // KV head h's dynamic rows are k_dyn + h * dyn_head_stride elements, [n_dyn][head_dim] each.
+    const void* k_dyn = nullptr;
+    const void* v_dyn = nullptr;
+    KvElem elem = KvElem::F16;
+    size_t dyn_head_stride = 0;  // elements between KV heads (n_ctx * head_dim in the engine's cache)
+    uint32_t n_dyn_before = 0;   // dynamic rows cached before this batch: token t sees n_dyn_before + t + 1
+    float scale = 0.0f;          // 1 / sqrt(head_dim)
+    SelectParams select;         // tau: this layer's thresholds (Thresholds::tau)
+    float* out = nullptr;        // [n_tokens][n_heads][head_dim]
+};
+
+// Per-thread buffers, kept by the caller across layers and tokens so decode does not allocate.
+struct LayerScratch {
+    std::vector<LookupScratch> lookup;          // [n_threads]
+    std::vector<std::vector<float>> rows;       // [n_threads] gathered query rows / logits
+    std::vector<std::vector<float>> partial;    // [n_threads] dynamic-part output and logits
+    std::vector<std::vector<AttnPartial>> parts; // [n_threads][group] fixed-part (max, sum) per row
+    std::vector<Selection> selections;          // [n_kv_heads]
+};
+
+// Errors: SQUEEZE_BAD_PARAMS (no index, layer out of range, heads not a multiple of the KV heads,
+// missing buffers).
+Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, LayerScratch& scratch, SqueezeStats* stats);
+
+} // namespace sq::squeeze

@@ -1,0 +1,37 @@
+// What the squeeze path did for one answer (DESIGN.md §3, "Stats"): keys attended per (layer, KV
+// head) with their spread, achieved sparsity, bytes of KV read against dense, and time in lookup
+// against attention. Filled by squeeze_attend_layer on the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cluster-index.h"
+#include "lookup.h"
+
+namespace sq::squeeze {
+
+struct SqueezeStats {
+    uint32_t n_layers = 0;
+    uint32_t n_kv_heads = 0;
+    std::vector<uint32_t> clusters_per_level; // [n_levels] of layer 0, KV head 0 (the same share everywhere)
+    std::vector<uint64_t> lookups;            // [n_layers][n_kv_heads]
+    std::vector<double> keys_sum;             // [n_layers][n_kv_heads] fixed-context keys attended, over lookups
+    std::vector<double> keys_sum_sq;          // [n_layers][n_kv_heads] for the spread
+    uint64_t keys_attended = 0;               // over all lookups
+    uint64_t keys_fixed = 0;                  // fixed-context keys of those lookups (what dense reads)
+    uint64_t centroids_scored = 0;
+    uint64_t bytes_read = 0;                  // K and V rows (f16) read plus centroids (f32) scored
+    uint64_t bytes_dense = 0;                 // K and V rows (f16) dense attention reads
+    double lookup_seconds = 0.0;
+    double attention_seconds = 0.0;           // sparse fixed part + dense dynamic part + merge
+
+    void reset(const ClusterIndex& index);
+    void add_lookup(uint32_t layer, uint32_t kv_head, const HeadIndex& head, const Selection& sel);
+
+    double sparsity() const { return keys_fixed ? 1.0 - double(keys_attended) / double(keys_fixed) : 0.0; }
+    double mean_keys(uint32_t layer, uint32_t kv_head) const;
+    double stddev_keys(uint32_t layer, uint32_t kv_head) const;
+};
+
+} // namespace sq::squeeze

@@ -1,0 +1,150 @@
+// squeeze_attend_layer against plain causal attention over the fixed context plus the dynamic rows of
+// an engine-layout KV cache: dense mode matches attention over everything; threshold mode matches
+// attention over exactly the selected keys; stats add up.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/thread-pool.h"
+#include "check.h"
+#include "squeeze-fixtures.h"
+#include "squeeze/layer-attention.h"
+
+using namespace sq::squeeze;
+using namespace squeeze_fixtures;
+
+namespace {
+
+constexpr uint32_t kDim = 64, kLayers = 2, kKv = 2, kGroup = 3, kHeads = kKv * kGroup;
+constexpr uint32_t kFixed = 900, kDynBefore = 5, kBatch = 3, kCtx = 1000;
+const float kScale = 1.0f / std::sqrt(float(kDim));
+
+struct Setup {
+    std::vector<uint16_t> k, v;  // [kLayers][kKv][kCtx][kDim] f16, the engine's layout
+    std::vector<float> k32, v32; // the same values as f32
+    std::vector<float> q;        // [kBatch][kHeads][kDim]
+    ClusterIndex index;
+};
+
+Setup make_setup() {
+    Setup s;
+    s.k.assign(size_t{kLayers} * kKv * kCtx * kDim, 0);
+    s.v.assign(s.k.size(), 0);
+    s.k32.assign(s.k.size(), 0.0f);
+    s.v32.assign(s.k.size(), 0.0f);
+    const uint32_t n_used = kFixed + kDynBefore + kBatch;
+    for (uint32_t lh = 0; lh < kLayers * kKv; ++lh) {
+        const Synthetic syn = synthetic_head(n_used, kDim, 10, 40 + lh);
+        for (size_t i = 0; i < syn.keys.size(); ++i) {
+            const size_t at = size_t{lh} * kCtx * kDim + i;
+            s.k32[at] = syn.keys[i];
+            s.v32[at] = syn.values[i];
+            s.k[at] = sq::f32_to_f16(syn.keys[i]);
+            s.v[at] = sq::f32_to_f16(syn.values[i]);
+        }
+        if (lh == 1) s.q = synthetic_queries(syn, kBatch * kHeads, 77); // layer 0 queries
+    }
+    const KvView view{s.k.data(), s.v.data(), KvElem::F16, kLayers, kKv, kDim, kCtx, kFixed};
+    CHECK(cluster_index_build(view, ClusterParams{}, BuildProgress{}, s.index).is_ok());
+    return s;
+}
+
+LayerAttention layer_args(const Setup& s, uint32_t layer, float* out) {
+    LayerAttention a;
+    a.index = &s.index;
+    a.layer = layer;
+    a.n_heads = kHeads;
+    a.n_tokens = kBatch;
+    a.q = s.q.data();
+    a.k_dyn = s.k.data() + (size_t{layer} * kKv * kCtx + kFixed) * kDim;
+    a.v_dyn = s.v.data() + (size_t{layer} * kKv * kCtx + kFixed) * kDim;
+    a.elem = KvElem::F16;
+    a.dyn_head_stride = size_t{kCtx} * kDim;
+    a.n_dyn_before = kDynBefore;
+    a.scale = kScale;
+    a.out = out;
+    return a;
+}
+
+// Reference for (token t, head h): attention over the given fixed tokens plus dynamic rows [0, kDynBefore + t + 1).
+std::vector<double> reference(const Setup& s, uint32_t layer, uint32_t t, uint32_t h, const std::vector<uint32_t>& fixed_tokens) {
+    const uint32_t kvh = h / kGroup;
+    const size_t base = (size_t{layer} * kKv + kvh) * kCtx * kDim;
+    std::vector<float> k, v;
+    auto take = [&](uint32_t pos) {
+        k.insert(k.end(), s.k32.begin() + base + size_t{pos} * kDim, s.k32.begin() + base + size_t{pos + 1} * kDim);
+        v.insert(v.end(), s.v32.begin() + base + size_t{pos} * kDim, s.v32.begin() + base + size_t{pos + 1} * kDim);
+    };
+    for (const uint32_t pos : fixed_tokens) take(pos);
+    for (uint32_t i = 0; i < kDynBefore + t + 1; ++i) take(kFixed + i);
+    const float* q = s.q.data() + (size_t{t} * kHeads + h) * kDim;
+    return reference_attention(q, k.data(), v.data(), static_cast<uint32_t>(k.size() / kDim), kDim, kScale);
+}
+
+} // namespace
+
+TEST_CASE("dense mode equals causal attention over fixed + dynamic tokens") {
+    const Setup s = make_setup();
+    sq::cpu::ThreadPool pool(2);
+    LayerScratch scratch;
+    SqueezeStats stats;
+    stats.reset(s.index);
+    std::vector<float> out(size_t{kBatch} * kHeads * kDim);
+    std::vector<uint32_t> all(kFixed);
+    for (uint32_t i = 0; i < kFixed; ++i) all[i] = i;
+    for (uint32_t layer = 0; layer < kLayers; ++layer) {
+        CHECK(squeeze_attend_layer(layer_args(s, layer, out.data()), pool, scratch, &stats).is_ok());
+        for (uint32_t t = 0; t < kBatch; ++t)
+            for (uint32_t h = 0; h < kHeads; ++h) {
+                const auto ref = reference(s, layer, t, h, all);
+                for (uint32_t c = 0; c < kDim; ++c) CHECK_NEAR(out[(size_t{t} * kHeads + h) * kDim + c], ref[c], 3e-5);
+            }
+    }
+    CHECK_NEAR(stats.sparsity(), 0.0, 1e-12);
+    CHECK_EQ(stats.keys_fixed, uint64_t{kLayers} * kKv * kFixed);
+    CHECK_EQ(stats.bytes_dense, stats.keys_fixed * kDim * 4);
+    CHECK_NEAR(stats.mean_keys(1, 1), kFixed, 1e-9);
+    CHECK_EQ(stats.clusters_per_level.size(), size_t{2});
+}
+
+TEST_CASE("threshold mode equals attention over the selected keys, and reads less") {
+    const Setup s = make_setup();
+    sq::cpu::ThreadPool pool(2);
+    LayerScratch scratch;
+    SqueezeStats stats;
+    stats.reset(s.index);
+    std::vector<float> out(size_t{kBatch} * kHeads * kDim);
+    // Finest threshold at the median score of KV head 0's clusters for this batch: about half is read.
+    std::vector<float> rows;
+    for (uint32_t t = 0; t < kBatch; ++t) rows.insert(rows.end(), s.q.begin() + t * kHeads * kDim, s.q.begin() + (t * kHeads + kGroup) * kDim);
+    std::vector<std::vector<float>> scores;
+    lookup_score_all(s.index.head(0, 0), rows.data(), kBatch, kGroup, kScale, scores);
+    std::nth_element(scores[1].begin(), scores[1].begin() + scores[1].size() / 2, scores[1].end());
+    const float tau[2] = {0.0f, scores[1][scores[1].size() / 2]};
+    LayerAttention a = layer_args(s, 0, out.data());
+    a.select.mode = SelectMode::Threshold;
+    a.select.tau = tau;
+    CHECK(squeeze_attend_layer(a, pool, scratch, &stats).is_ok());
+    for (uint32_t kvh = 0; kvh < kKv; ++kvh) {
+        const HeadIndex& head = s.index.head(0, kvh);
+        const Selection& sel = scratch.selections[kvh];
+        CHECK(sel.n_keys < kFixed);
+        std::vector<uint32_t> tokens(head.token_of_slot.begin(), head.token_of_slot.begin() + head.n_always);
+        for (const uint32_t j : sel.clusters)
+            for (uint32_t slot = head.levels[1].first[j]; slot < head.levels[1].first[j + 1]; ++slot) tokens.push_back(head.token_of_slot[slot]);
+        for (uint32_t t = 0; t < kBatch; ++t)
+            for (uint32_t g = 0; g < kGroup; ++g) {
+                const uint32_t h = kvh * kGroup + g;
+                const auto ref = reference(s, 0, t, h, tokens);
+                for (uint32_t c = 0; c < kDim; ++c) CHECK_NEAR(out[(size_t{t} * kHeads + h) * kDim + c], ref[c], 3e-5);
+            }
+    }
+    CHECK(stats.sparsity() > 0.0);
+    CHECK(stats.bytes_read < stats.bytes_dense);
+    CHECK(stats.lookup_seconds > 0.0);
+
+    a.layer = kLayers; // out of range
+    CHECK(squeeze_attend_layer(a, pool, scratch, nullptr).code == "SQUEEZE_BAD_PARAMS");
+}
+
+int main() { return run_all_tests(); }
