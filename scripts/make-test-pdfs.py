@@ -146,6 +146,13 @@ def mixed(image):
     pdf.output(os.path.join(OUT, 'mixed.pdf'))
 
 
+def damaged_page():
+    """mixed.pdf with page 1's content stream replaced by bytes that are not valid Flate data."""
+    with pikepdf.open(os.path.join(OUT, 'mixed.pdf')) as doc:
+        doc.pages[0].obj.Contents.write(b'\x78\x9c' + bytes(range(200)), filter=pikepdf.Name.FlateDecode)
+        doc.save(os.path.join(OUT, 'damaged-page.pdf'), static_id=True)
+
+
 def encrypted():
     pdf = new_pdf()
     pdf.add_page()
@@ -180,7 +187,7 @@ def rotated():
     pdf.output(plain)
     with pikepdf.open(plain) as doc:
         doc.pages[0].obj.Rotate = 90
-        doc.save(os.path.join(OUT, 'rotated.pdf'))
+        doc.save(os.path.join(OUT, 'rotated.pdf'), static_id=True)
     os.remove(plain)
 
 
@@ -191,6 +198,7 @@ def main():
     report()
     scanned(image)
     mixed(image)
+    damaged_page()
     encrypted()
     corrupt()
     rotated()

@@ -28,6 +28,8 @@ const PDFJS_DATA = {
 };
 
 const NEED_PASSWORD = 1; // pdfjs PasswordResponses
+// Glyph ids leak out as control characters when a font has no usable encoding.
+const CONTROL_CHARS = /[\u0000-\u0008\u000B-\u001F\u007F]/g;
 
 /** True when the bytes start like a PDF (after optional junk, as readers allow in the first 1 KB). */
 export function looksLikePdf(bytes: Uint8Array): boolean {
@@ -73,24 +75,29 @@ export async function readPdf(bytes: Uint8Array, options: PdfOptions = {}): Prom
 }
 
 async function readPages(doc: PDFDocumentProxy, source: string, signal: AbortSignal | undefined): Promise<Document> {
-  const layout: LayoutPage[] = [];
+  const layout: LayoutPage[] = []; // a page that cannot be read keeps its place, with no text
+  const skipped: SkipNote[] = [];
   for (let n = 1; n <= doc.numPages; n++) {
     if (signal?.aborted) throw new DocumentError('CANCELLED', `Reading ${source} was cancelled.`);
     try {
       layout.push(await pageLayout(doc, n));
     } catch (e) {
-      throw new DocumentError('PDF_CORRUPT', `${source} is damaged: page ${n} cannot be read (${messageOf(e)}).`, { cause: e });
+      layout.push({ width: 1, height: 1, items: [] });
+      skipped.push({ source, page: n, code: 'PDF_CORRUPT', reason: `Page ${n} of ${source} is damaged and cannot be read (${messageOf(e)}).` });
     }
   }
-  const texts = layoutPages(layout);
+  if (skipped.length === doc.numPages) {
+    throw new DocumentError('PDF_CORRUPT', `${source} is damaged: none of its ${doc.numPages} page(s) can be read.`, { skipped });
+  }
   const pages: DocumentPage[] = [];
-  const skipped: SkipNote[] = [];
-  texts.forEach((text, i) => {
-    if (text !== '') pages.push({ page: i + 1, text });
-    else if (layout[i].items.every((item) => item.text.trim() === '')) {
-      skipped.push({ source, page: i + 1, code: 'PDF_PAGE_NO_TEXT', reason: `Page ${i + 1} of ${source} has no text layer (a scanned image?).` });
+  layoutPages(layout).forEach((text, i) => {
+    const page = i + 1;
+    if (text !== '') pages.push({ page, text });
+    else if (!skipped.some((note) => note.page === page) && layout[i].items.every((item) => item.text.trim() === '')) {
+      skipped.push({ source, page, code: 'PDF_PAGE_NO_TEXT', reason: `Page ${page} of ${source} has no text layer (a scanned image?).` });
     }
   });
+  skipped.sort((a, b) => (a.page ?? 0) - (b.page ?? 0));
   if (pages.length === 0) {
     throw new DocumentError(
       'PDF_NO_TEXT',
@@ -112,7 +119,7 @@ async function pageLayout(doc: PDFDocumentProxy, n: number): Promise<LayoutPage>
     for (const item of content.items) {
       if (!('str' in item)) continue; // marked-content boundaries carry no text
       const [, , c, d, e, f] = Util.transform(viewport.transform, item.transform as number[]);
-      items.push({ text: item.str, x: e, y: viewport.height - f, width: item.width, fontSize: Math.hypot(c, d) || item.height });
+      items.push({ text: item.str.replace(CONTROL_CHARS, ''), x: e, y: viewport.height - f, width: item.width, fontSize: Math.hypot(c, d) || item.height });
     }
     return { width: viewport.width, height: viewport.height, items };
   } finally {

@@ -135,3 +135,11 @@ test('rotated.pdf: a page drawn sideways with /Rotate 90 reads upright, line by 
     'Third line: this page is shown rotated by ninety degrees.',
   ]);
 });
+
+test('damaged-page.pdf: a page whose content cannot be decoded is skipped as PDF_CORRUPT, the rest is read', async () => {
+  const doc = await readPdfFile(fixture('damaged-page.pdf'));
+  assert.deepEqual(doc.pages.map((p) => p.page), [3]);
+  assert.match(pageText(doc, 3), /third page of the mixed file has text again/);
+  assert.deepEqual(doc.skipped.map((s) => [s.page, s.code]), [[1, 'PDF_CORRUPT'], [2, 'PDF_PAGE_NO_TEXT']]);
+  assert.match(doc.skipped[0].reason, /Page 1 of damaged-page\.pdf is damaged and cannot be read/);
+});
