@@ -362,8 +362,9 @@ int main(int argc, char** argv) {
 
     std::printf("vec_dot sweep %lld x %lld, 1 thread, fastest sweep, %s\n", static_cast<long long>(opt.rows),
                 static_cast<long long>(opt.cols), cpu_model().c_str());
-    std::printf("GB/s of weights read\n%-6s", "type");
+    std::printf("GB/s of weights read (4rows: %s, 4 rows per call where the type has it)\n%-6s", check_level, "type");
     for (const char* level : levels) std::printf(" %10s", level);
+    std::printf(" %10s", "4rows");
     if (ggml.loaded()) std::printf(" %12s   agreement of our %s kernels with llama.cpp's", opt.ggml_variant, check_level);
     std::printf("\n");
     std::vector<Result> results;
@@ -387,6 +388,22 @@ int main(int argc, char** argv) {
             results.push_back({name, level, matrix_gb / s, s * 1e6});
             std::printf(" %10.2f", matrix_gb / s);
             if (std::isnan(sink)) std::printf("?");
+        }
+        if (const VecDot4Fn dot4 = vec_dot_4rows_for(t, check_level); dot4 && opt.rows % 4 == 0) {
+            const TypeKernels* k = type_kernels_for(t, check_level);
+            std::vector<uint8_t> a(row_bytes(k->vec_dot_type, opt.cols));
+            type_kernels_for(k->vec_dot_type, check_level)->from_float(x.data(), a.data(), opt.cols);
+            float sink = 0.0f;
+            const double s = seconds_per_sweep(opt.rows / 4, opt.min_seconds, [&](int64_t g) {
+                float v[4];
+                dot4(opt.cols, v, w.data() + rb * 4 * g, rb, a.data());
+                sink += v[0];
+            });
+            results.push_back({name, std::string(check_level) + "-4rows", matrix_gb / s, s * 1e6});
+            std::printf(" %10.2f", matrix_gb / s);
+            if (std::isnan(sink)) std::printf("?");
+        } else {
+            std::printf(" %10s", "-");
         }
         if (ggml.loaded()) {
             const GgmlTypeTraitsCpu* gc = ggml.type_traits_cpu(static_cast<uint32_t>(t));

@@ -481,6 +481,40 @@ TEST_CASE("batched_vec_dot: float types only, same dot as the dequantized refere
     }
 }
 
+// The 4-row dots must give the bits of four one-row dots, for every row of a group.
+TEST_CASE("vec_dot_4rows: bit-identical to vec_dot row by row") {
+    std::mt19937 rng(11);
+    CHECK(vec_dot_4rows_for(TensorType::Q4_0, "scalar") == nullptr);
+    for (const char* level : simd_levels()) {
+        CHECK(vec_dot_4rows_for(TensorType::Q6_K, level) == nullptr);
+        for (TensorType t : {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0}) {
+            const VecDot4Fn dot4 = vec_dot_4rows_for(t, level);
+            CHECK(dot4 != nullptr);
+            if (!dot4) continue;
+            const TypeKernels* k = type_kernels_for(t, level);
+            for (int64_t n : {static_cast<int64_t>(32), static_cast<int64_t>(32 * 37), static_cast<int64_t>(4096)}) {
+                for (Fill fill : {Fill::random, Fill::all_ones}) {
+                    const size_t rb = row_bytes(t, n);
+                    std::vector<uint8_t> w;
+                    for (int r = 0; r < 4; ++r) {
+                        const std::vector<uint8_t> row = make_weights(t, n, fill, rng);
+                        w.insert(w.end(), row.begin(), row.end());
+                    }
+                    const std::vector<float> a = make_activations(n, Act::random, rng);
+                    std::vector<uint8_t> qa(row_bytes(k->vec_dot_type, n));
+                    type_kernels_for(k->vec_dot_type, level)->from_float(a.data(), qa.data(), n);
+                    float four[4], one[4];
+                    dot4(n, four, w.data(), rb, qa.data());
+                    for (int r = 0; r < 4; ++r) k->vec_dot(n, &one[r], w.data() + rb * r, qa.data());
+                    if (std::memcmp(four, one, sizeof four) != 0) {
+                        check::fail(__FILE__, __LINE__, describe(t, fill, Act::random, n, level) + ": 4-row dot differs");
+                    }
+                }
+            }
+        }
+    }
+}
+
 } // namespace
 
 int main() { return run_all_tests(); }

@@ -207,6 +207,17 @@ VecDotFn quants_avx2_batched_dot(TensorType type) {
     }
 }
 
+VecDot4Fn quants_avx2_vec_dot_4(TensorType type) {
+    switch (type) {
+        case TensorType::Q4_0: return vec_dot_4<DotQ4_0<false>>;
+        case TensorType::Q4_1: return vec_dot_4<DotQ4_1<false>>;
+        case TensorType::Q5_0: return vec_dot_4<DotQ5_0<false>>;
+        case TensorType::Q5_1: return vec_dot_4<DotQ5_1<false>>;
+        case TensorType::Q8_0: return vec_dot_4<DotQ8_0<false>>;
+        default: return nullptr;
+    }
+}
+
 void quants_avx2_kernels(TensorType type, TypeKernels* k) {
     quants_f16_table_init();
     using T = TensorType;
@@ -214,11 +225,11 @@ void quants_avx2_kernels(TensorType type, TypeKernels* k) {
         case T::F32:  k->vec_dot = vec_dot_f32; break;
         case T::F16:  k->vec_dot = vec_dot_f16; k->from_float = to_f16_row; k->to_float = from_f16_row; break;
         case T::BF16: k->vec_dot = vec_dot_bf16; break;
-        case T::Q4_0: k->vec_dot = vec_dot_q4_0_q8_0<false>; break;
-        case T::Q4_1: k->vec_dot = vec_dot_q4_1_q8_1<false>; break;
-        case T::Q5_0: k->vec_dot = vec_dot_q5_0_q8_0<false>; break;
-        case T::Q5_1: k->vec_dot = vec_dot_q5_1_q8_1<false>; break;
-        case T::Q8_0: k->vec_dot = vec_dot_q8_0_q8_0<false>; k->from_float = quantize_row_q8_0; break;
+        case T::Q4_0: k->vec_dot = vec_dot<DotQ4_0<false>>; break;
+        case T::Q4_1: k->vec_dot = vec_dot<DotQ4_1<false>>; break;
+        case T::Q5_0: k->vec_dot = vec_dot<DotQ5_0<false>>; break;
+        case T::Q5_1: k->vec_dot = vec_dot<DotQ5_1<false>>; break;
+        case T::Q8_0: k->vec_dot = vec_dot<DotQ8_0<false>>; k->from_float = quantize_row_q8_0; break;
         case T::Q8_1: k->from_float = quantize_row_q8_1; break;
         case T::Q4_K: k->vec_dot = vec_dot_q4_k_q8_k; break;
         case T::Q5_K: k->vec_dot = vec_dot_q5_k_q8_k; break;
@@ -234,6 +245,7 @@ void quants_avx2_kernels(TensorType type, TypeKernels* k) {
 namespace sq::cpu {
 void quants_avx2_kernels(TensorType, TypeKernels*) {}
 VecDotFn quants_avx2_batched_dot(TensorType) { return nullptr; }
+VecDot4Fn quants_avx2_vec_dot_4(TensorType) { return nullptr; }
 } // namespace sq::cpu
 
 #endif

@@ -126,12 +126,23 @@ namespace {
 
 VecDotFn vnni_block32_dot(TensorType type) {
     switch (type) {
-        case TensorType::Q4_0: return vec_dot_q4_0_q8_0<true>;
+        case TensorType::Q4_0: return vec_dot<DotQ4_0<true>>;
         // Q4_1 keeps the AVX2 kernel: VNNI, or this file's copy, measured slower on Zen 4
         // (quants-bench: 13.1-13.5 vs 14.3-14.5 GB/s)
-        case TensorType::Q5_0: return vec_dot_q5_0_q8_0<true>;
-        case TensorType::Q5_1: return vec_dot_q5_1_q8_1<true>;
-        case TensorType::Q8_0: return vec_dot_q8_0_q8_0<true>;
+        case TensorType::Q5_0: return vec_dot<DotQ5_0<true>>;
+        case TensorType::Q5_1: return vec_dot<DotQ5_1<true>>;
+        case TensorType::Q8_0: return vec_dot<DotQ8_0<true>>;
+        default: return nullptr;
+    }
+}
+
+VecDot4Fn vnni_block32_dot_4(TensorType type) {
+    switch (type) {
+        case TensorType::Q4_0: return vec_dot_4<DotQ4_0<true>>;
+        case TensorType::Q4_1: return vec_dot_4<DotQ4_1<true>>;
+        case TensorType::Q5_0: return vec_dot_4<DotQ5_0<true>>;
+        case TensorType::Q5_1: return vec_dot_4<DotQ5_1<true>>;
+        case TensorType::Q8_0: return vec_dot_4<DotQ8_0<true>>;
         default: return nullptr;
     }
 }
@@ -156,6 +167,10 @@ VecDotFn quants_avx512_batched_dot(TensorType type) {
     }
 }
 
+VecDot4Fn quants_avx512_vec_dot_4(TensorType type, bool vnni) {
+    return vnni ? vnni_block32_dot_4(type) : quants_avx2_vec_dot_4(type);
+}
+
 void quants_avx512_kernels(TensorType type, bool vnni, TypeKernels* k) {
     if (vnni && vnni_block32_dot(type)) k->vec_dot = vnni_block32_dot(type);
     switch (type) {
@@ -176,6 +191,7 @@ void quants_avx512_kernels(TensorType type, bool vnni, TypeKernels* k) {
 namespace sq::cpu {
 void quants_avx512_kernels(TensorType, bool, TypeKernels*) {}
 VecDotFn quants_avx512_batched_dot(TensorType) { return nullptr; }
+VecDot4Fn quants_avx512_vec_dot_4(TensorType, bool) { return nullptr; }
 } // namespace sq::cpu
 
 #endif

@@ -2,6 +2,8 @@
 // it and overrides the kernels it has faster versions of, so every level has every type.
 #pragma once
 
+#include <cstddef>
+
 #include "quants.h"
 
 namespace sq::cpu {
@@ -32,8 +34,19 @@ void quants_avx512_kernels(TensorType type, bool vnni, TypeKernels* k);
 VecDotFn batched_vec_dot(TensorType type);
 int batched_dot_lanes(); // 16 on the AVX-512 level, 8 on AVX2, 0 on scalar
 
-// Per-level tables behind batched_vec_dot (nullptr for types without a batched order).
+// s[r] = dot(weight row r, a) for the 4 rows at w, w + w_stride, w + 2 * w_stride, w + 3 * w_stride.
+// The same bits as four vec_dot calls (each row keeps its own accumulator and block order), but
+// a one-row dot of the 32-element block types is bound by the latency of its single FMA chain;
+// four independent chains run about twice as fast. For decode GEMVs: dot rows in groups of 4 and
+// the remainder with vec_dot. nullptr where a type or level has none (use vec_dot).
+using VecDot4Fn = void (*)(int64_t n, float* s, const void* w, size_t w_stride, const void* a);
+VecDot4Fn vec_dot_4rows(TensorType type);
+VecDot4Fn vec_dot_4rows_for(TensorType type, const char* level);
+
+// Per-level tables behind batched_vec_dot and vec_dot_4rows (nullptr where there is none).
 VecDotFn quants_avx2_batched_dot(TensorType type);
 VecDotFn quants_avx512_batched_dot(TensorType type);
+VecDot4Fn quants_avx2_vec_dot_4(TensorType type);
+VecDot4Fn quants_avx512_vec_dot_4(TensorType type, bool vnni);
 
 } // namespace sq::cpu

@@ -30,81 +30,107 @@ inline __m256 mul_sum_i8_pairs_float(__m256i x, __m256i y) {
     return mul_sum_us8_pairs_float<kVnni>(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-template <bool kVnni>
-void vec_dot_q4_0_q8_0(int64_t n, float* s, const void* vw, const void* va) {
-    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(vw);
-    const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK; ++i) {
-        const __m256 d = _mm256_set1_ps(h2f(w[i].d) * h2f(a[i].d));
-        const __m256i qw = _mm256_sub_epi8(bytes_from_nibbles_32(w[i].qs), _mm256_set1_epi8(8));
-        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
-        acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float<kVnni>(qw, qa), acc);
-    }
-    *s = hsum_float_8(acc);
-}
+// One block of each type: acc = fma(d_w * d_a, integer dot, acc), and for the types with an
+// offset m also sum_m += m * s. The row drivers below call it for 1 or 4 rows per block.
 
 template <bool kVnni>
-void vec_dot_q4_1_q8_1(int64_t n, float* s, const void* vw, const void* va) {
-    const BlockQ4_1* w = static_cast<const BlockQ4_1*>(vw);
-    const BlockQ8_1* a = static_cast<const BlockQ8_1*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    float sum_m = 0.0f;
-    for (int64_t i = 0; i < n / QK; ++i) {
-        sum_m += h2f(w[i].m) * h2f(a[i].s);
-        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(w[i].d)), _mm256_set1_ps(h2f(a[i].d)));
-        const __m256i qw = bytes_from_nibbles_32(w[i].qs);
-        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+struct DotQ4_0 {
+    using W = BlockQ4_0;
+    using A = BlockQ8_0;
+    static constexpr bool kHasMin = false;
+    static void block(const W& w, const A& a, __m256& acc, float&) {
+        const __m256 d = _mm256_set1_ps(h2f(w.d) * h2f(a.d));
+        const __m256i qw = _mm256_sub_epi8(bytes_from_nibbles_32(w.qs), _mm256_set1_epi8(8));
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
+        acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float<kVnni>(qw, qa), acc);
+    }
+};
+
+template <bool kVnni>
+struct DotQ4_1 {
+    using W = BlockQ4_1;
+    using A = BlockQ8_1;
+    static constexpr bool kHasMin = true;
+    static void block(const W& w, const A& a, __m256& acc, float& sum_m) {
+        sum_m += h2f(w.m) * h2f(a.s);
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(w.d)), _mm256_set1_ps(h2f(a.d)));
+        const __m256i qw = bytes_from_nibbles_32(w.qs);
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
         acc = _mm256_fmadd_ps(d, mul_sum_us8_pairs_float<kVnni>(qw, qa), acc);
     }
-    *s = hsum_float_8(acc) + sum_m;
-}
+};
 
 // Q5_0: a clear fifth bit turns the nibble n into n | 0xF0 = n - 16 as int8; a set one leaves n.
 template <bool kVnni>
-void vec_dot_q5_0_q8_0(int64_t n, float* s, const void* vw, const void* va) {
-    const BlockQ5_0* w = static_cast<const BlockQ5_0*>(vw);
-    const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK; ++i) {
-        const __m256 d = _mm256_set1_ps(h2f(w[i].d) * h2f(a[i].d));
-        const __m256i hi = _mm256_andnot_si256(bytes_from_bits_32(w[i].qh), _mm256_set1_epi8(static_cast<char>(0xF0)));
-        const __m256i qw = _mm256_or_si256(bytes_from_nibbles_32(w[i].qs), hi);
-        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+struct DotQ5_0 {
+    using W = BlockQ5_0;
+    using A = BlockQ8_0;
+    static constexpr bool kHasMin = false;
+    static void block(const W& w, const A& a, __m256& acc, float&) {
+        const __m256 d = _mm256_set1_ps(h2f(w.d) * h2f(a.d));
+        const __m256i hi = _mm256_andnot_si256(bytes_from_bits_32(w.qh), _mm256_set1_epi8(static_cast<char>(0xF0)));
+        const __m256i qw = _mm256_or_si256(bytes_from_nibbles_32(w.qs), hi);
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
         acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float<kVnni>(qw, qa), acc);
     }
-    *s = hsum_float_8(acc);
-}
+};
 
 template <bool kVnni>
-void vec_dot_q5_1_q8_1(int64_t n, float* s, const void* vw, const void* va) {
-    const BlockQ5_1* w = static_cast<const BlockQ5_1*>(vw);
-    const BlockQ8_1* a = static_cast<const BlockQ8_1*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    float sum_m = 0.0f;
-    for (int64_t i = 0; i < n / QK; ++i) {
-        sum_m += h2f(w[i].m) * h2f(a[i].s);
-        const __m256i hi = _mm256_and_si256(bytes_from_bits_32(w[i].qh), _mm256_set1_epi8(0x10));
-        const __m256i qw = _mm256_or_si256(bytes_from_nibbles_32(w[i].qs), hi);
-        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
-        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(w[i].d)), _mm256_set1_ps(h2f(a[i].d)));
+struct DotQ5_1 {
+    using W = BlockQ5_1;
+    using A = BlockQ8_1;
+    static constexpr bool kHasMin = true;
+    static void block(const W& w, const A& a, __m256& acc, float& sum_m) {
+        sum_m += h2f(w.m) * h2f(a.s);
+        const __m256i hi = _mm256_and_si256(bytes_from_bits_32(w.qh), _mm256_set1_epi8(0x10));
+        const __m256i qw = _mm256_or_si256(bytes_from_nibbles_32(w.qs), hi);
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(w.d)), _mm256_set1_ps(h2f(a.d)));
         acc = _mm256_fmadd_ps(mul_sum_us8_pairs_float<kVnni>(qw, qa), d, acc);
     }
-    *s = hsum_float_8(acc) + sum_m;
-}
+};
 
 template <bool kVnni>
-void vec_dot_q8_0_q8_0(int64_t n, float* s, const void* vw, const void* va) {
-    const BlockQ8_0* w = static_cast<const BlockQ8_0*>(vw);
-    const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QK; ++i) {
-        const __m256 d = _mm256_set1_ps(h2f(w[i].d) * h2f(a[i].d));
-        const __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs));
-        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+struct DotQ8_0 {
+    using W = BlockQ8_0;
+    using A = BlockQ8_0;
+    static constexpr bool kHasMin = false;
+    static void block(const W& w, const A& a, __m256& acc, float&) {
+        const __m256 d = _mm256_set1_ps(h2f(w.d) * h2f(a.d));
+        const __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
         acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float<kVnni>(qw, qa), acc);
     }
-    *s = hsum_float_8(acc);
+};
+
+// R rows `stride` bytes apart against one activation row. Each row keeps its own accumulator and
+// block order, so every s[r] has the bits of a one-row dot; with R = 4 the four FMA chains
+// overlap instead of waiting on each other's latency.
+template <class K, int R>
+void dot_rows(int64_t n, float* s, const void* vw, size_t stride, const void* va) {
+    const typename K::A* a = static_cast<const typename K::A*>(va);
+    const typename K::W* w[R];
+    __m256 acc[R];
+    float sum_m[R];
+    for (int r = 0; r < R; ++r) {
+        w[r] = reinterpret_cast<const typename K::W*>(static_cast<const uint8_t*>(vw) + stride * static_cast<size_t>(r));
+        acc[r] = _mm256_setzero_ps();
+        sum_m[r] = 0.0f;
+    }
+    for (int64_t i = 0; i < n / QK; ++i) {
+        for (int r = 0; r < R; ++r) K::block(w[r][i], a[i], acc[r], sum_m[r]);
+    }
+    for (int r = 0; r < R; ++r) s[r] = K::kHasMin ? hsum_float_8(acc[r]) + sum_m[r] : hsum_float_8(acc[r]);
+}
+
+template <class K>
+void vec_dot(int64_t n, float* s, const void* w, const void* a) {
+    dot_rows<K, 1>(n, s, w, 0, a);
+}
+
+template <class K>
+void vec_dot_4(int64_t n, float* s, const void* w, size_t stride, const void* a) {
+    dot_rows<K, 4>(n, s, w, stride, a);
 }
 
 } // namespace

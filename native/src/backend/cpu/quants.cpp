@@ -110,6 +110,18 @@ VecDotFn batched_vec_dot(TensorType type) {
     }
 }
 
+VecDot4Fn vec_dot_4rows_for(TensorType type, const char* level) {
+    if (!level) return nullptr;
+    // building the level's table first also fills the f16 table these kernels read
+    if (std::strcmp(level, "avx2") == 0) return table_for(Level::avx2) ? quants_avx2_vec_dot_4(type) : nullptr;
+    if (std::strcmp(level, "avx512") == 0) {
+        return table_for(Level::avx512) ? quants_avx512_vec_dot_4(type, cpu_has_avx512_vnni()) : nullptr;
+    }
+    return nullptr;
+}
+
+VecDot4Fn vec_dot_4rows(TensorType type) { return vec_dot_4rows_for(type, simd_level()); }
+
 int batched_dot_lanes() {
     switch (chosen_level()) {
         case Level::avx512: return 16;
