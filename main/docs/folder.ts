@@ -7,7 +7,7 @@ import type { Dirent, Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { DocumentError, isDocumentError, type Document, type SkipNote } from './document.ts';
+import { DocumentError, isDocumentError, type Document, type DocumentErrorCode, type SkipNote } from './document.ts';
 import { fileReadError, looksLikePdf, readPdf } from './pdf.ts';
 import { readTextBytes, type TextOptions } from './text-file.ts';
 
@@ -112,13 +112,28 @@ export async function readFolder(root: string, options: FolderOptions = {}): Pro
 }
 
 function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0; // code-point order: the same on every platform and locale
+  return a < b ? -1 : a > b ? 1 : 0; // UTF-16 order, not the locale's: the same on every machine
 }
+
+const SKIP_WORDS: Partial<Record<DocumentErrorCode, string>> = {
+  FILE_BINARY: 'binary',
+  FILE_EMPTY: 'empty',
+  FILE_TOO_LARGE: 'too large',
+  FILE_UNREADABLE: 'unreadable',
+  FILE_DUPLICATE: 'duplicate',
+  SYMLINK_LOOP: 'looping link',
+  PDF_ENCRYPTED: 'password-protected',
+  PDF_CORRUPT: 'damaged',
+  PDF_NO_TEXT: 'scanned (no text)',
+};
 
 function summarize(skipped: SkipNote[]): string {
   const counts = new Map<string, number>();
-  for (const note of skipped) counts.set(note.code, (counts.get(note.code) ?? 0) + 1);
-  return [...counts].map(([code, n]) => `${n} ${code}`).join(', ');
+  for (const note of skipped) {
+    const words = SKIP_WORDS[note.code] ?? note.code;
+    counts.set(words, (counts.get(words) ?? 0) + 1);
+  }
+  return [...counts].map(([words, n]) => `${n} ${words}`).join(', ');
 }
 
 function isIgnored(rules: Rules[], source: string, isDir: boolean): boolean {

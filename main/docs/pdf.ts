@@ -31,10 +31,9 @@ const NEED_PASSWORD = 1; // pdfjs PasswordResponses
 // Glyph ids leak out as control characters when a font has no usable encoding.
 const CONTROL_CHARS = /[\u0000-\u0008\u000B-\u001F\u007F]/g;
 
-/** True when the bytes start like a PDF (after optional junk, as readers allow in the first 1 KB). */
+/** True when the bytes start with the PDF signature (for PDFs saved without a .pdf name). */
 export function looksLikePdf(bytes: Uint8Array): boolean {
-  const head = Buffer.from(bytes.subarray(0, 1024)).toString('latin1');
-  return head.includes('%PDF-');
+  return Buffer.from(bytes.subarray(0, 5)).toString('latin1') === '%PDF-';
 }
 
 export async function readPdfFile(file: string, options: PdfOptions = {}): Promise<Document> {
