@@ -1,11 +1,12 @@
 // eval-logits: loads a GGUF model, evaluates token ids and writes the logits of every position.
 //
 //   eval-logits --model M.gguf (--tokens 1,2,3 | --tokens-file F) [--out logits.f32] [--top-k K]
-//               [--threads N] [--ctx N] [--batch N] [--kv f16|f32] [--single] [--decode N]
+//               [--threads N] [--ctx N] [--batch N] [--kv f16|f32] [--single | --last] [--decode N]
 //
 //   --out       raw little-endian f32, [n_tokens][n_vocab], row i = logits after token i
 //   --top-k     prints the K best ids with log-probabilities for every position
 //   --single    evaluates one token per call (prefill + decode path) instead of batches
+//   --last      computes only the last position's logits, as a chat prefill does (for timing)
 //   --decode N  after the prompt, greedily decodes N tokens (listed as "decoded") and reports decode speed
 // A JSON summary (timings, tokens/s, SIMD level) goes to stdout as the last line.
 // Exit codes: 0 ok, 2 bad usage, 3 bad model file, 1 evaluation error.
@@ -28,13 +29,13 @@ struct Args {
     std::string model, out, tokens, tokens_file;
     int top_k = 0;
     uint32_t threads = 0, ctx = 0, batch = 512, decode = 0;
-    bool single = false;
+    bool single = false, last = false;
     sq::KvType kv = sq::KvType::F16;
 };
 
 [[noreturn]] void usage(const char* why) {
     std::fprintf(stderr, "eval-logits: %s\nusage: eval-logits --model M.gguf (--tokens 1,2,3 | --tokens-file F) "
-                         "[--out F] [--top-k K] [--threads N] [--ctx N] [--batch N] [--kv f16|f32] [--single] "
+                         "[--out F] [--top-k K] [--threads N] [--ctx N] [--batch N] [--kv f16|f32] [--single | --last] "
                          "[--decode N]\n", why);
     std::exit(2);
 }
@@ -64,6 +65,7 @@ Args parse_args(int argc, char** argv) {
         else if (f == "--batch") a.batch = parse_u32(value(), "--batch");
         else if (f == "--decode") a.decode = parse_u32(value(), "--decode");
         else if (f == "--single") a.single = true;
+        else if (f == "--last") a.last = true;
         else if (f == "--kv") {
             const std::string v = value();
             if (v != "f16" && v != "f32") usage("--kv must be f16 or f32");
@@ -72,6 +74,7 @@ Args parse_args(int argc, char** argv) {
     }
     if (a.model.empty()) usage("--model is required");
     if (a.tokens.empty() == a.tokens_file.empty()) usage("give exactly one of --tokens and --tokens-file");
+    if (a.last && (a.single || a.top_k || !a.out.empty())) usage("--last computes one row of logits: no --single, --top-k or --out");
     return a;
 }
 
@@ -153,7 +156,7 @@ int main(int argc, char** argv) {
             logits.insert(logits.end(), one.begin(), one.end());
         }
     } else {
-        st = ctx->eval(tokens.data(), static_cast<uint32_t>(tokens.size()), true, logits);
+        st = ctx->eval(tokens.data(), static_cast<uint32_t>(tokens.size()), !args.last, logits);
     }
     const double prefill_ms = ms_since(t0);
     if (!st) {
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
     std::vector<int32_t> decoded; // greedy continuation
     uint32_t n_decode_evals = 0;
     if (args.decode > 0) {
-        const float* last = logits.data() + (tokens.size() - 1) * n_vocab;
+        const float* last = logits.data() + logits.size() - n_vocab;
         int32_t next = static_cast<int32_t>(std::max_element(last, last + n_vocab) - last);
         std::vector<float> one;
         const auto t1 = std::chrono::steady_clock::now();
@@ -201,7 +204,7 @@ int main(int argc, char** argv) {
     std::printf("{\"n_tokens\":%zu,\"n_vocab\":%u,\"threads\":%u,\"simd\":\"%s\",\"mode\":\"%s\",\"kv\":\"%s\","
                 "\"prefill_ms\":%.3f,\"prefill_tok_s\":%.2f,\"decode_evals\":%u,\"decode_ms\":%.3f,\"decode_tok_s\":%.2f,"
                 "\"decoded\":[%s]}\n",
-                n, n_vocab, args.threads, sq::cpu::simd_level(), args.single ? "single" : "batch",
+                n, n_vocab, args.threads, sq::cpu::simd_level(), args.single ? "single" : args.last ? "last" : "batch",
                 args.kv == sq::KvType::F16 ? "f16" : "f32", prefill_ms, n / (prefill_ms / 1000.0), n_decode_evals,
                 decode_ms, n_decode_evals ? n_decode_evals / (decode_ms / 1000.0) : 0.0, decoded_json.c_str());
     return 0;
