@@ -4,8 +4,9 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { getDocument, Util, VerbosityLevel } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
+
+type Pdfjs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
 import { DocumentError, type Document, type DocumentPage, type SkipNote } from './document.ts';
 import { layoutPages, type LayoutItem, type LayoutPage } from './pdf-layout.ts';
 
@@ -26,6 +27,11 @@ const PDFJS_DATA = {
   cMapPacked: true,
   wasmUrl: path.join(pdfjsRoot, 'wasm') + path.sep,
 };
+
+// Loaded on the first PDF: pdfjs takes ~0.3 s to load under plain Node and ~1-3 s under tsx,
+// which folders without PDFs and text-only callers should not pay.
+let pdfjsModule: Promise<Pdfjs> | undefined;
+const loadPdfjs = (): Promise<Pdfjs> => (pdfjsModule ??= import('pdfjs-dist/legacy/build/pdf.mjs'));
 
 const NEED_PASSWORD = 1; // pdfjs PasswordResponses
 // Glyph ids leak out as control characters when a font has no usable encoding.
@@ -51,6 +57,7 @@ export async function readPdfFile(file: string, options: PdfOptions = {}): Promi
 export async function readPdf(bytes: Uint8Array, options: PdfOptions = {}): Promise<Document> {
   const source = options.source ?? 'document.pdf';
   if (bytes.length === 0) throw new DocumentError('FILE_EMPTY', `${source} is empty (0 bytes).`);
+  const { getDocument, VerbosityLevel } = await loadPdfjs();
   const task = getDocument({
     data: new Uint8Array(bytes), // pdfjs takes ownership of (detaches) the buffer it is given
     password: options.password,
@@ -108,6 +115,7 @@ async function readPages(doc: PDFDocumentProxy, source: string, signal: AbortSig
 }
 
 async function pageLayout(doc: PDFDocumentProxy, n: number): Promise<LayoutPage> {
+  const { Util } = await loadPdfjs();
   const page = await doc.getPage(n);
   try {
     // Viewport space applies the page's /Rotate and crop box, so a landscape page drawn rotated
