@@ -5,10 +5,10 @@ import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
-
-type Pdfjs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
 import { DocumentError, type Document, type DocumentPage, type SkipNote } from './document.ts';
 import { layoutPages, type LayoutItem, type LayoutPage } from './pdf-layout.ts';
+
+type Pdfjs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
 
 export interface PdfOptions {
   /** the user password of an encrypted PDF */
