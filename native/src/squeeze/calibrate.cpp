@@ -1,8 +1,10 @@
 #include "calibrate.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cfloat>
 #include <numeric>
+#include <thread>
 
 #include "lookup.h"
 
@@ -24,11 +26,13 @@ struct Samples {
     }
 };
 
+// q_tok: the group's rows of token 0; token t's rows are token_stride floats further.
 void sample_head(const HeadIndex& head, const float* q_tok, uint32_t n_q, size_t token_stride, uint32_t group, float scale,
                  Samples& out) {
     const size_t n_levels = head.levels.size();
     if (n_levels == 0 || head.levels[0].n_clusters == 0) return;
     const ClusterLevel& fine = head.levels.back();
+    const uint32_t d = head.head_dim;
     // ancestor_of[L][j]: the level-L ancestor of finest cluster j.
     std::vector<std::vector<uint32_t>> ancestor_of(n_levels - 1, std::vector<uint32_t>(fine.n_clusters));
     for (size_t l = n_levels - 1; l-- > 0;) {
@@ -39,22 +43,22 @@ void sample_head(const HeadIndex& head, const float* q_tok, uint32_t n_q, size_t
         for (uint32_t j = 0; j < fine.n_clusters; ++j)
             ancestor_of[l][j] = l + 1 == n_levels - 1 ? parent_of_child[j] : parent_of_child[ancestor_of[l + 1][j]];
     }
-    std::vector<std::vector<float>> scores;
-    for (uint32_t t = 0; t < n_q; ++t) {
-        lookup_score_all(head, q_tok + t * token_stride, 1, group, scale, scores);
+    std::vector<float> rows(size_t{n_q} * group * d); // [n_q][group][d]
+    for (uint32_t t = 0; t < n_q; ++t) std::copy_n(q_tok + t * token_stride, size_t{group} * d, rows.begin() + size_t{t} * group * d);
+    std::vector<std::vector<float>> scores; // [level][n_q * group][k]
+    lookup_score_rows(head, rows.data(), n_q * group, scale, scores);
+    auto max_over_group = [&](size_t level, uint32_t t, uint32_t j) {
+        const uint32_t k = head.levels[level].n_clusters;
+        float m = 0.0f;
+        for (uint32_t g = 0; g < group; ++g) m = std::max(m, scores[level][(size_t{t} * group + g) * k + j]);
+        return m;
+    };
+    for (uint32_t t = 0; t < n_q; ++t)
         for (uint32_t j = 0; j < fine.n_clusters; ++j) {
-            float m = 0.0f;
-            for (uint32_t g = 0; g < group; ++g) m = std::max(m, scores[n_levels - 1][size_t{g} * fine.n_clusters + j]);
-            out.score.push_back(m);
+            out.score.push_back(max_over_group(n_levels - 1, t, j));
             out.weight.push_back(fine.counts[j]);
-            for (size_t l = 0; l + 1 < n_levels; ++l) {
-                const uint32_t k = head.levels[l].n_clusters, a = ancestor_of[l][j];
-                float am = 0.0f;
-                for (uint32_t g = 0; g < group; ++g) am = std::max(am, scores[l][size_t{g} * k + a]);
-                out.ancestor.push_back(am);
-            }
+            for (size_t l = 0; l + 1 < n_levels; ++l) out.ancestor.push_back(max_over_group(l, t, ancestor_of[l][j]));
         }
-    }
 }
 
 // Thresholds of every level for every target from one pool of samples. keep_share[t] is the share
@@ -123,20 +127,33 @@ Status calibrate(const ClusterIndex& index, const float* q, uint32_t n_q, uint32
     for (const float t : params.targets)
         keep_share.push_back(n_clustered > 0 ? std::clamp(((1.0 - t) * any.n_tokens - any.n_always) / n_clustered, 0.0, 1.0) : 0.0);
 
+    // Per layer in parallel: sample every KV head, then that layer's thresholds.
+    std::vector<Samples> layers(index.n_layers);
+    std::atomic<uint32_t> next{0};
+    auto work = [&]() {
+        for (uint32_t l; (l = next.fetch_add(1)) < index.n_layers;) {
+            layers[l].n_coarse = n_levels - 1;
+            for (uint32_t h = 0; h < index.n_kv_heads; ++h) {
+                const float* q_head = q + size_t{l} * n_q * token_stride + size_t{h} * group * index.head_dim;
+                sample_head(index.head(l, h), q_head, n_q, token_stride, group, scale, layers[l]);
+            }
+            std::vector<float> tau(params.targets.size() * n_levels);
+            thresholds_from(layers[l], keep_share, params.parent_keep, n_levels, tau.data());
+            for (size_t t = 0; t < params.targets.size(); ++t)
+                std::copy_n(tau.begin() + t * n_levels, n_levels, out.per_layer.begin() + (t * index.n_layers + l) * n_levels);
+        }
+    };
+    const uint32_t n_workers = std::max(1u, std::min(index.n_layers, params.n_threads ? params.n_threads : std::thread::hardware_concurrency()));
+    std::vector<std::thread> workers;
+    for (uint32_t i = 1; i < n_workers; ++i) workers.emplace_back(work);
+    work();
+    for (auto& w : workers) w.join();
+
     Samples all;
     all.n_coarse = n_levels - 1;
-    std::vector<float> layer_tau(params.targets.size() * n_levels);
-    for (uint32_t l = 0; l < index.n_layers; ++l) {
-        Samples layer;
-        layer.n_coarse = n_levels - 1;
-        for (uint32_t h = 0; h < index.n_kv_heads; ++h) {
-            const float* q_head = q + size_t{l} * n_q * token_stride + size_t{h} * group * index.head_dim;
-            sample_head(index.head(l, h), q_head, n_q, token_stride, group, scale, layer);
-        }
-        thresholds_from(layer, keep_share, params.parent_keep, n_levels, layer_tau.data());
-        for (size_t t = 0; t < params.targets.size(); ++t)
-            std::copy_n(layer_tau.begin() + t * n_levels, n_levels, out.per_layer.begin() + (t * index.n_layers + l) * n_levels);
+    for (Samples& layer : layers) {
         all.append(layer);
+        layer = Samples{};
     }
     thresholds_from(all, keep_share, params.parent_keep, n_levels, out.global.data());
     return Status::ok();

@@ -25,6 +25,7 @@ namespace sq::squeeze {
 struct CalibrationParams {
     std::vector<float> targets = {0.5f, 0.7f, 0.8f, 0.9f, 0.95f}; // sparsities of the ladder
     float parent_keep = 0.99f;
+    uint32_t n_threads = 0; // workers over layers; 0: hardware concurrency
 };
 
 struct Thresholds {

@@ -76,6 +76,22 @@ void lookup_score_all(const HeadIndex& head, const float* q, uint32_t n_q, uint3
     }
 }
 
+void lookup_score_rows(const HeadIndex& head, const float* q, uint32_t n_rows, float scale,
+                       std::vector<std::vector<float>>& scores) {
+    scores.resize(head.levels.size());
+    std::vector<float> dots, log_d;
+    for (size_t l = 0; l < head.levels.size(); ++l) {
+        const ClusterLevel& lv = head.levels[l];
+        const uint32_t k = lv.n_clusters, k_pad = centroid_pad(k);
+        scores[l].resize(size_t{n_rows} * k);
+        if (k == 0) continue;
+        score_blocks(lv, q, n_rows, head.head_dim, std::vector<uint8_t>(k_pad, 1), dots);
+        if (l == 0) log_denominators(lv, dots, n_rows, scale, log_d);
+        for (uint32_t r = 0; r < n_rows; ++r)
+            for (uint32_t j = 0; j < k; ++j) scores[l][size_t{r} * k + j] = std::exp(scale * dots[size_t{r} * k_pad + j] - log_d[r]);
+    }
+}
+
 void lookup_select(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t group, float scale,
                    const SelectParams& params, LookupScratch& sc, Selection& out) {
     out.clusters.clear();

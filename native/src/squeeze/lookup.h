@@ -60,4 +60,9 @@ void lookup_select(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t
 void lookup_score_all(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t group, float scale,
                       std::vector<std::vector<float>>& scores);
 
+// Estimated attention of every cluster of every level for each query row on its own (no averaging):
+// q [n_rows][head_dim]; scores[level][r * n_clusters(level) + j]. Used by calibration.
+void lookup_score_rows(const HeadIndex& head, const float* q, uint32_t n_rows, float scale,
+                       std::vector<std::vector<float>>& scores);
+
 } // namespace sq::squeeze
