@@ -36,7 +36,9 @@ const MARGIN_BAND = 0.12;
 const EDGE_LINES = 2;
 const REPEAT_SHARE = 0.6;
 const REPEAT_MIN_PAGES = 3;
-const PAGE_NUMBER = /^(page|p\.|seite|pagina|página)?\s*[-–—]?\s*\d+\s*[-–—]?\s*((of|von|de|\/)\s*\d+)?$/i;
+const PAGE_NUMBER = /^(page|p\.|seite|pagina|página)?\s*[-–—]?\s*(\d+|[ivxlcdm]+)\s*[-–—]?\s*((of|von|de|\/)\s*\d+)?$/i;
+// Table-of-contents leaders (". . . . ." or "......"): dozens of tokens that carry nothing.
+const DOT_LEADER = /(?:\s?\.){5,}\s?/g;
 const HYPHENS = /[-\u00AD\u2010]$/;
 
 /** Plain text for every page, in reading order, with running headers and footers removed. */
@@ -79,7 +81,7 @@ function lineText(items: LayoutItem[], fontSize: number): string {
     text += item.text;
     end = Math.max(end, item.x + item.width);
   }
-  return text.replace(/\u00AD(?!$)/g, '').trim();
+  return text.replace(/\u00AD(?!$)/g, '').replace(DOT_LEADER, ' … ').trim();
 }
 
 function edgeKey(line: Line): string {

@@ -82,3 +82,8 @@ test('a page without text, or with only whitespace runs, gives empty text', () =
   const blank: LayoutPage = { width: W, height: H, items: [{ text: '  ', x: 50, y: 700, width: 10, fontSize: SIZE }] };
   assert.deepEqual(layoutPages([blank, { width: W, height: H, items: [] }]), ['', '']);
 });
+
+test('roman page numbers in the margin go; table-of-contents dot leaders shrink to an ellipsis', () => {
+  const p = page(['Contents', 50, 752], ['1 Introduction . . . . . . . . . . . . 1', 50, 740], ['2 Methods ............ 7', 50, 728], ['iv', 295, 30]);
+  assert.equal(layoutPages([p])[0], 'Contents\n1 Introduction … 1\n2 Methods … 7');
+});
