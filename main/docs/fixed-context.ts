@@ -53,7 +53,7 @@ export interface FixedContextOptions {
 const DEFAULT_RESERVE_TOKENS = 1024;
 
 function escapeAttribute(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/\n/g, '&#10;');
 }
 
 /**

@@ -8,7 +8,7 @@ import { buildFixedContext, locate, readPdfFile, type Document } from '../../mai
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'docs');
 
 const notes: Document = {
-  source: 'src/"odd" <name>.md',
+  source: 'src/"odd" <name>\n.md',
   kind: 'text',
   pages: [
     { page: 1, text: 'first page of notes', lines: [1, 100] },
@@ -21,7 +21,7 @@ test('markers: one document element per file, one page element per page, names e
   const report = await readPdfFile(path.join(fixtures, 'report.pdf'));
   const context = buildFixedContext([report, notes]);
   assert.ok(context.text.startsWith('<document name="report.pdf">\n<page number="1">\n'));
-  assert.match(context.text, /<\/page>\n<\/document>\n\n<document name="src\/&quot;odd&quot; &lt;name>\.md">\n<page number="1" lines="1-100">\n/);
+  assert.match(context.text, /<\/page>\n<\/document>\n\n<document name="src\/&quot;odd&quot; &lt;name>&#10;\.md">\n<page number="1" lines="1-100">\n/);
   assert.match(context.text, /<page number="3" lines="201-230">\nthird page: the launch code is 4471\n<\/page>\n<\/document>\n$/);
   assert.equal(context.spans.length, 6);
   assert.equal(context.tokens, undefined);
