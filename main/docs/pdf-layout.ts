@@ -57,7 +57,9 @@ function groupLines(page: LayoutPage): Line[] {
   const lines: Line[] = [];
   for (const item of items) {
     const size = Math.max(item.fontSize, 1);
-    const line = lines.find((l) => Math.abs(l.y - item.y) <= 0.4 * Math.min(size, l.fontSize));
+    // Superscripts (footnote and citation marks) sit ~0.35 em of the body size above the
+    // baseline; the next line is at least ~1.1 em away.
+    const line = lines.find((l) => Math.abs(l.y - item.y) <= 0.45 * Math.max(size, l.fontSize));
     if (line) {
       line.items.push(item);
       line.fontSize = Math.max(line.fontSize, size);

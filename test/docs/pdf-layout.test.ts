@@ -87,3 +87,9 @@ test('roman page numbers in the margin go; table-of-contents dot leaders shrink 
   const p = page(['Contents', 50, 752], ['1 Introduction . . . . . . . . . . . . 1', 50, 740], ['2 Methods ............ 7', 50, 728], ['iv', 295, 30]);
   assert.equal(layoutPages([p])[0], 'Contents\n1 Introduction … 1\n2 Methods … 7');
 });
+
+test('a smaller superscript mark stays on its line', () => {
+  const p = page(['As shown before', 50, 700], ['and confirmed later.', 50, 688]);
+  p.items.push({ text: '12', x: 50 + 15 * SIZE * 0.5, y: 703.5, width: 7, fontSize: 7 });
+  assert.equal(layoutPages([p])[0], 'As shown before12\nand confirmed later.');
+});
