@@ -1,7 +1,7 @@
 // Folder walking on real temporary trees: ignore rules, skips with reasons, links, errors, scale.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,11 +126,7 @@ test('unreadable files and folders (EACCES) are skipped with "permission denied"
     const result = await readFolder(root, {
       fs: {
         readFile: async (p) => (p.endsWith('locked.txt') ? Promise.reject(denied(p)) : readFile(p)),
-        readdir: async (p) => {
-          if (p.endsWith('closed')) throw denied(p);
-          const { readdir } = await import('node:fs/promises');
-          return readdir(p, { withFileTypes: true });
-        },
+        readdir: async (p) => (p.endsWith('closed') ? Promise.reject(denied(p)) : readdir(p, { withFileTypes: true })),
       },
     });
     assert.deepEqual(sources(result), ['ok.txt']);
