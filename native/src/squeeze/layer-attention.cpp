@@ -14,12 +14,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Runs fn(task, thread) for every task in [0, n), tasks handed out dynamically over the pool.
+// Runs fn(task, slot) for every task in [0, n), tasks handed out dynamically. A slot in
+// [0, n_threads) is never run twice at the same time, so it indexes per-thread scratch.
 template <typename Fn>
 void run_tasks(cpu::ThreadPool& pool, uint32_t n, Fn&& fn) {
     std::atomic<uint32_t> next{0};
-    pool.for_each_thread([&](uint32_t thread) {
-        for (uint32_t task; (task = next.fetch_add(1)) < n;) fn(task, thread);
+    pool.parallel_for(pool.n_threads(), [&](int64_t begin, int64_t end) {
+        for (int64_t slot = begin; slot < end; ++slot)
+            for (uint32_t task; (task = next.fetch_add(1)) < n;) fn(task, static_cast<uint32_t>(slot));
     });
 }
 
@@ -42,12 +44,12 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
 
     // Phase 1: one selection per KV head from all of the batch's query rows of its group.
     auto t0 = std::chrono::steady_clock::now();
-    run_tasks(pool, n_kv, [&](uint32_t h, uint32_t thread) {
-        std::vector<float>& rows = scratch.rows[thread]; // [n_tokens][group][d]
+    run_tasks(pool, n_kv, [&](uint32_t h, uint32_t slot) {
+        std::vector<float>& rows = scratch.rows[slot]; // [n_tokens][group][d]
         rows.resize(size_t{a.n_tokens} * group * d);
         for (uint32_t t = 0; t < a.n_tokens; ++t)
             std::copy_n(a.q + (size_t{t} * a.n_heads + size_t{h} * group) * d, size_t{group} * d, rows.begin() + size_t{t} * group * d);
-        lookup_select(index->head(a.layer, h), rows.data(), a.n_tokens, group, a.scale, a.select, scratch.lookup[thread],
+        lookup_select(index->head(a.layer, h), rows.data(), a.n_tokens, group, a.scale, a.select, scratch.lookup[slot],
                       scratch.selections[h]);
     });
     const double lookup_s = seconds_since(t0);
@@ -55,16 +57,16 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
     // Phase 2: per (token, KV head), the group's rows over the selected keys, then each row's dynamic
     // part merged in.
     t0 = std::chrono::steady_clock::now();
-    run_tasks(pool, a.n_tokens * n_kv, [&](uint32_t task, uint32_t thread) {
+    run_tasks(pool, a.n_tokens * n_kv, [&](uint32_t task, uint32_t slot) {
         const uint32_t t = task / n_kv, h = task % n_kv;
         const size_t row0 = (size_t{t} * a.n_heads + size_t{h} * group) * d;
-        std::vector<AttnPartial>& parts = scratch.parts[thread];
+        std::vector<AttnPartial>& parts = scratch.parts[slot];
         parts.resize(group);
         AttnPartial dyn;
-        sparse_attention(index->head(a.layer, h), scratch.selections[h], a.q + row0, group, a.scale, scratch.rows[thread],
+        sparse_attention(index->head(a.layer, h), scratch.selections[h], a.q + row0, group, a.scale, scratch.rows[slot],
                          a.out + row0, parts.data());
         const uint32_t n_dyn = a.n_dyn_before + t + 1;
-        std::vector<float>& buf = scratch.partial[thread]; // [d] output + [n_dyn] logits
+        std::vector<float>& buf = scratch.partial[slot]; // [d] output + [n_dyn] logits
         buf.resize(d + n_dyn);
         const auto* k = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
         const auto* v = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;

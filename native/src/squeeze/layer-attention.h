@@ -37,7 +37,7 @@ struct LayerAttention {
     float* out = nullptr;        // [n_tokens][n_heads][head_dim]
 };
 
-// Per-thread buffers, kept by the caller across layers and tokens so decode does not allocate.
+// Per-slot buffers (one per pool thread), kept by the caller across layers and tokens so decode does not allocate.
 struct LayerScratch {
     std::vector<LookupScratch> lookup;          // [n_threads]
     std::vector<std::vector<float>> rows;       // [n_threads] gathered query rows / logits
