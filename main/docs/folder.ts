@@ -39,7 +39,7 @@ export interface FolderResult {
   root: string;
   /** in path order; sources are relative to root, with '/' separators */
   documents: Document[];
-  /** files and folders left out, with the reason, in path order */
+  /** files, folders and PDF pages left out, with the reason, in path and page order */
   skipped: SkipNote[];
   /** entries left out by .gitignore rules or because they are .git / node_modules */
   ignored: number;
@@ -100,10 +100,14 @@ export async function readFolder(root: string, options: FolderOptions = {}): Pro
   const results = await readAll(walk, options);
   const documents: Document[] = [];
   for (const result of results) {
-    if ('pages' in result) documents.push(result);
-    else walk.skipped.push(result);
+    if ('pages' in result) {
+      documents.push(result);
+      walk.skipped.push(...result.skipped);
+    } else {
+      walk.skipped.push(result);
+    }
   }
-  const skipped = walk.skipped.sort((a, b) => compare(a.source, b.source));
+  const skipped = walk.skipped.sort((a, b) => compare(a.source, b.source) || (a.page ?? 0) - (b.page ?? 0));
   if (documents.length === 0) {
     const why = skipped.length ? ` ${skipped.length} file(s) were skipped: ${summarize(skipped)}.` : '';
     throw new DocumentError('FOLDER_EMPTY', `${name} contains no documents that can be read.${why}`, { skipped });

@@ -46,5 +46,5 @@ export async function openDocuments(target: string, options: OpenOptions = {}): 
   const document = isPdf
     ? await readPdf(bytes, { source: name, password: options.password, signal: options.signal })
     : readTextBytes(bytes, name, options);
-  return { root: target, documents: [document], skipped: [], ignored: 0 };
+  return { root: target, documents: [document], skipped: document.skipped, ignored: 0 };
 }

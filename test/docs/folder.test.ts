@@ -74,7 +74,7 @@ test('binary, empty, huge files and bad PDFs are skipped with a code and a reaso
     for (const name of ['report.pdf', 'encrypted.pdf', 'corrupt.pdf', 'scanned.pdf']) {
       await copyFile(path.join(fixtures, name), path.join(root, 'pdfs', name));
     }
-    await copyFile(path.join(fixtures, 'mixed.pdf'), path.join(root, 'renamed-pdf'));
+    await copyFile(path.join(fixtures, 'mixed.pdf'), path.join(root, 'renamed-pdf')); // page 2 is an image
     const result = await readFolder(root, { maxFileBytes: 40_000 });
     assert.deepEqual(sources(result), ['about-pdf.md', 'notes.txt', 'pdfs/report.pdf', 'renamed-pdf']);
     assert.deepEqual(result.documents.map((d) => d.kind), ['text', 'text', 'pdf', 'pdf']);
@@ -87,7 +87,9 @@ test('binary, empty, huge files and bad PDFs are skipped with a code and a reaso
       'pdfs/corrupt.pdf': 'PDF_CORRUPT',
       'pdfs/encrypted.pdf': 'PDF_ENCRYPTED',
       'pdfs/scanned.pdf': 'PDF_NO_TEXT',
+      'renamed-pdf': 'PDF_PAGE_NO_TEXT',
     });
+    assert.equal(skip(result, 'renamed-pdf')?.page, 2);
     assert.match(skip(result, 'big.txt')!.reason, /big\.txt is 48\.8 KB, over the 39\.1 KB limit/);
     assert.match(skip(result, 'image.png')!.reason, /binary file/);
     assert.deepEqual(result.skipped.map((s) => s.source), [...result.skipped.map((s) => s.source)].sort());
@@ -207,6 +209,8 @@ test('openDocuments: a single file throws its own error; a folder or a file give
     await rejectsWith(openDocuments(path.join(fixtures, 'encrypted.pdf')), 'PDF_ENCRYPTED', /Enter its password/);
     const pdf = await openDocuments(path.join(fixtures, 'encrypted.pdf'), { password: 'squeeze' });
     assert.match(pdf.documents[0].pages[0].text, /vault combination/);
+    const mixed = await openDocuments(path.join(fixtures, 'mixed.pdf'));
+    assert.deepEqual(mixed.skipped.map((s) => [s.source, s.page, s.code]), [['mixed.pdf', 2, 'PDF_PAGE_NO_TEXT']]);
     const folder = await openDocuments(root);
     assert.deepEqual(sources(folder), ['n.md']);
     assert.deepEqual(folder.skipped.map((s) => s.code), ['FILE_BINARY', 'FILE_EMPTY']);
