@@ -1,0 +1,40 @@
+// Dense attention of one new token per query head over a KV cache ("decode"), split-K as in
+// flash-decoding: the keys of each KV head are cut into n_splits slices, one block per (KV head,
+// slice) attends all the query heads of that KV head (GQA: every K/V row is read once), writes a
+// normalised partial output and its log-sum-exp, and lse_merge combines the slices. Enough slices
+// to fill every SM keep one query at memory bandwidth.
+//
+// Query head h reads KV head h / (n_heads / n_kv_heads), as llama.cpp groups them.
+#pragma once
+
+#include <cstddef>
+#include <cuda_runtime.h>
+
+namespace sq::cuda {
+
+enum class KvType : int { F16 = 0, BF16 = 1 };
+
+struct AttentionDecodeParams {
+    const float* q;        // [n_heads][head_dim]
+    const void* k;         // [n_kv_heads][kv_head_stride] elements of kv_type; rows of head_dim
+    const void* v;         // same layout as k
+    float* out;            // [n_heads][head_dim]
+    float* lse;            // [n_heads] natural-log sum of exp(scale * q.k), or null
+    float* workspace;      // attention_decode_workspace_floats(n_heads, head_dim) floats
+    KvType kv_type;
+    int n_heads;
+    int n_kv_heads;        // divides n_heads
+    int head_dim;          // 64 or 128
+    int n_kv;              // keys attended, all visible (causal decode passes position + 1)
+    long kv_head_stride;   // elements from one KV head to the next: n_ctx * head_dim
+    float scale;           // usually 1 / sqrt(head_dim)
+    int n_splits;          // 0: as many as fill the GPU once; else forced (tests, tuning)
+    int keys_per_iter;     // 0: default; else 2, 4 or 8 keys in flight per thread group (tuning)
+};
+
+// Workspace for any split count the launcher may choose.
+size_t attention_decode_workspace_floats(int n_heads, int head_dim);
+
+cudaError_t attention_decode(const AttentionDecodeParams& p, cudaStream_t stream);
+
+} // namespace sq::cuda

@@ -1,0 +1,278 @@
+// cuda-bench: speed of the CUDA ops on the GPU machine, as achieved memory bandwidth.
+//   - copy ceiling: a large device-to-device copy (bytes read + written)
+//   - dense decode attention (split-K), one query per head, H = 32, d = 128, KV heads 32 and 8,
+//     f16/bf16 caches of 32K..512K keys: bytes = the K and V rows read
+//   - a sweep of split counts and keys in flight at 128K keys (the measurement behind the defaults)
+//   - quantized GEMV (Q8_0, Q4_K): bytes = the weight rows read; weight copies are rotated so
+//     that no run finds its matrix in L2
+// Times: median over 7 batches of --reps back-to-back calls (CUDA events), on random data.
+//
+//   cuda-bench [--reps 20] [--json FILE] [--max-keys 524288]
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#ifdef SQUEEZE_WITH_CUDA
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+#include "attention-decode.cuh"
+#include "common/half.h"
+#include "device.cuh"
+#include "gemv.cuh"
+
+using namespace sq;
+
+namespace {
+
+struct Options {
+    int reps = 20;
+    long max_keys = 512 * 1024;
+    const char* json_path = nullptr;
+};
+
+bool ok(cudaError_t err, const char* what) {
+    if (err == cudaSuccess) return true;
+    std::fprintf(stderr, "cuda-bench: %s: %s\n", what, cudaGetErrorString(err));
+    return false;
+}
+
+// Milliseconds per call of fn: the median over 7 batches of `reps` back-to-back calls, each batch
+// timed with CUDA events after 3 warm-up calls. Back-to-back calls keep the GPU busy, so host-side
+// launch overhead hides behind the previous call as it does in a decode loop. A launch error makes
+// the result negative.
+double median_ms(const std::function<cudaError_t()>& fn, int reps) {
+    for (int i = 0; i < 3; ++i)
+        if (!ok(fn(), "warm-up launch")) return -1.0;
+    cudaEvent_t start, stop;
+    if (!ok(cudaEventCreate(&start), "event") || !ok(cudaEventCreate(&stop), "event")) return -1.0;
+    std::vector<float> times;
+    for (int batch = 0; batch < 7; ++batch) {
+        cudaEventRecord(start);
+        cudaError_t err = cudaSuccess;
+        for (int i = 0; i < reps && err == cudaSuccess; ++i) err = fn();
+        cudaEventRecord(stop);
+        if (!ok(err, "launch") || !ok(cudaEventSynchronize(stop), "sync")) return -1.0;
+        float ms = 0.0f;
+        cudaEventElapsedTime(&ms, start, stop);
+        times.push_back(ms / reps);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+// Fills n bytes of device memory with a 64 MiB random host pattern of 16-bit values from `make`
+// (repeated: contents do not matter to bandwidth, only that they are not zeros).
+bool fill_u16(void* dst, size_t n_bytes, const std::function<uint16_t(float)>& make) {
+    const size_t chunk = std::min<size_t>(n_bytes, 64u << 20);
+    std::vector<uint16_t> host(chunk / 2);
+    std::mt19937 gen(7);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (uint16_t& h : host) h = make(dist(gen));
+    char* d = static_cast<char*>(dst);
+    if (!ok(cudaMemcpy(d, host.data(), chunk, cudaMemcpyHostToDevice), "fill")) return false;
+    for (size_t off = chunk; off < n_bytes; off += chunk)
+        if (!ok(cudaMemcpy(d + off, d, std::min(chunk, n_bytes - off), cudaMemcpyDeviceToDevice), "fill")) return false;
+    return true;
+}
+
+struct Json {
+    std::string text;
+    void add(const std::string& row) { text += (text.empty() ? "" : ",\n    ") + row; }
+};
+
+double copy_ceiling_tbps(int reps) {
+    const size_t bytes = size_t(2) << 30;
+    void *a = nullptr, *b = nullptr;
+    if (!ok(cudaMalloc(&a, bytes), "malloc") || !ok(cudaMalloc(&b, bytes), "malloc")) return 0.0;
+    cudaMemset(a, 1, bytes);
+    const double ms = median_ms([&] { return cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice); }, reps);
+    cudaFree(a);
+    cudaFree(b);
+    return ms > 0 ? 2.0 * bytes / (ms * 1e-3) / 1e12 : 0.0;
+}
+
+struct AttentionBuffers {
+    float *q = nullptr, *out = nullptr, *lse = nullptr, *ws = nullptr;
+    void *k = nullptr, *v = nullptr;
+};
+
+cuda::AttentionDecodeParams attention_params(const AttentionBuffers& b, cuda::KvType type, int n_kv_heads, long n_kv,
+                                             int n_splits, int kpi) {
+    cuda::AttentionDecodeParams p{};
+    p.q = b.q;
+    p.k = b.k;
+    p.v = b.v;
+    p.out = b.out;
+    p.lse = b.lse;
+    p.workspace = b.ws;
+    p.kv_type = type;
+    p.n_heads = 32;
+    p.n_kv_heads = n_kv_heads;
+    p.head_dim = 128;
+    p.n_kv = static_cast<int>(n_kv);
+    p.kv_head_stride = n_kv * 128; // a packed [n_kv_heads][n_kv][128] cache, as PyTorch's is
+    p.scale = 1.0f / std::sqrt(128.0f);
+    p.n_splits = n_splits;
+    p.keys_per_iter = kpi;
+    return p;
+}
+
+void bench_attention(const Options& opt, Json& rows, Json& sweep) {
+    const int n_heads = 32, d = 128;
+    const size_t max_bytes = size_t(32) * opt.max_keys * d * 2; // the largest K (or V): 32 KV heads
+    AttentionBuffers b;
+    if (!ok(cudaMalloc(&b.q, n_heads * d * 4), "malloc") || !ok(cudaMalloc(&b.out, n_heads * d * 4), "malloc") ||
+        !ok(cudaMalloc(&b.lse, n_heads * 4), "malloc") ||
+        !ok(cudaMalloc(&b.ws, cuda::attention_decode_workspace_floats(n_heads, d) * 4), "malloc") ||
+        !ok(cudaMalloc(&b.k, max_bytes), "malloc K") || !ok(cudaMalloc(&b.v, max_bytes), "malloc V"))
+        return;
+    std::vector<float> q(n_heads * d);
+    std::mt19937 gen(3);
+    for (float& x : q) x = std::uniform_real_distribution<float>(-2.0f, 2.0f)(gen);
+    cudaMemcpy(b.q, q.data(), q.size() * 4, cudaMemcpyHostToDevice);
+
+    std::printf("\n%-5s %4s %4s %8s %10s %8s\n", "kv", "H", "Hkv", "keys", "ms", "TB/s");
+    for (cuda::KvType type : {cuda::KvType::BF16, cuda::KvType::F16}) {
+        const bool f16 = type == cuda::KvType::F16;
+        const auto make = [f16](float f) { return f16 ? f32_to_f16(f) : f32_to_bf16(f); };
+        if (!fill_u16(b.k, max_bytes, make) || !fill_u16(b.v, max_bytes, make)) return;
+        for (int n_kv_heads : {32, 8}) {
+            for (long n_kv : {32768L, 131072L, 262144L, 524288L}) {
+                if (n_kv > opt.max_keys) continue;
+                const cuda::AttentionDecodeParams p = attention_params(b, type, n_kv_heads, n_kv, 0, 0);
+                const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
+                const double bytes = 2.0 * n_kv_heads * n_kv * d * 2;
+                const double tbps = ms > 0 ? bytes / (ms * 1e-3) / 1e12 : 0.0;
+                std::printf("%-5s %4d %4d %8ld %10.4f %8.3f\n", f16 ? "f16" : "bf16", n_heads, n_kv_heads, n_kv, ms, tbps);
+                char row[256];
+                std::snprintf(row, sizeof row,
+                              "{\"kv\": \"%s\", \"H\": %d, \"Hkv\": %d, \"d\": %d, \"keys\": %ld, \"ms\": %.5f, \"tbps\": %.4f}",
+                              f16 ? "f16" : "bf16", n_heads, n_kv_heads, d, n_kv, ms, tbps);
+                rows.add(row);
+            }
+        }
+        if (f16) continue;
+        // Tuning sweep (bf16, 128K keys): forced split counts x keys in flight per thread group.
+        std::printf("\nsweep bf16 128K keys: splits (0 = auto) x keys per iteration (0 = default), TB/s\n");
+        for (int n_kv_heads : {32, 8}) {
+            for (int splits : {0, 33, 66, 132, 264, 528, 1024}) {
+                std::printf("Hkv %2d splits %4d:", n_kv_heads, splits);
+                for (int kpi : {0, 2, 4, 8}) {
+                    const long n_kv = std::min(131072L, opt.max_keys);
+                    const cuda::AttentionDecodeParams p = attention_params(b, type, n_kv_heads, n_kv, splits, kpi);
+                    const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
+                    const double tbps = ms > 0 ? 2.0 * n_kv_heads * n_kv * d * 2 / (ms * 1e-3) / 1e12 : 0.0;
+                    std::printf("  kpi %d %6.3f", kpi, tbps);
+                    char row[200];
+                    std::snprintf(row, sizeof row,
+                                  "{\"Hkv\": %d, \"keys\": %ld, \"splits\": %d, \"kpi\": %d, \"ms\": %.5f, \"tbps\": %.4f}",
+                                  n_kv_heads, n_kv, splits, kpi, ms, tbps);
+                    sweep.add(row);
+                }
+                std::printf("\n");
+            }
+        }
+    }
+    cudaFree(b.q);
+    cudaFree(b.out);
+    cudaFree(b.lse);
+    cudaFree(b.ws);
+    cudaFree(b.k);
+    cudaFree(b.v);
+}
+
+void bench_gemv(const Options& opt, Json& rows) {
+    std::printf("\n%-5s %6s %6s %10s %8s\n", "type", "rows", "cols", "ms", "TB/s");
+    struct Shape { int rows, cols; };
+    for (cuda::GemvType type : {cuda::GemvType::Q8_0, cuda::GemvType::Q4_K}) {
+        const bool q8 = type == cuda::GemvType::Q8_0;
+        for (Shape s : {Shape{4096, 4096}, Shape{14336, 4096}, Shape{4096, 14336}}) {
+            const long row_bytes = q8 ? s.cols / 32 * 34 : s.cols / 256 * 144;
+            const size_t bytes = static_cast<size_t>(s.rows) * row_bytes;
+            const int copies = static_cast<int>(std::max<size_t>(1, (size_t(512) << 20) / bytes + 1));
+            void* w = nullptr;
+            float *x = nullptr, *y = nullptr;
+            if (!ok(cudaMalloc(&w, bytes * copies), "malloc") || !ok(cudaMalloc(&x, s.cols * 4), "malloc") ||
+                !ok(cudaMalloc(&y, s.rows * 4), "malloc"))
+                return;
+            // Small f16 scales everywhere a scale may sit (values are irrelevant to speed, NaNs are not).
+            fill_u16(w, bytes * copies, [](float f) { return f32_to_f16(0.01f * f); });
+            // x: pairs of small f16 bit patterns read as f32 are small finite floats.
+            fill_u16(x, s.cols * 4, [](float f) { return f32_to_f16(f); });
+            int turn = 0;
+            const double ms = median_ms([&] {
+                const char* wi = static_cast<const char*>(w) + (turn++ % copies) * bytes;
+                return cuda::gemv({wi, x, y, type, s.rows, s.cols, row_bytes}, nullptr);
+            }, opt.reps);
+            const double tbps = ms > 0 ? bytes / (ms * 1e-3) / 1e12 : 0.0;
+            std::printf("%-5s %6d %6d %10.4f %8.3f\n", q8 ? "q8_0" : "q4_k", s.rows, s.cols, ms, tbps);
+            char row[200];
+            std::snprintf(row, sizeof row, "{\"type\": \"%s\", \"rows\": %d, \"cols\": %d, \"ms\": %.5f, \"tbps\": %.4f}",
+                          q8 ? "q8_0" : "q4_k", s.rows, s.cols, ms, tbps);
+            rows.add(row);
+            cudaFree(w);
+            cudaFree(x);
+            cudaFree(y);
+        }
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options opt;
+    for (int i = 1; i < argc; ++i) {
+        const bool has_value = i + 1 < argc;
+        if (!std::strcmp(argv[i], "--reps") && has_value) opt.reps = std::max(1, std::atoi(argv[++i]));
+        else if (!std::strcmp(argv[i], "--json") && has_value) opt.json_path = argv[++i];
+        else if (!std::strcmp(argv[i], "--max-keys") && has_value) opt.max_keys = std::max(1L, std::atol(argv[++i]));
+        else {
+            std::fprintf(stderr, "usage: cuda-bench [--reps N] [--json FILE] [--max-keys N]\n");
+            return 2;
+        }
+    }
+    const cuda::DeviceProbe probe = cuda::probe_devices();
+    if (probe.n_devices == 0) {
+        std::printf("cuda-bench: skipped, no usable GPU (%s)\n", probe.name);
+        return 0;
+    }
+    std::printf("cuda-bench on %s\n", probe.name);
+    const double copy = copy_ceiling_tbps(opt.reps);
+    std::printf("device-to-device copy: %.3f TB/s (read + write)\n", copy);
+    Json attention, sweep, gemv;
+    bench_attention(opt, attention, sweep);
+    bench_gemv(opt, gemv);
+    if (opt.json_path) {
+        FILE* f = std::fopen(opt.json_path, "w");
+        if (!f) {
+            std::fprintf(stderr, "cuda-bench: cannot write %s\n", opt.json_path);
+            return 1;
+        }
+        std::fprintf(f, "{\n  \"card\": \"%s\",\n  \"copy_tbps\": %.4f,\n  \"reps\": %d,\n", probe.name, copy, opt.reps);
+        std::fprintf(f, "  \"attention\": [\n    %s\n  ],\n", attention.text.c_str());
+        std::fprintf(f, "  \"attention_sweep\": [\n    %s\n  ],\n", sweep.text.c_str());
+        std::fprintf(f, "  \"gemv\": [\n    %s\n  ]\n}\n", gemv.text.c_str());
+        std::fclose(f);
+    }
+    return 0;
+}
+
+#else
+
+int main() {
+    std::printf("cuda-bench: skipped, built without CUDA\n");
+    return 0;
+}
+
+#endif

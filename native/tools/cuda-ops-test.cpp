@@ -1,0 +1,456 @@
+// cuda-ops-test: every CUDA op (kernels/) against its CPU reference on awkward sizes: one key, odd
+// lengths, GQA groups that need several tiles, forced split counts, 128K keys. Errors are
+// ||gpu - ref|| / ||ref|| against a double-precision reference over the same rounded inputs, and,
+// where the engine has the op (backend/cpu/ops.h), against the engine's CPU op too.
+// Outputs are poisoned with NaN before each launch, so an unwritten element fails.
+//
+//   cuda-ops-test        exit 0 when all pass, or when there is no CUDA build / no GPU (it says so)
+#include <cstdio>
+
+#include "../../test/native/check.h"
+
+#ifdef SQUEEZE_WITH_CUDA
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+#include "attention-decode.cuh"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/quants-blocks.h"
+#include "backend/cpu/quants.h"
+#include "common/half.h"
+#include "device.cuh"
+#include "gemv.cuh"
+#include "lse-merge.cuh"
+#include "rms-norm.cuh"
+#include "rope.cuh"
+#include "swiglu.cuh"
+
+using namespace sq;
+
+namespace {
+
+// Device memory for n elements of T, freed on scope exit; allocation errors fail the test.
+template <typename T>
+struct DeviceBuffer {
+    T* ptr = nullptr;
+    size_t n = 0;
+    explicit DeviceBuffer(size_t count) : n(count) {
+        if (cudaMalloc(&ptr, std::max<size_t>(1, n) * sizeof(T)) != cudaSuccess) {
+            ptr = nullptr;
+            check::fail(__FILE__, __LINE__, "cudaMalloc failed");
+        }
+    }
+    DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
+    ~DeviceBuffer() { cudaFree(ptr); }
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    void upload(const std::vector<T>& host) {
+        if (ptr && n) CHECK(cudaMemcpy(ptr, host.data(), n * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+    }
+    void poison() { // all-ones bytes: NaN as f32
+        if (ptr) CHECK(cudaMemset(ptr, 0xff, std::max<size_t>(1, n) * sizeof(T)) == cudaSuccess);
+    }
+    std::vector<T> download() const {
+        std::vector<T> host(n);
+        if (ptr && n) CHECK(cudaMemcpy(host.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+        return host;
+    }
+};
+
+#define CHECK_CUDA(expr)                                                                                  \
+    do {                                                                                                  \
+        const cudaError_t err_ = (expr);                                                                  \
+        if (err_ != cudaSuccess) check::fail(__FILE__, __LINE__, std::string(#expr ": ") + cudaGetErrorString(err_)); \
+    } while (0)
+
+std::mt19937& rng() {
+    static std::mt19937 gen(1234);
+    return gen;
+}
+float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng()); }
+
+// ||a - b|| / ||b||; NaN anywhere in a gives NaN, which no tolerance accepts.
+template <typename A, typename B>
+double rel_error(const std::vector<A>& a, const std::vector<B>& b) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < b.size(); ++i) {
+        const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+        num += d * d;
+        den += static_cast<double>(b[i]) * static_cast<double>(b[i]);
+    }
+    return den > 0.0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+void report(const char* op, const std::string& what, double err, double tol) {
+    std::printf("  %-14s %-52s err %.3e (tol %.0e)\n", op, what.c_str(), err, tol);
+    if (!(err <= tol)) check::fail(__FILE__, __LINE__, std::string(op) + " " + what + " over tolerance");
+}
+
+// ---- attention decode ---------------------------------------------------------------------------
+
+struct AttentionCase {
+    int n_heads, n_kv_heads, head_dim, n_kv;
+    cuda::KvType type;
+    int n_splits, keys_per_iter;
+};
+
+uint16_t to_cache(cuda::KvType t, float f) { return t == cuda::KvType::F16 ? f32_to_f16(f) : f32_to_bf16(f); }
+float from_cache(cuda::KvType t, uint16_t h) { return t == cuda::KvType::F16 ? f16_to_f32(h) : bf16_to_f32(h); }
+
+struct AttentionInputs {
+    int n_ctx;
+    std::vector<float> q;      // [n_heads][head_dim]
+    std::vector<uint16_t> k;   // [n_kv_heads][n_ctx][head_dim]
+    std::vector<uint16_t> v;   // [n_kv_heads][n_ctx][head_dim]
+};
+
+AttentionInputs make_attention_inputs(const AttentionCase& c) {
+    AttentionInputs in;
+    in.n_ctx = c.n_kv + 3; // capacity past n_kv: the head stride is not the key count
+    in.q.resize(static_cast<size_t>(c.n_heads) * c.head_dim);
+    for (float& x : in.q) x = uniform(-2.0f, 2.0f);
+    const size_t n = static_cast<size_t>(c.n_kv_heads) * in.n_ctx * c.head_dim;
+    in.k.resize(n);
+    in.v.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+        in.k[i] = to_cache(c.type, uniform(-1.0f, 1.0f));
+        in.v[i] = to_cache(c.type, uniform(-1.0f, 1.0f));
+    }
+    return in;
+}
+
+// Exact attention in double over the cache's rounded values: out [n_heads][head_dim], lse [n_heads].
+void attention_reference(const AttentionCase& c, const AttentionInputs& in, float scale, std::vector<double>& out,
+                         std::vector<double>& lse) {
+    const int d = c.head_dim, group = c.n_heads / c.n_kv_heads;
+    out.assign(static_cast<size_t>(c.n_heads) * d, 0.0);
+    lse.assign(c.n_heads, -std::numeric_limits<double>::infinity());
+    std::vector<double> s(c.n_kv);
+    for (int h = 0; h < c.n_heads; ++h) {
+        const size_t head = static_cast<size_t>(h / group) * in.n_ctx * d;
+        double mx = -std::numeric_limits<double>::infinity();
+        for (int j = 0; j < c.n_kv; ++j) {
+            double dot = 0.0;
+            for (int e = 0; e < d; ++e) dot += static_cast<double>(in.q[h * d + e]) * from_cache(c.type, in.k[head + j * d + e]);
+            s[j] = dot * scale;
+            mx = std::max(mx, s[j]);
+        }
+        if (c.n_kv == 0) continue;
+        double sum = 0.0;
+        for (int j = 0; j < c.n_kv; ++j) {
+            const double w = std::exp(s[j] - mx);
+            sum += w;
+            for (int e = 0; e < d; ++e) out[h * d + e] += w * from_cache(c.type, in.v[head + j * d + e]);
+        }
+        for (int e = 0; e < d; ++e) out[h * d + e] /= sum;
+        lse[h] = mx + std::log(sum);
+    }
+}
+
+struct AttentionRun {
+    std::vector<float> out, lse;
+    cudaError_t err;
+};
+
+// Runs the op over keys [first, first + n_kv) of every KV head.
+AttentionRun run_attention(const AttentionCase& c, const AttentionInputs& in, int first, int n_kv, float scale) {
+    DeviceBuffer<float> q(in.q), out(in.q.size()), lse(c.n_heads);
+    DeviceBuffer<uint16_t> k(in.k), v(in.v);
+    DeviceBuffer<float> ws(cuda::attention_decode_workspace_floats(c.n_heads, c.head_dim));
+    out.poison();
+    lse.poison();
+    const size_t offset = static_cast<size_t>(first) * c.head_dim;
+    cuda::AttentionDecodeParams p{};
+    p.q = q.ptr;
+    p.k = k.ptr + offset;
+    p.v = v.ptr + offset;
+    p.out = out.ptr;
+    p.lse = lse.ptr;
+    p.workspace = ws.ptr;
+    p.kv_type = c.type;
+    p.n_heads = c.n_heads;
+    p.n_kv_heads = c.n_kv_heads;
+    p.head_dim = c.head_dim;
+    p.n_kv = n_kv;
+    p.kv_head_stride = static_cast<long>(in.n_ctx) * c.head_dim;
+    p.scale = scale;
+    p.n_splits = c.n_splits;
+    p.keys_per_iter = c.keys_per_iter;
+    AttentionRun run;
+    run.err = cuda::attention_decode(p, nullptr);
+    if (run.err == cudaSuccess) run.err = cudaDeviceSynchronize();
+    run.out = out.download();
+    run.lse = lse.download();
+    return run;
+}
+
+std::string describe(const AttentionCase& c) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s H%d Hkv%d d%d keys %d splits %d kpi %d",
+                  c.type == cuda::KvType::F16 ? "f16" : "bf16", c.n_heads, c.n_kv_heads, c.head_dim, c.n_kv,
+                  c.n_splits, c.keys_per_iter);
+    return buf;
+}
+
+double lse_error(const std::vector<float>& got, const std::vector<double>& ref) {
+    double worst = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        if (std::isinf(ref[i])) {
+            if (!(std::isinf(got[i]) && got[i] < 0)) return INFINITY;
+            continue;
+        }
+        const double e = std::fabs(got[i] - ref[i]);
+        worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+    }
+    return worst;
+}
+
+const AttentionCase kAttentionCases[] = {
+    {1, 1, 64, 1, cuda::KvType::F16, 0, 0},          // one key
+    {9, 3, 64, 37, cuda::KvType::F16, 0, 0},         // SmolLM2's heads, odd length
+    {9, 3, 64, 37, cuda::KvType::BF16, 1, 0},        // one slice: no merge
+    {32, 8, 128, 1000, cuda::KvType::BF16, 0, 0},    // Llama-3-8B heads
+    {32, 8, 128, 1000, cuda::KvType::BF16, 7, 2},
+    {32, 8, 128, 1000, cuda::KvType::F16, 3, 8},
+    {28, 4, 128, 333, cuda::KvType::BF16, 0, 0},     // group of 7
+    {12, 1, 64, 5000, cuda::KvType::F16, 0, 4},      // group of 12: two tiles of 6
+    {16, 16, 128, 4097, cuda::KvType::F16, 0, 0},    // no GQA
+    {8, 2, 128, 131072, cuda::KvType::BF16, 0, 0},   // 128K keys
+    {2, 1, 128, 0, cuda::KvType::F16, 0, 0},         // no keys: zeros, lse -inf
+};
+
+TEST_CASE("attention_decode: double reference and the CPU op, awkward shapes") {
+    for (const AttentionCase& c : kAttentionCases) {
+        const AttentionInputs in = make_attention_inputs(c);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+        std::vector<double> ref, ref_lse;
+        attention_reference(c, in, scale, ref, ref_lse);
+        const AttentionRun run = run_attention(c, in, 0, c.n_kv, scale);
+        CHECK_CUDA(run.err);
+        report("attention", describe(c), rel_error(run.out, ref), 2e-5);
+        report("attention", describe(c) + " lse", lse_error(run.lse, ref_lse), 1e-4);
+
+        // The engine's CPU op rounds q and the probabilities to f16 (as ggml does): looser.
+        if (c.type != cuda::KvType::F16 || c.n_kv == 0) continue;
+        const int d = c.head_dim, group = c.n_heads / c.n_kv_heads;
+        std::vector<float> cpu(in.q.size()), scores(c.n_kv + 16);
+        std::vector<uint16_t> q16(d), p16(c.n_kv + 16);
+        for (int h = 0; h < c.n_heads; ++h) {
+            const size_t head = static_cast<size_t>(h / group) * in.n_ctx * d;
+            cpu::attention_f16(&in.q[h * d], &in.k[head], &in.v[head], c.n_kv, d, scale, true, scores.data(),
+                               q16.data(), p16.data(), &cpu[h * d]);
+        }
+        report("attention", describe(c) + " vs cpu", rel_error(run.out, cpu), 5e-3);
+    }
+}
+
+TEST_CASE("attention_decode: rejects shapes it cannot run") {
+    AttentionCase c{4, 2, 96, 10, cuda::KvType::F16, 0, 0};
+    const AttentionInputs in = make_attention_inputs(c);
+    CHECK_EQ(static_cast<int>(run_attention(c, in, 0, c.n_kv, 0.1f).err), static_cast<int>(cudaErrorInvalidValue));
+    c = {6, 4, 64, 10, cuda::KvType::F16, 0, 0}; // 4 KV heads do not divide 6 query heads
+    const AttentionInputs in2 = make_attention_inputs(c);
+    CHECK_EQ(static_cast<int>(run_attention(c, in2, 0, c.n_kv, 0.1f).err), static_cast<int>(cudaErrorInvalidValue));
+}
+
+// The squeezed path's use: attention over two disjoint key sets, merged, equals attention over both.
+TEST_CASE("lse_merge: two partial attentions merge into the whole") {
+    const AttentionCase whole{32, 8, 128, 3001, cuda::KvType::BF16, 0, 0};
+    const AttentionInputs in = make_attention_inputs(whole);
+    const float scale = 1.0f / std::sqrt(128.0f);
+    std::vector<double> ref, ref_lse;
+    attention_reference(whole, in, scale, ref, ref_lse);
+    for (int cut : {0, 1, 1500, 3001}) {
+        const AttentionRun a = run_attention(whole, in, 0, cut, scale);
+        const AttentionRun b = run_attention(whole, in, cut, whole.n_kv - cut, scale);
+        CHECK_CUDA(a.err);
+        CHECK_CUDA(b.err);
+        std::vector<float> o(a.out), lse(a.lse); // [2][n_heads][head_dim], [2][n_heads]
+        o.insert(o.end(), b.out.begin(), b.out.end());
+        lse.insert(lse.end(), b.lse.begin(), b.lse.end());
+        DeviceBuffer<float> d_o(o), d_lse(lse), out(a.out.size()), lse_out(whole.n_heads);
+        out.poison();
+        lse_out.poison();
+        const long o_stride = static_cast<long>(whole.n_heads) * whole.head_dim;
+        CHECK_CUDA(cuda::lse_merge({d_o.ptr, d_lse.ptr, out.ptr, lse_out.ptr, 2, whole.n_heads, whole.head_dim, o_stride,
+                                    whole.n_heads}, nullptr));
+        CHECK_CUDA(cudaDeviceSynchronize());
+        const std::string what = "keys [0," + std::to_string(cut) + ") + [" + std::to_string(cut) + ",3001)";
+        report("lse_merge", what, rel_error(out.download(), ref), 2e-5);
+        report("lse_merge", what + " lse", lse_error(lse_out.download(), ref_lse), 1e-4);
+    }
+}
+
+// ---- norms, RoPE, SwiGLU -------------------------------------------------------------------------
+
+TEST_CASE("rms_norm: CPU op, strided rows") {
+    for (int n_cols : {1, 577, 4096}) {
+        const int n_rows = 3;
+        const long stride = n_cols + 5;
+        std::vector<float> x(n_rows * stride), w(n_cols), ref(n_rows * stride, 0.0f);
+        for (float& v : x) v = uniform(-3.0f, 3.0f);
+        for (float& v : w) v = uniform(0.5f, 1.5f);
+        for (int r = 0; r < n_rows; ++r) cpu::rms_norm(&x[r * stride], w.data(), &ref[r * stride], n_cols, 1e-5f);
+        DeviceBuffer<float> dx(x), dw(w), dy(ref.size());
+        dy.upload(ref); // the gaps between rows keep the reference's zeros; only row data is poisoned below
+        for (int r = 0; r < n_rows; ++r) CHECK_CUDA(cudaMemset(dy.ptr + r * stride, 0xff, n_cols * sizeof(float)));
+        CHECK_CUDA(cuda::rms_norm({dx.ptr, dw.ptr, dy.ptr, n_rows, n_cols, stride, stride, 1e-5f}, nullptr));
+        CHECK_CUDA(cudaDeviceSynchronize());
+        report("rms_norm", std::to_string(n_rows) + " x " + std::to_string(n_cols), rel_error(dy.download(), ref), 1e-6);
+    }
+}
+
+TEST_CASE("rope: CPU op, normal and NeoX, partial rotation, freq factors, far positions") {
+    const int n_heads = 3, head_dim = 64;
+    const std::vector<int> positions = {0, 1, 17, 4095, 100000};
+    const int n_tokens = static_cast<int>(positions.size());
+    const long stride = n_heads * head_dim + 8;
+    for (int n_rot : {64, 32}) {
+        for (bool neox : {false, true}) {
+            for (bool factors : {false, true}) {
+                std::vector<float> ff(n_rot / 2);
+                for (float& f : ff) f = uniform(1.0f, 8.0f);
+                cpu::RopeParams cp;
+                cp.n_rot = n_rot;
+                cp.freq_base = factors ? 500000.0f : 10000.0f;
+                cp.freq_scale = factors ? 0.25f : 1.0f;
+                cp.freq_factors = factors ? ff.data() : nullptr;
+                cp.neox = neox;
+                std::vector<float> x(n_tokens * stride);
+                for (float& v : x) v = uniform(-2.0f, 2.0f);
+                std::vector<float> ref(x), cache(n_rot);
+                for (int t = 0; t < n_tokens; ++t) {
+                    cpu::rope_cache(cp, positions[t], cache.data());
+                    cpu::rope_apply(cp, cache.data(), &ref[t * stride], n_heads, head_dim);
+                }
+                DeviceBuffer<float> dx(x), dff(ff);
+                DeviceBuffer<int> dpos(positions);
+                cuda::RopeParams gp{dx.ptr, dpos.ptr, factors ? dff.ptr : nullptr, n_tokens, n_heads, head_dim, n_rot,
+                                    stride, cp.freq_base, cp.freq_scale, neox};
+                CHECK_CUDA(cuda::rope(gp, nullptr));
+                CHECK_CUDA(cudaDeviceSynchronize());
+                const std::vector<float> got = dx.download();
+                // Unrotated dims and the gaps must come back untouched, bit for bit.
+                bool untouched = true;
+                for (int t = 0; t < n_tokens; ++t)
+                    for (long i = 0; i < stride; ++i)
+                        if (i >= n_heads * head_dim || i % head_dim >= n_rot)
+                            untouched = untouched && got[t * stride + i] == x[t * stride + i];
+                CHECK(untouched);
+                char what[96];
+                std::snprintf(what, sizeof what, "n_rot %d %s%s", n_rot, neox ? "neox" : "normal",
+                              factors ? " freq_factors scale 0.25" : "");
+                report("rope", what, rel_error(got, ref), 1e-6);
+            }
+        }
+    }
+}
+
+TEST_CASE("swiglu: CPU op") {
+    for (long n : {1L, 1535L, 14336L}) {
+        std::vector<float> g(n), u(n), ref(n);
+        for (float& v : g) v = uniform(-20.0f, 20.0f);
+        for (float& v : u) v = uniform(-2.0f, 2.0f);
+        cpu::swiglu(g.data(), u.data(), ref.data(), n);
+        DeviceBuffer<float> dg(g), du(u), dy(n);
+        dy.poison();
+        CHECK_CUDA(cuda::swiglu({dg.ptr, du.ptr, dy.ptr, n}, nullptr));
+        CHECK_CUDA(cudaDeviceSynchronize());
+        report("swiglu", "n " + std::to_string(n), rel_error(dy.download(), ref), 1e-6);
+    }
+}
+
+// ---- quantized GEMV ------------------------------------------------------------------------------
+
+// Random but valid blocks: small positive scales, every quant bit pattern possible.
+std::vector<uint8_t> random_rows(cuda::GemvType type, int n_rows, int n_cols, long row_bytes) {
+    std::vector<uint8_t> w(static_cast<size_t>(n_rows) * row_bytes);
+    for (uint8_t& b : w) b = static_cast<uint8_t>(rng()());
+    for (int r = 0; r < n_rows; ++r) {
+        uint8_t* row = &w[r * row_bytes];
+        if (type == cuda::GemvType::Q8_0) {
+            for (int b = 0; b < n_cols / 32; ++b) {
+                const uint16_t d = f32_to_f16(uniform(0.001f, 0.02f));
+                std::memcpy(row + b * sizeof(cpu::BlockQ8_0), &d, 2);
+            }
+        } else {
+            for (int b = 0; b < n_cols / 256; ++b) {
+                const uint16_t d[2] = {f32_to_f16(uniform(0.001f, 0.01f)), f32_to_f16(uniform(0.001f, 0.01f))};
+                std::memcpy(row + b * sizeof(cpu::BlockQ4_K), d, 4);
+            }
+        }
+    }
+    return w;
+}
+
+TEST_CASE("gemv: Q8_0 and Q4_K against dequantized f32 rows") {
+    // The CPU's vec_dot quantizes the activation to Q8 first; this kernel keeps it in f32, so the
+    // reference is the dequantized row (the CPU's to_float) dotted with x in double. The error of a
+    // row is relative to sum |w x|, which cancellation cannot shrink.
+    for (cuda::GemvType type : {cuda::GemvType::Q8_0, cuda::GemvType::Q4_K}) {
+        const bool q8 = type == cuda::GemvType::Q8_0;
+        const cpu::TypeKernels* tk = cpu::type_kernels(q8 ? TensorType::Q8_0 : TensorType::Q4_K);
+        CHECK(tk != nullptr);
+        if (!tk) continue;
+        for (int n_rows : {1, 7, 1000}) {
+            for (int n_cols : {256, 4352, 14336}) {
+                const long row_bytes = q8 ? n_cols / 32 * 34 : n_cols / 256 * 144;
+                const std::vector<uint8_t> w = random_rows(type, n_rows, n_cols, row_bytes);
+                std::vector<float> x(n_cols), row(n_cols);
+                for (float& v : x) v = uniform(-1.0f, 1.0f);
+                std::vector<double> ref(n_rows), mag(n_rows);
+                for (int r = 0; r < n_rows; ++r) {
+                    tk->to_float(&w[r * row_bytes], row.data(), n_cols);
+                    for (int c = 0; c < n_cols; ++c) {
+                        ref[r] += static_cast<double>(row[c]) * x[c];
+                        mag[r] += std::fabs(static_cast<double>(row[c]) * x[c]);
+                    }
+                }
+                DeviceBuffer<uint8_t> dw(w);
+                DeviceBuffer<float> dx(x), dy(n_rows);
+                dy.poison();
+                CHECK_CUDA(cuda::gemv({dw.ptr, dx.ptr, dy.ptr, type, n_rows, n_cols, row_bytes}, nullptr));
+                CHECK_CUDA(cudaDeviceSynchronize());
+                const std::vector<float> y = dy.download();
+                double worst = 0.0;
+                for (int r = 0; r < n_rows; ++r) {
+                    const double e = std::fabs(y[r] - ref[r]) / std::max(mag[r], 1e-30);
+                    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+                }
+                char what[64];
+                std::snprintf(what, sizeof what, "%s %d x %d", q8 ? "q8_0" : "q4_k", n_rows, n_cols);
+                report("gemv", what, worst, 1e-5);
+            }
+        }
+    }
+}
+
+} // namespace
+
+int main() {
+    const cuda::DeviceProbe probe = cuda::probe_devices();
+    if (probe.n_devices == 0) {
+        std::printf("cuda-ops-test: skipped, no usable GPU (%s)\n", probe.name);
+        return 0;
+    }
+    std::printf("cuda-ops-test on %s (sm_%d%d)\n", probe.name, probe.compute_major, probe.compute_minor);
+    return run_all_tests();
+}
+
+#else
+
+int main() {
+    std::printf("cuda-ops-test: skipped, built without CUDA\n");
+    return 0;
+}
+
+#endif
