@@ -97,14 +97,19 @@ function edgeLines(page: LayoutPage, lines: Line[]): Line[] {
   return [...new Set([...top, ...bottom])];
 }
 
+// Books alternate running heads (title on even pages, chapter on odd ones), so repeats are
+// counted over all pages and over each parity.
 function repeatedEdgeTexts(pages: LayoutPage[], lined: Line[][]): Set<string> {
   const repeated = new Set<string>();
-  if (pages.length < REPEAT_MIN_PAGES) return repeated;
-  const counts = new Map<string, number>();
-  pages.forEach((page, i) => {
-    for (const key of new Set(edgeLines(page, lined[i]).map(edgeKey))) counts.set(key, (counts.get(key) ?? 0) + 1);
-  });
-  for (const [key, n] of counts) if (n >= REPEAT_SHARE * pages.length) repeated.add(key);
+  const all = pages.map((_, i) => i);
+  for (const group of [all, all.filter((i) => i % 2 === 0), all.filter((i) => i % 2 === 1)]) {
+    if (group.length < REPEAT_MIN_PAGES) continue;
+    const counts = new Map<string, number>();
+    for (const i of group) {
+      for (const key of new Set(edgeLines(pages[i], lined[i]).map(edgeKey))) counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    for (const [key, n] of counts) if (n >= REPEAT_SHARE * group.length) repeated.add(key);
+  }
   return repeated;
 }
 

@@ -93,3 +93,8 @@ test('a smaller superscript mark stays on its line', () => {
   p.items.push({ text: '12', x: 50 + 15 * SIZE * 0.5, y: 703.5, width: 7, fontSize: 7 });
   assert.equal(layoutPages([p])[0], 'As shown before12\nand confirmed later.');
 });
+
+test('alternating running heads (book title on even pages, chapter on odd pages) are dropped', () => {
+  const pages = [1, 2, 3, 4, 5, 6].map((n) => page([n % 2 === 0 ? 'A Book Title' : 'Chapter Two: Tides', 250, 810], [`Body text of page ${n}.`, 50, 700]));
+  assert.deepEqual(layoutPages(pages), [1, 2, 3, 4, 5, 6].map((n) => `Body text of page ${n}.`));
+});
