@@ -298,7 +298,7 @@ TEST_CASE("parallel_for covers every index exactly once, for any n and thread co
             CHECK(all_three);
         }
         std::vector<int> seen(threads, 0);
-        pool.for_each_thread([&](uint32_t i) { ++seen[i]; });
+        pool.for_each_slot([&](uint32_t i) { ++seen[i]; });
         for (int s : seen) CHECK_EQ(s, 1);
     }
 }

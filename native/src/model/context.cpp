@@ -271,7 +271,7 @@ void Context::Impl::attend(uint32_t il, uint32_t n, uint32_t pos0) {
     const uint32_t n_threads = pool->n_threads();
     const uint32_t n_items = n * hp.n_heads; // (token, query head) pairs
     // Interleaved split: with causal attention later tokens cost more, so contiguous ranges would not balance.
-    pool->for_each_thread([&](uint32_t ti) {
+    pool->for_each_slot([&](uint32_t ti) {
         float* sc = scores.data() + size_t{ti} * scores_stride;
         uint16_t* p = p16.data() + size_t{ti} * scores_stride;
         uint16_t* qh16 = q16.data() + size_t{ti} * hp.head_dim;

@@ -1,9 +1,10 @@
 // A persistent pool of worker threads for the CPU forward pass.
 //
-// A decode step runs a few hundred small parallel ops, so creating threads per op (or sleeping on a
-// condition variable between ops) would cost more than the work. Workers spin briefly on a
-// generation counter after each job and only then sleep, and the calling thread takes a share of
-// every job itself.
+// A decode step runs a few hundred small parallel ops, so threads are never created per op: workers
+// spin briefly on the job word after each job and only then sleep, and the calling thread works
+// too. Work is split into more chunks than threads and claimed dynamically, and a job waits only
+// for chunks some thread has claimed: on a busy machine a descheduled worker does not stall every
+// op, the caller simply runs the chunks itself.
 #pragma once
 
 #include <atomic>
@@ -25,8 +26,8 @@ public:
 
     uint32_t n_threads() const { return n_threads_; }
 
-    // Splits [0, n) into one contiguous range per thread, runs fn(begin, end) on each and returns
-    // when all are done (a barrier). Not reentrant: fn must not call parallel_for.
+    // Splits [0, n) into contiguous ranges, runs fn(begin, end) on each (on any of the threads) and
+    // returns when all are done. Not reentrant: fn must not call the pool.
     template <typename Fn>
     void parallel_for(int64_t n, Fn&& fn) {
         if (n <= 0) return;
@@ -38,10 +39,10 @@ public:
         run(trampoline, &fn, n);
     }
 
-    // Runs fn(thread_index) once on every thread (0 is the caller) and waits for all: for work that
-    // needs per-thread scratch or its own interleaved split.
+    // Runs fn(slot) once for every slot in [0, n_threads()), up to n_threads() at a time, and waits:
+    // for work with per-slot scratch or its own interleaved split (a slot is not a thread id).
     template <typename Fn>
-    void for_each_thread(Fn&& fn) {
+    void for_each_slot(Fn&& fn) {
         parallel_for(n_threads_, [&](int64_t begin, int64_t end) {
             for (int64_t i = begin; i < end; ++i) fn(static_cast<uint32_t>(i));
         });
@@ -50,21 +51,26 @@ public:
 private:
     using RangeFn = void (*)(void* ctx, int64_t begin, int64_t end);
     void run(RangeFn fn, void* ctx, int64_t n);
-    void worker_main(uint32_t index);
-    void run_share(uint32_t index);
+    void work(uint64_t generation); // claims and runs chunks of that job until none are left
+    void worker_main();
 
     uint32_t n_threads_;
     std::vector<std::thread> workers_;
 
-    // The current job, published by bumping generation_.
+    // The current job. Written by the caller before it publishes the job in state_, read by
+    // workers only after they claimed a chunk, and not rewritten before every chunk is done.
     RangeFn job_fn_ = nullptr;
     void* job_ctx_ = nullptr;
     int64_t job_n_ = 0;
-    std::atomic<uint64_t> generation_{0};
-    std::atomic<uint32_t> pending_{0}; // workers that have not finished the current job
+
+    // [generation:24][n_chunks:20][next chunk:20]: one word, so a claim (a CAS) can only succeed
+    // for the job it was read for.
+    std::atomic<uint64_t> state_{0};
+    std::atomic<uint32_t> done_{0};    // chunks of the current job that have finished
+    uint64_t generation_ = 0;          // caller side copy of the current generation
     std::atomic<bool> stop_{false};
 
-    std::mutex mutex_;                 // guards sleeping only; jobs are published through atomics
+    std::mutex mutex_;                 // guards sleeping only
     std::condition_variable wake_;
     uint32_t n_sleeping_ = 0;
 };
