@@ -45,9 +45,16 @@ const HYPHENS = /[-\u00AD\u2010]$/;
 export function layoutPages(pages: LayoutPage[]): string[] {
   const lined = pages.map(groupLines);
   const repeated = repeatedEdgeTexts(pages, lined);
+  const offsets = pageNumberOffsets(pages, lined);
   return pages.map((page, i) => {
-    const body = lined[i].filter((line) => !isRunningLine(page, lined[i], line, repeated));
-    return blocksToText(readingOrder(page, body));
+    const edges = edgeLines(page, lined[i]);
+    const running = (line: Line) => {
+      if (!edges.includes(line)) return false;
+      const text = lineText(line.items, line.fontSize);
+      const n = edgeNumber(text);
+      return repeated.has(edgeKey(line)) || PAGE_NUMBER.test(text) || (n !== undefined && offsets.has(n - i));
+    };
+    return blocksToText(readingOrder(page, lined[i].filter((line) => !running(line))));
   });
 }
 
@@ -113,9 +120,28 @@ function repeatedEdgeTexts(pages: LayoutPage[], lined: Line[][]): Set<string> {
   return repeated;
 }
 
-function isRunningLine(page: LayoutPage, lines: Line[], line: Line, repeated: Set<string>): boolean {
-  if (!edgeLines(page, lines).includes(line)) return false;
-  return repeated.has(edgeKey(line)) || PAGE_NUMBER.test(lineText(line.items, line.fontSize));
+/** The number a running head or foot starts or ends with ("Chapter 2: Methods   13", "14  Results"). */
+function edgeNumber(text: string): number | undefined {
+  const match = /^(\d+)\s|\s(\d+)$/.exec(text);
+  return match ? Number(match[1] ?? match[2]) : undefined;
+}
+
+// Running heads whose text changes with the chapter still carry the page number: an edge-line
+// number that is the page index plus the same offset on most pages is a page number.
+function pageNumberOffsets(pages: LayoutPage[], lined: Line[][]): Set<number> {
+  const offsets = new Set<number>();
+  if (pages.length < REPEAT_MIN_PAGES) return offsets;
+  const counts = new Map<number, number>();
+  pages.forEach((page, i) => {
+    const seen = new Set<number>();
+    for (const line of edgeLines(page, lined[i])) {
+      const n = edgeNumber(lineText(line.items, line.fontSize));
+      if (n !== undefined) seen.add(n - i);
+    }
+    for (const offset of seen) counts.set(offset, (counts.get(offset) ?? 0) + 1);
+  });
+  for (const [offset, n] of counts) if (n >= REPEAT_SHARE * pages.length) offsets.add(offset);
+  return offsets;
 }
 
 // ---- columns ----

@@ -98,3 +98,10 @@ test('alternating running heads (book title on even pages, chapter on odd pages)
   const pages = [1, 2, 3, 4, 5, 6].map((n) => page([n % 2 === 0 ? 'A Book Title' : 'Chapter Two: Tides', 250, 810], [`Body text of page ${n}.`, 50, 700]));
   assert.deepEqual(layoutPages(pages), [1, 2, 3, 4, 5, 6].map((n) => `Body text of page ${n}.`));
 });
+
+test('running heads that change with the chapter are dropped by their page numbers; body numbers stay', () => {
+  const pages = [1, 2, 3, 4, 5, 6].map((n) =>
+    page([`Chapter ${Math.ceil(n / 2)}: ${['Tides', 'Winds', 'Stars'][Math.ceil(n / 2) - 1]}`, 50, 810], [`${n + 4}`, 540, 810], [`${n + 10} apples were counted on this page.`, 50, 700]),
+  );
+  assert.deepEqual(layoutPages(pages), [1, 2, 3, 4, 5, 6].map((n) => `${n + 10} apples were counted on this page.`));
+});
