@@ -330,6 +330,45 @@ TEST_CASE("batched matmul over several weights equals a naive product") {
     CHECK(worst < 1e-4);
 }
 
+TEST_CASE("one matmul call over weights needing three activation encodings equals separate calls") {
+    const int64_t cols = 64, rows = 24, n_tok = 3;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal;
+    std::vector<float> w(rows * cols), x(n_tok * cols);
+    for (float& f : w) f = normal(rng);
+    for (float& f : x) f = normal(rng);
+    std::vector<uint16_t> w16(w.size());
+    for (size_t i = 0; i < w.size(); ++i) w16[i] = sq::f32_to_f16(w[i]);
+    std::vector<uint8_t> w8(rows * cols / 32 * 34), w41(rows * cols / 32 * 20);
+    sq::cpu::type_kernels(sq::TensorType::Q8_0)->from_float(w.data(), w8.data(), rows * cols);
+    for (size_t b = 0; b < w41.size(); b += 20) { // Q4_1 blocks: d = 0.1, m = -0.8, random nibbles
+        const uint16_t d = sq::f32_to_f16(0.1f), m = sq::f32_to_f16(-0.8f);
+        std::memcpy(&w41[b], &d, 2);
+        std::memcpy(&w41[b + 2], &m, 2);
+        for (int i = 4; i < 20; ++i) w41[b + i] = static_cast<uint8_t>(rng());
+    }
+    auto ref = [&](sq::TensorType t, const void* data, size_t row_bytes) {
+        return sq::cpu::MatrixRef{t, static_cast<const uint8_t*>(data), row_bytes, rows, cols};
+    };
+    const sq::cpu::MatrixRef mats[3] = {ref(sq::TensorType::F16, w16.data(), cols * 2),
+                                        ref(sq::TensorType::Q8_0, w8.data(), cols / 32 * 34),
+                                        ref(sq::TensorType::Q4_1, w41.data(), cols / 32 * 20)};
+    sq::cpu::ThreadPool pool(2);
+    sq::cpu::MatmulScratch scratch;
+    std::vector<float> together(3 * n_tok * rows), apart(3 * n_tok * rows);
+    sq::cpu::MatmulOut outs[3];
+    for (int i = 0; i < 3; ++i) outs[i] = {mats[i], together.data() + i * n_tok * rows, rows};
+    sq::cpu::matmul(pool, outs, 3, x.data(), n_tok, cols, scratch);
+    for (int i = 0; i < 3; ++i) {
+        const sq::cpu::MatmulOut one{mats[i], apart.data() + i * n_tok * rows, rows};
+        sq::cpu::matmul(pool, &one, 1, x.data(), n_tok, cols, scratch);
+    }
+    CHECK_EQ(max_abs_diff(together, apart), 0.0);
+    double norm = 0;
+    for (float f : together) norm += std::fabs(f);
+    CHECK(norm > 1.0); // the products are not trivially zero
+}
+
 // ---- Model::load errors -------------------------------------------------------------------------
 
 TEST_CASE("Model::load accepts a well-formed llama and qwen2 model and reads its hparams") {

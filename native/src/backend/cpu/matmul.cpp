@@ -11,6 +11,7 @@ namespace {
 // Weight bytes per cache block: the block is re-read once per token of the batch, so it must stay
 // in L1/L2 while the activation rows stream past it.
 constexpr size_t kBlockBytes = 16 * 1024;
+constexpr size_t kMaxOuts = 4;
 
 size_t vec_dot_row_bytes(TensorType vdt, int64_t n_cols) {
     return tensor_row_bytes(tensor_type_traits(static_cast<uint32_t>(vdt)), static_cast<uint64_t>(n_cols));
@@ -31,6 +32,17 @@ void matmul_rows(const MatmulOut& o, VecDotFn vec_dot, const uint8_t* act, size_
     }
 }
 
+size_t distinct_vec_dot_types(const MatmulOut* outs, size_t n_outs) {
+    size_t n = 0;
+    for (size_t i = 0; i < n_outs; ++i) {
+        const TensorType t = type_kernels(outs[i].w.type)->vec_dot_type;
+        bool seen = t == TensorType::F32; // F32 activations need no conversion buffer
+        for (size_t j = 0; j < i && !seen; ++j) seen = type_kernels(outs[j].w.type)->vec_dot_type == t;
+        n += seen ? 0 : 1;
+    }
+    return n;
+}
+
 } // namespace
 
 size_t matmul_scratch_bytes(TensorType w_type, int64_t n_cols, int64_t n_tokens) {
@@ -41,12 +53,17 @@ size_t matmul_scratch_bytes(TensorType w_type, int64_t n_cols, int64_t n_tokens)
 
 void matmul(ThreadPool& pool, const MatmulOut* outs, size_t n_outs, const float* x, int64_t n_tokens,
             int64_t n_cols, MatmulScratch& scratch) {
+    // Weights of a model file can mix types freely: beyond what one pass handles, do one at a time.
+    if (n_outs > kMaxOuts || distinct_vec_dot_types(outs, n_outs) > 2) {
+        for (size_t i = 0; i < n_outs; ++i) matmul(pool, &outs[i], 1, x, n_tokens, n_cols, scratch);
+        return;
+    }
     struct Operand {
         VecDotFn vec_dot;
         const uint8_t* act;   // [n_tokens][stride] activations in the vec_dot_type
         size_t stride;
     };
-    std::vector<Operand> ops(n_outs);
+    Operand ops[kMaxOuts];
     TensorType slot_types[2];
     size_t n_slots = 0;
     for (size_t i = 0; i < n_outs; ++i) {

@@ -41,8 +41,8 @@ struct MatmulScratch {
 size_t matmul_scratch_bytes(TensorType w_type, int64_t n_cols, int64_t n_tokens);
 
 // Runs all products in `outs` over the same activations x [n_tokens][n_cols] in one parallel pass
-// (e.g. Q, K and V), so threads synchronise once. All weights must have n_cols columns, types with
-// kernels (type_kernels() != nullptr), and at most two distinct vec_dot_types.
+// (e.g. Q, K and V), so threads synchronise once (more passes when the weights need more than two
+// activation encodings). All weights must have n_cols columns and types with kernels.
 void matmul(ThreadPool& pool, const MatmulOut* outs, size_t n_outs, const float* x, int64_t n_tokens,
             int64_t n_cols, MatmulScratch& scratch);
 
