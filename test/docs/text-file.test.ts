@@ -25,14 +25,22 @@ test('UTF-8 text decodes (BOM dropped, accents and CJK kept)', () => {
   assert.equal(doc.pages[0].text, '# Café 文档\nbody');
 });
 
-test('binaries are recognised: NUL bytes, or mostly invalid UTF-8', () => {
-  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
-  assert.match((decodeText(png) as { reason: string }).reason, /NUL/);
-  const noise = Uint8Array.from({ length: 4096 }, (_, i) => 0x80 + ((i * 7) % 0x7f));
-  assert.match((decodeText(noise) as { reason: string }).reason, /not UTF-8/);
-  // one stray Latin-1 byte in a long text is still text
-  const mostlyText = new Uint8Array([...utf8('plain text '.repeat(50)), 0xe9, ...utf8(' more')]);
-  assert.ok('text' in decodeText(mostlyText));
+test('legacy Latin-1 / Windows-1252 text and UTF-16 with a BOM decode to the right characters', () => {
+  const latin1 = new Uint8Array([...utf8('Le caf'), 0xe9, ...utf8(' co'), 0xfb, ...utf8('te 3 '), 0x80, ...utf8(' ; '), 0xe0, ...utf8(' demain '), 0x93, ...utf8('bis'), 0x94, ...utf8('.\n')]);
+  assert.deepEqual(decodeText(latin1), { text: 'Le café coûte 3 € ; à demain “bis”.\n' });
+  const utf16le = new Uint8Array([0xff, 0xfe, ...[...'Zoë 文'].flatMap((c) => [c.charCodeAt(0) & 0xff, c.charCodeAt(0) >> 8])]);
+  assert.deepEqual(decodeText(utf16le), { text: 'Zoë 文' });
+  const utf16be = new Uint8Array([0xfe, 0xff, ...[...'Zoë'].flatMap((c) => [c.charCodeAt(0) >> 8, c.charCodeAt(0) & 0xff])]);
+  assert.deepEqual(decodeText(utf16be), { text: 'Zoë' });
+});
+
+test('binaries are recognised: NUL bytes, many control bytes, or mostly high bytes', () => {
+  const reason = (bytes: Uint8Array) => (decodeText(bytes) as { reason?: string }).reason;
+  assert.match(reason(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])) ?? '', /NUL/);
+  const compressed = Uint8Array.from({ length: 4096 }, (_, i) => 1 + ((i * 97) % 255)); // no NUL, all byte values
+  assert.match(reason(compressed) ?? '', /neither UTF-8 nor Latin-1/);
+  const highNoise = Uint8Array.from({ length: 4096 }, (_, i) => 0x80 + ((i * 7) % 0x7f));
+  assert.match(reason(highNoise) ?? '', /neither UTF-8 nor Latin-1/);
 });
 
 test('0-byte, blank-only and binary files throw FILE_EMPTY / FILE_BINARY with the file name', () => {
