@@ -3,20 +3,18 @@
 // followed once (real paths tracked, so loops and duplicates are reported instead of followed).
 // Files are read in parallel but reported in path order, so the same folder gives the same context.
 
-import type { Dirent, Stats } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { DocumentError, isDocumentError, type Document, type DocumentErrorCode, type SkipNote } from './document.ts';
-import { fileReadError, looksLikePdf, readPdf } from './pdf.ts';
-import { readTextBytes, type TextOptions } from './text-file.ts';
+import { readFileDocument, type FileFs, type FileOptions } from './file.ts';
+import { fileReadError } from './pdf.ts';
 
 /** The file-system calls the walker makes; tests replace one to simulate errors root cannot get. */
-export interface FolderFs {
+export interface FolderFs extends FileFs {
   readdir(dir: string): Promise<Dirent[]>;
-  stat(file: string): Promise<Stats>;
   realpath(file: string): Promise<string>;
-  readFile(file: string): Promise<Uint8Array>;
 }
 
 export interface FolderProgress {
@@ -25,12 +23,9 @@ export interface FolderProgress {
   source: string;
 }
 
-export interface FolderOptions extends TextOptions {
-  /** files larger than this are skipped; default 20 MB */
-  maxFileBytes?: number;
+export interface FolderOptions extends Omit<FileOptions, 'fs' | 'password'> {
   /** files read at once; default 8 */
   concurrency?: number;
-  signal?: AbortSignal;
   onProgress?: (progress: FolderProgress) => void;
   fs?: Partial<FolderFs>;
 }
@@ -45,7 +40,6 @@ export interface FolderResult {
   ignored: number;
 }
 
-export const DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024;
 const ALWAYS_SKIP = new Set(['.git', 'node_modules']);
 
 const nodeFs: FolderFs = {
@@ -258,26 +252,13 @@ async function readAll(walk: Walk, options: FolderOptions): Promise<Array<Docume
 }
 
 async function readOne(walk: Walk, full: string, source: string, options: FolderOptions): Promise<Document | SkipNote> {
-  const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   try {
-    const stats = await walk.fs.stat(full);
-    if (stats.size > maxBytes) {
-      return { source, code: 'FILE_TOO_LARGE', reason: `${source} is ${formatSize(stats.size)}, over the ${formatSize(maxBytes)} limit.` };
-    }
-    const bytes = await walk.fs.readFile(full);
-    if (bytes.length > 0 && (source.toLowerCase().endsWith('.pdf') || looksLikePdf(bytes))) {
-      return await readPdf(bytes, { source, signal: walk.signal });
-    }
-    return readTextBytes(bytes, source, options);
+    return await readFileDocument(full, source, { ...options, fs: walk.fs });
   } catch (e) {
     if (isDocumentError(e) && e.code === 'CANCELLED') throw e;
     const error = isDocumentError(e) ? e : fileReadError(source, e);
     return { source, code: error.code, reason: error.message };
   }
-}
-
-export function formatSize(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 function codeOf(e: unknown): string {

@@ -3,12 +3,13 @@
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { DocumentError } from './document.ts';
-import { readFolder, formatSize, DEFAULT_MAX_FILE_BYTES, type FolderOptions, type FolderResult } from './folder.ts';
-import { fileReadError, looksLikePdf, readPdf } from './pdf.ts';
-import { readTextBytes } from './text-file.ts';
+import { readFileDocument } from './file.ts';
+import { readFolder, type FolderOptions, type FolderResult } from './folder.ts';
+import { fileReadError } from './pdf.ts';
 
 export * from './document.ts';
-export { readFolder, DEFAULT_MAX_FILE_BYTES, type FolderOptions, type FolderResult, type FolderProgress, type FolderFs } from './folder.ts';
+export { readFileDocument, DEFAULT_MAX_FILE_BYTES, type FileOptions, type FileFs } from './file.ts';
+export { readFolder, type FolderOptions, type FolderResult, type FolderProgress, type FolderFs } from './folder.ts';
 export { readPdf, readPdfFile, type PdfOptions } from './pdf.ts';
 export { readTextBytes, paginateText, DEFAULT_LINES_PER_PAGE, type TextOptions } from './text-file.ts';
 export { buildFixedContext, locate, type FixedContext, type FixedContextOptions, type ContextSpan, type DocumentTokens } from './fixed-context.ts';
@@ -32,19 +33,6 @@ export async function openDocuments(target: string, options: OpenOptions = {}): 
   }
   if (stats.isDirectory()) return readFolder(target, options);
   if (!stats.isFile()) throw new DocumentError('FILE_UNREADABLE', `${name} is not a regular file.`);
-  const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  if (stats.size > maxBytes) {
-    throw new DocumentError('FILE_TOO_LARGE', `${name} is ${formatSize(stats.size)}, over the ${formatSize(maxBytes)} limit.`);
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = await fsp.readFile(target);
-  } catch (e) {
-    throw fileReadError(name, e);
-  }
-  const isPdf = bytes.length > 0 && (name.toLowerCase().endsWith('.pdf') || looksLikePdf(bytes));
-  const document = isPdf
-    ? await readPdf(bytes, { source: name, password: options.password, signal: options.signal })
-    : readTextBytes(bytes, name, options);
+  const document = await readFileDocument(target, name, options);
   return { root: target, documents: [document], skipped: document.skipped, ignored: 0 };
 }
