@@ -206,6 +206,7 @@ test('openDocuments: a single file throws its own error; a folder or a file give
     await rejectsWith(openDocuments(path.join(root, 'zero.txt')), 'FILE_EMPTY', /zero\.txt is empty \(0 bytes\)/);
     await rejectsWith(openDocuments(path.join(root, 'blob.bin')), 'FILE_BINARY', /blob\.bin was skipped: binary/);
     await rejectsWith(openDocuments(path.join(root, 'nope')), 'FILE_NOT_FOUND', /nope does not exist/);
+    await rejectsWith(openDocuments(path.join(fixtures, 'report.pdf'), { maxFileBytes: 1024 }), 'FILE_TOO_LARGE', /report\.pdf is \d+\.\d KB, over the 1\.0 KB limit\./);
     await rejectsWith(openDocuments(path.join(fixtures, 'encrypted.pdf')), 'PDF_ENCRYPTED', /Enter its password/);
     const pdf = await openDocuments(path.join(fixtures, 'encrypted.pdf'), { password: 'squeeze' });
     assert.match(pdf.documents[0].pages[0].text, /vault combination/);
