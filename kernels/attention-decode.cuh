@@ -29,7 +29,9 @@ struct AttentionDecodeParams {
     long kv_head_stride;   // elements from one KV head to the next: n_ctx * head_dim
     float scale;           // usually 1 / sqrt(head_dim)
     int n_splits;          // 0: as many as fill the GPU once; else forced (tests, tuning)
-    int keys_per_iter;     // 0: default; else 2, 4 or 8 keys in flight per thread group (tuning)
+    int keys_per_iter;     // 0: default; else 2 or 4 keys per thread group and step (tuning)
+    int prefetch;          // 0: default; 1: load the next step's keys during this one; -1: don't (tuning)
+    int tensor_cores;      // 0: default; 1: mma.sync kernel (GQA groups); -1: CUDA-core kernel (tuning)
 };
 
 // Workspace for any split count the launcher may choose.

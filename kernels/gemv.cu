@@ -9,7 +9,13 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-constexpr int kRowsPerWarp = 2; // rows sharing each x load: halves the L1 traffic x costs per weight byte
+// Rows a warp computes together, sharing each x load. Q8_0 reads 4 bytes of x per weight byte and
+// Q4_K 7: two Q4_K rows per warp keep that L1 traffic well under the L1's bandwidth. First H200
+// run (bench/results/gpu-attention-2026-11-26-run1.json) with 2 rows for both and no unrolling: Q8_0
+// 0.9-1.6 TB/s, Q4_K 0.7-1.1 TB/s, too few loads in flight; hence one Q8_0 row a warp and the
+// unrolled block loops below.
+constexpr int kQ8_0RowsPerWarp = 1;
+constexpr int kQ4_KRowsPerWarp = 2;
 
 constexpr int kQ8_0Bytes = 34;  // f16 d | i8 qs[32]
 constexpr int kQ4_KBytes = 144; // f16 d, dmin | u8 scales[12] | u8 qs[128]
@@ -28,19 +34,20 @@ __device__ __forceinline__ float warp_sum(float v) {
 // the int8 values come in as four 16-bit loads.
 static __global__ void __launch_bounds__(kThreads) gemv_q8_0_kernel(GemvParams p) {
     const int lane = threadIdx.x % 32;
-    const int row0 = (blockIdx.x * kWarps + threadIdx.x / 32) * kRowsPerWarp;
+    const int row0 = (blockIdx.x * kWarps + threadIdx.x / 32) * kQ8_0RowsPerWarp;
     if (row0 >= p.n_rows) return;
     const int part = lane % 4, slot = lane / 4;
     const int n_blocks = p.n_cols / 32;
     const uint8_t* w = static_cast<const uint8_t*>(p.w);
 
-    float sum[kRowsPerWarp] = {};
+    float sum[kQ8_0RowsPerWarp] = {};
+#pragma unroll 4
     for (int blk = slot; blk < n_blocks; blk += 8) {
         const float4* xp = reinterpret_cast<const float4*>(p.x + blk * 32 + part * 8);
         const float4 xa = __ldg(xp), xb = __ldg(xp + 1);
         const float xv[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r) {
+        for (int r = 0; r < kQ8_0RowsPerWarp; ++r) {
             if (row0 + r >= p.n_rows) break;
             const uint8_t* b = w + (row0 + r) * p.row_bytes + static_cast<long>(blk) * kQ8_0Bytes;
             const unsigned short* qs = reinterpret_cast<const unsigned short*>(b + 2 + part * 8);
@@ -55,7 +62,7 @@ static __global__ void __launch_bounds__(kThreads) gemv_q8_0_kernel(GemvParams p
         }
     }
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < kQ8_0RowsPerWarp; ++r) {
         const float total = warp_sum(sum[r]);
         if (lane == 0 && row0 + r < p.n_rows) p.y[row0 + r] = total;
     }
@@ -78,7 +85,7 @@ __device__ __forceinline__ void scale_min_k4(const uint8_t* s, int j, float* sc,
 // one 16-byte load: 16 low nibbles of sub-block 2c and 16 high nibbles of sub-block 2c + 1 (c = part/2).
 static __global__ void __launch_bounds__(kThreads) gemv_q4_k_kernel(GemvParams p) {
     const int lane = threadIdx.x % 32;
-    const int row0 = (blockIdx.x * kWarps + threadIdx.x / 32) * kRowsPerWarp;
+    const int row0 = (blockIdx.x * kWarps + threadIdx.x / 32) * kQ4_KRowsPerWarp;
     if (row0 >= p.n_rows) return;
     const int part = lane % 8, slot = lane / 8;
     const int c = part / 2;
@@ -86,7 +93,8 @@ static __global__ void __launch_bounds__(kThreads) gemv_q4_k_kernel(GemvParams p
     const int n_blocks = p.n_cols / 256;
     const uint8_t* w = static_cast<const uint8_t*>(p.w);
 
-    float sum[kRowsPerWarp] = {};
+    float sum[kQ4_KRowsPerWarp] = {};
+#pragma unroll 2
     for (int blk = slot; blk < n_blocks; blk += 4) {
         const float4* xlo4 = reinterpret_cast<const float4*>(p.x + blk * 256 + first);
         const float4* xhi4 = reinterpret_cast<const float4*>(p.x + blk * 256 + first + 32);
@@ -101,7 +109,7 @@ static __global__ void __launch_bounds__(kThreads) gemv_q4_k_kernel(GemvParams p
             sum_xhi += (b.x + b.y) + (b.z + b.w);
         }
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r) {
+        for (int r = 0; r < kQ4_KRowsPerWarp; ++r) {
             if (row0 + r >= p.n_rows) break;
             const uint8_t* b = w + (row0 + r) * p.row_bytes + static_cast<long>(blk) * kQ4_KBytes;
             const uint4 q = __ldg(reinterpret_cast<const uint4*>(b + 16 + 16 * part));
@@ -121,7 +129,7 @@ static __global__ void __launch_bounds__(kThreads) gemv_q4_k_kernel(GemvParams p
         }
     }
 #pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < kQ4_KRowsPerWarp; ++r) {
         const float total = warp_sum(sum[r]);
         if (lane == 0 && row0 + r < p.n_rows) p.y[row0 + r] = total;
     }
@@ -132,19 +140,21 @@ static __global__ void __launch_bounds__(kThreads) gemv_q4_k_kernel(GemvParams p
 cudaError_t gemv(const GemvParams& p, cudaStream_t stream) {
     if (p.n_rows <= 0) return cudaSuccess;
     if (!p.w || !p.x || !p.y || p.n_cols < 0 || reinterpret_cast<uintptr_t>(p.x) % 16 != 0) return cudaErrorInvalidValue;
-    const unsigned blocks = (p.n_rows + kWarps * kRowsPerWarp - 1) / (kWarps * kRowsPerWarp);
+    const auto blocks = [&](int rows_per_warp) {
+        return static_cast<unsigned>((p.n_rows + kWarps * rows_per_warp - 1) / (kWarps * rows_per_warp));
+    };
     switch (p.type) {
     case GemvType::Q8_0:
         if (p.n_cols % 32 != 0 || p.row_bytes < p.n_cols / 32 * kQ8_0Bytes || p.row_bytes % 2 != 0 ||
             reinterpret_cast<uintptr_t>(p.w) % 2 != 0)
             return cudaErrorInvalidValue;
-        gemv_q8_0_kernel<<<blocks, kThreads, 0, stream>>>(p);
+        gemv_q8_0_kernel<<<blocks(kQ8_0RowsPerWarp), kThreads, 0, stream>>>(p);
         break;
     case GemvType::Q4_K:
         if (p.n_cols % 256 != 0 || p.row_bytes < p.n_cols / 256 * kQ4_KBytes || p.row_bytes % 16 != 0 ||
             reinterpret_cast<uintptr_t>(p.w) % 16 != 0)
             return cudaErrorInvalidValue;
-        gemv_q4_k_kernel<<<blocks, kThreads, 0, stream>>>(p);
+        gemv_q4_k_kernel<<<blocks(kQ4_KRowsPerWarp), kThreads, 0, stream>>>(p);
         break;
     default:
         return cudaErrorInvalidValue;

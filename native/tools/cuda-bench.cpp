@@ -2,7 +2,8 @@
 //   - copy ceiling: a large device-to-device copy (bytes read + written)
 //   - dense decode attention (split-K), one query per head, H = 32, d = 128, KV heads 32 and 8,
 //     f16/bf16 caches of 32K..512K keys: bytes = the K and V rows read
-//   - a sweep of split counts and keys in flight at 128K keys (the measurement behind the defaults)
+//   - a sweep of split counts x kernel variant at 128K keys (the measurement behind the defaults);
+//     the main table runs every variant: CUDA cores with and without prefetch, tensor cores (mma)
 //   - quantized GEMV (Q8_0, Q4_K): bytes = the weight rows read; weight copies are rotated so
 //     that no run finds its matrix in L2
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events), on random data.
@@ -108,7 +109,7 @@ struct AttentionBuffers {
 };
 
 cuda::AttentionDecodeParams attention_params(const AttentionBuffers& b, cuda::KvType type, int n_kv_heads, long n_kv,
-                                             int n_splits, int kpi) {
+                                             int n_splits, int kpi, int prefetch, int tensor_cores) {
     cuda::AttentionDecodeParams p{};
     p.q = b.q;
     p.k = b.k;
@@ -125,6 +126,8 @@ cuda::AttentionDecodeParams attention_params(const AttentionBuffers& b, cuda::Kv
     p.scale = 1.0f / std::sqrt(128.0f);
     p.n_splits = n_splits;
     p.keys_per_iter = kpi;
+    p.prefetch = prefetch;
+    p.tensor_cores = tensor_cores;
     return p;
 }
 
@@ -142,7 +145,12 @@ void bench_attention(const Options& opt, Json& rows, Json& sweep) {
     for (float& x : q) x = std::uniform_real_distribution<float>(-2.0f, 2.0f)(gen);
     cudaMemcpy(b.q, q.data(), q.size() * 4, cudaMemcpyHostToDevice);
 
-    std::printf("\n%-5s %4s %4s %8s %10s %8s\n", "kv", "H", "Hkv", "keys", "ms", "TB/s");
+    struct Variant {
+        const char* name;
+        int prefetch, tensor_cores;
+    };
+    const Variant variants[] = {{"cores", -1, -1}, {"cores+prefetch", 1, -1}, {"mma", 0, 1}};
+    std::printf("\n%-5s %4s %4s %8s %-15s %10s %8s\n", "kv", "H", "Hkv", "keys", "kernel", "ms", "TB/s");
     for (cuda::KvType type : {cuda::KvType::BF16, cuda::KvType::F16}) {
         const bool f16 = type == cuda::KvType::F16;
         const auto make = [f16](float f) { return f16 ? f32_to_f16(f) : f32_to_bf16(f); };
@@ -150,35 +158,49 @@ void bench_attention(const Options& opt, Json& rows, Json& sweep) {
         for (int n_kv_heads : {32, 8}) {
             for (long n_kv : {32768L, 131072L, 262144L, 524288L}) {
                 if (n_kv > opt.max_keys) continue;
-                const cuda::AttentionDecodeParams p = attention_params(b, type, n_kv_heads, n_kv, 0, 0);
-                const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
-                const double bytes = 2.0 * n_kv_heads * n_kv * d * 2;
-                const double tbps = ms > 0 ? bytes / (ms * 1e-3) / 1e12 : 0.0;
-                std::printf("%-5s %4d %4d %8ld %10.4f %8.3f\n", f16 ? "f16" : "bf16", n_heads, n_kv_heads, n_kv, ms, tbps);
-                char row[256];
-                std::snprintf(row, sizeof row,
-                              "{\"kv\": \"%s\", \"H\": %d, \"Hkv\": %d, \"d\": %d, \"keys\": %ld, \"ms\": %.5f, \"tbps\": %.4f}",
-                              f16 ? "f16" : "bf16", n_heads, n_kv_heads, d, n_kv, ms, tbps);
-                rows.add(row);
+                for (const Variant& var : variants) {
+                    const cuda::AttentionDecodeParams p =
+                        attention_params(b, type, n_kv_heads, n_kv, 0, 0, var.prefetch, var.tensor_cores);
+                    const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
+                    const double bytes = 2.0 * n_kv_heads * n_kv * d * 2;
+                    const double tbps = ms > 0 ? bytes / (ms * 1e-3) / 1e12 : 0.0;
+                    std::printf("%-5s %4d %4d %8ld %-15s %10.4f %8.3f\n", f16 ? "f16" : "bf16", n_heads, n_kv_heads, n_kv,
+                                var.name, ms, tbps);
+                    char row[256];
+                    std::snprintf(row, sizeof row,
+                                  "{\"kv\": \"%s\", \"H\": %d, \"Hkv\": %d, \"d\": %d, \"keys\": %ld, \"kernel\": \"%s\", "
+                                  "\"ms\": %.5f, \"tbps\": %.4f}",
+                                  f16 ? "f16" : "bf16", n_heads, n_kv_heads, d, n_kv, var.name, ms, tbps);
+                    rows.add(row);
+                }
             }
         }
         if (f16) continue;
-        // Tuning sweep (bf16, 128K keys): forced split counts x keys in flight per thread group.
-        std::printf("\nsweep bf16 128K keys: splits (0 = auto) x keys per iteration (0 = default), TB/s\n");
+        // Tuning sweep (bf16, 128K keys): forced split counts x kernel (keys per step, prefetch, mma).
+        std::printf("\nsweep bf16 128K keys, TB/s: splits (0 = auto) x kernel\n");
         for (int n_kv_heads : {32, 8}) {
-            for (int splits : {0, 33, 66, 132, 264, 528, 1024}) {
+            for (int splits : {0, 33, 66, 132, 264}) {
                 std::printf("Hkv %2d splits %4d:", n_kv_heads, splits);
-                for (int kpi : {0, 2, 4, 8}) {
-                    const long n_kv = std::min(131072L, opt.max_keys);
-                    const cuda::AttentionDecodeParams p = attention_params(b, type, n_kv_heads, n_kv, splits, kpi);
-                    const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
-                    const double tbps = ms > 0 ? 2.0 * n_kv_heads * n_kv * d * 2 / (ms * 1e-3) / 1e12 : 0.0;
-                    std::printf("  kpi %d %6.3f", kpi, tbps);
-                    char row[200];
-                    std::snprintf(row, sizeof row,
-                                  "{\"Hkv\": %d, \"keys\": %ld, \"splits\": %d, \"kpi\": %d, \"ms\": %.5f, \"tbps\": %.4f}",
-                                  n_kv_heads, n_kv, splits, kpi, ms, tbps);
-                    sweep.add(row);
+                for (int kpi : {2, 4, 0}) {
+                    for (int prefetch : {-1, 1}) {
+                        const bool mma = kpi == 0;
+                        if (mma && prefetch > 0) continue;
+                        const long n_kv = std::min(131072L, opt.max_keys);
+                        const cuda::AttentionDecodeParams p =
+                            attention_params(b, type, n_kv_heads, n_kv, splits, kpi, prefetch, mma ? 1 : -1);
+                        const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
+                        const double tbps = ms > 0 ? 2.0 * n_kv_heads * n_kv * d * 2 / (ms * 1e-3) / 1e12 : 0.0;
+                        char name[32];
+                        if (mma) std::snprintf(name, sizeof name, "mma");
+                        else std::snprintf(name, sizeof name, "kpi %d pf %s", kpi, prefetch > 0 ? "on" : "off");
+                        std::printf("  %s %6.3f", name, tbps);
+                        char row[220];
+                        std::snprintf(row, sizeof row,
+                                      "{\"Hkv\": %d, \"keys\": %ld, \"splits\": %d, \"kernel\": \"%s\", \"ms\": %.5f, "
+                                      "\"tbps\": %.4f}",
+                                      n_kv_heads, n_kv, splits, name, ms, tbps);
+                        sweep.add(row);
+                    }
                 }
                 std::printf("\n");
             }

@@ -100,7 +100,7 @@ void report(const char* op, const std::string& what, double err, double tol) {
 struct AttentionCase {
     int n_heads, n_kv_heads, head_dim, n_kv;
     cuda::KvType type;
-    int n_splits, keys_per_iter;
+    int n_splits, keys_per_iter, prefetch;
 };
 
 uint16_t to_cache(cuda::KvType t, float f) { return t == cuda::KvType::F16 ? f32_to_f16(f) : f32_to_bf16(f); }
@@ -162,7 +162,8 @@ struct AttentionRun {
 };
 
 // Runs the op over keys [first, first + n_kv) of every KV head.
-AttentionRun run_attention(const AttentionCase& c, const AttentionInputs& in, int first, int n_kv, float scale) {
+AttentionRun run_attention(const AttentionCase& c, const AttentionInputs& in, int first, int n_kv, float scale,
+                           int tensor_cores = 0) {
     DeviceBuffer<float> q(in.q), out(in.q.size()), lse(c.n_heads);
     DeviceBuffer<uint16_t> k(in.k), v(in.v);
     DeviceBuffer<float> ws(cuda::attention_decode_workspace_floats(c.n_heads, c.head_dim));
@@ -185,6 +186,8 @@ AttentionRun run_attention(const AttentionCase& c, const AttentionInputs& in, in
     p.scale = scale;
     p.n_splits = c.n_splits;
     p.keys_per_iter = c.keys_per_iter;
+    p.prefetch = c.prefetch;
+    p.tensor_cores = tensor_cores;
     AttentionRun run;
     run.err = cuda::attention_decode(p, nullptr);
     if (run.err == cudaSuccess) run.err = cudaDeviceSynchronize();
@@ -195,9 +198,9 @@ AttentionRun run_attention(const AttentionCase& c, const AttentionInputs& in, in
 
 std::string describe(const AttentionCase& c) {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%s H%d Hkv%d d%d keys %d splits %d kpi %d",
+    std::snprintf(buf, sizeof buf, "%s H%d Hkv%d d%d keys %d splits %d kpi %d pf %d",
                   c.type == cuda::KvType::F16 ? "f16" : "bf16", c.n_heads, c.n_kv_heads, c.head_dim, c.n_kv,
-                  c.n_splits, c.keys_per_iter);
+                  c.n_splits, c.keys_per_iter, c.prefetch);
     return buf;
 }
 
@@ -215,17 +218,19 @@ double lse_error(const std::vector<float>& got, const std::vector<double>& ref) 
 }
 
 const AttentionCase kAttentionCases[] = {
-    {1, 1, 64, 1, cuda::KvType::F16, 0, 0},          // one key
-    {9, 3, 64, 37, cuda::KvType::F16, 0, 0},         // SmolLM2's heads, odd length
-    {9, 3, 64, 37, cuda::KvType::BF16, 1, 0},        // one slice: no merge
-    {32, 8, 128, 1000, cuda::KvType::BF16, 0, 0},    // Llama-3-8B heads
-    {32, 8, 128, 1000, cuda::KvType::BF16, 7, 2},
-    {32, 8, 128, 1000, cuda::KvType::F16, 3, 8},
-    {28, 4, 128, 333, cuda::KvType::BF16, 0, 0},     // group of 7
-    {12, 1, 64, 5000, cuda::KvType::F16, 0, 4},      // group of 12: two tiles of 6
-    {16, 16, 128, 4097, cuda::KvType::F16, 0, 0},    // no GQA
-    {8, 2, 128, 131072, cuda::KvType::BF16, 0, 0},   // 128K keys
-    {2, 1, 128, 0, cuda::KvType::F16, 0, 0},         // no keys: zeros, lse -inf
+    {1, 1, 64, 1, cuda::KvType::F16, 0, 0, 0},          // one key
+    {9, 3, 64, 37, cuda::KvType::F16, 0, 0, 0},         // SmolLM2's heads, odd length
+    {9, 3, 64, 37, cuda::KvType::BF16, 1, 0, -1},       // one slice: no merge
+    {32, 8, 128, 1000, cuda::KvType::BF16, 0, 0, 0},    // Llama-3-8B heads
+    {32, 8, 128, 1000, cuda::KvType::BF16, 7, 2, 1},
+    {32, 8, 128, 1000, cuda::KvType::F16, 3, 4, -1},
+    {32, 8, 128, 1000, cuda::KvType::F16, 3, 4, 1},
+    {28, 4, 128, 333, cuda::KvType::BF16, 0, 0, 0},     // group of 7
+    {12, 1, 64, 5000, cuda::KvType::F16, 0, 4, 1},      // group of 12: two tiles of 6
+    {16, 16, 128, 4097, cuda::KvType::F16, 0, 0, 0},    // no GQA
+    {16, 16, 128, 4097, cuda::KvType::BF16, 5, 2, -1},
+    {8, 2, 128, 131072, cuda::KvType::BF16, 0, 0, 0},   // 128K keys
+    {2, 1, 128, 0, cuda::KvType::F16, 0, 0, 0},         // no keys: zeros, lse -inf
 };
 
 TEST_CASE("attention_decode: double reference and the CPU op, awkward shapes") {
@@ -234,10 +239,15 @@ TEST_CASE("attention_decode: double reference and the CPU op, awkward shapes") {
         const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
         std::vector<double> ref, ref_lse;
         attention_reference(c, in, scale, ref, ref_lse);
-        const AttentionRun run = run_attention(c, in, 0, c.n_kv, scale);
-        CHECK_CUDA(run.err);
-        report("attention", describe(c), rel_error(run.out, ref), 2e-5);
-        report("attention", describe(c) + " lse", lse_error(run.lse, ref_lse), 1e-4);
+        // The tensor-core kernel splits q and p into hi + lo halves, so it meets the same tolerance.
+        AttentionRun run;
+        for (int tensor_cores : {-1, 1}) {
+            run = run_attention(c, in, 0, c.n_kv, scale, tensor_cores);
+            CHECK_CUDA(run.err);
+            const std::string what = describe(c) + (tensor_cores > 0 ? " mma" : "");
+            report("attention", what, rel_error(run.out, ref), 2e-5);
+            report("attention", what + " lse", lse_error(run.lse, ref_lse), 1e-4);
+        }
 
         // The engine's CPU op rounds q and the probabilities to f16 (as ggml does): looser.
         if (c.type != cuda::KvType::F16 || c.n_kv == 0) continue;
@@ -254,24 +264,24 @@ TEST_CASE("attention_decode: double reference and the CPU op, awkward shapes") {
 }
 
 TEST_CASE("attention_decode: rejects shapes it cannot run") {
-    AttentionCase c{4, 2, 96, 10, cuda::KvType::F16, 0, 0};
+    AttentionCase c{4, 2, 96, 10, cuda::KvType::F16, 0, 0, 0};
     const AttentionInputs in = make_attention_inputs(c);
     CHECK_EQ(static_cast<int>(run_attention(c, in, 0, c.n_kv, 0.1f).err), static_cast<int>(cudaErrorInvalidValue));
-    c = {6, 4, 64, 10, cuda::KvType::F16, 0, 0}; // 4 KV heads do not divide 6 query heads
+    c = {6, 4, 64, 10, cuda::KvType::F16, 0, 0, 0}; // 4 KV heads do not divide 6 query heads
     const AttentionInputs in2 = make_attention_inputs(c);
     CHECK_EQ(static_cast<int>(run_attention(c, in2, 0, c.n_kv, 0.1f).err), static_cast<int>(cudaErrorInvalidValue));
 }
 
 // The squeezed path's use: attention over two disjoint key sets, merged, equals attention over both.
 TEST_CASE("lse_merge: two partial attentions merge into the whole") {
-    const AttentionCase whole{32, 8, 128, 3001, cuda::KvType::BF16, 0, 0};
+    const AttentionCase whole{32, 8, 128, 3001, cuda::KvType::BF16, 0, 0, 0};
     const AttentionInputs in = make_attention_inputs(whole);
     const float scale = 1.0f / std::sqrt(128.0f);
     std::vector<double> ref, ref_lse;
     attention_reference(whole, in, scale, ref, ref_lse);
     for (int cut : {0, 1, 1500, 3001}) {
         const AttentionRun a = run_attention(whole, in, 0, cut, scale);
-        const AttentionRun b = run_attention(whole, in, cut, whole.n_kv - cut, scale);
+        const AttentionRun b = run_attention(whole, in, cut, whole.n_kv - cut, scale, 1);
         CHECK_CUDA(a.err);
         CHECK_CUDA(b.err);
         std::vector<float> o(a.out), lse(a.lse); // [2][n_heads][head_dim], [2][n_heads]
