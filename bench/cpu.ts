@@ -71,9 +71,13 @@ function llamaBench(bin: string, path: string, threads: number, depths: number[]
 }
 
 export async function runCpuBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { threads: { type: 'string' }, quick: { type: 'boolean' }, model: { type: 'string', multiple: true } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { threads: { type: 'string' }, depths: { type: 'string' }, model: { type: 'string', multiple: true } },
+  });
   const threads = Number(values.threads ?? 2);
-  const depths = values.quick ? [0, 1024] : [0, 4096, 8192];
+  // Deep contexts cost minutes of prefill per model and engine on 2 cores: --depths 0,1024 for a quick look.
+  const depths = (values.depths ?? '0,4096,8192').split(',').map(Number);
   const bin = execFileSync('bash', ['scripts/build-llama-bench.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   const models: Array<[string, string]> = values.model?.map((m) => [m, m]) ?? [
     ['SmolLM2-135M-Instruct Q4_1', smollm2Path()],
@@ -90,6 +94,6 @@ export async function runCpuBench(argv: string[]): Promise<void> {
     }
   }
   printTable(['model', 'test', 'squeeze tok/s', 'llama.cpp tok/s', 'ratio'], rows.map((r) => [r.model, r.test, r.ours, r.llamaCpp, r.ratio]));
-  const path = saveResults('cpu', { machine: describeMachine(), threads, rows });
+  const path = saveResults('cpu', { machine: describeMachine(), threads, depths, rows });
   process.stdout.write(`\nwritten to ${path}\n`);
 }
