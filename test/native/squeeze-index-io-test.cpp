@@ -82,7 +82,8 @@ TEST_CASE("round trip is bit-exact") {
         CHECK_EQ(a.levels.size(), b.levels.size());
         for (size_t l = 0; l < a.levels.size(); ++l) {
             CHECK(same_bits(a.levels[l].centroids, b.levels[l].centroids));
-            CHECK(same_bits(a.levels[l].centroids_t, b.levels[l].centroids_t)); // rebuilt on load
+            CHECK(same_bits(a.levels[l].centroids_t, b.levels[l].centroids_t)); // derived on load
+            CHECK(same_bits(a.levels[l].log_counts, b.levels[l].log_counts));
             CHECK(same_bits(a.levels[l].counts, b.levels[l].counts));
             CHECK(same_bits(a.levels[l].first, b.levels[l].first));
         }

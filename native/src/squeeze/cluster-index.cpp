@@ -40,12 +40,14 @@ std::vector<uint32_t> level_sizes(const std::vector<float>& fractions, uint32_t 
 
 } // namespace
 
-void cluster_level_transpose(ClusterLevel& level, uint32_t head_dim) {
+void cluster_level_derive(ClusterLevel& level, uint32_t head_dim) {
     const uint32_t k_pad = centroid_pad(level.n_clusters);
     level.centroids_t.assign(size_t{head_dim} * k_pad, 0.0f);
     for (uint32_t j = 0; j < level.n_clusters; ++j)
         for (uint32_t d = 0; d < head_dim; ++d)
             level.centroids_t[size_t{d} * k_pad + j] = level.centroids[size_t{j} * head_dim + d];
+    level.log_counts.resize(level.n_clusters);
+    for (uint32_t j = 0; j < level.n_clusters; ++j) level.log_counts[j] = std::log(static_cast<float>(level.counts[j]));
 }
 
 Status cluster_head_build(const float* keys, const float* values, uint32_t n_tokens, uint32_t head_dim,
@@ -141,7 +143,7 @@ Status cluster_head_build(const float* keys, const float* values, uint32_t n_tok
                     lv.centroids[size_t{j} * head_dim + d] = static_cast<float>(sum[size_t{j} * head_dim + d] / lv.counts[j]);
             }
         }
-        cluster_level_transpose(lv, head_dim);
+        cluster_level_derive(lv, head_dim);
     }
 
     const Kernels& kern = kernels();

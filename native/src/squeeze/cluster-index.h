@@ -59,6 +59,7 @@ struct ClusterLevel {
     std::vector<float> centroids;    // [n_clusters][head_dim] mean of the raw keys under each cluster
     std::vector<float> centroids_t;  // [head_dim][centroid_pad(n_clusters)] the same, transposed, zero padded
     std::vector<uint32_t> counts;    // [n_clusters] keys under each cluster, each >= 1
+    std::vector<float> log_counts;   // [n_clusters] log(counts), for the lookup's denominator
     std::vector<uint32_t> first;     // [n_clusters + 1] child ranges (slots for the finest level)
 };
 
@@ -93,7 +94,8 @@ Status cluster_index_build(const KvView& kv, const ClusterParams& params, const 
 Status cluster_head_build(const float* keys, const float* values, uint32_t n_tokens, uint32_t head_dim,
                           const ClusterParams& params, HeadIndex& out);
 
-// Fills centroids_t from centroids (after loading a pack, which stores only the latter).
-void cluster_level_transpose(ClusterLevel& level, uint32_t head_dim);
+// Fills the derived fields (centroids_t, log_counts) from centroids and counts: after building, and
+// after loading a pack, which stores only the latter.
+void cluster_level_derive(ClusterLevel& level, uint32_t head_dim);
 
 } // namespace sq::squeeze

@@ -112,7 +112,7 @@ Status read_head(Reader& r, uint32_t n_levels, uint32_t n_tokens, uint32_t head_
         SQ_TRY(check_finite(lv.centroids, "centroids"));
         SQ_TRY(r.array(lv.counts, lv.n_clusters, "counts"));
         SQ_TRY(r.array(lv.first, uint64_t{lv.n_clusters} + 1, "first"));
-        cluster_level_transpose(lv, head_dim);
+        cluster_level_derive(lv, head_dim);
     }
     SQ_TRY(r.array(h.token_of_slot, n_tokens, "token_of_slot"));
     SQ_TRY(r.array(h.keys, uint64_t{n_tokens} * head_dim, "keys"));

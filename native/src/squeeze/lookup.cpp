@@ -33,9 +33,9 @@ void log_denominators(const ClusterLevel& lv, const std::vector<float>& dots, ui
     for (uint32_t r = 0; r < n_rows; ++r) {
         const float* x = dots.data() + size_t{r} * k_pad;
         float m = -INFINITY;
-        for (uint32_t j = 0; j < lv.n_clusters; ++j) m = std::max(m, scale * x[j] + std::log(static_cast<float>(lv.counts[j])));
+        for (uint32_t j = 0; j < lv.n_clusters; ++j) m = std::max(m, scale * x[j] + lv.log_counts[j]);
         double sum = 0.0;
-        for (uint32_t j = 0; j < lv.n_clusters; ++j) sum += std::exp(scale * x[j] + std::log(static_cast<float>(lv.counts[j])) - m);
+        for (uint32_t j = 0; j < lv.n_clusters; ++j) sum += std::exp(scale * x[j] + lv.log_counts[j] - m);
         log_d[r] = m + static_cast<float>(std::log(sum));
     }
 }
