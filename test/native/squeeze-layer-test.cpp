@@ -147,4 +147,39 @@ TEST_CASE("threshold mode equals attention over the selected keys, and reads les
     CHECK(squeeze_attend_layer(a, pool, scratch, nullptr).code == "SQUEEZE_BAD_PARAMS");
 }
 
+TEST_CASE("token mass: each fixed token's attention probability summed over tokens and heads") {
+    const Setup s = make_setup();
+    sq::cpu::ThreadPool pool(2);
+    LayerScratch scratch;
+    std::vector<float> out(size_t{kBatch} * kHeads * kDim), mass(kFixed, 0.0f);
+    LayerAttention a = layer_args(s, 1, out.data());
+    a.token_mass = mass.data();
+    CHECK(squeeze_attend_layer(a, pool, scratch, nullptr).is_ok());
+    std::vector<double> want(kFixed, 0.0);
+    for (uint32_t t = 0; t < kBatch; ++t)
+        for (uint32_t h = 0; h < kHeads; ++h) {
+            const size_t base = (size_t{1} * kKv + h / kGroup) * kCtx * kDim;
+            const float* q = s.q.data() + (size_t{t} * kHeads + h) * kDim;
+            const uint32_t n = kFixed + kDynBefore + t + 1;
+            std::vector<double> logit(n);
+            double m = -1e300, z = 0.0;
+            for (uint32_t i = 0; i < n; ++i) {
+                double dot = 0.0;
+                for (uint32_t c = 0; c < kDim; ++c) dot += double(q[c]) * s.k32[base + size_t{i} * kDim + c];
+                logit[i] = dot * kScale;
+                m = std::max(m, logit[i]);
+            }
+            for (uint32_t i = 0; i < n; ++i) z += std::exp(logit[i] - m);
+            for (uint32_t i = 0; i < kFixed; ++i) want[i] += std::exp(logit[i] - m) / z;
+        }
+    double total = 0.0, total_want = 0.0;
+    for (uint32_t i = 0; i < kFixed; ++i) {
+        CHECK_NEAR(mass[i], want[i], 1e-5);
+        total += mass[i];
+        total_want += want[i];
+    }
+    CHECK_NEAR(total, total_want, 1e-4);
+    CHECK(total > 1.0 && total < kBatch * kHeads); // the dynamic rows take some of the mass
+}
+
 int main() { return run_all_tests(); }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 
 #include "sparse-attention.h"
 
@@ -25,6 +26,20 @@ void run_tasks(cpu::ThreadPool& pool, uint32_t n, Fn&& fn) {
     });
 }
 
+// Adds one row's final attention probabilities of the fixed-context keys to mass [n_tokens]:
+// p (exp(logit - max) over the selection's slots) rescaled by the fixed part's share after the merge.
+void add_token_mass(const HeadIndex& head, const Selection& sel, const float* p, const AttnPartial& fixed, const AttnPartial& dyn,
+                    float* mass) {
+    if (fixed.sum <= 0.0f) return;
+    const float m = std::max(fixed.max, dyn.max);
+    const float w_fixed = fixed.sum * std::exp(fixed.max - m);
+    const float w_dyn = dyn.sum > 0.0f ? dyn.sum * std::exp(dyn.max - m) : 0.0f;
+    const float coef = w_fixed / (w_fixed + w_dyn) / fixed.sum;
+    uint32_t i = 0;
+    for (const auto& r : selection_ranges(head, sel))
+        for (uint32_t s = r.first; s < r.second; ++s) mass[head.token_of_slot[s]] += p[i++] * coef;
+}
+
 } // namespace
 
 Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, LayerScratch& scratch, SqueezeStats* stats) {
@@ -41,6 +56,10 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
     scratch.partial.resize(n_threads);
     scratch.parts.resize(n_threads);
     scratch.selections.resize(n_kv);
+    if (a.token_mass) {
+        scratch.mass.resize(n_threads);
+        for (std::vector<float>& m : scratch.mass) m.assign(index->n_tokens, 0.0f);
+    }
 
     // Phase 1: one selection per KV head from all of the batch's query rows of its group.
     auto t0 = std::chrono::steady_clock::now();
@@ -63,7 +82,8 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         std::vector<AttnPartial>& parts = scratch.parts[slot];
         parts.resize(group);
         AttnPartial dyn;
-        sparse_attention(index->head(a.layer, h), scratch.selections[h], a.q + row0, group, a.scale, scratch.rows[slot],
+        const HeadIndex& head = index->head(a.layer, h);
+        sparse_attention(head, scratch.selections[h], a.q + row0, group, a.scale, scratch.rows[slot],
                          a.out + row0, parts.data());
         const uint32_t n_dyn = a.n_dyn_before + t + 1;
         std::vector<float>& buf = scratch.partial[slot]; // [d] output + [n_dyn] logits
@@ -73,9 +93,14 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         for (uint32_t g = 0; g < group; ++g) {
             const size_t row = row0 + size_t{g} * d;
             attention_partial(a.q + row, k, v, a.elem, n_dyn, d, a.scale, buf.data() + d, buf.data(), dyn);
+            if (a.token_mass) add_token_mass(head, scratch.selections[h], scratch.rows[slot].data() + size_t{g} * scratch.selections[h].n_keys,
+                                             parts[g], dyn, scratch.mass[slot].data());
             lse_merge(a.out + row, parts[g], buf.data(), dyn, d);
         }
     });
+    if (a.token_mass)
+        for (const std::vector<float>& m : scratch.mass)
+            for (uint32_t i = 0; i < index->n_tokens; ++i) a.token_mass[i] += m[i];
     const double attention_s = seconds_since(t0);
 
     if (stats) {

@@ -35,6 +35,9 @@ struct LayerAttention {
     float scale = 0.0f;          // 1 / sqrt(head_dim)
     SelectParams select;         // tau: this layer's thresholds (Thresholds::tau)
     float* out = nullptr;        // [n_tokens][n_heads][head_dim]
+    // Optional, for citations: [index->n_tokens] per fixed-context token, its attention probability
+    // summed over the batch's tokens and query heads is added here (null: not collected).
+    float* token_mass = nullptr;
 };
 
 // Per-slot buffers (one per pool thread), kept by the caller across layers and tokens so decode does not allocate.
@@ -43,6 +46,7 @@ struct LayerScratch {
     std::vector<std::vector<float>> rows;       // [n_threads] gathered query rows / logits
     std::vector<std::vector<float>> partial;    // [n_threads] dynamic-part output and logits
     std::vector<std::vector<AttnPartial>> parts; // [n_threads][group] fixed-part (max, sum) per row
+    std::vector<std::vector<float>> mass;       // [n_threads][n_fixed_tokens] token_mass shares
     std::vector<Selection> selections;          // [n_kv_heads]
 };
 

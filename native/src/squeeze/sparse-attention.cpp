@@ -8,8 +8,9 @@ namespace sq::squeeze {
 
 namespace {
 
-// Slot ranges to read: the always-attended prefix, then the selected clusters, adjacent runs joined.
-std::vector<std::pair<uint32_t, uint32_t>> slot_ranges(const HeadIndex& head, const Selection& sel) {
+} // namespace
+
+std::vector<std::pair<uint32_t, uint32_t>> selection_ranges(const HeadIndex& head, const Selection& sel) {
     std::vector<std::pair<uint32_t, uint32_t>> ranges;
     if (head.n_always > 0) ranges.push_back({0, head.n_always});
     if (head.levels.empty()) return ranges;
@@ -21,6 +22,8 @@ std::vector<std::pair<uint32_t, uint32_t>> slot_ranges(const HeadIndex& head, co
     }
     return ranges;
 }
+
+namespace {
 
 // p[i] = exp(p[i] - max) in place; returns (max, sum). Empty input gives (-inf, 0).
 AttnPartial softmax_unnormalized(float* p, uint32_t n) {
@@ -41,7 +44,7 @@ void sparse_attention(const HeadIndex& head, const Selection& sel, const float* 
                       std::vector<float>& scratch, float* out, AttnPartial* parts) {
     const Kernels& kern = kernels();
     const uint32_t d = head.head_dim;
-    const auto ranges = slot_ranges(head, sel);
+    const auto ranges = selection_ranges(head, sel);
     uint32_t n = 0;
     for (const auto& r : ranges) n += r.second - r.first;
     scratch.resize(size_t{n_rows} * n);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "cluster-index.h"
@@ -20,10 +21,15 @@ struct AttnPartial {
     float sum = 0.0f;
 };
 
+// The slot ranges a selection reads, in the order sparse_attention reads them: the always-attended
+// prefix, then the selected clusters, adjacent runs joined.
+std::vector<std::pair<uint32_t, uint32_t>> selection_ranges(const HeadIndex& head, const Selection& sel);
+
 // Attention of n_rows query rows (the heads of one GQA group, possibly several tokens: the fixed
 // context is visible to all of them) over the always-attended slots and the selected clusters of
 // one KV head, reading each cluster's keys and values in place, each key once for all rows.
-// q: [n_rows][head_dim]; out: [n_rows][head_dim]; parts: [n_rows]; scratch: resized to [n_rows][n_keys].
+// q: [n_rows][head_dim]; out: [n_rows][head_dim]; parts: [n_rows]; scratch: resized to [n_rows][n_keys],
+// holding on return each row's exp(logit - max) over the slots of selection_ranges, in order.
 void sparse_attention(const HeadIndex& head, const Selection& sel, const float* q, uint32_t n_rows, float scale,
                       std::vector<float>& scratch, float* out, AttnPartial* parts);
 
