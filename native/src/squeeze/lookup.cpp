@@ -137,16 +137,20 @@ void lookup_select(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t
         out.n_scored += static_cast<uint32_t>(std::count(sc.active.begin(), sc.active.end(), uint8_t{1}));
         score_blocks(lv, q, n_rows, head.head_dim, sc.active, sc.dots);
         if (l == 0) log_denominators(lv, sc.dots, n_rows, scale, sc.log_d);
-        average_scores(k, k_pad, sc.dots, sc.log_d, n_q, group, scale, sc.active, sc.score);
+        // Decode thresholds compare logs (no exp per centroid): s >= tau <=> scale q.c - log D >= log tau.
+        const bool log_domain = per_head && n_q == 1;
+        if (!log_domain) average_scores(k, k_pad, sc.dots, sc.log_d, n_q, group, scale, sc.active, sc.score);
 
         std::vector<uint8_t> next(size_t{per_head ? group : 1} * k_pad, 0);
         if (per_head) {
             const float tau = params.tau ? params.tau[l] : 0.0f;
+            const float log_tau = tau > 0.0f ? std::log(tau) : -INFINITY;
             for (uint32_t g = 0; g < group; ++g)
                 for (uint32_t j = 0; j < k; ++j) {
                     const size_t i = size_t{g} * k_pad + j;
                     const bool under = l == 0 || parent_of_head[i];
-                    next[i] = under && sc.score[i] >= tau ? 1 : 0;
+                    const bool pass = log_domain ? scale * sc.dots[i] - sc.log_d[g] >= log_tau : sc.score[i] >= tau;
+                    next[i] = under && pass ? 1 : 0;
                 }
         } else {
             // Sum over heads; rank active columns by estimated attention per key.
