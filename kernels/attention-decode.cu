@@ -472,10 +472,10 @@ cudaError_t launch(Kernel kernel, int k_step, const AttentionDecodeParams& p, in
                      stream);
 }
 
-// Keys in flight per group: more warps beat more loads per thread. Measured on an H200, bf16,
-// 128K keys, d 128 (bench/results/gpu-attention-2026-11-26-run1.json, "attention_sweep"): one head per
-// KV head 4.29 TB/s at KPI 4 vs 4.01 at 2 and 3.11 at 8 (91 registers: 5 blocks/SM instead of 8);
-// groups of 4 2.84 TB/s at KPI 2 vs 2.37 at 4.
+// Keys per step and prefetch of the CUDA-core kernel. Measured on an H200, bf16, 128K keys, d 128,
+// auto splits (bench/results/gpu-attention-2026-11-26.json, "attention_sweep"; run1.json beside it
+// has the first sweep): one head per KV head 4.55 TB/s at KPI 4 with prefetch, 4.46 at KPI 2 with
+// prefetch, 4.31 at KPI 4 without; KPI 8 (91 registers, 5 blocks/SM instead of 8) fell to 3.11.
 template <int D, int G, typename T>
 cudaError_t dispatch_kpi(const AttentionDecodeParams& p, int heads_per_tile, int n_tiles, cudaStream_t stream) {
     const int kpi = p.keys_per_iter != 0 ? p.keys_per_iter : G <= 2 ? 4 : 2;
@@ -493,7 +493,12 @@ cudaError_t dispatch_group(const AttentionDecodeParams& p, cudaStream_t stream) 
     const int group = p.n_heads / p.n_kv_heads;
     const int n_tiles = (group + kMaxGroup - 1) / kMaxGroup;
     const int heads_per_tile = (group + n_tiles - 1) / n_tiles;
-    if (p.tensor_cores > 0)
+    // Tensor cores for GQA groups: on the H200 run above, Hkv 8 (groups of 4) reached 3.76 TB/s at
+    // 128K keys and 4.30 at 512K with mma, against 3.44 / 3.84 for the best CUDA-core variant; with
+    // one head per KV head the CUDA-core kernel with prefetch is ahead (4.55 vs 4.43 TB/s at 128K).
+    // Groups of 2 were not measured: mma's cost does not grow with the group, the CUDA cores' does.
+    const bool tensor_cores = p.tensor_cores != 0 ? p.tensor_cores > 0 : heads_per_tile >= 2;
+    if (tensor_cores)
         return launch<D>(attention_decode_mma_kernel<D, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 1) return dispatch_kpi<D, 1, T>(p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 2) return dispatch_kpi<D, 2, T>(p, heads_per_tile, n_tiles, stream);

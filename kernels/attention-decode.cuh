@@ -2,7 +2,9 @@
 // flash-decoding: the keys of each KV head are cut into n_splits slices, one block per (KV head,
 // slice) attends all the query heads of that KV head (GQA: every K/V row is read once), writes a
 // normalised partial output and its log-sum-exp, and lse_merge combines the slices. Enough slices
-// to fill every SM keep one query at memory bandwidth.
+// to fill every SM keep one query at memory bandwidth. Two kernels behind the one launcher: CUDA
+// cores for one query head per KV head, tensor cores (mma.sync) for GQA groups; both at f32
+// accuracy (see attention-decode.cu).
 //
 // Query head h reads KV head h / (n_heads / n_kv_heads), as llama.cpp groups them.
 #pragma once
@@ -31,7 +33,7 @@ struct AttentionDecodeParams {
     int n_splits;          // 0: as many as fill the GPU once; else forced (tests, tuning)
     int keys_per_iter;     // 0: default; else 2 or 4 keys per thread group and step (tuning)
     int prefetch;          // 0: default; 1: load the next step's keys during this one; -1: don't (tuning)
-    int tensor_cores;      // 0: default; 1: mma.sync kernel (GQA groups); -1: CUDA-core kernel (tuning)
+    int tensor_cores;      // 0: default (mma.sync for GQA groups, CUDA cores otherwise); 1: mma; -1: CUDA cores
 };
 
 // Workspace for any split count the launcher may choose.

@@ -10,10 +10,10 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
 // Rows a warp computes together, sharing each x load. Q8_0 reads 4 bytes of x per weight byte and
-// Q4_K 7: two Q4_K rows per warp keep that L1 traffic well under the L1's bandwidth. First H200
-// run (bench/results/gpu-attention-2026-11-26-run1.json) with 2 rows for both and no unrolling: Q8_0
-// 0.9-1.6 TB/s, Q4_K 0.7-1.1 TB/s, too few loads in flight; hence one Q8_0 row a warp and the
-// unrolled block loops below.
+// Q4_K 7: two Q4_K rows per warp keep that L1 traffic well under the L1's bandwidth. On an H200
+// (bench/results/gpu-attention-2026-11-26*.json) two rows for both and no unrolling gave Q8_0
+// 0.9-1.6 TB/s and Q4_K 0.7-1.1; one Q8_0 row a warp with the unrolled loops below, Q8_0 1.6-2.0
+// and Q4_K 0.8-1.2: still latency-bound, far from the ~4.5 TB/s the attention kernel reads at.
 constexpr int kQ8_0RowsPerWarp = 1;
 constexpr int kQ4_KRowsPerWarp = 2;
 
