@@ -111,6 +111,7 @@ void lookup_select(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t
     const bool per_head = params.mode == SelectMode::Threshold;
     // chosen: per head in threshold mode (union at the end), one shared row (g = 0) otherwise.
     std::vector<uint8_t>& chosen = sc.chosen;
+    double cover = 1.0; // Mass: estimated share of the attention held by what the level above kept
     for (size_t l = 0; l < n_levels; ++l) {
         const ClusterLevel& lv = head.levels[l];
         const uint32_t k = lv.n_clusters, k_pad = centroid_pad(k);
@@ -165,14 +166,21 @@ void lookup_select(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t
             const double slack = last ? 1.0 : std::max(1.0f, params.coarse_slack);
             const double budget = params.budget_keys > head.n_always ? double(params.budget_keys - head.n_always) * slack : 0.0;
             const double mass_goal = 1.0 - (1.0 - std::clamp(params.mass_target, 0.0f, 1.0f)) / slack;
+            // Centroid estimates of one level do not sum to the same total as the level above
+            // (exp is convex), so each level's masses are shares of its candidates' total, scaled
+            // by the share the kept parents carried.
+            double level_total = 0.0;
+            for (const uint32_t j : cand) level_total += double(total[j]) * lv.counts[j];
+            const double to_share = level_total > 0.0 ? cover / level_total : 0.0;
             double keys = 0.0, mass = 0.0;
             for (const uint32_t j : cand) {
                 const bool full = params.mode == SelectMode::Budget ? keys >= budget : mass >= mass_goal;
                 if (full) break;
                 next[j] = 1;
                 keys += lv.counts[j];
-                mass += double(total[j]) * lv.counts[j] / group;
+                mass += double(total[j]) * lv.counts[j] * to_share;
             }
+            cover = mass;
         }
         chosen.swap(next);
         if (last) {

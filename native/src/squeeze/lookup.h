@@ -22,7 +22,8 @@ enum class SelectMode {
     Dense,     // every cluster (sparsity 0)
     Threshold, // s_j >= tau[level] at every level (tau = 0 keeps everything)
     Budget,    // finest clusters by descending score until budget_keys keys (always-attended included)
-    Mass,      // finest clusters by descending score until their estimated mass reaches mass_target
+    Mass,      // clusters by descending score until they hold mass_target of the estimated attention
+               // (adaptive sparsity: peaked heads read few keys, diffuse ones many)
 };
 
 struct SelectParams {
