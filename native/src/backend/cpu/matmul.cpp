@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "quants-levels.h"
 #include "quants.h"
 
 namespace sq::cpu {
@@ -17,8 +18,24 @@ size_t vec_dot_row_bytes(TensorType vdt, int64_t n_cols) {
     return tensor_row_bytes(tensor_type_traits(static_cast<uint32_t>(vdt)), static_cast<uint64_t>(n_cols));
 }
 
+// How one product dots a weight row with an activation row.
+struct DotKernels {
+    VecDotFn vec_dot;
+    VecDot4Fn vec_dot_4; // 4 rows at once, same bits as vec_dot; nullptr where the type has none
+};
+
+// The dot llama.cpp uses for this product: float weights with >= 2 activation rows go through
+// tinyBLAS there when the shapes allow it (quants-levels.h), with a different summation order.
+DotKernels dot_kernels(const MatrixRef& w, int64_t n_tokens) {
+    const TypeKernels* k = type_kernels(w.type);
+    const VecDotFn batched = n_tokens >= 2 ? batched_vec_dot(w.type) : nullptr;
+    const int lanes = batched_dot_lanes();
+    if (batched && lanes > 0 && w.n_cols % lanes == 0 && w.n_rows % 4 == 0) return {batched, nullptr};
+    return {k->vec_dot, vec_dot_4rows(w.type)};
+}
+
 // Rows [r0, r1) of one product against all tokens, block by block.
-void matmul_rows(const MatmulOut& o, VecDotFn vec_dot, const uint8_t* act, size_t act_stride, int64_t n_tokens,
+void matmul_rows(const MatmulOut& o, const DotKernels& dot, const uint8_t* act, size_t act_stride, int64_t n_tokens,
                  int64_t r0, int64_t r1) {
     const MatrixRef& w = o.w;
     const int64_t block = std::max<int64_t>(1, static_cast<int64_t>(kBlockBytes / w.row_bytes));
@@ -27,7 +44,11 @@ void matmul_rows(const MatmulOut& o, VecDotFn vec_dot, const uint8_t* act, size_
         for (int64_t t = 0; t < n_tokens; ++t) {
             const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
             float* y = o.y + t * o.y_stride;
-            for (int64_t r = b0; r < b1; ++r) vec_dot(w.n_cols, &y[r], w.data + static_cast<size_t>(r) * w.row_bytes, a);
+            int64_t r = b0;
+            if (dot.vec_dot_4) {
+                for (; r + 4 <= b1; r += 4) dot.vec_dot_4(w.n_cols, &y[r], w.data + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, a);
+            }
+            for (; r < b1; ++r) dot.vec_dot(w.n_cols, &y[r], w.data + static_cast<size_t>(r) * w.row_bytes, a);
         }
     }
 }
@@ -59,7 +80,7 @@ void matmul(ThreadPool& pool, const MatmulOut* outs, size_t n_outs, const float*
         return;
     }
     struct Operand {
-        VecDotFn vec_dot;
+        DotKernels dot;
         const uint8_t* act;   // [n_tokens][stride] activations in the vec_dot_type
         size_t stride;
     };
@@ -69,7 +90,7 @@ void matmul(ThreadPool& pool, const MatmulOut* outs, size_t n_outs, const float*
     for (size_t i = 0; i < n_outs; ++i) {
         const TypeKernels* k = type_kernels(outs[i].w.type);
         const TensorType vdt = k->vec_dot_type;
-        ops[i].vec_dot = k->vec_dot;
+        ops[i].dot = dot_kernels(outs[i].w, n_tokens);
         if (vdt == TensorType::F32) {
             ops[i].act = reinterpret_cast<const uint8_t*>(x);
             ops[i].stride = sizeof(float) * static_cast<size_t>(n_cols);
@@ -99,7 +120,7 @@ void matmul(ThreadPool& pool, const MatmulOut* outs, size_t n_outs, const float*
         for (size_t i = 0; i < n_outs && base < end; base += outs[i].w.n_rows, ++i) {
             const int64_t r0 = std::max<int64_t>(begin - base, 0);
             const int64_t r1 = std::min<int64_t>(end - base, outs[i].w.n_rows);
-            if (r0 < r1) matmul_rows(outs[i], ops[i].vec_dot, ops[i].act, ops[i].stride, n_tokens, r0, r1);
+            if (r0 < r1) matmul_rows(outs[i], ops[i].dot, ops[i].act, ops[i].stride, n_tokens, r0, r1);
         }
     });
 }
