@@ -23,6 +23,7 @@ struct Context::Impl {
     cpu::RopeParams rope;
     uint32_t n_past = 0;
     size_t kv_elem_bytes = 0;
+    AttentionHook* hook = nullptr; // squeeze: replaces attend() when it takes a call
 
     // [n_layers][n_kv_heads][n_ctx][head_dim] of kv_type: one head's keys are contiguous rows.
     std::unique_ptr<uint8_t[]> k_cache, v_cache;
@@ -136,6 +137,9 @@ uint32_t Context::n_past() const { return impl_->n_past; }
 void Context::truncate(uint32_t n) { impl_->n_past = std::min(n, impl_->n_past); }
 const Model& Context::model() const { return *impl_->model; }
 const ContextParams& Context::params() const { return impl_->params; }
+KvCacheRef Context::kv_cache() { return {impl_->k_cache.get(), impl_->v_cache.get(), impl_->params.kv_type, impl_->params.n_ctx}; }
+void Context::set_n_past(uint32_t n) { impl_->n_past = std::min(n, impl_->params.n_ctx); }
+void Context::set_attention_hook(AttentionHook* hook) { impl_->hook = hook; }
 
 Status Context::eval(const int32_t* tokens, uint32_t n, bool all_logits, std::vector<float>& logits) {
     Impl& im = *impl_;
@@ -264,6 +268,7 @@ void Context::Impl::store_kv(uint32_t il, uint32_t n, uint32_t pos0) {
 }
 
 void Context::Impl::attend(uint32_t il, uint32_t n, uint32_t pos0) {
+    if (hook && hook->attend(AttentionCall{il, n, pos0, q.data(), attn.data()}, *pool)) return;
     const Hparams& hp = model->hparams();
     const size_t q_dim = size_t{hp.n_heads} * hp.head_dim;
     const uint32_t group = hp.n_heads / hp.n_kv_heads;

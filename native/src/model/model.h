@@ -17,6 +17,10 @@
 
 namespace sq {
 
+namespace cpu {
+class ThreadPool;
+}
+
 enum class RopeOrder { Normal, NeoX }; // Normal: pairs (2i, 2i+1); NeoX: pairs (i, i + d/2)
 
 struct Hparams {
@@ -90,6 +94,32 @@ struct ContextParams {
     uint32_t n_batch = 512;    // tokens per forward pass during prefill
 };
 
+// One layer's attention as the forward pass is about to compute it (the batch's K/V already stored).
+struct AttentionCall {
+    uint32_t layer = 0;
+    uint32_t n_tokens = 0;     // tokens of the batch
+    uint32_t pos0 = 0;         // position of the batch's first token
+    const float* q = nullptr;  // [n_tokens][n_heads][head_dim] post-RoPE queries
+    float* out = nullptr;      // [n_tokens][n_heads][head_dim]
+};
+
+// Installed on a Context by squeeze (document packs): sees every layer's queries and may compute
+// the attention itself, e.g. squeezed attention over a clustered fixed context.
+class AttentionHook {
+public:
+    virtual ~AttentionHook() = default;
+    // Returns true when it wrote call.out (the dense attention is then skipped).
+    virtual bool attend(const AttentionCall& call, cpu::ThreadPool& pool) = 0;
+};
+
+// The raw KV cache: [n_layers][n_kv_heads][n_ctx][head_dim] of type, one head's rows contiguous.
+struct KvCacheRef {
+    uint8_t* k = nullptr;
+    uint8_t* v = nullptr;
+    KvType type = KvType::F16;
+    uint32_t n_ctx = 0;
+};
+
 class Context {
 public:
     // Errors: CONTEXT_OUT_OF_MEMORY when the KV cache cannot be allocated (says how much it needs).
@@ -107,6 +137,13 @@ public:
 
     const Model& model() const;
     const ContextParams& params() const;
+
+    // For document packs: cluster the fixed context's K/V, or restore them without a prefill.
+    KvCacheRef kv_cache();
+    // Marks positions [0, n) as filled after writing them through kv_cache(); n is clamped to n_ctx.
+    void set_n_past(uint32_t n);
+    // Used by the following evals until replaced (null: dense attention only). Not owned.
+    void set_attention_hook(AttentionHook* hook);
 
 private:
     Context() = default;
