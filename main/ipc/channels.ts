@@ -1,0 +1,20 @@
+// Channel names only, without schemas: the Electron preload imports this file, and a sandboxed
+// preload cannot load zod. contract.ts checks at compile time that both lists agree.
+
+export const REQUEST_CHANNELS = [
+  'model:load',
+  'model:info',
+  'chat:list',
+  'chat:get',
+  'chat:new',
+  'chat:delete',
+  'chat:send',
+  'chat:stop',
+  'doc:open',
+  'doc:pick',
+] as const;
+
+export const EVENT_CHANNELS = ['model:status', 'chat:delta', 'doc:progress'] as const;
+
+export type RequestChannel = (typeof REQUEST_CHANNELS)[number];
+export type EventChannel = (typeof EVENT_CHANNELS)[number];

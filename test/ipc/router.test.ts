@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import type { Chat, Handlers, ModelStatus } from '../../main/ipc/contract.ts';
+import { AppError, createRouter } from '../../main/ipc/router.ts';
+
+const chat: Chat = { id: 'c1', title: 'New chat', createdAt: 1, updatedAt: 1, messages: [] };
+const ready: ModelStatus = { state: 'ready', path: '/m.gguf', contextSize: 8192 };
+
+function handlers(overrides: Partial<Handlers> = {}): Handlers {
+  const unused = async (): Promise<never> => {
+    throw new Error('not called in this test');
+  };
+  return {
+    'model:load': async () => ready,
+    'model:info': async () => ready,
+    'chat:list': async () => ({ chats: [] }),
+    'chat:get': async ({ chatId }) => ({ ...chat, id: chatId }),
+    'chat:new': async () => chat,
+    'chat:delete': unused,
+    'chat:send': unused,
+    'chat:stop': async () => ({ stopped: false }),
+    'doc:open': unused,
+    'doc:pick': unused,
+    ...overrides,
+  };
+}
+
+const trusted = { id: 1 };
+const route = createRouter({ handlers: handlers(), isKnownSender: (s: { id: number }) => s === trusted });
+
+test('a valid request returns the handler data', async () => {
+  assert.deepEqual(await route('chat:get', { chatId: 'abc' }, trusted), { ok: true, data: { ...chat, id: 'abc' } });
+});
+
+test('requests from an unknown sender are rejected before the handler runs', async () => {
+  let called = false;
+  const r = createRouter({ handlers: handlers({ 'model:info': async () => ((called = true), ready) }), isKnownSender: () => false });
+  const result = await r('model:info', {}, { id: 2 });
+  assert.equal(result.ok, false);
+  assert.equal(!result.ok && result.code, 'IPC_UNKNOWN_SENDER');
+  assert.equal(called, false);
+});
+
+test('unknown channels are rejected with a code', async () => {
+  for (const channel of ['fs:read', '', 42, undefined, '__proto__', 'toString']) {
+    const result = await route(channel, {}, trusted);
+    assert.equal(!result.ok && result.code, 'IPC_UNKNOWN_CHANNEL', String(channel));
+  }
+});
+
+test('bad payloads are rejected with IPC_BAD_REQUEST and name the field', async () => {
+  const cases: [string, unknown, string][] = [
+    ['chat:get', { chatId: '../../etc/passwd' }, 'chatId'],
+    ['chat:get', {}, 'chatId'],
+    ['chat:send', { chatId: 'c1', text: '   ' }, 'text'],
+    ['chat:send', { chatId: 'c1', text: 'hi', maxTokens: 1e9 }, 'maxTokens'],
+    ['doc:open', { chatId: 'c1', path: '/x.pdf', kind: 'exe' }, 'kind'],
+    ['model:info', { extra: true }, ''],
+    ['chat:get', 'c1', ''],
+  ];
+  for (const [channel, payload, field] of cases) {
+    const result = await route(channel, payload, trusted);
+    assert.equal(result.ok, false, `${channel} ${JSON.stringify(payload)}`);
+    if (!result.ok) {
+      assert.equal(result.code, 'IPC_BAD_REQUEST');
+      assert.ok(result.message.includes(field), result.message);
+    }
+  }
+});
+
+test('handler errors come back as data with their code, others as INTERNAL', async () => {
+  const r = createRouter({
+    handlers: handlers({
+      'model:load': async () => {
+        throw Object.assign(new Error('bad magic'), { code: 'GGUF_BAD_MAGIC' });
+      },
+      'chat:stop': async () => {
+        throw new AppError('CHAT_NOT_FOUND', 'That chat no longer exists.');
+      },
+      'chat:list': async () => {
+        throw new TypeError('x is undefined');
+      },
+    }),
+    isKnownSender: () => true,
+  });
+  assert.deepEqual(await r('model:load', { path: '/a.gguf' }, null), { ok: false, code: 'GGUF_BAD_MAGIC', message: 'bad magic' });
+  assert.deepEqual(await r('chat:stop', { chatId: 'c1' }, null), { ok: false, code: 'CHAT_NOT_FOUND', message: 'That chat no longer exists.' });
+  const internal = await r('chat:list', {}, null);
+  assert.equal(!internal.ok && internal.code, 'INTERNAL');
+});
+
+test('a handler answer that breaks the contract is not passed on', async () => {
+  const r = createRouter({ handlers: handlers({ 'model:info': async () => ({ state: 'flying' }) as unknown as ModelStatus }), isKnownSender: () => true });
+  const result = await r('model:info', {}, null);
+  assert.equal(!result.ok && result.code, 'IPC_BAD_RESPONSE');
+});
