@@ -1,0 +1,79 @@
+// Chats on disk: one JSON file per chat in <dataDir>/chats, written atomically (temp file + rename,
+// so a crash mid-write leaves the previous version, never half a file). Files are validated when
+// read: a damaged or foreign file is skipped, not trusted.
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+import { Chat } from '../ipc/contract.ts';
+
+/** A chat as stored: what the renderer sees plus the document text given to the model. */
+export const StoredChat = Chat.extend({ context: z.string().optional() });
+export type StoredChat = z.infer<typeof StoredChat>;
+
+export function newId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+export class ChatStore {
+  private readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, 'chats');
+  }
+
+  private file(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  async save(chat: StoredChat): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    const target = this.file(chat.id);
+    const temp = `${target}.${newId()}.tmp`;
+    try {
+      await fsp.writeFile(temp, JSON.stringify(chat));
+      await fsp.rename(temp, target);
+    } catch (e) {
+      await fsp.rm(temp, { force: true });
+      throw e;
+    }
+  }
+
+  async load(id: string): Promise<StoredChat | undefined> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.file(id), 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      const parsed = StoredChat.safeParse(JSON.parse(text));
+      return parsed.success && parsed.data.id === id ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every readable chat, most recently updated first. */
+  async list(): Promise<StoredChat[]> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
+    const chats = await Promise.all(ids.map((id) => this.load(id)));
+    return chats.filter((c): c is StoredChat => c !== undefined).sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    try {
+      await fsp.rm(this.file(id));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

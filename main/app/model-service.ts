@@ -1,0 +1,81 @@
+// The loaded model and its one session. A single session serves every chat: a turn re-renders the
+// whole conversation and the engine reuses the cached prefix, so switching chats costs one prefill.
+import { Model, type Session } from '../engine/engine.ts';
+import type { ModelStatus } from '../ipc/contract.ts';
+import { AppError } from '../ipc/router.ts';
+import { defaultModelPath } from '../models/default-model.ts';
+
+/** The KV cache size when the caller gives none (the model's training context if smaller). */
+const DEFAULT_CONTEXT = 8192;
+
+export interface ModelServiceOptions {
+  onStatus: (status: ModelStatus) => void;
+  threads?: number;
+  contextSize?: number;
+}
+
+export interface LoadedModel {
+  model: Model;
+  session: Session;
+  contextSize: number;
+}
+
+export class ModelService {
+  private current: ModelStatus = { state: 'none' };
+  private loaded?: LoadedModel;
+  private lastReady?: ModelStatus;
+  private loading?: Promise<ModelStatus>;
+  /** set while an answer is generated: the session cannot be replaced under it */
+  busy = false;
+
+  constructor(private readonly options: ModelServiceOptions) {}
+
+  get status(): ModelStatus {
+    return this.current;
+  }
+
+  /** The ready model, or a coded error the user can act on. */
+  ready(): LoadedModel {
+    if (this.loaded) return this.loaded;
+    if (this.current.state === 'loading') throw new AppError('MODEL_LOADING', 'The model is still loading; ask again in a moment.');
+    throw new AppError('MODEL_NOT_LOADED', 'No model is loaded: open a .gguf model first.');
+  }
+
+  /** Loads `path` (the default model when absent). Failures are reported in the status, not thrown. */
+  load(path?: string): Promise<ModelStatus> {
+    if (this.busy) return Promise.reject(new AppError('BUSY', 'An answer is being written; stop it before changing the model.'));
+    this.loading ??= this.loadNow(path).finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  private async loadNow(path: string | undefined): Promise<ModelStatus> {
+    let target = path;
+    try {
+      target ??= defaultModelPath();
+      this.setStatus({ state: 'loading', path: target });
+      const model = await Model.load(target);
+      const contextSize = this.options.contextSize ?? Math.min(model.info.nCtxTrain || DEFAULT_CONTEXT, DEFAULT_CONTEXT);
+      const session = model.createSession({ threads: this.options.threads, contextSize });
+      this.loaded = { model, session, contextSize };
+      const i = model.info;
+      const description = `${i.arch}, ${i.nLayers} layers, ${(i.nParams / 1e6).toFixed(1)}M parameters`;
+      this.lastReady = { state: 'ready', path: target, description, contextSize };
+      this.setStatus(this.lastReady);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      // A failed load keeps the previous model in service.
+      this.setStatus({
+        ...(this.lastReady ?? { state: 'error' }),
+        error: { code: typeof code === 'string' ? code : 'MODEL_LOAD_FAILED', message: e instanceof Error ? e.message : String(e) },
+      });
+    }
+    return this.current;
+  }
+
+  private setStatus(status: ModelStatus): void {
+    this.current = status;
+    this.options.onStatus(status);
+  }
+}
