@@ -7,8 +7,7 @@
 //        one token, or F16 cache (query rounded to F16): llamafile's tinyBLAS (one 16-lane FMA chain
 //        over head_dim, horizontal sum); ggml_vec_dot_* when head_dim is not a multiple of 16.
 //   softmax: x*scale, max, exp(x - max), sum of 16-key chunks (horizontal sums added in double),
-//        then one float multiply by 1/sum. ggml's exp is its own vector approximation; expf here
-//        differs from it by an ulp or two on some inputs.
+//        then one float multiply by 1/sum, with ggml's own vector exp (ops-expf.h).
 //   KQV  tinyBLAS over keys: output dim d accumulates key j in FMA lane j % 16 (keys past n_kv
 //        are masked to probability 0 in llama.cpp and add nothing), then a horizontal sum.
 // Other CPUs use a plain SIMD order (sequential FMA over keys).
@@ -17,6 +16,7 @@
 
 #include "../../common/half.h"
 #include "ops.h"
+#include "ops-expf.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
 #define SQ_ATTN_X86 1
@@ -197,10 +197,13 @@ SQ_AVX512 void soft_max_ggml(float* x, uint32_t n, float scale) {
         max = std::fmax(max, x[i]);
     }
     const uint32_t n16 = round_up16(n);
-    for (uint32_t i = 0; i < n; ++i) x[i] = std::exp(x[i] - max);
-    for (uint32_t i = n; i < n16; ++i) x[i] = 0.0f;
+    for (uint32_t i = n; i < n16; ++i) x[i] = -INFINITY; // masked keys: exp gives 0
     double sum = 0.0;
-    for (uint32_t i = 0; i < n16; i += 16) sum += static_cast<double>(_mm512_reduce_add_ps(_mm512_loadu_ps(x + i)));
+    for (uint32_t i = 0; i < n16; i += 16) {
+        const __m512 e = expf_ggml16(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(max)));
+        _mm512_storeu_ps(x + i, e);
+        sum += static_cast<double>(_mm512_reduce_add_ps(e));
+    }
     const float inv = static_cast<float>(1.0 / sum);
     for (uint32_t i = 0; i < n; ++i) x[i] *= inv;
 }

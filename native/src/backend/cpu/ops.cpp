@@ -2,6 +2,13 @@
 
 #include <cmath>
 
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 headers trip its own uninitialised-value warning (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include "ops-expf.h"
+
 namespace sq::cpu {
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
@@ -33,8 +40,10 @@ void rope_apply(const RopeParams& p, const float* cache, float* x, uint32_t n_he
             const uint32_t a = p.neox ? i0 / 2 : i0;
             const uint32_t b = p.neox ? i0 / 2 + half : i0 + 1;
             const float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
+            // ggml-cpu is built with FMA and GCC's default contraction, which turns
+            // x0*c - x1*s into fma(x0, c, -(x1*s)): the same rounding here.
+            v[a] = std::fma(x0, c, -(x1 * s));
+            v[b] = std::fma(x0, s, x1 * c);
         }
     }
 }
@@ -54,8 +63,25 @@ void soft_max_scaled(float* x, int64_t n, float scale) {
     for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+#ifdef SQ_EXPF_X86
+namespace {
+// ggml_vec_swiglu_f32 of the AVX-512 build: 16 lanes through ggml's vector SiLU, the tail with expf.
+__attribute__((target("avx512f,avx512dq"))) int64_t swiglu_avx512(const float* gate, const float* up, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(silu_ggml16(_mm512_loadu_ps(gate + i)), _mm512_loadu_ps(up + i)));
+    }
+    return i;
+}
+} // namespace
+#endif
+
 void swiglu(const float* gate, const float* up, float* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
+    int64_t i0 = 0;
+#ifdef SQ_EXPF_X86
+    if (cpu_has_expf_ggml16()) i0 = swiglu_avx512(gate, up, y, n);
+#endif
+    for (int64_t i = i0; i < n; ++i) {
         const float g = gate[i];
         y[i] = g / (1.0f + std::exp(-g)) * up[i];
     }

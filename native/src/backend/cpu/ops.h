@@ -23,14 +23,16 @@ struct RopeParams {
 // theta_i = pos * base^(-2i/n_rot), built by repeated float multiplication like ggml_rope_cache_init.
 void rope_cache(const RopeParams& p, int32_t pos, float* cache);
 
-// Rotates the first n_rot dims of each of n_heads heads in x [n_heads][head_dim], in place.
+// Rotates the first n_rot dims of each of n_heads heads in x [n_heads][head_dim], in place, each
+// output as one fused multiply-add of two products (as ggml-cpu's compiled rotate_pairs rounds).
 void rope_apply(const RopeParams& p, const float* cache, float* x, uint32_t n_heads, uint32_t head_dim);
 
 // x = softmax(x * scale) in place: max-subtracted expf, sum in double, then one float multiply by
 // 1/sum (ggml_soft_max_ext without a mask; masked keys are simply not passed).
 void soft_max_scaled(float* x, int64_t n, float scale);
 
-// y = silu(gate) * up, silu(g) = g / (1 + exp(-g)). y may alias gate.
+// y = silu(gate) * up, silu(g) = g / (1 + exp(-g)), with ggml's vector exp where the CPU has
+// AVX-512 (ops-expf.h), as ggml_vec_swiglu_f32. y may alias gate.
 void swiglu(const float* gate, const float* up, float* y, int64_t n);
 
 // y += x over n elements. y may alias x of another row only if identical.
