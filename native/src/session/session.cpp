@@ -39,6 +39,11 @@ void Session::reset() {
     cached_.clear();
 }
 
+void Session::adopt_cache(std::vector<int32_t> tokens) {
+    ctx_->set_n_past(static_cast<uint32_t>(tokens.size()));
+    cached_ = std::move(tokens);
+}
+
 uint32_t Session::reuse_prefix(const std::vector<int32_t>& prompt) {
     // Keep at least one prompt token to evaluate: its logits start the generation.
     const size_t limit = std::min(cached_.size(), prompt.size() - 1);

@@ -50,6 +50,11 @@ public:
     void reset();
     const std::vector<int32_t>& cached_tokens() const { return cached_; }
     const Context& context() const { return *ctx_; }
+    // For document packs (DocSession): install an attention hook, write a restored cache.
+    Context& context() { return *ctx_; }
+    // Declares that the cache holds the K/V of `tokens` at positions [0, n) (restored from a pack),
+    // so generate() reuses them as a prefix.
+    void adopt_cache(std::vector<int32_t> tokens);
 
 private:
     Session() = default;

@@ -1,0 +1,288 @@
+#include "doc-session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "../backend/cpu/thread-pool.h"
+
+namespace sq {
+
+using namespace squeeze;
+
+namespace {
+
+double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+bool same_mode(const SqueezeMode& a, const SqueezeMode& b) {
+    return a.kind == b.kind && a.sparsity == b.sparsity && a.per_layer == b.per_layer && a.budget_keys == b.budget_keys &&
+           a.mass_target == b.mass_target;
+}
+
+} // namespace
+
+const char* squeeze_kind_name(SqueezeKind k) {
+    switch (k) {
+        case SqueezeKind::Plain: return "plain";
+        case SqueezeKind::Dense: return "dense";
+        case SqueezeKind::Threshold: return "sparsity";
+        case SqueezeKind::Budget: return "budget";
+        case SqueezeKind::Mass: return "mass";
+    }
+    return "unknown";
+}
+
+// Sits in the forward pass of the session's Context. While ingesting, it copies the observation
+// window's queries (for calibration) and lets the dense attention run; while answering, it computes
+// every layer's attention of the dynamic tokens with squeeze_attend_layer.
+class DocSession::Hook : public AttentionHook {
+public:
+    explicit Hook(const Hparams& hp) : hp_(hp) {}
+
+    void capture(uint32_t n_fixed, uint32_t window) {
+        pack_ = nullptr;
+        n_fixed_ = n_fixed;
+        window_ = std::min(window, n_fixed);
+        q_cal_.assign(size_t{hp_.n_layers} * window_ * row_floats(), 0.0f);
+    }
+    // [n_layers][window][n_heads][head_dim]
+    const std::vector<float>& captured() const { return q_cal_; }
+    uint32_t window() const { return window_; }
+
+    void squeeze(const Pack* pack, const KvCacheRef& cache, SelectParams select, uint32_t target, bool per_layer, float* token_mass) {
+        pack_ = pack;
+        cache_ = cache;
+        select_ = select;
+        target_ = target;
+        per_layer_ = per_layer;
+        token_mass_ = token_mass;
+        q_cal_.clear();
+        error_ = Status::ok();
+    }
+    void stop() {
+        pack_ = nullptr;
+        q_cal_.clear();
+    }
+    SqueezeStats& stats() { return stats_; }
+    const Status& error() const { return error_; }
+
+    bool attend(const AttentionCall& c, cpu::ThreadPool& pool) override {
+        if (!q_cal_.empty()) {
+            copy_window(c);
+            return false;
+        }
+        if (!pack_ || c.pos0 < pack_->index.n_tokens) return false;
+        const uint32_t n_fixed = pack_->index.n_tokens;
+        const size_t elem = cache_.type == KvType::F16 ? 2 : 4;
+        const size_t dyn_offset = (size_t{c.layer} * hp_.n_kv_heads * cache_.n_ctx + n_fixed) * hp_.head_dim * elem;
+        LayerAttention a;
+        a.index = &pack_->index;
+        a.layer = c.layer;
+        a.n_heads = hp_.n_heads;
+        a.n_tokens = c.n_tokens;
+        a.q = c.q;
+        a.k_dyn = cache_.k + dyn_offset;
+        a.v_dyn = cache_.v + dyn_offset;
+        a.elem = cache_.type == KvType::F16 ? KvElem::F16 : KvElem::F32;
+        a.dyn_head_stride = size_t{cache_.n_ctx} * hp_.head_dim;
+        a.n_dyn_before = c.pos0 - n_fixed;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+        a.select = select_;
+        if (select_.mode == SelectMode::Threshold) a.select.tau = pack_->thresholds.tau(target_, c.layer, per_layer_);
+        a.out = c.out;
+        a.token_mass = token_mass_;
+        Status st = squeeze_attend_layer(a, pool, scratch_, &stats_);
+        if (st) return true;
+        // Validated at attach, so this is a bug; dense attention still gives a right answer.
+        error_ = st;
+        return false;
+    }
+
+private:
+    size_t row_floats() const { return size_t{hp_.n_heads} * hp_.head_dim; }
+    void copy_window(const AttentionCall& c) {
+        const uint32_t w0 = n_fixed_ - window_;
+        for (uint32_t t = 0; t < c.n_tokens; ++t) {
+            const uint32_t pos = c.pos0 + t;
+            if (pos < w0 || pos >= n_fixed_) continue;
+            std::memcpy(q_cal_.data() + (size_t{c.layer} * window_ + (pos - w0)) * row_floats(), c.q + t * row_floats(),
+                        sizeof(float) * row_floats());
+        }
+    }
+
+    const Hparams& hp_;
+    std::vector<float> q_cal_;
+    uint32_t n_fixed_ = 0, window_ = 0;
+    const Pack* pack_ = nullptr;
+    KvCacheRef cache_;
+    SelectParams select_;
+    uint32_t target_ = 0;
+    bool per_layer_ = false;
+    float* token_mass_ = nullptr;
+    LayerScratch scratch_;
+    SqueezeStats stats_;
+    Status error_;
+};
+
+Status DocSession::create(const Model& model, const ContextParams& params, std::unique_ptr<DocSession>& out) {
+    std::unique_ptr<DocSession> ds(new DocSession());
+    SQ_TRY(Session::create(model, params, ds->session_));
+    ds->hook_ = std::make_unique<Hook>(model.hparams());
+    ds->session_->context().set_attention_hook(ds->hook_.get());
+    out = std::move(ds);
+    return Status::ok();
+}
+
+DocSession::~DocSession() {
+    if (session_) session_->context().set_attention_hook(nullptr);
+}
+
+Status DocSession::ingest(const std::vector<int32_t>& fixed, const IngestParams& params, const IngestProgress& progress,
+                          const std::atomic<bool>* cancel, Pack& out, IngestTimings& timings) {
+    timings = IngestTimings{};
+    if (fixed.empty()) return Status::error("INGEST_EMPTY", "the fixed context has no tokens");
+    Context& ctx = session_->context();
+    const Hparams& hp = ctx.model().hparams();
+    if (fixed.size() >= ctx.params().n_ctx) {
+        return Status::error("CONTEXT_FULL", "the documents take " + std::to_string(fixed.size()) +
+                                                 " tokens; the context holds " + std::to_string(ctx.params().n_ctx) +
+                                                 " with room for a question");
+    }
+    pack_.reset();
+    session_->reset();
+    const uint32_t n = static_cast<uint32_t>(fixed.size());
+    hook_->capture(n, params.cluster.n_window);
+
+    double t0 = now_ms();
+    std::vector<float> logits;
+    const uint32_t step = ctx.params().n_batch;
+    for (uint32_t i = 0; i < n; i += step) {
+        if (cancel && cancel->load()) {
+            hook_->stop();
+            session_->reset();
+            return Status::error("SQUEEZE_CANCELLED", "document processing was cancelled");
+        }
+        const uint32_t m = std::min(step, n - i);
+        Status st = ctx.eval(fixed.data() + i, m, false, logits);
+        if (!st) {
+            hook_->stop();
+            session_->reset();
+            return st;
+        }
+        if (progress) progress("prefill", i + m, n);
+    }
+    session_->adopt_cache(fixed);
+    const std::vector<float> q_cal = hook_->captured();
+    const uint32_t window = hook_->window();
+    hook_->stop();
+    timings.prefill_ms = now_ms() - t0;
+
+    t0 = now_ms();
+    const KvCacheRef cache = ctx.kv_cache();
+    const KvView view{cache.k, cache.v, cache.type == KvType::F16 ? KvElem::F16 : KvElem::F32, hp.n_layers, hp.n_kv_heads,
+                      hp.head_dim, cache.n_ctx, n};
+    BuildProgress build;
+    if (progress) build.on_progress = [&](uint32_t done, uint32_t total) { progress("cluster", done, total); };
+    build.cancel = cancel;
+    SQ_TRY(cluster_index_build(view, params.cluster, build, out.index));
+    timings.cluster_ms = now_ms() - t0;
+
+    t0 = now_ms();
+    if (progress) progress("calibrate", 0, 1);
+    SQ_TRY(calibrate(out.index, q_cal.data(), window, hp.n_heads, 1.0f / std::sqrt(static_cast<float>(hp.head_dim)),
+                     params.calibration, out.thresholds));
+    if (progress) progress("calibrate", 1, 1);
+    timings.calibrate_ms = now_ms() - t0;
+
+    out.meta.model_hash = model_fingerprint(ctx.model());
+    out.meta.settings = pack_settings(params.cluster, params.calibration);
+    out.meta.fixed_tokens = fixed;
+    return Status::ok();
+}
+
+Status DocSession::attach(std::shared_ptr<const Pack> pack) {
+    pack_.reset();
+    hook_->stop();
+    session_->reset();
+    if (!pack) return Status::ok();
+    if (pack->index.n_tokens != pack->meta.fixed_tokens.size()) {
+        return Status::error("PACK_MISMATCH", "the pack's index and token list disagree on the fixed context's length");
+    }
+    if (pack->thresholds.n_layers != pack->index.n_layers || pack->thresholds.n_levels != pack->index.n_levels) {
+        return Status::error("PACK_MISMATCH", "the pack's thresholds do not match its index");
+    }
+    pack_ = std::move(pack);
+    Status st = restore_fixed();
+    if (!st) pack_.reset();
+    return st;
+}
+
+Status DocSession::restore_fixed() {
+    SQ_TRY(pack_restore_kv(*pack_, session_->context()));
+    session_->adopt_cache(pack_->meta.fixed_tokens);
+    return Status::ok();
+}
+
+Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode& mode, const GenerateParams& params,
+                          const TokenCallback& on_token, const std::atomic<bool>* cancel, AnswerResult& out) {
+    out = AnswerResult{};
+    out.kind = mode.kind;
+    if (!pack_) return Status::error("PACK_NONE", "no document pack is attached");
+    if (dynamic.empty()) return Status::error("GENERATE_EMPTY_PROMPT", "the question has no tokens");
+    const std::vector<int32_t>& fixed = pack_->meta.fixed_tokens;
+    const Thresholds& th = pack_->thresholds;
+
+    SelectParams select;
+    uint32_t target = 0;
+    switch (mode.kind) {
+        case SqueezeKind::Plain:
+        case SqueezeKind::Dense: select.mode = SelectMode::Dense; break;
+        case SqueezeKind::Threshold: {
+            if (th.targets.empty()) return Status::error("SQUEEZE_BAD_MODE", "the pack has no calibrated sparsities");
+            for (uint32_t i = 1; i < th.targets.size(); ++i)
+                if (std::fabs(th.targets[i] - mode.sparsity) < std::fabs(th.targets[target] - mode.sparsity)) target = i;
+            select.mode = SelectMode::Threshold;
+            out.target = th.targets[target];
+            break;
+        }
+        case SqueezeKind::Budget:
+            if (mode.budget_keys == 0) return Status::error("SQUEEZE_BAD_MODE", "a key budget must be positive");
+            select.mode = SelectMode::Budget;
+            select.budget_keys = mode.budget_keys;
+            break;
+        case SqueezeKind::Mass:
+            if (!(mode.mass_target > 0.0f && mode.mass_target <= 1.0f)) {
+                return Status::error("SQUEEZE_BAD_MODE", "the mass target must be in (0, 1]");
+            }
+            select.mode = SelectMode::Mass;
+            select.mass_target = mode.mass_target;
+            break;
+    }
+
+    // A failed generation resets the session: put the fixed context back rather than prefill it.
+    const std::vector<int32_t>& cached = session_->cached_tokens();
+    if (cached.size() < fixed.size() || !std::equal(fixed.begin(), fixed.end(), cached.begin())) SQ_TRY(restore_fixed());
+    else if (!same_mode(mode, last_mode_)) session_->adopt_cache(fixed); // drop dynamic K/V of another mode
+    last_mode_ = mode;
+
+    std::vector<int32_t> prompt;
+    prompt.reserve(fixed.size() + dynamic.size());
+    prompt.insert(prompt.end(), fixed.begin(), fixed.end());
+    prompt.insert(prompt.end(), dynamic.begin(), dynamic.end());
+
+    hook_->stats().reset(pack_->index);
+    if (mode.token_mass && mode.kind != SqueezeKind::Plain) out.token_mass.assign(fixed.size(), 0.0f);
+    if (mode.kind == SqueezeKind::Plain) hook_->stop();
+    else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode.per_layer,
+                        out.token_mass.empty() ? nullptr : out.token_mass.data());
+    Status st = session_->generate(prompt, params, on_token, cancel, out.generation);
+    hook_->stop();
+    out.stats = hook_->stats();
+    out.lookup_ms = out.stats.lookup_seconds * 1e3;
+    out.attention_ms = out.stats.attention_seconds * 1e3;
+    SQ_TRY(st);
+    return hook_->error();
+}
+
+} // namespace sq

@@ -1,0 +1,104 @@
+// A conversation about documents (DESIGN.md §3): a Session whose KV cache starts with the fixed
+// context of a document pack and whose attention over that context is squeezed.
+//
+//   ingest  dense prefill of the fixed context, capturing the observation window's queries; cluster
+//           its keys; calibrate thresholds. The caller writes the pack (pack_write).
+//   attach  makes a pack (fresh or loaded) the fixed context: its K/V go back into the cache, so
+//           no document token is evaluated again.
+//   answer  evaluates only the dynamic tokens (question, earlier turns) and generates, every layer's
+//           attention going through squeeze_attend_layer in the chosen mode.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../squeeze/calibrate.h"
+#include "../squeeze/cluster-index.h"
+#include "../squeeze/layer-attention.h"
+#include "../squeeze/pack.h"
+#include "../squeeze/stats.h"
+#include "session.h"
+
+namespace sq {
+
+enum class SqueezeKind {
+    Plain,     // the engine's own dense attention over the restored cache (no squeeze code at all)
+    Dense,     // squeezed path with every cluster selected (sparsity 0)
+    Threshold, // calibrated sparsity
+    Budget,    // fixed key budget per KV head
+    Mass,      // adaptive: clusters until the estimated attention mass reaches mass_target
+};
+const char* squeeze_kind_name(SqueezeKind k);
+
+struct SqueezeMode {
+    SqueezeKind kind = SqueezeKind::Threshold;
+    float sparsity = 0.9f;     // Threshold: the pack's calibrated target nearest to this is used
+    bool per_layer = false;    // Threshold: per-layer thresholds instead of the global ones
+    uint32_t budget_keys = 0;  // Budget
+    float mass_target = 0.95f; // Mass
+    bool token_mass = true;    // collect per-token attention mass of the fixed context (citations)
+};
+
+struct IngestParams {
+    squeeze::ClusterParams cluster;
+    squeeze::CalibrationParams calibration;
+};
+
+struct IngestTimings {
+    double prefill_ms = 0;
+    double cluster_ms = 0;
+    double calibrate_ms = 0;
+};
+
+// phase: "prefill" | "cluster" | "calibrate"; done/total in the phase's units (tokens, heads, 1).
+using IngestProgress = std::function<void(const char* phase, uint32_t done, uint32_t total)>;
+
+struct AnswerResult {
+    GenerateResult generation;
+    SqueezeKind kind = SqueezeKind::Threshold;
+    float target = 0;                 // Threshold: the calibrated sparsity used
+    squeeze::SqueezeStats stats;      // empty lookups for Plain
+    std::vector<float> token_mass;    // [n_fixed] attention probability summed over layers, heads, tokens
+    double lookup_ms = 0;
+    double attention_ms = 0;          // fixed (sparse) + dynamic part + merge
+};
+
+class DocSession {
+public:
+    static Status create(const Model& model, const ContextParams& params, std::unique_ptr<DocSession>& out);
+    ~DocSession();
+
+    // Fills out.index, out.thresholds and out.meta (model hash, settings, fixed tokens); the caller
+    // adds the document hash and source map, writes the pack and attaches it.
+    // Errors: those of Context::eval, cluster_index_build, calibrate; INGEST_EMPTY; SQUEEZE_CANCELLED.
+    Status ingest(const std::vector<int32_t>& fixed, const IngestParams& params, const IngestProgress& progress,
+                  const std::atomic<bool>* cancel, squeeze::Pack& out, IngestTimings& timings);
+
+    // Errors: PACK_MISMATCH (another model's shape, or no room left in the context).
+    Status attach(std::shared_ptr<const squeeze::Pack> pack);
+
+    // Generates after the attached pack's fixed context followed by `dynamic` (reusing whatever of
+    // it the cache already holds). Errors: PACK_NONE, SQUEEZE_BAD_MODE, those of Session::generate.
+    Status answer(const std::vector<int32_t>& dynamic, const SqueezeMode& mode, const GenerateParams& params,
+                  const TokenCallback& on_token, const std::atomic<bool>* cancel, AnswerResult& out);
+
+    const squeeze::Pack* pack() const { return pack_.get(); }
+    Session& session() { return *session_; }
+
+private:
+    DocSession() = default;
+    class Hook;
+    Status restore_fixed();
+
+    std::unique_ptr<Session> session_;
+    std::unique_ptr<Hook> hook_;
+    std::shared_ptr<const squeeze::Pack> pack_;
+    // Cached dynamic tokens were computed in this mode; another mode evaluates them again.
+    SqueezeMode last_mode_;
+};
+
+} // namespace sq
