@@ -5,6 +5,7 @@ import type { DocsSlice, Slice } from './types.ts';
 export const createDocsSlice =
   (bridge: Bridge): Slice<DocsSlice> =>
   (set, get) => ({
+    canPickFiles: bridge.canPickFiles,
     opening: false,
 
     async openDocuments(path, kind) {

@@ -38,6 +38,8 @@ export interface ChatSlice {
 }
 
 export interface DocsSlice {
+  /** Electron shows native file dialogs; browser mode takes a typed path */
+  canPickFiles: boolean;
   opening: boolean;
   progress?: EventPayload<'doc:progress'>;
   docError?: UiError;
