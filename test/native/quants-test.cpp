@@ -452,6 +452,9 @@ TEST_CASE("batched_vec_dot: float types only, same dot as the dequantized refere
     const Level levels[] = {{"avx2", quants_avx2_batched_dot, 8}, {"avx512", quants_avx512_batched_dot, 16}};
     CHECK(batched_vec_dot(TensorType::Q4_0) == nullptr);
     CHECK(batched_dot_lanes() == (std::strcmp(simd_level(), "avx512") == 0 ? 16 : std::strcmp(simd_level(), "avx2") == 0 ? 8 : 0));
+    CHECK(batched_dot_cols(TensorType::F16) == batched_dot_lanes());
+    const bool avx512 = std::strcmp(simd_level(), "avx512") == 0;
+    CHECK(batched_dot_cols(TensorType::BF16) == (avx512 && cpu_has_avx512_bf16() ? 32 : batched_dot_lanes()));
     for (const Level& level : levels) {
         if (!type_kernels_for(TensorType::F32, level.name)) continue;
         CHECK(level.get(TensorType::Q8_0) == nullptr);
@@ -459,7 +462,10 @@ TEST_CASE("batched_vec_dot: float types only, same dot as the dequantized refere
             const VecDotFn dot = level.get(t);
             CHECK(dot != nullptr);
             if (!dot) continue;
-            for (int64_t n : {static_cast<int64_t>(level.lanes), static_cast<int64_t>(64), static_cast<int64_t>(4096)}) {
+            // vdpbf16ps steps over 32 BF16 columns (batched_dot_cols)
+            const bool dp_bf16 = t == TensorType::BF16 && level.lanes == 16 && cpu_has_avx512_bf16();
+            const int64_t step = dp_bf16 ? 32 : level.lanes;
+            for (int64_t n : {step, static_cast<int64_t>(64), static_cast<int64_t>(4096)}) {
                 const std::vector<uint8_t> w = make_weights(t, n, Fill::random, rng);
                 const std::vector<float> a = make_activations(n, Act::random, rng);
                 std::vector<uint8_t> qa(row_bytes(t, n));

@@ -29,8 +29,8 @@ struct DotKernels {
 DotKernels dot_kernels(const MatrixRef& w, int64_t n_tokens) {
     const TypeKernels* k = type_kernels(w.type);
     const VecDotFn batched = n_tokens >= 2 ? batched_vec_dot(w.type) : nullptr;
-    const int lanes = batched_dot_lanes();
-    if (batched && lanes > 0 && w.n_cols % lanes == 0 && w.n_rows % 4 == 0) return {batched, nullptr};
+    const int cols = batched_dot_cols(w.type);
+    if (batched && cols > 0 && w.n_cols % cols == 0 && w.n_rows % 4 == 0) return {batched, nullptr};
     return {k->vec_dot, vec_dot_4rows(w.type)};
 }
 

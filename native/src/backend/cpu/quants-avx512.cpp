@@ -156,13 +156,65 @@ VecDot4Fn vnni_block32_dot_4(TensorType type) {
 #pragma GCC pop_options
 #endif
 
+// BF16 dots with AVX512_BF16, as llama.cpp's builds for CPUs that have it (Zen 4, Cooper Lake):
+// vdpbf16ps adds the two exact products of a pair of bf16 elements into an f32 lane, rounding
+// after each, so these sums differ from the F-only kernels above. Compiled for this section only;
+// handed out only when CPUID reports AVX512_BF16.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512bf16"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512bf16")
+#endif
+
+namespace sq::cpu {
+namespace {
+
+inline __m512bh load_bf16x32(const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
+
+// ggml_vec_dot_bf16: two pair-accumulators over 64-element steps, each reduced into a double sum,
+// then the tail in scalar.
+void vec_dot_bf16_dp(int64_t n, float* s, const void* vw, const void* va) {
+    const uint16_t* w = static_cast<const uint16_t*>(vw);
+    const uint16_t* a = static_cast<const uint16_t*>(va);
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        c1 = _mm512_dpbf16_ps(c1, load_bf16x32(w + i), load_bf16x32(a + i));
+        c2 = _mm512_dpbf16_ps(c2, load_bf16x32(w + i + 32), load_bf16x32(a + i + 32));
+    }
+    double sum = 0.0;
+    sum += _mm512_reduce_add_ps(c1);
+    sum += _mm512_reduce_add_ps(c2);
+    for (; i < n; ++i) sum += static_cast<double>(bf16_to_f32(w[i]) * bf16_to_f32(a[i]));
+    *s = static_cast<float>(sum);
+}
+
+// tinyBLAS's BF16 kernel: one accumulator over 32-element steps (n a multiple of 32), one reduce.
+void batched_dot_bf16_dp(int64_t n, float* s, const void* vw, const void* va) {
+    const uint16_t* w = static_cast<const uint16_t*>(vw);
+    const uint16_t* a = static_cast<const uint16_t*>(va);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i + 32 <= n; i += 32) acc = _mm512_dpbf16_ps(acc, load_bf16x32(w + i), load_bf16x32(a + i));
+    *s = _mm512_reduce_add_ps(acc);
+}
+
+} // namespace
+} // namespace sq::cpu
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
 namespace sq::cpu {
 
 VecDotFn quants_avx512_batched_dot(TensorType type) {
     switch (type) {
         case TensorType::F32: return batched_dot<float, load_f32x16>;
         case TensorType::F16: return batched_dot<uint16_t, load_f16x16>;
-        case TensorType::BF16: return batched_dot<uint16_t, load_bf16x16>;
+        case TensorType::BF16: return cpu_has_avx512_bf16() ? batched_dot_bf16_dp : batched_dot<uint16_t, load_bf16x16>;
         default: return nullptr;
     }
 }
@@ -176,7 +228,7 @@ void quants_avx512_kernels(TensorType type, bool vnni, TypeKernels* k) {
     switch (type) {
         case TensorType::F32: k->vec_dot = vec_dot_f32; break;
         case TensorType::F16: k->vec_dot = vec_dot_f16; break;
-        case TensorType::BF16: k->vec_dot = vec_dot_bf16; break;
+        case TensorType::BF16: k->vec_dot = cpu_has_avx512_bf16() ? vec_dot_bf16_dp : vec_dot_bf16; break;
         case TensorType::Q4_K: k->vec_dot = vec_dot_q4_k_q8_k; break;
         case TensorType::Q5_K: k->vec_dot = vec_dot_q5_k_q8_k; break;
         case TensorType::Q6_K: k->vec_dot = vec_dot_q6_k_q8_k; break;

@@ -33,6 +33,12 @@ void quants_avx512_kernels(TensorType type, bool vnni, TypeKernels* k);
 // Returns nullptr for other types and on the scalar level (llama.cpp has no such path there).
 VecDotFn batched_vec_dot(TensorType type);
 int batched_dot_lanes(); // 16 on the AVX-512 level, 8 on AVX2, 0 on scalar
+// The column multiple batched_vec_dot(type) needs: batched_dot_lanes(), except BF16 on CPUs with
+// AVX512_BF16, whose kernel (vdpbf16ps, as llama.cpp's tinyBLAS there) takes 32 columns a step.
+int batched_dot_cols(TensorType type);
+
+// Whether the CPU has AVX512_BF16 (the AVX-512 level then uses vdpbf16ps for BF16, as llama.cpp does).
+bool cpu_has_avx512_bf16();
 
 // s[r] = dot(weight row r, a) for the 4 rows at w, w + w_stride, w + 2 * w_stride, w + 3 * w_stride.
 // The same bits as four vec_dot calls (each row keeps its own accumulator and block order), but

@@ -130,6 +130,19 @@ int batched_dot_lanes() {
     }
 }
 
+bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+}
+
+int batched_dot_cols(TensorType type) {
+    if (type == TensorType::BF16 && chosen_level() == Level::avx512 && cpu_has_avx512_bf16()) return 32;
+    return batched_dot_lanes();
+}
+
 const TypeKernels* type_kernels_for(TensorType type, const char* level) {
     if (!level) return nullptr;
     if (std::strcmp(level, "scalar") == 0) return lookup(table_for(Level::scalar), type);
