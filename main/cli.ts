@@ -3,6 +3,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { chatLoop } from './cli-chat.ts';
+import { buildFixedContext, openDocuments } from './docs/index.ts';
+import { DocChat, type AskMode } from './engine/doc-chat.ts';
 import { isEngineError, Model, systemInfo } from './engine/engine.ts';
 import { defaultModelPath } from './models/default-model.ts';
 
@@ -13,12 +15,15 @@ const USAGE = `usage:
               [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]
               [--threads N] [--context N] [--json]
   squeeze chat [--model MODEL] [--system TEXT] [--max-tokens N] [--temperature T] [--threads N] [--context N]
+  squeeze ingest [--model MODEL] --doc PATH [--pack-dir DIR] [--rebuild] [--threads N] [--json]
+  squeeze ask [--model MODEL] --doc PATH [--sparsity S | --budget B | --dense | --plain] [--per-layer]
+              [--pack-dir DIR] [--max-tokens N] [--threads N] [--json] QUESTION
   squeeze system [--json]`;
 
 class UsageError extends Error {}
 
 /** Codes of errors that mean "this input file is bad" rather than "squeeze is broken". */
-const BAD_INPUT_PREFIXES = ['GGUF_', 'MODEL_', 'TOKENIZER_', 'CHAT_TEMPLATE_', 'CONTEXT_', 'EVAL_'];
+const BAD_INPUT_PREFIXES = ['GGUF_', 'MODEL_', 'TOKENIZER_', 'CHAT_TEMPLATE_', 'CONTEXT_', 'EVAL_', 'PDF_', 'FILE_', 'FOLDER_', 'SYMLINK_'];
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -136,13 +141,106 @@ async function chat(argv: string[]): Promise<void> {
   });
 }
 
+const PACK_FLAGS = {
+  model: { type: 'string' },
+  doc: { type: 'string' },
+  'pack-dir': { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+/** Opens the documents and their pack (loading it, or building it with progress on stderr). */
+async function openDocChat(values: { model?: string; doc?: string; 'pack-dir'?: string; threads?: string; rebuild?: boolean; json?: boolean }) {
+  const model = await Model.load(values.model ?? defaultModelPath());
+  const docs = await openDocuments(requireString(values.doc, '--doc'));
+  const context = buildFixedContext(docs.documents);
+  let last = '';
+  const chat = await DocChat.open(model, context, {
+    packDir: values['pack-dir'],
+    threads: numberFlag(values.threads, '--threads'),
+    rebuild: values.rebuild,
+    onProgress: (phase, done, total) => {
+      const line = `\r${phase} ${done}/${total}`;
+      if (line !== last && process.stderr.isTTY) process.stderr.write(line + (done === total ? '\n' : ''));
+      last = line;
+    },
+  });
+  return { model, docs, chat };
+}
+
+async function ingest(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { ...PACK_FLAGS, rebuild: { type: 'boolean' } });
+  const { docs, chat } = await openDocChat(values);
+  const p = chat.pack;
+  const b = p.build;
+  print(values.json, { pack: p, skipped: docs.skipped }, [
+    `${p.path}`,
+    `  ${p.built ? 'built' : 'loaded'}: ${p.nFixed} fixed-context tokens, ${(p.bytes / 2 ** 20).toFixed(1)} MiB` + (p.rebuildReason ? ` (rebuilt: ${p.rebuildReason})` : ''),
+    b ? `  prefill ${(b.prefillMs / 1e3).toFixed(2)} s, clustering ${(b.clusterMs / 1e3).toFixed(2)} s, calibration ${(b.calibrateMs / 1e3).toFixed(2)} s, write ${(b.writeMs / 1e3).toFixed(2)} s`
+      : `  load ${((p.loadMs ?? 0) / 1e3).toFixed(3)} s`,
+    ...docs.skipped.map((s) => `  skipped ${s.source}${s.page ? ` page ${s.page}` : ''}: ${s.reason}`),
+  ].join('\n'));
+}
+
+function askMode(values: { sparsity?: string; budget?: string; dense?: boolean; plain?: boolean; 'per-layer'?: boolean }): AskMode {
+  const chosen = [values.sparsity !== undefined, values.budget !== undefined, !!values.dense, !!values.plain].filter(Boolean).length;
+  if (chosen > 1) throw new UsageError('choose one of --sparsity, --budget, --dense, --plain');
+  if (values.dense) return { kind: 'dense' };
+  if (values.plain) return { kind: 'plain' };
+  const budget = numberFlag(values.budget, '--budget');
+  if (budget !== undefined) {
+    if (!Number.isInteger(budget) || budget <= 0) throw new UsageError('--budget must be a positive number of keys');
+    return { kind: 'budget', budget };
+  }
+  const sparsity = numberFlag(values.sparsity, '--sparsity') ?? 0.9;
+  if (sparsity < 0 || sparsity >= 1) throw new UsageError('--sparsity must be in [0, 1)');
+  // Sparsity 0 reads every key: the squeezed path with all clusters selected.
+  return sparsity === 0 ? { kind: 'dense' } : { kind: 'sparsity', sparsity, perLayer: values['per-layer'] };
+}
+
+async function ask(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {
+    ...PACK_FLAGS,
+    sparsity: { type: 'string' },
+    budget: { type: 'string' },
+    dense: { type: 'boolean' },
+    plain: { type: 'boolean' },
+    'per-layer': { type: 'boolean' },
+    'max-tokens': { type: 'string' },
+  });
+  const question = requireString(positionals.join(' '), 'QUESTION');
+  const mode = askMode(values);
+  const { chat } = await openDocChat(values);
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  const result = await chat.ask(question, {
+    mode,
+    maxTokens: numberFlag(values['max-tokens'], '--max-tokens') ?? 256,
+    signal: controller.signal,
+    onText: values.json ? undefined : (t) => process.stdout.write(t),
+  });
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ ...result, pack: chat.pack }, null, 2) + '\n');
+    return;
+  }
+  const s = result.stats;
+  const t = result.timings;
+  const cites = result.citations.slice(0, 3).map((c) => `${c.source} p.${c.page} (${Math.round(c.share * 100)}%)`).join(', ');
+  process.stderr.write(
+    `\n\n[${s.mode}${s.target !== undefined ? ` ${s.target}` : ''}: sparsity ${(s.sparsity * 100).toFixed(1)}%, ` +
+      `KV read ${(s.bytesRead / 2 ** 20).toFixed(1)} of ${(s.bytesDense / 2 ** 20).toFixed(1)} MiB; ` +
+      `${t.prefillTokens} question tokens at ${t.prefillTokensPerSecond.toFixed(1)} tok/s, ${t.generated} generated at ` +
+      `${t.decodeTokensPerSecond.toFixed(1)} tok/s; pack ${chat.pack.built ? 'built' : 'loaded'}]\n` +
+      (cites ? `[sources: ${cites}]\n` : ''),
+  );
+}
+
 async function system(argv: string[]): Promise<void> {
   const { values } = parse(argv, {});
   const si = systemInfo();
   print(values.json, si, `simd ${si.simd}, ${si.hardwareThreads} threads, ${(si.availableMemory / 2 ** 30).toFixed(1)} GiB available`);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { info, tokenize, run, chat, system };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { info, tokenize, run, chat, ingest, ask, system };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

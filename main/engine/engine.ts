@@ -1,7 +1,7 @@
 // The typed engine facade: models, sessions, text in and text out. Token ids cross into the
 // native engine; text is handled here (tokenizer, chat template, stop strings, UTF-8 streaming).
 import { renderChat, type ChatMessage } from './chat-template.ts';
-import { loadAddon, type NativeGenerateOptions, type NativeModel, type NativeModelInfo, type NativeSession, type NativeStopReason } from './native.ts';
+import { loadAddon, type NativeDocSession, type NativeGenerateOptions, type NativeModel, type NativeModelInfo, type NativeSession, type NativeStopReason } from './native.ts';
 import { createTokenizer, tokenizerMetadataFromKv, type Tokenizer } from './tokenizer/index.ts';
 
 export type StopReason = NativeStopReason | 'stop_string';
@@ -86,6 +86,16 @@ export class Model {
       bosToken: this.tokenizer.bos !== undefined ? this.tokenizer.tokenText(this.tokenizer.bos) : '',
       eosToken: this.tokenizer.eos !== undefined ? this.tokenizer.tokenText(this.tokenizer.eos) : '',
     });
+  }
+
+  /** SHA-256 over what decides the model's K/V: document packs are keyed by it. */
+  fingerprint(): string {
+    return this.native.fingerprint();
+  }
+
+  /** A native session over a document pack (main/engine/doc-chat.ts drives it). */
+  createDocSession(options: Omit<SessionOptions, 'kvType'> = {}): NativeDocSession {
+    return this.native.createDocSession({ nCtx: options.contextSize, nThreads: options.threads });
   }
 
   createSession(options: SessionOptions = {}): Session {

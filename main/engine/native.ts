@@ -66,10 +66,86 @@ export interface NativeSession {
   cachedTokens(): number[];
 }
 
+/** How the attention over the document is computed (DESIGN.md §3). */
+export type NativeSqueezeMode = 'plain' | 'dense' | 'sparsity' | 'budget' | 'mass';
+
+export interface NativeAnswerOptions extends NativeGenerateOptions {
+  /** plain: the engine's dense attention; dense: the squeezed path with every cluster (sparsity 0) */
+  mode?: NativeSqueezeMode;
+  /** mode 'sparsity': the pack's calibrated target nearest to this is used */
+  sparsity?: number;
+  /** mode 'budget': fixed-context keys per KV head */
+  budget?: number;
+  /** mode 'mass': estimated attention mass to cover */
+  massTarget?: number;
+  /** per-layer thresholds instead of the global ones */
+  perLayer?: boolean;
+}
+
+export interface NativeSqueezeStats {
+  clustersPerLevel: number[];
+  nLayers: number;
+  nKvHeads: number;
+  /** [nLayers][nKvHeads] fixed-context keys attended per lookup: mean and standard deviation */
+  keysMean: Float64Array;
+  keysStddev: Float64Array;
+  keysAttended: number;
+  keysFixed: number;
+  sparsity: number;
+  centroidsScored: number;
+  bytesRead: number;
+  bytesDense: number;
+  lookupMs: number;
+  attentionMs: number;
+}
+
+export interface NativeAnswerResult extends NativeGenerateResult {
+  mode: NativeSqueezeMode;
+  /** mode 'sparsity': the calibrated target used */
+  target: number;
+  stats: NativeSqueezeStats;
+  /** [nFixed] attention probability per fixed-context token, summed over layers, heads and tokens */
+  tokenMass: Float32Array;
+}
+
+export interface NativeIngestResult {
+  nFixed: number;
+  prefillMs: number;
+  clusterMs: number;
+  calibrateMs: number;
+  writeMs: number;
+  packBytes: number;
+}
+
+export interface NativePackLoad {
+  loadMs: number;
+  nFixed: number;
+  sourceMap: string;
+}
+
+export type NativeIngestPhase = 'prefill' | 'cluster' | 'calibrate';
+
+export interface NativeDocSession {
+  /** Rejects with PACK_MISSING, PACK_STALE, PACK_TRUNCATED, PACK_BAD, PACK_READ or PACK_MISMATCH. */
+  loadPack(path: string, expect: { docHash: string; fixedTokens: number[] }): Promise<NativePackLoad>;
+  /** Dense prefill, clustering, calibration; writes the pack atomically at options.path and uses it. */
+  ingest(
+    fixedTokens: number[],
+    options: { path: string; docHash: string; sourceMap: string },
+    onProgress?: (phase: NativeIngestPhase, done: number, total: number) => void,
+  ): Promise<NativeIngestResult>;
+  /** Generates after the pack's fixed context followed by `tokens` (the conversation's dynamic part). */
+  answer(tokens: number[], options: NativeAnswerOptions, onToken?: (token: number) => void): Promise<NativeAnswerResult>;
+  cancel(): void;
+}
+
 export interface NativeModel {
   info(): NativeModelInfo;
   metadata(): Record<string, unknown>;
   createSession(options?: NativeSessionOptions): NativeSession;
+  createDocSession(options?: Omit<NativeSessionOptions, 'kvType'>): NativeDocSession;
+  /** SHA-256 over what decides the model's K/V (hyperparameters, tensor table, weight samples, size) */
+  fingerprint(): string;
 }
 
 export interface NativeSystemInfo {

@@ -8,6 +8,7 @@ namespace sqnode {
 struct AddonData {
     Napi::FunctionReference model_class;
     Napi::FunctionReference session_class;
+    Napi::FunctionReference doc_session_class;
 };
 
 } // namespace sqnode

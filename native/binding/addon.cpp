@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "addon-data.h"
+#include "doc-session-wrap.h"
 #include "model-wrap.h"
 #include "session-wrap.h"
 
@@ -32,6 +33,7 @@ static Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
     auto* data = new AddonData();
     data->model_class = Napi::Persistent(ModelWrap::define(env));
     data->session_class = Napi::Persistent(SessionWrap::define(env));
+    data->doc_session_class = Napi::Persistent(DocSessionWrap::define(env));
     env.SetInstanceData(data);
     exports.Set("loadModel", Napi::Function::New(env, ModelWrap::load, "loadModel"));
     exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));

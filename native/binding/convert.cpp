@@ -68,4 +68,18 @@ Napi::Value gguf_value_to_js(Napi::Env env, const sq::GgufValue& value) {
     return arr;
 }
 
+sq::GenerateParams generate_params_from_js(const Napi::Object& o) {
+    sq::GenerateParams p;
+    p.max_tokens = static_cast<uint32_t>(number_option(o, "maxTokens", p.max_tokens));
+    p.sampling.temperature = static_cast<float>(number_option(o, "temperature", p.sampling.temperature));
+    p.sampling.top_k = static_cast<int32_t>(number_option(o, "topK", p.sampling.top_k));
+    p.sampling.top_p = static_cast<float>(number_option(o, "topP", p.sampling.top_p));
+    p.sampling.min_p = static_cast<float>(number_option(o, "minP", p.sampling.min_p));
+    p.sampling.repeat_penalty = static_cast<float>(number_option(o, "repeatPenalty", p.sampling.repeat_penalty));
+    p.sampling.repeat_last_n = static_cast<int32_t>(number_option(o, "repeatLastN", p.sampling.repeat_last_n));
+    p.sampling.seed = static_cast<uint64_t>(number_option(o, "seed", 0));
+    if (o.Has("stopTokens") && !o.Get("stopTokens").IsUndefined()) p.stop_tokens = tokens_from_js(o.Get("stopTokens"));
+    return p;
+}
+
 } // namespace sqnode

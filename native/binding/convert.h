@@ -31,4 +31,7 @@ double number_option(const Napi::Object& opts, const char* name, double fallback
 // when exact, else BigInt).
 Napi::Value gguf_value_to_js(Napi::Env env, const sq::GgufValue& value);
 
+// Generation options { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, stopTokens }.
+sq::GenerateParams generate_params_from_js(const Napi::Object& o);
+
 } // namespace sqnode

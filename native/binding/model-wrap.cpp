@@ -2,6 +2,8 @@
 
 #include "addon-data.h"
 #include "convert.h"
+#include "doc-session-wrap.h"
+#include "squeeze/pack.h"
 #include "session-wrap.h"
 
 namespace sqnode {
@@ -48,6 +50,8 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                            InstanceMethod<&ModelWrap::info>("info"),
                            InstanceMethod<&ModelWrap::metadata>("metadata"),
                            InstanceMethod<&ModelWrap::create_session>("createSession"),
+                           InstanceMethod<&ModelWrap::create_doc_session>("createDocSession"),
+                           InstanceMethod<&ModelWrap::fingerprint>("fingerprint"),
                        });
 }
 
@@ -114,6 +118,13 @@ Napi::Value ModelWrap::metadata(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::create_session(const Napi::CallbackInfo& info) {
     return SessionWrap::create(info, Value(), model_);
+}
+
+Napi::Value ModelWrap::create_doc_session(const Napi::CallbackInfo& info) { return DocSessionWrap::create(info, model_); }
+
+// SHA-256 over what decides the model's K/V (document packs are keyed by it); reads a few KiB.
+Napi::Value ModelWrap::fingerprint(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), sq::squeeze::model_fingerprint(*model_));
 }
 
 } // namespace sqnode

@@ -24,6 +24,8 @@ private:
     Napi::Value info(const Napi::CallbackInfo& info);
     Napi::Value metadata(const Napi::CallbackInfo& info);
     Napi::Value create_session(const Napi::CallbackInfo& info);
+    Napi::Value create_doc_session(const Napi::CallbackInfo& info);
+    Napi::Value fingerprint(const Napi::CallbackInfo& info);
 
     std::shared_ptr<sq::Model> model_;
 };

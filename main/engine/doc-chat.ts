@@ -1,0 +1,320 @@
+// Questions about documents with Squeezed Attention (DESIGN.md §3): the documents become a fixed
+// context that is prefilled, clustered and calibrated once into a document pack on disk; every
+// question then evaluates only its own tokens and attends to the document keys that matter.
+//
+// Prompt layout: the chat template renders [system: instructions + documents] as a stable prefix
+// (the fixed context, tokenized once: the documents' text without special-token parsing, so a
+// document cannot inject control tokens), then the conversation (the dynamic part, re-rendered each
+// turn). Plain generation over fixedTokens ++ dynamicTokens is the same prompt, densely.
+import { createHash } from 'node:crypto';
+import { mkdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+import { locate, type ContextSpan, type FixedContext } from '../docs/fixed-context.ts';
+import type { ChatMessage } from './chat-template.ts';
+import type { Model } from './engine.ts';
+import type { NativeAnswerOptions, NativeDocSession, NativeIngestPhase, NativeIngestResult, NativeSqueezeMode } from './native.ts';
+
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are a helpful assistant. Answer the question using the documents below, and name the page you found the answer on.';
+
+/** Tokens kept free after the documents for the conversation and the answer. */
+const DEFAULT_RESERVE_TOKENS = 1024;
+/** Fixed-context tokens by attention mass that a citation is drawn from. */
+const CITATION_TOKENS = 64;
+
+export function defaultPackDir(): string {
+  return process.env.SQUEEZE_PACK_DIR ?? join(homedir(), '.cache', 'squeeze', 'packs');
+}
+
+export interface DocChatOptions {
+  packDir?: string;
+  systemPrompt?: string;
+  threads?: number;
+  /** KV cache size; default: the documents plus reserveTokens, at most the model's training context */
+  contextSize?: number;
+  reserveTokens?: number;
+  /** build the pack even when a valid one exists */
+  rebuild?: boolean;
+  onProgress?: (phase: NativeIngestPhase, done: number, total: number) => void;
+}
+
+export interface PackInfo {
+  path: string;
+  /** true when this open built the pack (none, stale or damaged on disk, or rebuild asked) */
+  built: boolean;
+  /** why an existing pack was not used (PACK_STALE, PACK_TRUNCATED, PACK_BAD ... and its message) */
+  rebuildReason?: string;
+  nFixed: number;
+  bytes: number;
+  build?: NativeIngestResult;
+  loadMs?: number;
+}
+
+export type AskMode =
+  | { kind: 'plain' }
+  | { kind: 'dense' }
+  | { kind: 'sparsity'; sparsity: number; perLayer?: boolean }
+  | { kind: 'budget'; budget: number }
+  | { kind: 'mass'; massTarget: number };
+
+export interface AskOptions {
+  mode?: AskMode;
+  maxTokens?: number;
+  temperature?: number;
+  seed?: number;
+  onText?: (text: string) => void;
+  signal?: AbortSignal;
+  /** keep the turn in the conversation (default true) */
+  remember?: boolean;
+}
+
+export interface Citation {
+  source: string;
+  page: number;
+  lines?: [number, number];
+  /** share of the cited tokens' attention mass on this page */
+  share: number;
+}
+
+export interface AskStats {
+  mode: NativeSqueezeMode;
+  /** mode 'sparsity': the calibrated target used */
+  target?: number;
+  clustersPerLevel: number[];
+  /** per layer, over its KV heads and lookups: fixed-context keys attended */
+  keysPerLayer: { mean: number; stddev: number }[];
+  /** [layer][KV head] mean keys attended */
+  keysPerHead: number[][];
+  fixedTokens: number;
+  sparsity: number;
+  bytesRead: number;
+  bytesDense: number;
+  lookupMs: number;
+  attentionMs: number;
+  otherMs: number;
+}
+
+export interface AskResult {
+  answer: string;
+  tokens: number[];
+  stopReason: string;
+  timings: {
+    /** tokens evaluated before the first answer token: the question (and earlier turns not cached) */
+    prefillTokens: number;
+    reusedTokens: number;
+    generated: number;
+    prefillMs: number;
+    decodeMs: number;
+    prefillTokensPerSecond: number;
+    decodeTokensPerSecond: number;
+  };
+  stats: AskStats;
+  citations: Citation[];
+}
+
+interface SourceMap {
+  spans: { source: string; page: number; lines?: [number, number] }[];
+  /** [first fixed token, span index or -1], ascending by token */
+  runs: [number, number][];
+}
+
+export class DocChat {
+  private history: ChatMessage[] = [];
+  private sourceMap: SourceMap;
+
+  private constructor(
+    readonly model: Model,
+    private readonly native: NativeDocSession,
+    readonly fixedTokens: number[],
+    private readonly systemMessage: ChatMessage,
+    private readonly prefixText: string,
+    readonly pack: PackInfo,
+    sourceMap: SourceMap,
+  ) {
+    this.sourceMap = sourceMap;
+  }
+
+  /** Uses the pack for these documents if a valid one is on disk, else builds and writes it. */
+  static async open(model: Model, context: FixedContext, options: DocChatOptions = {}): Promise<DocChat> {
+    const systemMessage: ChatMessage = { role: 'system', content: `${options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT}\n\n${context.text}` };
+    const prefixText = model.formatChat([systemMessage], false);
+    const docStart = prefixText.indexOf(context.text);
+    if (docStart < 0) throw coded('CHAT_TEMPLATE_ERROR', "the chat template does not keep the system message's text");
+    const tokenizer = model.tokenizer;
+    const before = tokenizer.encode(prefixText.slice(0, docStart), { addSpecial: true, parseSpecial: true });
+    const docTokens = tokenizer.encode(context.text, { addSpecial: false, parseSpecial: false });
+    const after = tokenizer.encode(prefixText.slice(docStart + context.text.length), { addSpecial: false, parseSpecial: true });
+    const fixedTokens = [...before, ...docTokens, ...after];
+    const sourceMap = buildSourceMap(model, context.spans, before.length, docTokens);
+
+    const nCtxTrain = model.info.nCtxTrain || Number.MAX_SAFE_INTEGER;
+    const contextSize = options.contextSize ?? Math.min(nCtxTrain, fixedTokens.length + (options.reserveTokens ?? DEFAULT_RESERVE_TOKENS));
+    if (fixedTokens.length >= contextSize) {
+      throw coded('CONTEXT_FULL', `the documents take ${fixedTokens.length} tokens; the model's context holds ${contextSize}`);
+    }
+    const native = model.createDocSession({ contextSize, threads: options.threads });
+
+    const docHash = sha256(JSON.stringify({ prefixText, spans: context.spans }));
+    const fingerprint = model.fingerprint();
+    const packDir = options.packDir ?? defaultPackDir();
+    mkdirSync(packDir, { recursive: true });
+    const path = join(packDir, `${docHash.slice(0, 16)}-${fingerprint.slice(0, 16)}.sqpack`);
+
+    let rebuildReason: string | undefined;
+    if (!options.rebuild) {
+      try {
+        const loaded = await native.loadPack(path, { docHash, fixedTokens });
+        const pack: PackInfo = { path, built: false, nFixed: loaded.nFixed, bytes: statSync(path).size, loadMs: loaded.loadMs };
+        return new DocChat(model, native, fixedTokens, systemMessage, prefixText, pack, JSON.parse(loaded.sourceMap) as SourceMap);
+      } catch (e) {
+        const code = (e as { code?: string }).code ?? '';
+        if (!code.startsWith('PACK_')) throw e;
+        if (code !== 'PACK_MISSING') rebuildReason = `${code}: ${(e as Error).message}`;
+      }
+    }
+    const build = await native.ingest(fixedTokens, { path, docHash, sourceMap: JSON.stringify(sourceMap) }, options.onProgress);
+    const pack: PackInfo = { path, built: true, nFixed: build.nFixed, bytes: build.packBytes, build, ...(rebuildReason && { rebuildReason }) };
+    return new DocChat(model, native, fixedTokens, systemMessage, prefixText, pack, sourceMap);
+  }
+
+  /** The dynamic tokens of the conversation so far plus `question` (after the fixed context). */
+  dynamicTokens(question: string): number[] {
+    const full = this.model.formatChat([this.systemMessage, ...this.history, { role: 'user', content: question }], true);
+    if (!full.startsWith(this.prefixText)) throw coded('CHAT_TEMPLATE_ERROR', 'the chat template does not render the system message as a stable prefix');
+    return this.model.tokenizer.encode(full.slice(this.prefixText.length), { addSpecial: false, parseSpecial: true });
+  }
+
+  async ask(question: string, options: AskOptions = {}): Promise<AskResult> {
+    const dynamic = this.dynamicTokens(question);
+    const mode = options.mode ?? { kind: 'sparsity', sparsity: 0.9 };
+    const nativeOptions: NativeAnswerOptions = {
+      mode: mode.kind,
+      ...(mode.kind === 'sparsity' && { sparsity: mode.sparsity, perLayer: mode.perLayer }),
+      ...(mode.kind === 'budget' && { budget: mode.budget }),
+      ...(mode.kind === 'mass' && { massTarget: mode.massTarget }),
+      maxTokens: options.maxTokens ?? 256,
+      temperature: options.temperature ?? 0,
+      seed: options.seed,
+      stopTokens: this.model.eogTokens,
+    };
+    const decoder = this.model.tokenizer.createStreamDecoder();
+    let answer = '';
+    const onAbort = () => this.native.cancel();
+    options.signal?.addEventListener('abort', onAbort);
+    let r;
+    try {
+      r = await this.native.answer(dynamic, nativeOptions, (token) => {
+        const piece = decoder.push(token);
+        answer += piece;
+        if (piece) options.onText?.(piece);
+      });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    const tail = decoder.flush();
+    answer += tail;
+    if (tail) options.onText?.(tail);
+    if (options.remember ?? true) this.history.push({ role: 'user', content: question }, { role: 'assistant', content: answer });
+
+    const prefillTokens = r.nPrompt - r.nPromptReused;
+    const s = r.stats;
+    const keysPerHead = Array.from({ length: s.nLayers }, (_, l) => Array.from(s.keysMean.subarray(l * s.nKvHeads, (l + 1) * s.nKvHeads)));
+    const keysPerLayer = keysPerHead.map((means, l) => {
+      const mean = means.reduce((a, b) => a + b, 0) / Math.max(1, means.length);
+      // Pooled over the layer's heads: within-head variance plus the spread of the head means.
+      let sq = 0;
+      means.forEach((m, h) => (sq += s.keysStddev[l * s.nKvHeads + h] ** 2 + (m - mean) ** 2));
+      return { mean, stddev: Math.sqrt(sq / Math.max(1, means.length)) };
+    });
+    return {
+      answer,
+      tokens: r.tokens,
+      stopReason: r.stopReason,
+      timings: {
+        prefillTokens,
+        reusedTokens: r.nPromptReused,
+        generated: r.tokens.length,
+        prefillMs: r.prefillMs,
+        decodeMs: r.decodeMs,
+        prefillTokensPerSecond: perSecond(prefillTokens, r.prefillMs),
+        decodeTokensPerSecond: perSecond(Math.max(0, r.tokens.length - 1), r.decodeMs),
+      },
+      stats: {
+        mode: r.mode,
+        ...(r.mode === 'sparsity' && { target: Math.round(r.target * 1000) / 1000 }),
+        clustersPerLevel: s.clustersPerLevel,
+        keysPerLayer,
+        keysPerHead,
+        fixedTokens: this.fixedTokens.length,
+        sparsity: s.sparsity,
+        bytesRead: s.bytesRead,
+        bytesDense: s.bytesDense,
+        lookupMs: s.lookupMs,
+        attentionMs: s.attentionMs,
+        otherMs: Math.max(0, r.prefillMs + r.decodeMs - s.lookupMs - s.attentionMs),
+      },
+      citations: this.citations(r.tokenMass),
+    };
+  }
+
+  /** Pages holding the document tokens that got the most attention while answering. */
+  citations(tokenMass: Float32Array): Citation[] {
+    const { spans, runs } = this.sourceMap;
+    const spanOf = (token: number): number => {
+      let lo = 0;
+      let hi = runs.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (runs[mid][0] <= token) lo = mid;
+        else hi = mid - 1;
+      }
+      return runs.length > 0 && runs[lo][0] <= token ? runs[lo][1] : -1;
+    };
+    const docTokens: number[] = [];
+    for (let t = 0; t < tokenMass.length; t++) if (spanOf(t) >= 0) docTokens.push(t);
+    docTokens.sort((a, b) => tokenMass[b] - tokenMass[a]);
+    const bySpan = new Map<number, number>();
+    let total = 0;
+    for (const t of docTokens.slice(0, CITATION_TOKENS)) {
+      const span = spanOf(t);
+      bySpan.set(span, (bySpan.get(span) ?? 0) + tokenMass[t]);
+      total += tokenMass[t];
+    }
+    return [...bySpan.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([span, mass]) => ({ ...spans[span], share: total > 0 ? mass / total : 0 }));
+  }
+
+  cancel(): void {
+    this.native.cancel();
+  }
+}
+
+/** Which page each document token came from, as runs over the fixed context's tokens. */
+function buildSourceMap(model: Model, spans: ContextSpan[], docFirstToken: number, docTokens: number[]): SourceMap {
+  const runs: [number, number][] = [[0, -1]];
+  const decoder = model.tokenizer.createStreamDecoder();
+  let offset = 0; // characters of the document text decoded before the current token
+  for (let i = 0; i < docTokens.length; i++) {
+    const span = locate(spans, offset);
+    const index = span ? spans.indexOf(span) : -1;
+    if (runs[runs.length - 1][1] !== index) runs.push([docFirstToken + i, index]);
+    offset += decoder.push(docTokens[i]).length;
+  }
+  runs.push([docFirstToken + docTokens.length, -1]);
+  return { spans: spans.map((s) => ({ source: s.source, page: s.page, ...(s.lines && { lines: s.lines }) })), runs };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function perSecond(n: number, ms: number): number {
+  return ms > 0 ? (n * 1000) / ms : 0;
+}
+
+function coded(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}

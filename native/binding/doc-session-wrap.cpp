@@ -1,0 +1,357 @@
+#include "doc-session-wrap.h"
+
+#include <chrono>
+
+#include "addon-data.h"
+#include "convert.h"
+#include "squeeze/pack.h"
+
+namespace sqnode {
+
+namespace {
+
+using StatePtr = std::shared_ptr<DocSessionWrap::State>;
+
+struct BusyGuard {
+    StatePtr state;
+    ~BusyGuard() { state->busy.store(false); }
+};
+
+double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+std::string string_option(Napi::Env env, const Napi::Object& o, const char* name) {
+    if (!o.Has(name) || !o.Get(name).IsString()) throw usage_error(env, std::string(name) + " must be a string");
+    return o.Get(name).As<Napi::String>().Utf8Value();
+}
+
+// What a pack must say about itself to be used with this model, these documents and this engine.
+sq::squeeze::PackMeta expected_meta(const sq::Model& model, std::string doc_hash, std::vector<int32_t> fixed) {
+    sq::squeeze::PackMeta m;
+    const sq::IngestParams defaults;
+    m.model_hash = sq::squeeze::model_fingerprint(model);
+    m.settings = sq::squeeze::pack_settings(defaults.cluster, defaults.calibration);
+    m.doc_hash = std::move(doc_hash);
+    m.fixed_tokens = std::move(fixed);
+    return m;
+}
+
+class LoadPackWorker : public Napi::AsyncWorker {
+public:
+    LoadPackWorker(Napi::Env env, StatePtr state, std::string path, std::string doc_hash, std::vector<int32_t> fixed)
+        : Napi::AsyncWorker(env), state_(std::move(state)), path_(std::move(path)), doc_hash_(std::move(doc_hash)),
+          fixed_(std::move(fixed)), deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+protected:
+    void Execute() override {
+        BusyGuard guard{state_};
+        try {
+            const double t0 = now_ms();
+            auto pack = std::make_shared<sq::squeeze::Pack>();
+            status_ = sq::squeeze::pack_read(path_, expected_meta(*state_->model, doc_hash_, fixed_), *pack);
+            if (status_) status_ = state_->session->attach(pack);
+            load_ms_ = now_ms() - t0;
+        } catch (const std::bad_alloc&) {
+            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory loading the document pack");
+        }
+    }
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (!status_) {
+            deferred_.Reject(status_error(env, status_).Value());
+            return;
+        }
+        const sq::squeeze::Pack& pack = *state_->session->pack();
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("loadMs", load_ms_);
+        out.Set("nFixed", static_cast<double>(pack.meta.fixed_tokens.size()));
+        out.Set("sourceMap", pack.meta.source_map);
+        deferred_.Resolve(out);
+    }
+
+private:
+    StatePtr state_;
+    std::string path_, doc_hash_;
+    std::vector<int32_t> fixed_;
+    Napi::Promise::Deferred deferred_;
+    sq::Status status_;
+    double load_ms_ = 0;
+};
+
+struct IngestEvent {
+    const char* phase;
+    uint32_t done, total;
+};
+
+// Prefill, cluster, calibrate, write the pack atomically, attach it; progress goes to onProgress.
+class IngestWorker : public Napi::AsyncProgressQueueWorker<IngestEvent> {
+public:
+    IngestWorker(Napi::Env env, Napi::Function on_progress, StatePtr state, std::vector<int32_t> fixed, std::string path,
+                 std::string doc_hash, std::string source_map)
+        : Napi::AsyncProgressQueueWorker<IngestEvent>(on_progress.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {}) : on_progress),
+          state_(std::move(state)), fixed_(std::move(fixed)), path_(std::move(path)), doc_hash_(std::move(doc_hash)),
+          source_map_(std::move(source_map)), deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+protected:
+    void Execute(const ExecutionProgress& progress) override {
+        BusyGuard guard{state_};
+        try {
+            auto pack = std::make_shared<sq::squeeze::Pack>();
+            status_ = state_->session->ingest(
+                fixed_, sq::IngestParams{},
+                [&](const char* phase, uint32_t done, uint32_t total) {
+                    const IngestEvent e{phase, done, total};
+                    progress.Send(&e, 1);
+                },
+                &state_->cancel, *pack, timings_);
+            if (!status_) return;
+            pack->meta.doc_hash = doc_hash_;
+            pack->meta.source_map = source_map_;
+            const double t0 = now_ms();
+            status_ = sq::squeeze::pack_write(path_, *pack, &pack_bytes_);
+            write_ms_ = now_ms() - t0;
+            if (status_) status_ = state_->session->attach(pack);
+        } catch (const std::bad_alloc&) {
+            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory building the document pack");
+        }
+    }
+    void OnProgress(const IngestEvent* events, size_t count) override {
+        Napi::HandleScope scope(Env());
+        for (size_t i = 0; i < count; ++i) {
+            Callback().Call({Napi::String::New(Env(), events[i].phase), Napi::Number::New(Env(), events[i].done),
+                             Napi::Number::New(Env(), events[i].total)});
+        }
+    }
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (!status_) {
+            deferred_.Reject(status_error(env, status_).Value());
+            return;
+        }
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("nFixed", static_cast<double>(fixed_.size()));
+        out.Set("prefillMs", timings_.prefill_ms);
+        out.Set("clusterMs", timings_.cluster_ms);
+        out.Set("calibrateMs", timings_.calibrate_ms);
+        out.Set("writeMs", write_ms_);
+        out.Set("packBytes", static_cast<double>(pack_bytes_));
+        deferred_.Resolve(out);
+    }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+private:
+    StatePtr state_;
+    std::vector<int32_t> fixed_;
+    std::string path_, doc_hash_, source_map_;
+    Napi::Promise::Deferred deferred_;
+    sq::Status status_;
+    sq::IngestTimings timings_;
+    double write_ms_ = 0;
+    uint64_t pack_bytes_ = 0;
+};
+
+sq::SqueezeMode mode_from_js(Napi::Env env, const Napi::Object& o) {
+    sq::SqueezeMode m;
+    const std::string kind = o.Has("mode") && o.Get("mode").IsString() ? o.Get("mode").As<Napi::String>().Utf8Value() : "sparsity";
+    if (kind == "plain") m.kind = sq::SqueezeKind::Plain;
+    else if (kind == "dense") m.kind = sq::SqueezeKind::Dense;
+    else if (kind == "sparsity") m.kind = sq::SqueezeKind::Threshold;
+    else if (kind == "budget") m.kind = sq::SqueezeKind::Budget;
+    else if (kind == "mass") m.kind = sq::SqueezeKind::Mass;
+    else throw usage_error(env, "mode must be 'plain', 'dense', 'sparsity', 'budget' or 'mass'");
+    m.sparsity = static_cast<float>(number_option(o, "sparsity", m.sparsity));
+    m.budget_keys = static_cast<uint32_t>(number_option(o, "budget", 0));
+    m.mass_target = static_cast<float>(number_option(o, "massTarget", m.mass_target));
+    m.per_layer = o.Has("perLayer") && o.Get("perLayer").ToBoolean().Value();
+    if (!(m.sparsity >= 0.0f && m.sparsity < 1.0f)) throw usage_error(env, "sparsity must be in [0, 1)");
+    return m;
+}
+
+Napi::Object stats_to_js(Napi::Env env, const sq::AnswerResult& r) {
+    const sq::squeeze::SqueezeStats& s = r.stats;
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array levels = Napi::Array::New(env, s.clusters_per_level.size());
+    for (size_t i = 0; i < s.clusters_per_level.size(); ++i) levels.Set(static_cast<uint32_t>(i), s.clusters_per_level[i]);
+    out.Set("clustersPerLevel", levels);
+    out.Set("nLayers", s.n_layers);
+    out.Set("nKvHeads", s.n_kv_heads);
+    const size_t n = size_t{s.n_layers} * s.n_kv_heads;
+    Napi::Float64Array mean = Napi::Float64Array::New(env, n), spread = Napi::Float64Array::New(env, n); // [n_layers][n_kv_heads]
+    for (uint32_t l = 0; l < s.n_layers; ++l) {
+        for (uint32_t h = 0; h < s.n_kv_heads; ++h) {
+            mean[size_t{l} * s.n_kv_heads + h] = s.mean_keys(l, h);
+            spread[size_t{l} * s.n_kv_heads + h] = s.stddev_keys(l, h);
+        }
+    }
+    out.Set("keysMean", mean);
+    out.Set("keysStddev", spread);
+    out.Set("keysAttended", static_cast<double>(s.keys_attended));
+    out.Set("keysFixed", static_cast<double>(s.keys_fixed));
+    out.Set("sparsity", s.sparsity());
+    out.Set("centroidsScored", static_cast<double>(s.centroids_scored));
+    out.Set("bytesRead", static_cast<double>(s.bytes_read));
+    out.Set("bytesDense", static_cast<double>(s.bytes_dense));
+    out.Set("lookupMs", r.lookup_ms);
+    out.Set("attentionMs", r.attention_ms);
+    return out;
+}
+
+// Streams each generated token to onToken(token); resolves with tokens, timings, stats and token mass.
+class AnswerWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
+public:
+    AnswerWorker(Napi::Env env, Napi::Function on_token, StatePtr state, std::vector<int32_t> tokens, sq::SqueezeMode mode,
+                 sq::GenerateParams params)
+        : Napi::AsyncProgressQueueWorker<int32_t>(on_token.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {}) : on_token),
+          state_(std::move(state)), tokens_(std::move(tokens)), mode_(mode), params_(std::move(params)),
+          deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+protected:
+    void Execute(const ExecutionProgress& progress) override {
+        BusyGuard guard{state_};
+        try {
+            status_ = state_->session->answer(
+                tokens_, mode_, params_, [&](int32_t token) { progress.Send(&token, 1); return true; }, &state_->cancel, result_);
+        } catch (const std::bad_alloc&) {
+            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory during generation");
+        }
+    }
+    void OnProgress(const int32_t* tokens, size_t count) override {
+        Napi::HandleScope scope(Env());
+        for (size_t i = 0; i < count; ++i) Callback().Call({Napi::Number::New(Env(), tokens[i])});
+    }
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (!status_) {
+            deferred_.Reject(status_error(env, status_).Value());
+            return;
+        }
+        const sq::GenerateResult& g = result_.generation;
+        Napi::Object out = Napi::Object::New(env);
+        Napi::Array tokens = Napi::Array::New(env, g.tokens.size());
+        for (size_t i = 0; i < g.tokens.size(); ++i) tokens.Set(static_cast<uint32_t>(i), g.tokens[i]);
+        out.Set("tokens", tokens);
+        out.Set("nPrompt", g.n_prompt);
+        out.Set("nPromptReused", g.n_prompt_reused);
+        out.Set("prefillMs", g.prefill_ms);
+        out.Set("decodeMs", g.decode_ms);
+        out.Set("stopReason", sq::stop_reason_name(g.stop_reason));
+        out.Set("mode", sq::squeeze_kind_name(result_.kind));
+        out.Set("target", result_.target);
+        out.Set("stats", stats_to_js(env, result_));
+        Napi::Float32Array mass = Napi::Float32Array::New(env, result_.token_mass.size()); // [n_fixed]
+        std::copy(result_.token_mass.begin(), result_.token_mass.end(), mass.Data());
+        out.Set("tokenMass", mass);
+        deferred_.Resolve(out);
+    }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+private:
+    StatePtr state_;
+    std::vector<int32_t> tokens_;
+    sq::SqueezeMode mode_;
+    sq::GenerateParams params_;
+    Napi::Promise::Deferred deferred_;
+    sq::Status status_;
+    sq::AnswerResult result_;
+};
+
+} // namespace
+
+Napi::Function DocSessionWrap::define(Napi::Env env) {
+    return DefineClass(env, "NativeDocSession",
+                       {
+                           InstanceMethod<&DocSessionWrap::load_pack>("loadPack"),
+                           InstanceMethod<&DocSessionWrap::ingest>("ingest"),
+                           InstanceMethod<&DocSessionWrap::answer>("answer"),
+                           InstanceMethod<&DocSessionWrap::cancel>("cancel"),
+                       });
+}
+
+DocSessionWrap::DocSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DocSessionWrap>(info) {}
+
+Napi::Value DocSessionWrap::create(const Napi::CallbackInfo& info, std::shared_ptr<sq::Model> model) {
+    Napi::Env env = info.Env();
+    Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+    sq::ContextParams params;
+    params.n_ctx = static_cast<uint32_t>(number_option(opts, "nCtx", std::min<uint32_t>(model->hparams().n_ctx_train, 8192)));
+    params.n_threads = static_cast<uint32_t>(number_option(opts, "nThreads", 0));
+    params.n_batch = static_cast<uint32_t>(number_option(opts, "nBatch", params.n_batch));
+    auto state = std::make_shared<State>();
+    sq::Status st;
+    try {
+        st = sq::DocSession::create(*model, params, state->session);
+    } catch (const std::bad_alloc&) {
+        st = sq::Status::error("CONTEXT_OUT_OF_MEMORY", "not enough memory for a context of " + std::to_string(params.n_ctx) + " tokens");
+    }
+    if (!st) throw status_error(env, st);
+    state->model = std::move(model);
+    Napi::Object obj = env.GetInstanceData<AddonData>()->doc_session_class.New({});
+    Napi::ObjectWrap<DocSessionWrap>::Unwrap(obj)->state_ = std::move(state);
+    return obj;
+}
+
+void DocSessionWrap::claim(Napi::Env env) {
+    if (state_->busy.exchange(true)) {
+        throw status_error(env, sq::Status::error("SESSION_BUSY", "the document session is busy; stop it first"));
+    }
+    state_->cancel.store(false);
+}
+
+// loadPack(path, { docHash, fixedTokens }): Promise<{ loadMs, nFixed, sourceMap }>; rejects with
+// PACK_MISSING, PACK_STALE, PACK_TRUNCATED, PACK_BAD, PACK_READ or PACK_MISMATCH.
+Napi::Value DocSessionWrap::load_pack(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) throw usage_error(env, "loadPack(path, { docHash, fixedTokens })");
+    Napi::Object o = info[1].As<Napi::Object>();
+    std::string doc_hash = string_option(env, o, "docHash");
+    std::vector<int32_t> fixed = tokens_from_js(o.Get("fixedTokens"));
+    claim(env);
+    auto* worker = new LoadPackWorker(env, state_, info[0].As<Napi::String>().Utf8Value(), std::move(doc_hash), std::move(fixed));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+// ingest(fixedTokens, { path, docHash, sourceMap }, onProgress?(phase, done, total)):
+// Promise<{ nFixed, prefillMs, clusterMs, calibrateMs, writeMs, packBytes }>.
+Napi::Value DocSessionWrap::ingest(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[1].IsObject()) throw usage_error(env, "ingest(fixedTokens, { path, docHash, sourceMap }, onProgress?)");
+    std::vector<int32_t> fixed = tokens_from_js(info[0]);
+    Napi::Object o = info[1].As<Napi::Object>();
+    std::string path = string_option(env, o, "path");
+    std::string doc_hash = string_option(env, o, "docHash");
+    std::string source_map = string_option(env, o, "sourceMap");
+    Napi::Function on_progress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+    claim(env);
+    auto* worker = new IngestWorker(env, on_progress, state_, std::move(fixed), std::move(path), std::move(doc_hash), std::move(source_map));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+// answer(tokens, { mode, sparsity, budget, massTarget, perLayer, ...generation options }, onToken?):
+// Promise<{ tokens, nPrompt, nPromptReused, prefillMs, decodeMs, stopReason, mode, target, stats, tokenMass }>.
+Napi::Value DocSessionWrap::answer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1) throw usage_error(env, "answer(tokens, options?, onToken?)");
+    std::vector<int32_t> tokens = tokens_from_js(info[0]);
+    Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    const sq::SqueezeMode mode = mode_from_js(env, opts);
+    sq::GenerateParams params = generate_params_from_js(opts);
+    Napi::Function on_token = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+    claim(env);
+    auto* worker = new AnswerWorker(env, on_token, state_, std::move(tokens), mode, std::move(params));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+Napi::Value DocSessionWrap::cancel(const Napi::CallbackInfo& info) {
+    state_->cancel.store(true);
+    return info.Env().Undefined();
+}
+
+} // namespace sqnode
