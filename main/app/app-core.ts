@@ -15,6 +15,8 @@ export interface AppCoreOptions {
   pickPath?: (kind: 'pdf' | 'folder') => Promise<string | null>;
   threads?: number;
   contextSize?: number;
+  /** answer length limit when a request gives none */
+  maxTokens?: number;
 }
 
 export interface AppCore {
@@ -34,6 +36,7 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     models,
     onDelta: (delta) => options.emit('chat:delta', delta),
     onProgress: (progress) => options.emit('doc:progress', progress),
+    maxTokens: options.maxTokens,
   });
   const handlers: Handlers = {
     'model:load': ({ path }) => models.load(path),

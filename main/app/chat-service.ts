@@ -14,6 +14,10 @@ import type { ModelService } from './model-service.ts';
 /** Tokens kept free beside the documents for the question, the conversation and the answer. */
 const RESERVE_TOKENS = 1024;
 const DEFAULT_MAX_TOKENS = 512;
+// Greedy decoding with a light repetition penalty: small models (SmolLM2-135M) otherwise loop on a
+// phrase until the length limit ("about a report about a report ..."); 1.1 over the last 64 tokens
+// ends the report.pdf answer at EOG after ~70 tokens instead.
+const SAMPLING = { temperature: 0, repeatPenalty: 1.1, repeatLastN: 64 };
 const TITLE_CHARS = 60;
 
 const DOCUMENT_INSTRUCTION = 'Answer the questions using the documents below. Name the page you used.\n\n';
@@ -23,6 +27,8 @@ export interface ChatServiceOptions {
   models: ModelService;
   onDelta: (delta: EventPayload<'chat:delta'>) => void;
   onProgress: (progress: EventPayload<'doc:progress'>) => void;
+  /** answer length limit when a request gives none */
+  maxTokens?: number;
 }
 
 function toWire(chat: StoredChat): Chat {
@@ -65,7 +71,7 @@ export class ChatService {
     return true;
   }
 
-  async send(chatId: string, text: string, maxTokens = DEFAULT_MAX_TOKENS): Promise<Chat> {
+  async send(chatId: string, text: string, maxTokens = this.options.maxTokens ?? DEFAULT_MAX_TOKENS): Promise<Chat> {
     const { model, session, contextSize } = this.options.models.ready();
     if (this.generating || this.options.models.busy) throw new AppError('BUSY', 'An answer is still being written: stop it or wait for it.');
     const chat = await this.stored(chatId);
@@ -80,8 +86,8 @@ export class ChatService {
 
       const messageId = newId();
       const result: GenerateResult = await session.generate(model.formatChat(this.conversation(chat)), {
+        ...SAMPLING,
         maxTokens,
-        temperature: 0,
         signal: controller.signal,
         onText: (piece) => this.options.onDelta({ chatId, messageId, text: piece }),
       });

@@ -23,7 +23,10 @@ function Conversation() {
   const messages = useAppStore((s) => s.current?.messages);
   const pending = useAppStore((s) => (s.pending && s.pending.chatId === s.current?.id ? s.pending : undefined));
   const end = useRef<HTMLLIElement>(null);
-  useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [messages, pending?.text]);
+  // A block body: recent Chromium returns a promise from scrollIntoView, which React would take for a cleanup.
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: 'end' });
+  }, [messages, pending?.text]);
   return (
     <ol className="conversation" aria-label="Conversation" aria-live="polite">
       {(messages ?? []).map((m) => (
