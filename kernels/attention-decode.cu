@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 #include <math_constants.h>
 
+#include "cache-elem.cuh"
 #include "lse-merge.cuh"
 
 namespace sq::cuda {
@@ -19,34 +20,26 @@ constexpr int kMinKeysPerSplit = 256; // below this a slice's merge costs more t
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
-// Eight cache elements (one 16-byte load) as floats; element 2i is the low half of word i.
-template <typename T>
-__device__ __forceinline__ void to_float8(const uint4& r, float f[8]);
-
-template <>
-__device__ __forceinline__ void to_float8<__half>(const uint4& r, float f[8]) {
-    const __half2* h = reinterpret_cast<const __half2*>(&r);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const float2 t = __half22float2(h[i]);
-        f[2 * i] = t.x;
-        f[2 * i + 1] = t.y;
-    }
-}
-
-template <>
-__device__ __forceinline__ void to_float8<__nv_bfloat16>(const uint4& r, float f[8]) {
-    const unsigned w[4] = {r.x, r.y, r.z, r.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        f[2 * i] = __uint_as_float(w[i] << 16);
-        f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-    }
-}
-
 // Running maxima start at -inf; subtracting a base of 0 instead keeps exp2(-inf - -inf) from
 // turning an empty state into NaN (its weight comes out 0).
 __device__ __forceinline__ float finite_base(float m) { return m == -CUDART_INF_F ? 0.0f : m; }
+
+struct KeyRange {
+    int begin, end;
+};
+
+// The keys of this block's slice. Dense: `chunk` keys from the host. Sparse: the head's list length
+// is known only here, so it is cut into gridDim.x slices of whole steps (`step` keys) on the device.
+template <bool SPARSE>
+__device__ __forceinline__ KeyRange key_range(const AttentionDecodeParams& p, int kv_head, int chunk, int step) {
+    const int n = SPARSE ? p.n_keys[kv_head] : p.n_kv;
+    if constexpr (SPARSE) {
+        chunk = (n + gridDim.x - 1) / gridDim.x;
+        chunk = (chunk + step - 1) / step * step;
+    }
+    const int begin = blockIdx.x * chunk;
+    return {begin, min(n, begin + chunk)};
+}
 
 // Each warp's (max, sum, unnormalised output) per query head, merged by store_merged.
 template <int G, int D>
@@ -93,7 +86,7 @@ __device__ void store_merged(const WarpStates<G, D>& st, int n_q, int h0, const 
 // is used so each thread has 2*KPI independent 16-byte loads in flight (4*KPI with PREFETCH, which
 // loads the next step's rows before computing this one). Scores are in log2 units
 // (q pre-multiplied by scale*log2 e) so each exponential is a single exp2.
-template <int D, int G, int KPI, bool PREFETCH, typename T>
+template <int D, int G, int KPI, bool PREFETCH, bool SPARSE, typename T>
 static __global__ void __launch_bounds__(kThreads)
 attention_decode_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_tile, int n_tiles, int chunk) {
     constexpr int kLanes = D / 8;
@@ -126,29 +119,46 @@ attention_decode_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_
     const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
     const uint4* k = reinterpret_cast<const uint4*>(static_cast<const T*>(p.k) + head_offset) + li;
     const uint4* v = reinterpret_cast<const uint4*>(static_cast<const T*>(p.v) + head_offset) + li;
-    const int begin = blockIdx.x * chunk;
-    const int end = min(p.n_kv, begin + chunk);
+    const KeyRange range = key_range<SPARSE>(p, kv_head, chunk, kGroups * KPI);
+    const int begin = range.begin, end = range.end;
+    const int* rows = SPARSE ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
 
+    // Sparse lists: a step's rows are read from the list one step before its K/V loads issue, so
+    // the list's load latency never holds up the K/V loads (ahead: rows of the next step to load).
+    static_assert(!SPARSE || PREFETCH, "sparse lists run with prefetch");
+    int ahead[KPI];
+    const auto fetch_rows = [&](int base) {
+#pragma unroll
+        for (int j = 0; j < KPI; ++j) {
+            const int key = base + j * kGroups + gi;
+            ahead[j] = key < end ? __ldg(rows + key) : -1;
+        }
+    };
     // Keys past the slice load as zeros (and are masked below), so a prefetch may run off the end.
     const auto load = [&](int base, uint4(&kr)[KPI], uint4(&vr)[KPI]) {
 #pragma unroll
         for (int j = 0; j < KPI; ++j) {
             const int key = base + j * kGroups + gi;
             if (key < end) {
-                kr[j] = __ldg(k + static_cast<long>(key) * kLanes);
-                vr[j] = __ldg(v + static_cast<long>(key) * kLanes);
+                const long row = SPARSE ? ahead[j] : key;
+                kr[j] = __ldg(k + row * kLanes);
+                vr[j] = __ldg(v + row * kLanes);
             } else {
                 kr[j] = vr[j] = make_uint4(0, 0, 0, 0);
             }
         }
     };
+    constexpr int kStep = kGroups * KPI;
     uint4 kr[KPI], vr[KPI];
+    if constexpr (SPARSE) fetch_rows(begin);
     if constexpr (PREFETCH) load(begin, kr, vr);
-    for (int base = begin; base < end; base += kGroups * KPI) {
+    if constexpr (SPARSE) fetch_rows(begin + kStep);
+    for (int base = begin; base < end; base += kStep) {
         // PREFETCH: the next step's rows are in flight while this step computes.
         uint4 kn[KPI], vn[KPI];
-        if constexpr (PREFETCH) load(base + kGroups * KPI, kn, vn);
+        if constexpr (PREFETCH) load(base + kStep, kn, vn);
         else load(base, kr, vr);
+        if constexpr (SPARSE) fetch_rows(base + 2 * kStep);
 
         float s[G][KPI]; // scores, then probabilities
 #pragma unroll
@@ -297,7 +307,7 @@ __device__ __forceinline__ uint32_t word(const uint4& v, int i) {
     return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
 }
 
-template <int D, typename T>
+template <int D, bool SPARSE, typename T>
 static __global__ void __launch_bounds__(kThreads)
 attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_tile, int n_tiles, int chunk) {
     constexpr int kVecs = D / 32;      // 16-byte runs of a K row per thread (4 threads a row)
@@ -334,25 +344,57 @@ attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_
     const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
     const uint4* k = reinterpret_cast<const uint4*>(static_cast<const T*>(p.k) + head_offset);
     const uint4* v = reinterpret_cast<const uint4*>(static_cast<const T*>(p.v) + head_offset);
-    const int begin = blockIdx.x * chunk;
-    const int end = min(p.n_kv, begin + chunk);
+    const KeyRange range = key_range<SPARSE>(p, kv_head, chunk, kWarps * 16);
+    const int begin = range.begin, end = range.end;
+    const int* rows = SPARSE ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
 
-    for (int base = begin + warp * 16; base < end; base += kWarps * 16) {
-        // K: row base + 8j + g, runs t + 4u. V: rows base + 8(r/2) + 2t + r%2, this group's dims.
-        uint4 kr[2][kVecs], vr[4][kVVecs];
+    // Sparse: rows of this warp's 16 keys a step (K rows base + 8j + g, V rows base + 8(r/2) + 2t + r%2;
+    // -1 past the slice), read from the list a step ahead so the list's latency overlaps this step.
+    const auto rows_of = [&](int base, int (&kr_row)[2], int (&vr_row)[4]) {
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
             const int key = base + 8 * j + g;
-#pragma unroll
-            for (int u = 0; u < kVecs; ++u)
-                kr[j][u] = key < end ? __ldg(k + static_cast<long>(key) * (D / 8) + t + 4 * u) : make_uint4(0, 0, 0, 0);
+            kr_row[j] = key < end ? (SPARSE ? __ldg(rows + key) : key) : -1;
         }
 #pragma unroll
         for (int r = 0; r < 4; ++r) {
             const int key = base + 8 * (r / 2) + 2 * t + r % 2;
+            vr_row[r] = key < end ? (SPARSE ? __ldg(rows + key) : key) : -1;
+        }
+    };
+    int k_row[2], v_row[4];
+    if constexpr (SPARSE) rows_of(begin + warp * 16, k_row, v_row);
+    for (int base = begin + warp * 16; base < end; base += kWarps * 16) {
+        uint4 kr[2][kVecs], vr[4][kVVecs];
+        if constexpr (SPARSE) {
 #pragma unroll
-            for (int w = 0; w < kVVecs; ++w)
-                vr[r][w] = key < end ? __ldg(v + static_cast<long>(key) * (D / 8) + g * kVVecs + w) : make_uint4(0, 0, 0, 0);
+            for (int j = 0; j < 2; ++j)
+#pragma unroll
+                for (int u = 0; u < kVecs; ++u)
+                    kr[j][u] = k_row[j] >= 0 ? __ldg(k + static_cast<long>(k_row[j]) * (D / 8) + t + 4 * u) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+            for (int r = 0; r < 4; ++r)
+#pragma unroll
+                for (int w = 0; w < kVVecs; ++w)
+                    vr[r][w] = v_row[r] >= 0 ? __ldg(v + static_cast<long>(v_row[r]) * (D / 8) + g * kVVecs + w) : make_uint4(0, 0, 0, 0);
+            rows_of(base + kWarps * 16, k_row, v_row);
+        } else {
+            // Computing the rows in place (rather than through rows_of) keeps this variant at 168
+            // registers, 3 blocks per SM.
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+                const int key = base + 8 * j + g;
+#pragma unroll
+                for (int u = 0; u < kVecs; ++u)
+                    kr[j][u] = key < end ? __ldg(k + static_cast<long>(key) * (D / 8) + t + 4 * u) : make_uint4(0, 0, 0, 0);
+            }
+#pragma unroll
+            for (int r = 0; r < 4; ++r) {
+                const int key = base + 8 * (r / 2) + 2 * t + r % 2;
+#pragma unroll
+                for (int w = 0; w < kVVecs; ++w)
+                    vr[r][w] = key < end ? __ldg(v + static_cast<long>(key) * (D / 8) + g * kVVecs + w) : make_uint4(0, 0, 0, 0);
+            }
         }
 
         float sacc[2][4] = {}; // per 8-key tile: rows g (hi) cols 2t, 2t+1, rows g + 8 (lo)
@@ -481,10 +523,16 @@ cudaError_t dispatch_kpi(const AttentionDecodeParams& p, int heads_per_tile, int
     const int kpi = p.keys_per_iter != 0 ? p.keys_per_iter : G <= 2 ? 4 : 2;
     const bool prefetch = p.prefetch >= 0;
     const int step = kThreads / (D / 8) * kpi;
-    if (kpi == 2 && prefetch) return launch<D>(attention_decode_kernel<D, G, 2, true, T>, step, p, heads_per_tile, n_tiles, stream);
-    if (kpi == 2) return launch<D>(attention_decode_kernel<D, G, 2, false, T>, step, p, heads_per_tile, n_tiles, stream);
-    if (kpi == 4 && prefetch) return launch<D>(attention_decode_kernel<D, G, 4, true, T>, step, p, heads_per_tile, n_tiles, stream);
-    if (kpi == 4) return launch<D>(attention_decode_kernel<D, G, 4, false, T>, step, p, heads_per_tile, n_tiles, stream);
+    // Sparse lists run the default variants only (the sweep above chose them).
+    if (p.key_rows) {
+        constexpr int kDefault = G <= 2 ? 4 : 2;
+        return launch<D>(attention_decode_kernel<D, G, kDefault, true, true, T>, kThreads / (D / 8) * kDefault, p,
+                         heads_per_tile, n_tiles, stream);
+    }
+    if (kpi == 2 && prefetch) return launch<D>(attention_decode_kernel<D, G, 2, true, false, T>, step, p, heads_per_tile, n_tiles, stream);
+    if (kpi == 2) return launch<D>(attention_decode_kernel<D, G, 2, false, false, T>, step, p, heads_per_tile, n_tiles, stream);
+    if (kpi == 4 && prefetch) return launch<D>(attention_decode_kernel<D, G, 4, true, false, T>, step, p, heads_per_tile, n_tiles, stream);
+    if (kpi == 4) return launch<D>(attention_decode_kernel<D, G, 4, false, false, T>, step, p, heads_per_tile, n_tiles, stream);
     return cudaErrorInvalidValue;
 }
 
@@ -498,8 +546,10 @@ cudaError_t dispatch_group(const AttentionDecodeParams& p, cudaStream_t stream) 
     // one head per KV head the CUDA-core kernel with prefetch is ahead (4.55 vs 4.43 TB/s at 128K).
     // Groups of 2 were not measured: mma's cost does not grow with the group, the CUDA cores' does.
     const bool tensor_cores = p.tensor_cores != 0 ? p.tensor_cores > 0 : heads_per_tile >= 2;
+    if (tensor_cores && p.key_rows)
+        return launch<D>(attention_decode_mma_kernel<D, true, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream);
     if (tensor_cores)
-        return launch<D>(attention_decode_mma_kernel<D, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream);
+        return launch<D>(attention_decode_mma_kernel<D, false, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 1) return dispatch_kpi<D, 1, T>(p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 2) return dispatch_kpi<D, 2, T>(p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 4) return dispatch_kpi<D, 4, T>(p, heads_per_tile, n_tiles, stream);
@@ -521,6 +571,7 @@ cudaError_t attention_decode(const AttentionDecodeParams& p, cudaStream_t stream
     if (p.n_heads <= 0) return cudaSuccess;
     if (p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.n_kv < 0 || !p.q || !p.out) return cudaErrorInvalidValue;
     if (p.n_kv > 0 && (!p.k || !p.v || p.kv_head_stride < static_cast<long>(p.n_kv) * p.head_dim)) return cudaErrorInvalidValue;
+    if (p.key_rows && (!p.n_keys || p.key_rows_stride < 0)) return cudaErrorInvalidValue;
     // 16-byte row loads: rows and head strides must keep 16-byte alignment.
     if (p.kv_head_stride % 8 != 0 || reinterpret_cast<uintptr_t>(p.k) % 16 != 0 || reinterpret_cast<uintptr_t>(p.v) % 16 != 0)
         return cudaErrorInvalidValue;

@@ -6,7 +6,9 @@
 // cores for one query head per KV head, tensor cores (mma.sync) for GQA groups; both at f32
 // accuracy (see attention-decode.cu).
 //
-// Query head h reads KV head h / (n_heads / n_kv_heads), as llama.cpp groups them.
+// Query head h reads KV head h / (n_heads / n_kv_heads), as llama.cpp groups them. With key_rows
+// the same kernels attend a per-head list of rows (the squeezed fixed context read in place): the
+// slices then split each head's list, whose length only the device knows, evenly.
 #pragma once
 
 #include <cstddef>
@@ -34,6 +36,13 @@ struct AttentionDecodeParams {
     int keys_per_iter;     // 0: default; else 2 or 4 keys per thread group and step (tuning)
     int prefetch;          // 0: default; 1: load the next step's keys during this one; -1: don't (tuning)
     int tensor_cores;      // 0: default (mma.sync for GQA groups, CUDA cores otherwise); 1: mma; -1: CUDA cores
+    // Sparse decode (squeezed attention, rows chosen by squeeze_lookup): when key_rows is set, KV
+    // head h attends rows key_rows[h * key_rows_stride + i] for i < n_keys[h], both read on the
+    // device, and n_kv only sizes the split count (the expected keys per head). Rows must lie
+    // within the head's kv_head_stride.
+    const int* key_rows;
+    const int* n_keys;     // [n_kv_heads]
+    long key_rows_stride;
 };
 
 // Workspace for any split count the launcher may choose.

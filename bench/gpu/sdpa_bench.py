@@ -6,7 +6,7 @@ backend refuses that, the caches are expanded to H heads (a copy, outside the ti
 marked "expanded": it then reads H/Hkv times the bytes. Times: median over 7 batches of --reps
 back-to-back calls (CUDA events), after warm-up, as in native/tools/cuda-bench.cpp.
 
-    python3 bench/gpu/sdpa_bench.py --json out.json [--reps 20] [--max-keys 524288]
+    python3 bench/gpu/sdpa_bench.py --json out.json [--reps 20] [--max-keys 524288] [--dtypes bf16,f16]
 """
 import argparse
 import json
@@ -48,12 +48,14 @@ def main():
     ap.add_argument("--json", required=True)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--max-keys", type=int, default=524288)
+    ap.add_argument("--dtypes", default="bf16,f16", help="comma-separated: bf16, f16")
     args = ap.parse_args()
 
     n_heads, d = 32, 128
     rows = []
     print(f"{'kv':5} {'Hkv':>4} {'keys':>8} {'backend':8} {'mode':9} {'ms':>10} {'TB/s':>8}")
-    for dtype, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16")):
+    dtypes = [(t, n) for t, n in ((torch.bfloat16, "bf16"), (torch.float16, "f16")) if n in args.dtypes.split(",")]
+    for dtype, name in dtypes:
         for n_kv_heads in (32, 8):
             for keys in (32768, 131072, 262144, 524288):
                 if keys > args.max_keys:

@@ -26,11 +26,13 @@
 #include <cuda_runtime.h>
 
 #include "attention-decode.cuh"
+#include "cuda-bench-util.h"
 #include "common/half.h"
 #include "device.cuh"
 #include "gemv.cuh"
 
 using namespace sq;
+using namespace sq::tools;
 
 namespace {
 
@@ -38,58 +40,6 @@ struct Options {
     int reps = 20;
     long max_keys = 512 * 1024;
     const char* json_path = nullptr;
-};
-
-bool ok(cudaError_t err, const char* what) {
-    if (err == cudaSuccess) return true;
-    std::fprintf(stderr, "cuda-bench: %s: %s\n", what, cudaGetErrorString(err));
-    return false;
-}
-
-// Milliseconds per call of fn: the median over 7 batches of `reps` back-to-back calls, each batch
-// timed with CUDA events after 3 warm-up calls. Back-to-back calls keep the GPU busy, so host-side
-// launch overhead hides behind the previous call as it does in a decode loop. A launch error makes
-// the result negative.
-double median_ms(const std::function<cudaError_t()>& fn, int reps) {
-    for (int i = 0; i < 3; ++i)
-        if (!ok(fn(), "warm-up launch")) return -1.0;
-    cudaEvent_t start, stop;
-    if (!ok(cudaEventCreate(&start), "event") || !ok(cudaEventCreate(&stop), "event")) return -1.0;
-    std::vector<float> times;
-    for (int batch = 0; batch < 7; ++batch) {
-        cudaEventRecord(start);
-        cudaError_t err = cudaSuccess;
-        for (int i = 0; i < reps && err == cudaSuccess; ++i) err = fn();
-        cudaEventRecord(stop);
-        if (!ok(err, "launch") || !ok(cudaEventSynchronize(stop), "sync")) return -1.0;
-        float ms = 0.0f;
-        cudaEventElapsedTime(&ms, start, stop);
-        times.push_back(ms / reps);
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
-
-// Fills n bytes of device memory with a 64 MiB random host pattern of 16-bit values from `make`
-// (repeated: contents do not matter to bandwidth, only that they are not zeros).
-bool fill_u16(void* dst, size_t n_bytes, const std::function<uint16_t(float)>& make) {
-    const size_t chunk = std::min<size_t>(n_bytes, 64u << 20);
-    std::vector<uint16_t> host(chunk / 2);
-    std::mt19937 gen(7);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (uint16_t& h : host) h = make(dist(gen));
-    char* d = static_cast<char*>(dst);
-    if (!ok(cudaMemcpy(d, host.data(), chunk, cudaMemcpyHostToDevice), "fill")) return false;
-    for (size_t off = chunk; off < n_bytes; off += chunk)
-        if (!ok(cudaMemcpy(d + off, d, std::min(chunk, n_bytes - off), cudaMemcpyDeviceToDevice), "fill")) return false;
-    return true;
-}
-
-struct Json {
-    std::string text;
-    void add(const std::string& row) { text += (text.empty() ? "" : ",\n    ") + row; }
 };
 
 double copy_ceiling_tbps(int reps) {

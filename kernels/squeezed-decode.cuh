@@ -1,0 +1,44 @@
+// Squeezed Attention for one decode token (DESIGN.md §3 "Online"; the CPU reference is
+// squeeze::squeeze_attend_layer with one token in threshold mode): the lookup picks each KV head's
+// fixed-context slots from the centroids, split-K attention reads only those rows of the
+// cluster-ordered store in place, dense split-K attention covers the dynamic tokens, and lse_merge
+// joins the two parts.
+//
+// Kernels, in order: squeeze_lookup (3 + levels - 2), attention_decode over the slot lists (1 + a
+// merge of its slices), and with dynamic tokens attention_decode over them (1 + merge) and the
+// final lse_merge.
+#pragma once
+
+#include <cstddef>
+#include <cuda_runtime.h>
+
+#include "attention-decode.cuh"
+#include "squeeze-lookup.cuh"
+
+namespace sq::cuda {
+
+struct SqueezedDecodeParams {
+    // Selection: q, heads, head_dim and scale are the attention's too; slots and n_keys (caller's
+    // buffers, kept for stats and citations) receive each head's slot list. Its workspace is set here.
+    SqueezeLookupParams lookup;
+    const void* k;          // fixed context in slot order: [n_kv_heads][kv_head_stride] of kv_type
+    const void* v;          // same layout as k
+    long kv_head_stride;    // elements between KV heads, >= n_fixed * head_dim
+    KvType kv_type;
+    int n_fixed;            // fixed-context tokens (slots) per head
+    int n_keys_hint;        // keys a head is expected to attend (sizes the split count); 0: n_fixed
+    const void* k_dyn;      // dynamic tokens: [n_kv_heads][dyn_head_stride] of kv_type, rows [0, n_dyn)
+    const void* v_dyn;
+    long dyn_head_stride;
+    int n_dyn;              // 0: no dynamic part
+    float* out;             // [n_heads][head_dim]
+    float* lse;             // [n_heads] natural log, or null
+    void* workspace;        // squeezed_decode_workspace_bytes(*this) bytes, 256-byte aligned
+    int tensor_cores;       // fixed part's kernel: 0 default, 1 mma, -1 CUDA cores (AttentionDecodeParams)
+};
+
+size_t squeezed_decode_workspace_bytes(const SqueezedDecodeParams& p);
+
+cudaError_t squeezed_decode(const SqueezedDecodeParams& p, cudaStream_t stream);
+
+} // namespace sq::cuda
