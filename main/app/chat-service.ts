@@ -74,11 +74,12 @@ export class ChatService {
   async send(chatId: string, text: string, maxTokens = this.options.maxTokens ?? DEFAULT_MAX_TOKENS): Promise<Chat> {
     const { model, session, contextSize } = this.options.models.ready();
     if (this.generating || this.options.models.busy) throw new AppError('BUSY', 'An answer is still being written: stop it or wait for it.');
-    const chat = await this.stored(chatId);
+    // Claimed before the first await, so a second request in the same tick sees BUSY.
     const controller = new AbortController();
     this.generating = { chatId, controller };
     this.options.models.busy = true;
     try {
+      const chat = await this.stored(chatId);
       chat.messages.push({ id: newId(), role: 'user', content: text.trim() });
       if (chat.messages.length === 1 && !chat.documents) chat.title = text.trim().slice(0, TITLE_CHARS);
       chat.updatedAt = Date.now();
@@ -97,17 +98,7 @@ export class ChatService {
         role: 'assistant',
         content: result.text,
         stopReason: result.stopReason,
-        stats: {
-          nPrompt: t.nPrompt,
-          nPromptReused: t.nPromptReused,
-          nGenerated: t.nGenerated,
-          prefillMs: t.prefillMs,
-          decodeMs: t.decodeMs,
-          prefillTokensPerSecond: t.prefillTokensPerSecond,
-          decodeTokensPerSecond: t.decodeTokensPerSecond,
-          contextUsed: Math.min(contextSize, t.nPrompt + t.nGenerated),
-          contextSize,
-        },
+        stats: { ...t, contextUsed: Math.min(contextSize, t.nPrompt + t.nGenerated), contextSize },
       };
       chat.messages.push(answer);
       chat.updatedAt = Date.now();

@@ -72,7 +72,9 @@ test('chat with documents: streaming, timings, prefix reuse, stop, persistence',
   assert.ok(second.messages[3].stats!.nPromptReused >= s.nPrompt, 'the follow-up reuses the first prompt');
 
   onDelta = () => void call('chat:stop', { chatId: chat.id });
-  const stopped = (await call<{ chat: Chat }>('chat:send', { chatId: chat.id, text: 'Write a long essay about it.', maxTokens: 2000 })).chat;
+  const sending = call<{ chat: Chat }>('chat:send', { chatId: chat.id, text: 'Write a long essay about it.', maxTokens: 2000 });
+  assert.equal(await callError('chat:send', { chatId: chat.id, text: 'And another thing' }), 'BUSY');
+  const stopped = (await sending).chat;
   onDelta = undefined;
   const last = stopped.messages[5];
   assert.equal(last.stopReason, 'cancelled');
