@@ -165,6 +165,22 @@ const steps: Step[] = [
       await shot(page, '09-reloaded');
     },
   ],
+  [
+    'a folder in a new chat lists what it read and what it skipped',
+    async (page) => {
+      await page.getByRole('button', { name: 'New chat' }).click();
+      await page.getByText('No documents in this chat.').waitFor();
+      await page.getByLabel('Document path').fill(path.dirname(PDF));
+      await page.getByRole('button', { name: 'Open folder' }).click();
+      const docs = page.getByLabel('Open documents');
+      await docs.getByText(/^docs: \d+ files/).waitFor({ timeout: 30_000 });
+      check((await docs.getByRole('listitem').filter({ hasText: 'report.pdf (4 pages)' }).count()) === 1, 'report.pdf is listed with its pages');
+      const skipped = await docs.locator('details').innerText();
+      check(/encrypted\.pdf/.test(skipped) && /corrupt\.pdf/.test(skipped), `skipped files are named with reasons: ${skipped}`);
+      check((await page.getByRole('navigation', { name: 'Chats' }).getByRole('button').count()) === 3, 'two chats listed beside New chat');
+      await shot(page, '10-folder');
+    },
+  ],
 ];
 
 async function main(): Promise<number> {
