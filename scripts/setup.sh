@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake g++ make clang python3-pip unzip)
+# clang: the GGUF fuzzer; chromium: browser mode and the end-to-end tests (never a downloaded browser)
+packages=(cmake g++ make clang python3-pip unzip chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -42,5 +42,15 @@ passed=$((passed + ${node_pass:-0}))
 failed=$((failed + ${node_fail:-0}))
 [ -n "${node_pass:-}" ] || failed=$((failed + 1))
 
+echo "== renderer type check"
+if npx tsc --noEmit -p renderer/tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+echo "== end to end (browser mode in Debian Chromium, SmolLM2)"
+node --import tsx test/e2e/run.ts 2>&1 | tee "$logs/e2e.log"
+e2e_pass=$(sed -n 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$logs/e2e.log" | tail -1)
+e2e_fail=$(sed -n 's/^[0-9]* passed, \([0-9]*\) failed$/\1/p' "$logs/e2e.log" | tail -1)
+passed=$((passed + ${e2e_pass:-0}))
+failed=$((failed + ${e2e_fail:-1}))
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
