@@ -16,7 +16,7 @@ const USAGE = `usage:
               [--threads N] [--context N] [--json]
   squeeze chat [--model MODEL] [--system TEXT] [--max-tokens N] [--temperature T] [--threads N] [--context N]
   squeeze ingest [--model MODEL] --doc PATH [--pack-dir DIR] [--rebuild] [--threads N] [--json]
-  squeeze ask [--model MODEL] --doc PATH [--sparsity S | --budget B | --dense | --plain] [--per-layer]
+  squeeze ask [--model MODEL] --doc PATH [--sparsity S | --budget B | --dense | --all-clusters] [--per-layer]
               [--pack-dir DIR] [--max-tokens N] [--threads N] [--json] QUESTION
   squeeze system [--json]`;
 
@@ -181,11 +181,11 @@ async function ingest(argv: string[]): Promise<void> {
   ].join('\n'));
 }
 
-function askMode(values: { sparsity?: string; budget?: string; dense?: boolean; plain?: boolean; 'per-layer'?: boolean }): AskMode {
-  const chosen = [values.sparsity !== undefined, values.budget !== undefined, !!values.dense, !!values.plain].filter(Boolean).length;
-  if (chosen > 1) throw new UsageError('choose one of --sparsity, --budget, --dense, --plain');
+function askMode(values: { sparsity?: string; budget?: string; dense?: boolean; 'all-clusters'?: boolean; 'per-layer'?: boolean }): AskMode {
+  const chosen = [values.sparsity !== undefined, values.budget !== undefined, !!values.dense, !!values['all-clusters']].filter(Boolean).length;
+  if (chosen > 1) throw new UsageError('choose one of --sparsity, --budget, --dense, --all-clusters');
   if (values.dense) return { kind: 'dense' };
-  if (values.plain) return { kind: 'plain' };
+  if (values['all-clusters']) return { kind: 'all' };
   const budget = numberFlag(values.budget, '--budget');
   if (budget !== undefined) {
     if (!Number.isInteger(budget) || budget <= 0) throw new UsageError('--budget must be a positive number of keys');
@@ -193,7 +193,7 @@ function askMode(values: { sparsity?: string; budget?: string; dense?: boolean; 
   }
   const sparsity = numberFlag(values.sparsity, '--sparsity') ?? 0.9;
   if (sparsity < 0 || sparsity >= 1) throw new UsageError('--sparsity must be in [0, 1)');
-  // Sparsity 0 reads every key: the squeezed path with all clusters selected.
+  // Sparsity 0 reads every key: that is dense attention, exactly.
   return sparsity === 0 ? { kind: 'dense' } : { kind: 'sparsity', sparsity, perLayer: values['per-layer'] };
 }
 
@@ -203,7 +203,7 @@ async function ask(argv: string[]): Promise<void> {
     sparsity: { type: 'string' },
     budget: { type: 'string' },
     dense: { type: 'boolean' },
-    plain: { type: 'boolean' },
+    'all-clusters': { type: 'boolean' },
     'per-layer': { type: 'boolean' },
     'max-tokens': { type: 'string' },
   });

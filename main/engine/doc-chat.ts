@@ -53,8 +53,10 @@ export interface PackInfo {
 }
 
 export type AskMode =
-  | { kind: 'plain' }
+  /** the engine's dense attention: the same computation as plain generation (no stats, no citations) */
   | { kind: 'dense' }
+  /** the squeezed path with every cluster selected: dense to float rounding, with stats and citations */
+  | { kind: 'all' }
   | { kind: 'sparsity'; sparsity: number; perLayer?: boolean }
   | { kind: 'budget'; budget: number }
   | { kind: 'mass'; massTarget: number };

@@ -67,10 +67,10 @@ export interface NativeSession {
 }
 
 /** How the attention over the document is computed (DESIGN.md §3). */
-export type NativeSqueezeMode = 'plain' | 'dense' | 'sparsity' | 'budget' | 'mass';
+export type NativeSqueezeMode = 'dense' | 'all' | 'sparsity' | 'budget' | 'mass';
 
 export interface NativeAnswerOptions extends NativeGenerateOptions {
-  /** plain: the engine's dense attention; dense: the squeezed path with every cluster (sparsity 0) */
+  /** dense: the engine's dense attention (exactly plain generation); all: the squeezed path with every cluster */
   mode?: NativeSqueezeMode;
   /** mode 'sparsity': the pack's calibrated target nearest to this is used */
   sparsity?: number;

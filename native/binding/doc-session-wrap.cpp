@@ -154,12 +154,12 @@ private:
 sq::SqueezeMode mode_from_js(Napi::Env env, const Napi::Object& o) {
     sq::SqueezeMode m;
     const std::string kind = o.Has("mode") && o.Get("mode").IsString() ? o.Get("mode").As<Napi::String>().Utf8Value() : "sparsity";
-    if (kind == "plain") m.kind = sq::SqueezeKind::Plain;
-    else if (kind == "dense") m.kind = sq::SqueezeKind::Dense;
+    if (kind == "dense") m.kind = sq::SqueezeKind::Dense;
+    else if (kind == "all") m.kind = sq::SqueezeKind::AllClusters;
     else if (kind == "sparsity") m.kind = sq::SqueezeKind::Threshold;
     else if (kind == "budget") m.kind = sq::SqueezeKind::Budget;
     else if (kind == "mass") m.kind = sq::SqueezeKind::Mass;
-    else throw usage_error(env, "mode must be 'plain', 'dense', 'sparsity', 'budget' or 'mass'");
+    else throw usage_error(env, "mode must be 'dense', 'all', 'sparsity', 'budget' or 'mass'");
     m.sparsity = static_cast<float>(number_option(o, "sparsity", m.sparsity));
     m.budget_keys = static_cast<uint32_t>(number_option(o, "budget", 0));
     m.mass_target = static_cast<float>(number_option(o, "massTarget", m.mass_target));

@@ -24,8 +24,8 @@ bool same_mode(const SqueezeMode& a, const SqueezeMode& b) {
 
 const char* squeeze_kind_name(SqueezeKind k) {
     switch (k) {
-        case SqueezeKind::Plain: return "plain";
         case SqueezeKind::Dense: return "dense";
+        case SqueezeKind::AllClusters: return "all";
         case SqueezeKind::Threshold: return "sparsity";
         case SqueezeKind::Budget: return "budget";
         case SqueezeKind::Mass: return "mass";
@@ -236,8 +236,8 @@ Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode
     SelectParams select;
     uint32_t target = 0;
     switch (mode.kind) {
-        case SqueezeKind::Plain:
-        case SqueezeKind::Dense: select.mode = SelectMode::Dense; break;
+        case SqueezeKind::Dense:
+        case SqueezeKind::AllClusters: select.mode = SelectMode::Dense; break;
         case SqueezeKind::Threshold: {
             if (th.targets.empty()) return Status::error("SQUEEZE_BAD_MODE", "the pack has no calibrated sparsities");
             for (uint32_t i = 1; i < th.targets.size(); ++i)
@@ -272,8 +272,8 @@ Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode
     prompt.insert(prompt.end(), dynamic.begin(), dynamic.end());
 
     hook_->stats().reset(pack_->index);
-    if (mode.token_mass && mode.kind != SqueezeKind::Plain) out.token_mass.assign(fixed.size(), 0.0f);
-    if (mode.kind == SqueezeKind::Plain) hook_->stop();
+    if (mode.token_mass && mode.kind != SqueezeKind::Dense) out.token_mass.assign(fixed.size(), 0.0f);
+    if (mode.kind == SqueezeKind::Dense) hook_->stop();
     else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode.per_layer,
                         out.token_mass.empty() ? nullptr : out.token_mass.data());
     Status st = session_->generate(prompt, params, on_token, cancel, out.generation);

@@ -26,8 +26,8 @@
 namespace sq {
 
 enum class SqueezeKind {
-    Plain,     // the engine's own dense attention over the restored cache (no squeeze code at all)
-    Dense,     // squeezed path with every cluster selected (sparsity 0)
+    Dense,       // the engine's own dense attention over the restored cache: exactly plain generation
+    AllClusters, // the squeezed path with every cluster selected (dense to float rounding; has stats, citations)
     Threshold, // calibrated sparsity
     Budget,    // fixed key budget per KV head
     Mass,      // adaptive: clusters until the estimated attention mass reaches mass_target
@@ -61,7 +61,7 @@ struct AnswerResult {
     GenerateResult generation;
     SqueezeKind kind = SqueezeKind::Threshold;
     float target = 0;                 // Threshold: the calibrated sparsity used
-    squeeze::SqueezeStats stats;      // empty lookups for Plain
+    squeeze::SqueezeStats stats;      // no lookups for Dense
     std::vector<float> token_mass;    // [n_fixed] attention probability summed over layers, heads, tokens
     double lookup_ms = 0;
     double attention_ms = 0;          // fixed (sparse) + dynamic part + merge

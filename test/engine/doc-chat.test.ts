@@ -1,0 +1,114 @@
+// Squeezed Attention end to end on the real SmolLM2-135M-Instruct and a real document (the Apache
+// License 2.0, ~2.3K tokens): the pack is built once and then loaded, answers with every key read
+// equal plain dense generation over the same prompt, achieved sparsity tracks the calibrated
+// targets, and a stale, foreign or damaged pack is rebuilt, never used.
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { buildFixedContext, openDocuments, type FixedContext } from '../../main/docs/index.ts';
+import { DocChat } from '../../main/engine/doc-chat.ts';
+import { Model } from '../../main/engine/engine.ts';
+import { smollm2Path } from '../support/models.ts';
+
+const DOC = join(import.meta.dirname, '..', 'fixtures', 'docs', 'apache-license-2.0.txt');
+const QUESTION = 'Which section of the license grants a patent license, and when does that patent license terminate?';
+
+let model: Model;
+let context: FixedContext;
+let packDir: string;
+let chat: DocChat;
+
+async function contextOf(path: string): Promise<FixedContext> {
+  return buildFixedContext((await openDocuments(path)).documents);
+}
+
+before(async () => {
+  model = await Model.load(smollm2Path());
+  context = await contextOf(DOC);
+  packDir = mkdtempSync(join(tmpdir(), 'sq-packs-'));
+  chat = await DocChat.open(model, context, { packDir });
+});
+
+after(() => rmSync(packDir, { recursive: true, force: true }));
+
+test('the first open builds the pack; dense answers equal plain generation, all-cluster ones agree to rounding', async () => {
+  assert.equal(chat.pack.built, true);
+  assert.ok(chat.fixedTokens.length > 2000, `fixed context of ${chat.fixedTokens.length} tokens`);
+  const dynamic = chat.dynamicTokens(QUESTION);
+  const reference = model.createSession({ contextSize: chat.fixedTokens.length + 256 });
+  const want = await reference.generate([...chat.fixedTokens, ...dynamic], { maxTokens: 24, temperature: 0 });
+  assert.equal(want.tokens.length > 4, true);
+  const dense = await chat.ask(QUESTION, { mode: { kind: 'dense' }, maxTokens: 24, remember: false });
+  assert.deepEqual(dense.tokens, want.tokens);
+  assert.equal(dense.timings.prefillTokens, dynamic.length);
+  // Every cluster through the squeezed path: f32 probabilities where the dense kernel rounds them to
+  // f16 (as large a difference as an F16 vs F32 cache) can flip a near-tie after a few tokens.
+  const all = await chat.ask(QUESTION, { mode: { kind: 'all' }, maxTokens: 24, remember: false });
+  assert.deepEqual(all.tokens.slice(0, 8), want.tokens.slice(0, 8));
+  assert.equal(all.stats.sparsity, 0);
+  assert.equal(all.timings.prefillTokens, dynamic.length);
+});
+
+test('achieved sparsity is within 5 points of the 70% and 90% targets', async () => {
+  for (const target of [0.7, 0.9]) {
+    const r = await chat.ask(QUESTION, { mode: { kind: 'sparsity', sparsity: target }, maxTokens: 16, remember: false });
+    assert.equal(r.stats.target, target);
+    assert.ok(Math.abs(r.stats.sparsity - target) <= 0.05, `target ${target}: achieved ${r.stats.sparsity}`);
+    assert.ok(r.stats.bytesRead < r.stats.bytesDense * (1 - target + 0.1));
+    assert.equal(r.stats.keysPerLayer.length, model.info.nLayers);
+    assert.ok(r.stats.lookupMs > 0 && r.stats.attentionMs > 0);
+    assert.ok(r.citations.length > 0 && r.citations[0].source === 'apache-license-2.0.txt');
+    assert.ok(Math.abs(r.citations.reduce((s, c) => s + c.share, 0) - 1) < 1e-6);
+  }
+});
+
+test('a second open loads the pack, and an answer evaluates only the question', async () => {
+  const again = await DocChat.open(model, context, { packDir });
+  assert.equal(again.pack.built, false);
+  assert.equal(again.pack.path, chat.pack.path);
+  const build = chat.pack.build!;
+  assert.ok(again.pack.loadMs! < build.prefillMs + build.clusterMs, `load ${again.pack.loadMs} ms`);
+  const question = again.dynamicTokens(QUESTION).length;
+  const r = await again.ask(QUESTION, { maxTokens: 8 });
+  assert.equal(r.timings.prefillTokens, question);
+  assert.equal(r.timings.reusedTokens, again.fixedTokens.length);
+  // The next turn reuses the first one too: only the new question is evaluated.
+  const follow = 'Summarise that in one sentence.';
+  const before = again.dynamicTokens(follow).length;
+  const r2 = await again.ask(follow, { maxTokens: 8 });
+  assert.ok(r2.timings.prefillTokens < before, `${r2.timings.prefillTokens} of ${before} dynamic tokens evaluated`);
+});
+
+test('a changed document gets a new pack; a foreign or truncated pack at its path is rebuilt', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sq-doc-'));
+  try {
+    const small = join(dir, 'notes.txt');
+    const text = readFileSync(DOC, 'utf8').slice(0, 2500);
+    writeFileSync(small, text);
+    const first = await DocChat.open(model, await contextOf(small), { packDir });
+    assert.equal(first.pack.built, true);
+
+    writeFileSync(small, text.replace('Apache', 'Apacha'));
+    const changed = await DocChat.open(model, await contextOf(small), { packDir });
+    assert.equal(changed.pack.built, true);
+    assert.notEqual(changed.pack.path, first.pack.path);
+
+    copyFileSync(chat.pack.path, changed.pack.path); // another document's pack under this one's name
+    const foreign = await DocChat.open(model, await contextOf(small), { packDir });
+    assert.equal(foreign.pack.built, true);
+    assert.match(foreign.pack.rebuildReason ?? '', /^PACK_STALE/);
+
+    const bytes = readFileSync(changed.pack.path);
+    writeFileSync(changed.pack.path, bytes.subarray(0, bytes.length - 100));
+    const truncated = await DocChat.open(model, await contextOf(small), { packDir });
+    assert.equal(truncated.pack.built, true);
+    assert.match(truncated.pack.rebuildReason ?? '', /^PACK_TRUNCATED/);
+    const reloaded = await DocChat.open(model, await contextOf(small), { packDir });
+    assert.equal(reloaded.pack.built, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
