@@ -4,7 +4,8 @@
 //
 // Float weights (F32/F16/BF16) must give the same log-probabilities (max |Δ| <= 1e-3 at every position
 // over all tokens the reference resolves); quantized weights the same top-1 token at >= 99.5% of
-// positions. SmolLM2 at Q4_1 is so sensitive to rounding that llama.cpp disagrees with itself (F32 vs
+// positions. BF16 is lossy, but it is held to the float bar because its products are reproduced
+// exactly (vdpbf16ps where the CPU has AVX512_BF16, as llama.cpp's build for such CPUs does). SmolLM2 at Q4_1 is so sensitive to rounding that llama.cpp disagrees with itself (F32 vs
 // F16 KV cache) on ~4% of top-1 tokens of the text below, so there we require agreement at least as
 // good as that self-agreement, less two positions (sampling noise over 200 positions).
 //
@@ -94,18 +95,34 @@ const SHAPES: Record<'llama' | 'qwen2', Omit<RandomModelSpec, 'weightType' | 'se
   // QKV bias, NeoX RoPE, untied output.
   qwen2: { arch: 'qwen2', nLayers: 2, nEmbd: 256, nFf: 512, nHeads: 4, nKvHeads: 2, nCtxTrain: 1024, tiedOutput: false },
 };
-// 64 positions of varied token ids (deterministic), enough for attention over many keys.
-const RANDOM_TOKENS = Array.from({ length: 64 }, (_, i) => (i * 7919 + 13) % 49152);
+// Sequences of 128 varied token ids (deterministic), attention over many keys. Float types are
+// judged on the first; quantized types on both, 256 positions, so that the 99.5% top-1 bar allows
+// one near-tie miss and no more. (Two sequences rather than one of 256: at a context of exactly
+// 256 tokens the reference's last position comes out unrelated to the rest, on every model.)
+const RANDOM_SEQUENCES = [7919, 104729].map((step) => Array.from({ length: 128 }, (_, i) => (i * step + 13) % 49152));
+
+/** Our agreement with the reference over several sequences: worst max |Δ|, top-1 over all positions. */
+async function compareSequences(path: string, sequences: number[][]): Promise<Agreement & { positions: number }> {
+  let maxDelta = 0, worstPosition = 0, same = 0, positions = 0;
+  for (const [s, tokens] of sequences.entries()) {
+    const a = compare(ourLogProbs(path, tokens), await referenceLogProbs(path, tokens, { f32Kv: true }));
+    if (!(a.maxDelta <= maxDelta)) { maxDelta = a.maxDelta; worstPosition = s * tokens.length + a.worstPosition; }
+    same += Math.round(a.top1 * tokens.length);
+    positions += tokens.length;
+  }
+  return { maxDelta, top1: same / positions, worstPosition, positions };
+}
 
 for (const arch of ['llama', 'qwen2'] as const) {
   for (const weightType of WEIGHT_TYPES) {
     test(`${arch} ${weightType}: logits agree with llama.cpp`, async (t) => {
       const path = join(dir, `${arch}-${weightType}.gguf`);
       await makeRandomModel(path, { ...SHAPES[arch], weightType, seed: 11 });
-      const reference = await referenceLogProbs(path, RANDOM_TOKENS, { f32Kv: true });
-      const a = compare(ourLogProbs(path, RANDOM_TOKENS), reference);
-      t.diagnostic(`max |Δ log-prob| ${a.maxDelta.toExponential(2)} (position ${a.worstPosition}), top-1 agreement ${(100 * a.top1).toFixed(1)}%`);
-      if (FLOAT_TYPES.includes(weightType)) {
+      const isFloat = FLOAT_TYPES.includes(weightType);
+      const a = await compareSequences(path, isFloat ? RANDOM_SEQUENCES.slice(0, 1) : RANDOM_SEQUENCES);
+      t.diagnostic(`max |Δ log-prob| ${a.maxDelta.toExponential(2)} (position ${a.worstPosition}), ` +
+        `top-1 agreement ${(100 * a.top1).toFixed(1)}% of ${a.positions} positions`);
+      if (isFloat) {
         assert.ok(a.maxDelta <= MAX_FLOAT_DELTA, `max |Δ log-prob| ${a.maxDelta} at position ${a.worstPosition}`);
       } else {
         assert.ok(a.top1 >= MIN_QUANT_TOP1, `top-1 agreement ${a.top1}`);

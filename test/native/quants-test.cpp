@@ -487,6 +487,36 @@ TEST_CASE("batched_vec_dot: float types only, same dot as the dequantized refere
     }
 }
 
+// llama.cpp's repacked-Q4_0 order: one accumulator over blocks, fma(isum, d_w * d_a, acc), exactly.
+TEST_CASE("repacked_vec_dot: Q4_0 only, block after block in one f32 accumulator") {
+    std::mt19937 rng(17);
+    CHECK(repacked_vec_dot(TensorType::Q8_0) == nullptr);
+    CHECK(quants_avx2_repacked_dot(TensorType::Q4_1) == nullptr);
+    const VecDotFn dot = quants_avx2_repacked_dot(TensorType::Q4_0);
+    if (!type_kernels_for(TensorType::Q4_0, "avx2")) return; // no AVX2 on this CPU
+    CHECK(dot != nullptr);
+    if (!dot) return;
+    for (int64_t n : {static_cast<int64_t>(32), static_cast<int64_t>(576), static_cast<int64_t>(4096)}) {
+        const std::vector<uint8_t> w = make_weights(TensorType::Q4_0, n, Fill::random, rng);
+        const std::vector<float> x = make_activations(n, Act::random, rng);
+        std::vector<uint8_t> qa(row_bytes(TensorType::Q8_0, n));
+        type_kernels_for(TensorType::Q8_0, "scalar")->from_float(x.data(), qa.data(), n);
+        const auto* wb = reinterpret_cast<const BlockQ4_0*>(w.data());
+        const auto* ab = reinterpret_cast<const BlockQ8_0*>(qa.data());
+        float want = 0.0f;
+        for (int64_t b = 0; b < n / 32; ++b) {
+            int32_t isum = 0;
+            for (int j = 0; j < 16; ++j) {
+                isum += ((wb[b].qs[j] & 0x0F) - 8) * ab[b].qs[j] + ((wb[b].qs[j] >> 4) - 8) * ab[b].qs[j + 16];
+            }
+            want = std::fma(static_cast<float>(isum), f16_to_f32(wb[b].d) * f16_to_f32(ab[b].d), want);
+        }
+        float got = 0.0f;
+        dot(n, &got, w.data(), qa.data());
+        CHECK(std::memcmp(&got, &want, sizeof got) == 0);
+    }
+}
+
 // The 4-row dots must give the bits of four one-row dots, for every row of a group.
 TEST_CASE("vec_dot_4rows: bit-identical to vec_dot row by row") {
     std::mt19937 rng(11);

@@ -190,7 +190,9 @@ void Context::Impl::forward(const int32_t* tokens, uint32_t n, float* logits, bo
         ffn_block(l, n);
     }
     norm_rows(model->output_norm(), n);
-    const cpu::MatmulOut head{matrix(model->output()), logits, hp.n_vocab};
+    cpu::MatrixRef out_w = matrix(model->output());
+    out_w.row_major_only = model->output().data == model->token_embd().data; // tied output
+    const cpu::MatmulOut head{out_w, logits, hp.n_vocab};
     cpu::matmul(*pool, &head, 1, xn.data(), n, hp.n_embd, mm);
 }
 

@@ -24,10 +24,12 @@ struct DotKernels {
     VecDot4Fn vec_dot_4; // 4 rows at once, same bits as vec_dot; nullptr where the type has none
 };
 
-// The dot llama.cpp uses for this product: float weights with >= 2 activation rows go through
-// tinyBLAS there when the shapes allow it (quants-levels.h), with a different summation order.
+// The dot llama.cpp uses for this product: weights it repacks have their own order; float weights
+// with >= 2 activation rows go through tinyBLAS there when the shapes allow it (quants-levels.h).
 DotKernels dot_kernels(const MatrixRef& w, int64_t n_tokens) {
     const TypeKernels* k = type_kernels(w.type);
+    const VecDotFn repacked = w.row_major_only || w.n_rows % 8 != 0 ? nullptr : repacked_vec_dot(w.type);
+    if (repacked) return {repacked, nullptr};
     const VecDotFn batched = n_tokens >= 2 ? batched_vec_dot(w.type) : nullptr;
     const int cols = batched_dot_cols(w.type);
     if (batched && cols > 0 && w.n_cols % cols == 0 && w.n_rows % 4 == 0) return {batched, nullptr};

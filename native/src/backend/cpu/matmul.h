@@ -23,6 +23,7 @@ struct MatrixRef {
     size_t row_bytes;
     int64_t n_rows;
     int64_t n_cols;
+    bool row_major_only = false; // read by rows elsewhere (token embedding): llama.cpp cannot repack it
 };
 
 // One product of a batch: y[t][r] = dot(w row r, x row t), t < n_tokens, r < w.n_rows.

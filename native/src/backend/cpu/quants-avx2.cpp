@@ -196,7 +196,35 @@ void batched_dot_f32(int64_t n, float* s, const void* vw, const void* va) {
     *s = hsum_float_8(acc);
 }
 
+// Q4_0 . Q8_0 in the order of llama.cpp's repacked Q4_0 kernels (ggml_gemm/gemv_q4_0_8x8_q8_0):
+// each block's integer dot is exact, and one f32 accumulator per output takes, block after
+// block, fma(isum, d_w * d_a, acc), with no lane split or horizontal sum.
+void repacked_dot_q4_0(int64_t n, float* s, const void* vw, const void* va) {
+    const BlockQ4_0* w = static_cast<const BlockQ4_0*>(vw);
+    const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
+    const __m128i low_nibbles = _mm_set1_epi8(0x0F);
+    const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK; ++b) {
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+        const __m256i nib = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low_nibbles), _mm_and_si128(q, low_nibbles));
+        const __m256i x = _mm256_sub_epi8(nib, eight); // [-8, 7], elements 0..15 then 16..31
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+        // |x| * (y with x's sign): pairs stay within int16 (2 * 8 * 127)
+        const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+        const __m256i quads = _mm256_madd_epi16(pairs, ones);
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
+        const float isum = static_cast<float>(_mm_cvtsi128_si32(h));
+        acc = std::fma(isum, f16_to_f32(w[b].d) * f16_to_f32(a[b].d), acc);
+    }
+    *s = acc;
+}
+
 } // namespace
+
+VecDotFn quants_avx2_repacked_dot(TensorType type) { return type == TensorType::Q4_0 ? repacked_dot_q4_0 : nullptr; }
 
 VecDotFn quants_avx2_batched_dot(TensorType type) {
     switch (type) {
@@ -245,6 +273,7 @@ void quants_avx2_kernels(TensorType type, TypeKernels* k) {
 namespace sq::cpu {
 void quants_avx2_kernels(TensorType, TypeKernels*) {}
 VecDotFn quants_avx2_batched_dot(TensorType) { return nullptr; }
+VecDotFn quants_avx2_repacked_dot(TensorType) { return nullptr; }
 VecDot4Fn quants_avx2_vec_dot_4(TensorType) { return nullptr; }
 } // namespace sq::cpu
 
