@@ -517,6 +517,47 @@ TEST_CASE("repacked_vec_dot: Q4_0 only, block after block in one f32 accumulator
     }
 }
 
+// llama.cpp's repacked-Q4_K order: exact integer sums, one fma pair per 64 elements (GEMM) or per
+// 256-element super-block (GEMV), then acc - acc_min.
+TEST_CASE("repacked_vec_dot: Q4_K per 64 elements, repacked_vec_dot_1row per super-block") {
+    std::mt19937 rng(19);
+    if (!type_kernels_for(TensorType::Q4_K, "avx2")) return; // no AVX2 on this CPU
+    const VecDotFn gemm = quants_avx2_repacked_dot(TensorType::Q4_K), gemv = quants_avx2_repacked_dot_1row(TensorType::Q4_K);
+    CHECK(gemm != nullptr && gemv != nullptr && gemm != gemv);
+    if (!gemm || !gemv) return;
+    const int64_t n = 3 * 256;
+    const std::vector<uint8_t> w = make_weights(TensorType::Q4_K, n, Fill::random, rng);
+    const std::vector<float> x = make_activations(n, Act::random, rng);
+    std::vector<uint8_t> qa(row_bytes(TensorType::Q8_K, n));
+    type_kernels_for(TensorType::Q8_K, "scalar")->from_float(x.data(), qa.data(), n);
+    const auto* wb = reinterpret_cast<const BlockQ4_K*>(w.data());
+    const auto* ab = reinterpret_cast<const BlockQ8_K*>(qa.data());
+    for (int step : {64, 256}) {
+        float acc = 0.0f, acc_min = 0.0f;
+        for (int64_t b = 0; b < n / 256; ++b) {
+            uint8_t sc[8], mn[8];
+            unpack_scales_k4(wb[b].scales, sc, mn);
+            int32_t isum = 0, imin = 0;
+            for (int e = 0; e < 256; ++e) {
+                const int sub = e / 32, q = (wb[b].qs[32 * (sub / 2) + e % 32] >> (4 * (sub % 2))) & 0x0F;
+                isum += sc[sub] * q * ab[b].qs[e];
+                if (e % 32 == 0) imin += mn[sub] * (ab[b].bsums[2 * sub] + ab[b].bsums[2 * sub + 1]);
+                if ((e + 1) % step == 0) {
+                    acc = std::fma(static_cast<float>(isum), f16_to_f32(wb[b].d) * ab[b].d, acc);
+                    acc_min = std::fma(static_cast<float>(imin), f16_to_f32(wb[b].dmin) * ab[b].d, acc_min);
+                    isum = imin = 0;
+                }
+            }
+        }
+        const float want = acc - acc_min;
+        float got = 0.0f;
+        (step == 64 ? gemm : gemv)(n, &got, w.data(), qa.data());
+        if (std::memcmp(&got, &want, sizeof got) != 0) {
+            check::fail(__FILE__, __LINE__, "Q4_K fma every " + std::to_string(step) + ": " + std::to_string(got) + " vs " + std::to_string(want));
+        }
+    }
+}
+
 // The 4-row dots must give the bits of four one-row dots, for every row of a group.
 TEST_CASE("vec_dot_4rows: bit-identical to vec_dot row by row") {
     std::mt19937 rng(11);

@@ -22,6 +22,7 @@ size_t vec_dot_row_bytes(TensorType vdt, int64_t n_cols) {
 struct DotKernels {
     VecDotFn vec_dot;
     VecDot4Fn vec_dot_4; // 4 rows at once, same bits as vec_dot; nullptr where the type has none
+    VecDotFn tail_dot;   // for the last n_tokens % 4 activation rows (llama.cpp's GEMV of repacked weights)
 };
 
 // The dot llama.cpp uses for this product: weights it repacks have their own order; float weights
@@ -29,11 +30,11 @@ struct DotKernels {
 DotKernels dot_kernels(const MatrixRef& w, int64_t n_tokens) {
     const TypeKernels* k = type_kernels(w.type);
     const VecDotFn repacked = w.row_major_only || w.n_rows % 8 != 0 ? nullptr : repacked_vec_dot(w.type);
-    if (repacked) return {repacked, nullptr};
+    if (repacked) return {repacked, nullptr, repacked_vec_dot_1row(w.type)};
     const VecDotFn batched = n_tokens >= 2 ? batched_vec_dot(w.type) : nullptr;
     const int cols = batched_dot_cols(w.type);
-    if (batched && cols > 0 && w.n_cols % cols == 0 && w.n_rows % 4 == 0) return {batched, nullptr};
-    return {k->vec_dot, vec_dot_4rows(w.type)};
+    if (batched && cols > 0 && w.n_cols % cols == 0 && w.n_rows % 4 == 0) return {batched, nullptr, batched};
+    return {k->vec_dot, vec_dot_4rows(w.type), k->vec_dot};
 }
 
 // Rows [r0, r1) of one product against all tokens, block by block.
@@ -46,11 +47,12 @@ void matmul_rows(const MatmulOut& o, const DotKernels& dot, const uint8_t* act, 
         for (int64_t t = 0; t < n_tokens; ++t) {
             const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
             float* y = o.y + t * o.y_stride;
+            const VecDotFn vec_dot = t < n_tokens - n_tokens % 4 ? dot.vec_dot : dot.tail_dot;
             int64_t r = b0;
             if (dot.vec_dot_4) {
                 for (; r + 4 <= b1; r += 4) dot.vec_dot_4(w.n_cols, &y[r], w.data + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, a);
             }
-            for (; r < b1; ++r) dot.vec_dot(w.n_cols, &y[r], w.data + static_cast<size_t>(r) * w.row_bytes, a);
+            for (; r < b1; ++r) vec_dot(w.n_cols, &y[r], w.data + static_cast<size_t>(r) * w.row_bytes, a);
         }
     }
 }

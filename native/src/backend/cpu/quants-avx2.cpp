@@ -222,9 +222,58 @@ void repacked_dot_q4_0(int64_t n, float* s, const void* vw, const void* va) {
     *s = acc;
 }
 
+// Q4_K . Q8_K in the order of llama.cpp's repacked Q4_K kernels: exact integer sums of scale *
+// isum (and of min * bsum), turned into f32 by fma(isum, d_w * d_a, acc) and fma(imin, dmin_w * d_a,
+// acc_min), the result acc - acc_min. Its GEMM (4 activation rows at a time, AVX-512) does one fma
+// per 64 elements; its GEMV (the n % 4 remaining rows) one per 256-element super-block.
+template <int kFmaElems>
+void repacked_dot_q4_k(int64_t n, float* s, const void* vw, const void* va) {
+    const BlockQ4_K* w = static_cast<const BlockQ4_K*>(vw);
+    const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
+    float acc = 0.0f, acc_min = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        uint8_t sc[8], mn[8];
+        unpack_scales_k4(w[b].scales, sc, mn);
+        const float d = f16_to_f32(w[b].d) * a[b].d, dmin = f16_to_f32(w[b].dmin) * a[b].d;
+        int32_t isum = 0, imin = 0;
+        for (int c = 0; c < QK_K / 64; ++c) { // 64 elements: low nibbles are sub-block 2c, high 2c + 1
+            const uint8_t* q4 = w[b].qs + 32 * c;
+            const int8_t* q8 = a[b].qs + 64 * c;
+            int32_t lo = 0, hi = 0;
+            for (int j = 0; j < 32; ++j) {
+                lo += (q4[j] & 0x0F) * q8[j];
+                hi += (q4[j] >> 4) * q8[j + 32];
+            }
+            isum += sc[2 * c] * lo + sc[2 * c + 1] * hi;
+            const int16_t* bs = a[b].bsums + 4 * c;
+            imin += mn[2 * c] * (bs[0] + bs[1]) + mn[2 * c + 1] * (bs[2] + bs[3]);
+            if (kFmaElems == 64 || c == QK_K / 64 - 1) {
+                acc = std::fma(static_cast<float>(isum), d, acc);
+                acc_min = std::fma(static_cast<float>(imin), dmin, acc_min);
+                isum = imin = 0;
+            }
+        }
+    }
+    *s = acc - acc_min;
+}
+
 } // namespace
 
-VecDotFn quants_avx2_repacked_dot(TensorType type) { return type == TensorType::Q4_0 ? repacked_dot_q4_0 : nullptr; }
+VecDotFn quants_avx2_repacked_dot(TensorType type) {
+    switch (type) {
+        case TensorType::Q4_0: return repacked_dot_q4_0;
+        case TensorType::Q4_K: return repacked_dot_q4_k<64>;
+        default: return nullptr;
+    }
+}
+
+VecDotFn quants_avx2_repacked_dot_1row(TensorType type) {
+    switch (type) {
+        case TensorType::Q4_0: return repacked_dot_q4_0;
+        case TensorType::Q4_K: return repacked_dot_q4_k<QK_K>;
+        default: return nullptr;
+    }
+}
 
 VecDotFn quants_avx2_batched_dot(TensorType type) {
     switch (type) {
@@ -274,6 +323,7 @@ namespace sq::cpu {
 void quants_avx2_kernels(TensorType, TypeKernels*) {}
 VecDotFn quants_avx2_batched_dot(TensorType) { return nullptr; }
 VecDotFn quants_avx2_repacked_dot(TensorType) { return nullptr; }
+VecDotFn quants_avx2_repacked_dot_1row(TensorType) { return nullptr; }
 VecDot4Fn quants_avx2_vec_dot_4(TensorType) { return nullptr; }
 } // namespace sq::cpu
 

@@ -40,12 +40,16 @@ int batched_dot_cols(TensorType type);
 // Whether the CPU has AVX512_BF16 (the AVX-512 level then uses vdpbf16ps for BF16, as llama.cpp does).
 bool cpu_has_avx512_bf16();
 
-// The dot of llama.cpp's repacked weights: on AVX2/AVX-512 CPUs it stores Q4_0 matrices whose row
-// count is a multiple of 8 interleaved 8 rows at a time (not the token embedding, which it reads
-// by rows), and its kernels for them sum each output in another order than vec_dot, for every
-// number of activation rows. Same operands as vec_dot; nullptr for other types and on scalar.
+// The dots of llama.cpp's repacked weights: on AVX2/AVX-512 CPUs it stores Q4_0 and Q4_K matrices
+// whose row count is a multiple of 8 interleaved 8 rows at a time (not the token embedding, which
+// it reads by rows), and its kernels for them sum each output in another order than vec_dot. A
+// product runs its GEMM over the first n_tokens - n_tokens % 4 activation rows (repacked_vec_dot)
+// and its GEMV over the rest (repacked_vec_dot_1row); the two differ for Q4_K. Same operands as
+// vec_dot; nullptr for other types and on the scalar level.
 VecDotFn repacked_vec_dot(TensorType type);
+VecDotFn repacked_vec_dot_1row(TensorType type);
 VecDotFn quants_avx2_repacked_dot(TensorType type);
+VecDotFn quants_avx2_repacked_dot_1row(TensorType type);
 
 // s[r] = dot(weight row r, a) for the 4 rows at w, w + w_stride, w + 2 * w_stride, w + 3 * w_stride.
 // The same bits as four vec_dot calls (each row keeps its own accumulator and block order), but

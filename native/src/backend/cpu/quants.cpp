@@ -142,6 +142,10 @@ VecDotFn repacked_vec_dot(TensorType type) {
     return chosen_level() >= Level::avx2 ? quants_avx2_repacked_dot(type) : nullptr;
 }
 
+VecDotFn repacked_vec_dot_1row(TensorType type) {
+    return chosen_level() >= Level::avx2 ? quants_avx2_repacked_dot_1row(type) : nullptr;
+}
+
 int batched_dot_cols(TensorType type) {
     if (type == TensorType::BF16 && chosen_level() == Level::avx512 && cpu_has_avx512_bf16()) return 32;
     return batched_dot_lanes();
