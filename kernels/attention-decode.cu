@@ -28,14 +28,19 @@ struct KeyRange {
     int begin, end;
 };
 
-// The keys of this block's slice. Dense: `chunk` keys from the host. Sparse: the head's list length
-// is known only here, so it is cut into gridDim.x slices of whole steps (`step` keys) on the device.
+// The keys of this block's slice. Dense: `chunk` keys from the host. Sparse: the lists' lengths are
+// known only here, and differ between heads (a calibrated threshold keeps more of some heads), so
+// slices are sized from the mean list: the launcher gives each head twice the slices the mean needs
+// and a short list leaves its last ones empty, while a list over twice the mean gets longer slices.
 template <bool SPARSE>
 __device__ __forceinline__ KeyRange key_range(const AttentionDecodeParams& p, int kv_head, int chunk, int step) {
     const int n = SPARSE ? p.n_keys[kv_head] : p.n_kv;
     if constexpr (SPARSE) {
-        chunk = (n + gridDim.x - 1) / gridDim.x;
-        chunk = (chunk + step - 1) / step * step;
+        long total = 0;
+        for (int h = 0; h < p.n_kv_heads; ++h) total += p.n_keys[h];
+        const long mean_slices = static_cast<long>(max(1u, gridDim.x / 2)) * p.n_kv_heads;
+        chunk = max(static_cast<int>((total + mean_slices - 1) / mean_slices), static_cast<int>((n + gridDim.x - 1) / gridDim.x));
+        chunk = max(step, (chunk + step - 1) / step * step);
     }
     const int begin = blockIdx.x * chunk;
     return {begin, min(n, begin + chunk)};
@@ -498,6 +503,7 @@ cudaError_t launch(Kernel kernel, int k_step, const AttentionDecodeParams& p, in
     int chunk = (p.n_kv + n_splits - 1) / n_splits;
     chunk = max(k_step, (chunk + k_step - 1) / k_step * k_step);
     n_splits = max(1, (p.n_kv + chunk - 1) / chunk);
+    if (p.key_rows) n_splits = min(2 * n_splits, kMaxSplits); // see key_range
 
     const dim3 grid(n_splits, head_blocks);
     if (n_splits == 1) {

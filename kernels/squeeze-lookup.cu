@@ -17,6 +17,7 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kMaxGroup = 32;         // pass masks are 32-bit, one bit per query head of the group
 constexpr int kScoreChunk = 64;       // level-0 centroids per block: at 512K keys (5243) 82 blocks a head
 constexpr int kClustersPerBlock = 256; // clusters per selection / compaction block; one per compaction thread
+constexpr int kSelectThreads = 256;
 
 // Byte offsets of the workspace's arrays, 256-byte aligned.
 struct Layout {
@@ -94,16 +95,28 @@ static __global__ void __launch_bounds__(kThreads) score_level0_kernel(SqueezeLo
     __shared__ float logit_s[kMaxGroup][kScoreChunk];
     const int kv = blockIdx.y, group = p.n_heads / p.n_kv_heads;
     const int k0 = p.levels[0].n_clusters, j0 = blockIdx.x * kScoreChunk, n = min(kScoreChunk, k0 - j0);
-    load_group_queries<D>(p, kv, group, q_s);
-    __syncthreads();
 
-    const int li = threadIdx.x % kLanes;
+    // Every centroid row of the chunk is requested before anything waits on one: a loop of
+    // load-then-reduce steps was latency-bound (40 us at 32K keys on an H200).
+    constexpr int kBatch = kScoreChunk / kRows;
+    const int li = threadIdx.x % kLanes, row0 = threadIdx.x / kLanes;
     const unsigned lanes = row_lanes<D>();
     const uint4* c = reinterpret_cast<const uint4*>(static_cast<const T*>(p.levels[0].centroids) +
                                                     (static_cast<long>(kv) * k0 + j0) * D);
-    for (int r = threadIdx.x / kLanes; r < n; r += kRows) {
+    uint4 raw[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+        const int r = row0 + b * kRows;
+        raw[b] = r < n ? __ldg(c + static_cast<long>(r) * kLanes + li) : make_uint4(0, 0, 0, 0);
+    }
+    load_group_queries<D>(p, kv, group, q_s);
+    __syncthreads();
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+        const int r = row0 + b * kRows;
+        if (r >= n) break; // the same for all lanes of the row
         float f[8];
-        to_float8<T>(__ldg(c + static_cast<long>(r) * kLanes + li), f);
+        to_float8<T>(raw[b], f);
         for (int g = 0; g < group; ++g) {
             const float dot = row_dot<D>(q_s, g, li, f, lanes);
             if (li == 0) logit_s[g][r] = dot;
@@ -149,12 +162,12 @@ __device__ __forceinline__ unsigned level0_pass(const float* logits, int k0, int
 // level 0 from the stored logits; deeper levels score a cluster only for the heads its parent
 // passed for. At the finest level the block also counts the keys its passing clusters hold.
 template <int D, typename T>
-static __global__ void __launch_bounds__(kThreads) select_level_kernel(SqueezeLookupParams p, Layout lay, int level) {
-    constexpr int kLanes = D / 8, kRows = kThreads / kLanes;
+static __global__ void __launch_bounds__(kSelectThreads) select_level_kernel(SqueezeLookupParams p, Layout lay, int level) {
+    constexpr int kLanes = D / 8, kRows = kSelectThreads / kLanes, kSelectWarps = kSelectThreads / 32;
     __shared__ float q_s[kMaxGroup * D];
     __shared__ float log_d[kMaxGroup];
     __shared__ unsigned mask_s[kClustersPerBlock];
-    __shared__ int warp_keys[kWarps];
+    __shared__ int warp_keys[kSelectWarps];
     const int kv = blockIdx.y, group = p.n_heads / p.n_kv_heads, lane = threadIdx.x % 32;
     const int k0 = p.levels[0].n_clusters, kl = p.levels[level].n_clusters;
     const int c0 = blockIdx.x * kClustersPerBlock, n = min(kClustersPerBlock, kl - c0);
@@ -162,7 +175,7 @@ static __global__ void __launch_bounds__(kThreads) select_level_kernel(SqueezeLo
 
     // log D of each head from level 0's chunk partials.
     const float* chunk_lse = at<float>(p.workspace, lay.chunk_lse) + static_cast<long>(kv) * lay.n_chunks * group;
-    for (int g = threadIdx.x / 32; g < group; g += kWarps) {
+    for (int g = threadIdx.x / 32; g < group; g += kSelectWarps) {
         float m = -CUDART_INF_F;
         for (int i = lane; i < lay.n_chunks; i += 32) m = fmaxf(m, chunk_lse[i * group + g]);
         for (int off = 16; off > 0; off /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
@@ -176,7 +189,7 @@ static __global__ void __launch_bounds__(kThreads) select_level_kernel(SqueezeLo
 
     // Level 0: final masks. Deeper: the heads to score each cluster for (its parent's mask).
     const float lt0 = log_tau(p.levels[0].tau);
-    for (int i = threadIdx.x; i < n; i += kThreads) {
+    for (int i = threadIdx.x; i < n; i += kSelectThreads) {
         const int c = c0 + i;
         if (level == 0) {
             mask_s[i] = level0_pass(logits, k0, c, group, log_d, lt0);
@@ -189,23 +202,36 @@ static __global__ void __launch_bounds__(kThreads) select_level_kernel(SqueezeLo
     __syncthreads();
 
     if (level > 0) {
-        const int li = threadIdx.x % kLanes;
+        // kBatch rows of a lane group are requested before any is reduced (latency, as above);
+        // rows whose parent failed for every head are never read.
+        constexpr int kBatch = 8;
+        const int li = threadIdx.x % kLanes, row0 = threadIdx.x / kLanes;
         const unsigned lanes = row_lanes<D>();
         const float lt = log_tau(p.levels[level].tau);
         const uint4* cent = reinterpret_cast<const uint4*>(static_cast<const T*>(p.levels[level].centroids) +
                                                            (static_cast<long>(kv) * kl + c0) * D);
-        for (int r = threadIdx.x / kLanes; r < n; r += kRows) {
-            const unsigned parent_mask = mask_s[r]; // the same for all lanes of the row
-            if (parent_mask == 0) continue;
-            float f[8];
-            to_float8<T>(__ldg(cent + static_cast<long>(r) * kLanes + li), f);
-            unsigned pass = 0;
-            for (int g = 0; g < group; ++g) {
-                const float dot = row_dot<D>(q_s, g, li, f, lanes);
-                if ((parent_mask >> g & 1u) && dot - log_d[g] >= lt) pass |= 1u << g;
+        for (int r_base = row0; r_base < n; r_base += kRows * kBatch) {
+            unsigned parent_mask[kBatch]; // the same for all lanes of a row
+            uint4 raw[kBatch];
+#pragma unroll
+            for (int b = 0; b < kBatch; ++b) {
+                const int r = r_base + b * kRows;
+                parent_mask[b] = r < n ? mask_s[r] : 0u;
+                raw[b] = parent_mask[b] ? __ldg(cent + static_cast<long>(r) * kLanes + li) : make_uint4(0, 0, 0, 0);
             }
             __syncwarp(lanes);
-            if (li == 0) mask_s[r] = pass;
+#pragma unroll
+            for (int b = 0; b < kBatch; ++b) {
+                if (parent_mask[b] == 0) continue;
+                float f[8];
+                to_float8<T>(raw[b], f);
+                unsigned pass = 0;
+                for (int g = 0; g < group; ++g) {
+                    const float dot = row_dot<D>(q_s, g, li, f, lanes);
+                    if ((parent_mask[b] >> g & 1u) && dot - log_d[g] >= lt) pass |= 1u << g;
+                }
+                if (li == 0) mask_s[r_base + b * kRows] = pass;
+            }
         }
         __syncthreads();
     }
@@ -214,7 +240,7 @@ static __global__ void __launch_bounds__(kThreads) select_level_kernel(SqueezeLo
     int keys = 0;
     const bool finest = level == p.n_levels - 1;
     const int* first = p.first + static_cast<long>(kv) * (kl + 1) + c0;
-    for (int i = threadIdx.x; i < n; i += kThreads) {
+    for (int i = threadIdx.x; i < n; i += kSelectThreads) {
         masks[i] = mask_s[i];
         if (finest && mask_s[i]) keys += first[i + 1] - first[i];
     }
@@ -224,7 +250,7 @@ static __global__ void __launch_bounds__(kThreads) select_level_kernel(SqueezeLo
     __syncthreads();
     if (threadIdx.x == 0) {
         int total = 0;
-        for (int w = 0; w < kWarps; ++w) total += warp_keys[w];
+        for (int w = 0; w < kSelectWarps; ++w) total += warp_keys[w];
         at<int>(p.workspace, lay.block_keys)[static_cast<long>(kv) * lay.n_blocks + blockIdx.x] = total;
     }
 }
@@ -304,7 +330,7 @@ cudaError_t run(const SqueezeLookupParams& p, const Layout& lay, cudaStream_t st
         // Level 0's masks are only needed when it is also the finest; deeper levels read its logits.
         if (level == 0 && p.n_levels > 1) continue;
         const int blocks = (p.levels[level].n_clusters + kClustersPerBlock - 1) / kClustersPerBlock;
-        select_level_kernel<D, T><<<dim3(blocks, p.n_kv_heads), kThreads, 0, stream>>>(p, lay, level);
+        select_level_kernel<D, T><<<dim3(blocks, p.n_kv_heads), kSelectThreads, 0, stream>>>(p, lay, level);
         err = cudaGetLastError();
     }
     if (err != cudaSuccess) return err;

@@ -62,15 +62,20 @@ def main():
         "TB/s = (K and V bytes of the selected keys + centroid bytes) / time. Speedup = dense time / squeezed time.",
         "Median over 7 batches of back-to-back calls (CUDA events); index copies rotated so L2 holds no previous call.",
         "",
-        "| Hkv | keys | target | achieved | squeezed ms | lookup ms (share) | TB/s | cuDNN dense ms | vs cuDNN | vs flash | vs our dense |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Other kernel: the same squeezed decode with the attention kernel the default does not pick for this group",
+        "(mma = tensor cores, cores = CUDA cores). Heads max/mean: the largest KV head's selected keys over the mean.",
+        "",
+        "| Hkv | keys | target | achieved | squeezed ms | lookup ms (share) | TB/s | cuDNN dense ms | vs cuDNN | vs flash "
+        "| vs our dense | other kernel ms | heads max/mean |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         cudnn = f"{r['cudnn_ms']:.4f}" if r.get("cudnn_ms") else "-"
         lines.append(
             f"| {r['Hkv']} | {r['keys']} | {r['target_sparsity']:.2f} | {r['achieved_sparsity']:.3f} | {r['ms']:.4f} | "
             f"{r['lookup_ms']:.4f} ({100 * r['lookup_share']:.0f}%) | {r['tbps']:.2f} | {cudnn} | "
-            f"{x(r['speedup_vs_cudnn'])} | {x(r['speedup_vs_flash'])} | {x(r['speedup_vs_dense_ours'])} |")
+            f"{x(r['speedup_vs_cudnn'])} | {x(r['speedup_vs_flash'])} | {x(r['speedup_vs_dense_ours'])} | "
+            f"{r.get('alt_kernel', '-')} {r.get('alt_ms', 0):.4f} | {r.get('head_keys_max_over_mean', 0):.2f} |")
     if args.notes and os.path.exists(args.notes):
         lines += ["", open(args.notes).read().rstrip()]
     with open(base + ".md", "w") as f:

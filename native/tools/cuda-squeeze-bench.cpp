@@ -284,10 +284,12 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
         if (!ok(cuda::squeezed_decode(p0, nullptr), "squeezed_decode") || !ok(cudaDeviceSynchronize(), "sync")) return;
         const std::vector<int> keys = n_keys.download();
         double selected = 0.0;
-        for (int x : keys) selected += x;
+        int most = 0;
+        for (int x : keys) selected += x, most = std::max(most, x);
+        const double head_spread = selected > 0 ? most / (selected / hkv) : 0.0; // largest head's keys / mean
         const double achieved = 1.0 - selected / (double(hkv) * n);
 
-        // Both attention kernels where the default is the CUDA-core one (one head per KV head).
+        // The default attention kernel (CUDA cores for one head per KV head, tensor cores for GQA) and the other one.
         const auto timed = [&](int tensor_cores) {
             turn = 0;
             return median_ms([&] {
@@ -298,7 +300,8 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
             }, opt.reps);
         };
         const double total_ms = timed(0);
-        const double mma_ms = group == 1 ? timed(1) : total_ms;
+        const double alt_ms = timed(group == 1 ? 1 : -1);
+        const char* alt_kernel = group == 1 ? "mma" : "cores";
         turn = 0;
         const double lookup_ms = median_ms([&] {
             cuda::SqueezedDecodeParams p = params(turn++ % copies);
@@ -318,16 +321,17 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
         const double lookup_bytes = (double(hkv) * k1 + scored2) * kDim * 2;
         const double read_bytes = selected * kDim * 2 * 2 + lookup_bytes;
         const double tbps = read_bytes / (total_ms * 1e-3) / 1e12;
-        std::printf("%4d %7d  sparsity %.2f (%.3f) %9.4f ms %6.2f TB/s  lookup %.4f ms (%4.1f%%)  %5.2fx ours dense  mma %.4f ms\n",
-                    hkv, n, sparsity, achieved, total_ms, tbps, lookup_ms, 100.0 * lookup_ms / total_ms, dense_ms / total_ms, mma_ms);
-        char row[512];
+        std::printf("%4d %7d  sparsity %.2f (%.3f) %9.4f ms %6.2f TB/s  lookup %.4f ms (%4.1f%%)  %5.2fx ours dense  %s %.4f ms"
+                    "  heads max/mean %.2f\n", hkv, n, sparsity, achieved, total_ms, tbps, lookup_ms, 100.0 * lookup_ms / total_ms,
+                    dense_ms / total_ms, alt_kernel, alt_ms, head_spread);
+        char row[640];
         std::snprintf(row, sizeof row,
                       "{\"kv\": \"bf16\", \"H\": %d, \"Hkv\": %d, \"d\": %d, \"keys\": %d, \"k1\": %u, \"k2\": %u, "
                       "\"target_sparsity\": %.2f, \"achieved_sparsity\": %.4f, \"ms\": %.5f, \"lookup_ms\": %.5f, "
                       "\"lookup_share\": %.4f, \"dense_ours_ms\": %.5f, \"kv_bytes\": %.0f, \"lookup_bytes\": %.0f, "
-                      "\"tbps\": %.4f, \"copies\": %d, \"mma_ms\": %.5f}",
+                      "\"tbps\": %.4f, \"copies\": %d, \"alt_kernel\": \"%s\", \"alt_ms\": %.5f, \"head_keys_max_over_mean\": %.3f}",
                       kHeads, hkv, kDim, n, k1, k2, sparsity, achieved, total_ms, lookup_ms, lookup_ms / total_ms, dense_ms,
-                      selected * kDim * 4, lookup_bytes, tbps, copies, mma_ms);
+                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread);
         rows.add(row);
     }
 }

@@ -93,10 +93,12 @@ inline bool upload_index(const std::vector<const squeeze::HeadIndex*>& heads, cu
     out.head_dim = d;
     out.n_tokens = static_cast<int>(h0.n_tokens);
     out.n_always = static_cast<int>(h0.n_always);
-    out.n_levels = static_cast<int>(h0.levels.size());
+    // A tree whose coarsest level is empty (every token always attended) is no tree, as for the CPU lookup.
+    out.n_levels = h0.levels.empty() || h0.levels[0].n_clusters == 0 ? 0 : static_cast<int>(h0.levels.size());
     if (out.n_levels > cuda::kMaxSqueezeLevels) return false;
     for (const squeeze::HeadIndex* h : heads)
         if (h->n_tokens != h0.n_tokens || h->n_always != h0.n_always || h->levels.size() != h0.levels.size()) return false;
+    if (out.n_levels == 0) for (const squeeze::HeadIndex* h : heads) if (!h->levels.empty() && h->levels[0].n_clusters != 0) return false;
     for (int l = 0; l < out.n_levels; ++l) {
         const int k = static_cast<int>(h0.levels[l].n_clusters);
         out.n_clusters[l] = k;
