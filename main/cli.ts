@@ -154,7 +154,11 @@ async function openDocChat(values: { model?: string; doc?: string; 'pack-dir'?: 
   const docs = await openDocuments(requireString(values.doc, '--doc'));
   const context = buildFixedContext(docs.documents);
   let last = '';
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
   const chat = await DocChat.open(model, context, {
+    signal: controller.signal,
     packDir: values['pack-dir'],
     threads: numberFlag(values.threads, '--threads'),
     rebuild: values.rebuild,
@@ -163,7 +167,7 @@ async function openDocChat(values: { model?: string; doc?: string; 'pack-dir'?: 
       if (line !== last && process.stderr.isTTY) process.stderr.write(line + (done === total ? '\n' : ''));
       last = line;
     },
-  });
+  }).finally(() => process.off('SIGINT', onSigint));
   return { model, docs, chat };
 }
 

@@ -38,6 +38,8 @@ export interface DocChatOptions {
   /** build the pack even when a valid one exists */
   rebuild?: boolean;
   onProgress?: (phase: NativeIngestPhase, done: number, total: number) => void;
+  /** stops building the pack (rejects with SQUEEZE_CANCELLED; nothing is written) */
+  signal?: AbortSignal;
 }
 
 export interface PackInfo {
@@ -176,7 +178,14 @@ export class DocChat {
         if (code !== 'PACK_MISSING') rebuildReason = `${code}: ${(e as Error).message}`;
       }
     }
-    const build = await native.ingest(fixedTokens, { path, docHash, sourceMap: JSON.stringify(sourceMap) }, options.onProgress);
+    const onAbort = () => native.cancel();
+    options.signal?.addEventListener('abort', onAbort);
+    let build: NativeIngestResult;
+    try {
+      build = await native.ingest(fixedTokens, { path, docHash, sourceMap: JSON.stringify(sourceMap) }, options.onProgress);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
     const pack: PackInfo = { path, built: true, nFixed: build.nFixed, bytes: build.packBytes, build, ...(rebuildReason && { rebuildReason }) };
     return new DocChat(model, native, fixedTokens, systemMessage, prefixText, pack, sourceMap);
   }

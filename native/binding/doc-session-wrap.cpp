@@ -4,7 +4,6 @@
 
 #include "addon-data.h"
 #include "convert.h"
-#include "squeeze/pack.h"
 
 namespace sqnode {
 

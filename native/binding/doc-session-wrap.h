@@ -7,7 +7,6 @@
 #include <atomic>
 #include <memory>
 
-#include "session/doc-session.h"
 #include "squeeze.h"
 
 namespace sqnode {

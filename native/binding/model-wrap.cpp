@@ -3,7 +3,6 @@
 #include "addon-data.h"
 #include "convert.h"
 #include "doc-session-wrap.h"
-#include "squeeze/pack.h"
 #include "session-wrap.h"
 
 namespace sqnode {

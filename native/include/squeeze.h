@@ -8,7 +8,9 @@
 #include "common/status.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "session/doc-session.h"
 #include "session/session.h"
+#include "squeeze/pack.h"
 
 namespace sq {
 
