@@ -8,10 +8,11 @@
 // s_j >= tau_l (compared as scale q.c_j - log D >= log tau_l). The finest clusters that pass for any
 // head of the group (GQA union) give the slots, after the always-attended ones [0, n_always).
 //
-// Work is O(clusters), never O(keys): three kernels, each over clusters (score level 0 with per-chunk
-// log-sum-exp partials; per level, pass masks of the children of passing parents and, at the finest
-// level, a key count per block; compaction, where each block writes its clusters' slot runs at an
-// offset summed from the earlier blocks' counts, so the list comes out in slot order).
+// Work is O(clusters), never O(keys), in kernels over clusters: score level 0 (logits and per-chunk
+// log-sum-exp partials of D); one selection pass per deeper level (pass masks of the children of
+// passing parents; level 0 itself when it is the only level), the finest also counting keys per
+// block; compaction, where each block writes its clusters' slot runs at an offset summed from the
+// earlier blocks' counts, so the list comes out in slot order. Two levels: three kernels.
 //
 // Centroids are stored in the cache type (f16/bf16): the lookup then reads half the bytes of f32,
 // and a centroid only estimates a cluster's attention.
