@@ -1,15 +1,21 @@
 // Attention of one query head over a KV cache (ops.h), in two numeric flavours picked at run time.
 //
 // AVX-512 CPUs follow the kernels llama.cpp's CPU backend (x86 AVX-512 build) runs for its
-// non-flash attention graph, so that rounding differences, which models amplify, stay minimal:
-//   KQ   several tokens, F32 cache: ggml_vec_dot_f32 (4 FMA chains of 16 lanes over 64-element
-//        steps, tree-added, horizontal sum, scalar tail in float).
-//        one token, or F16 cache (query rounded to F16): llamafile's tinyBLAS (one 16-lane FMA chain
-//        over head_dim, horizontal sum); ggml_vec_dot_* when head_dim is not a multiple of 16.
+// non-flash attention graph, so that rounding differences, which models amplify, stay minimal.
+// llamafile's tinyBLAS takes a product only when it has 2 or more columns (tokens), so a batch of
+// one token (decode) runs ggml's vec_dot kernels where a longer batch runs tinyBLAS:
+//   KQ   F32 cache: ggml_vec_dot_f32 (4 FMA chains of 16 lanes over 64-element steps, tree-added,
+//        horizontal sum, scalar tail in float); the query is not contiguous for several tokens, so
+//        tinyBLAS never takes it.
+//        F16 cache (query rounded to F16): several tokens, llamafile's tinyBLAS (one 16-lane FMA
+//        chain over head_dim, horizontal sum; ggml_vec_dot_f16 when head_dim is not a multiple
+//        of 16); one token, ggml_vec_dot_f16 (the chains of vec_dot_f32, tail summed in double).
 //   softmax: x*scale, max, exp(x - max), sum of 16-key chunks (horizontal sums added in double),
 //        then one float multiply by 1/sum, with ggml's own vector exp (ops-expf.h).
-//   KQV  tinyBLAS over keys: output dim d accumulates key j in FMA lane j % 16 (keys past n_kv
-//        are masked to probability 0 in llama.cpp and add nothing), then a horizontal sum.
+//   KQV  several tokens: tinyBLAS over keys: output dim d accumulates key j in FMA lane j % 16
+//        (keys past n_kv are masked to probability 0 in llama.cpp and add nothing), then a
+//        horizontal sum.
+//        one token: ggml_vec_dot_f32/f16 over keys (n_kv padded to a multiple of 256 there).
 // Other CPUs use a plain SIMD order (sequential FMA over keys).
 #include <cmath>
 #include <cstring>
@@ -148,12 +154,6 @@ SQ_AVX512 __m512 load_f16x16(const uint16_t* p) {
 }
 
 // tinyBLAS: one 16-lane FMA chain, then a horizontal sum. n % 16 == 0.
-SQ_AVX512 float chain16_f32(const float* a, const float* b, uint32_t n) {
-    __m512 acc = _mm512_setzero_ps();
-    for (uint32_t l = 0; l < n; l += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + l), _mm512_loadu_ps(b + l), acc);
-    return _mm512_reduce_add_ps(acc);
-}
-
 SQ_AVX512 float chain16_f16(const uint16_t* a, const uint16_t* b, uint32_t n) {
     __m512 acc = _mm512_setzero_ps();
     for (uint32_t l = 0; l < n; l += 16) acc = _mm512_fmadd_ps(load_f16x16(a + l), load_f16x16(b + l), acc);
@@ -226,24 +226,46 @@ SQ_AVX512 inline void weighted_sum16(LoadRow load_row, Prob prob, uint32_t n_kv,
     }
 }
 
+// out[d] = sum_j p[j] v[j][d] as ggml_vec_dot_f32/f16 over the keys (one token: llama.cpp's KQV has
+// a single column, which tinyBLAS declines): key j in chain (j / 16) % 4, lane j % 16; chains added
+// 0+2, 1+3, then together, then the lanes as a horizontal sum. llama.cpp pads n_kv to a multiple
+// of 256 with masked keys (probability 0), so it has no scalar tail; those keys add nothing here.
+template <typename LoadRow, typename Prob>
+SQ_AVX512 inline void weighted_sum_vec_dot(LoadRow load_row, Prob prob, uint32_t n_kv, uint32_t head_dim, float* out) {
+    for (uint32_t d0 = 0; d0 < head_dim; d0 += 16) {
+        const __mmask16 mask = head_dim - d0 >= 16 ? __mmask16(0xffff) : __mmask16((1u << (head_dim - d0)) - 1);
+        __m512 acc[64]; // [chain][lane]
+        for (auto& a : acc) a = _mm512_setzero_ps();
+        for (uint32_t j = 0; j < n_kv; ++j) {
+            acc[j & 63] = _mm512_fmadd_ps(load_row(j, d0, mask), _mm512_set1_ps(prob(j)), acc[j & 63]);
+        }
+        __m512 lane[16];
+        for (int l = 0; l < 16; ++l) {
+            lane[l] = _mm512_add_ps(_mm512_add_ps(acc[l], acc[32 + l]), _mm512_add_ps(acc[16 + l], acc[48 + l]));
+        }
+        for (int w = 8; w >= 1; w /= 2) {
+            for (int i = 0; i < w; ++i) lane[i] = _mm512_add_ps(lane[i], lane[i + w]);
+        }
+        _mm512_mask_storeu_ps(out + d0, mask, lane[0]);
+    }
+}
+
 SQ_AVX512 void attention_ggml_f32(const float* q, const float* k, const float* v, uint32_t n_kv, uint32_t head_dim,
                                   float scale, bool single_token, float* scores, float* out) {
-    const bool chain = single_token && head_dim % 16 == 0;
-    for (uint32_t j = 0; j < n_kv; ++j) {
-        const float* kj = k + size_t{j} * head_dim;
-        scores[j] = chain ? chain16_f32(kj, q, head_dim) : vec_dot_f32(kj, q, head_dim);
-    }
+    for (uint32_t j = 0; j < n_kv; ++j) scores[j] = vec_dot_f32(k + size_t{j} * head_dim, q, head_dim);
     soft_max_ggml(scores, n_kv, scale);
     auto load_row = [&](uint32_t j, uint32_t d0, __mmask16 m) SQ_AVX512 {
         return _mm512_maskz_loadu_ps(m, v + size_t{j} * head_dim + d0);
     };
     auto prob = [&](uint32_t j) { return scores[j]; };
+    if (single_token) return weighted_sum_vec_dot(load_row, prob, n_kv, head_dim, out);
     weighted_sum16(load_row, prob, n_kv, head_dim, out);
 }
 
 SQ_AVX512 void attention_ggml_f16(const uint16_t* q16, const uint16_t* k, const uint16_t* v, uint32_t n_kv,
-                                  uint32_t head_dim, float scale, float* scores, uint16_t* p16, float* out) {
-    const bool chain = head_dim % 16 == 0;
+                                  uint32_t head_dim, float scale, bool single_token, float* scores, uint16_t* p16,
+                                  float* out) {
+    const bool chain = !single_token && head_dim % 16 == 0;
     for (uint32_t j = 0; j < n_kv; ++j) {
         const uint16_t* kj = k + size_t{j} * head_dim;
         scores[j] = chain ? chain16_f16(kj, q16, head_dim) : vec_dot_f16(kj, q16, head_dim);
@@ -254,6 +276,7 @@ SQ_AVX512 void attention_ggml_f16(const uint16_t* q16, const uint16_t* k, const 
         return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + size_t{j} * head_dim + d0));
     };
     auto prob = [&](uint32_t j) { return f16_to_f32(p16[j]); };
+    if (single_token) return weighted_sum_vec_dot(load_row, prob, n_kv, head_dim, out);
     weighted_sum16(load_row, prob, n_kv, head_dim, out);
 }
 #endif
@@ -281,11 +304,11 @@ void attention_f32(const float* q, const float* k, const float* v, uint32_t n_kv
 
 void attention_f16(const float* q, const uint16_t* k, const uint16_t* v, uint32_t n_kv, uint32_t head_dim,
                    float scale, bool single_token, float* scores, uint16_t* q16, uint16_t* p16, float* out) {
-    (void)single_token; // with an F16 cache llama.cpp takes the same kernels for one token or many
     for (uint32_t i = 0; i < head_dim; ++i) q16[i] = f32_to_f16(q[i]);
 #ifdef SQ_ATTN_X86
-    if (use_ggml_order()) return attention_ggml_f16(q16, k, v, n_kv, head_dim, scale, scores, p16, out);
+    if (use_ggml_order()) return attention_ggml_f16(q16, k, v, n_kv, head_dim, scale, single_token, scores, p16, out);
 #endif
+    (void)single_token;
     (void)p16;
     attention_plain_f16(q16, k, v, n_kv, head_dim, scale, scores, out);
 }
