@@ -36,6 +36,12 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
+/** Prompt i as the engine sees it: chat prompts in the model's template, the last one (code) as is. */
+function promptTokensOf(i: number, text: string): number[] {
+  const prompt = i === PROMPTS.length - 1 ? text : model.formatChat([{ role: 'user', content: text }]);
+  return model.tokenizer.encode(prompt, { addSpecial: true, parseSpecial: true });
+}
+
 function commonPrefix(a: number[], b: number[]): number {
   let n = 0;
   while (n < a.length && n < b.length && a[n] === b[n]) n++;
@@ -56,8 +62,7 @@ test('greedy continuations of chat prompts equal llama.cpp token for token', asy
   let total = 0;
   const prefixes: number[] = [];
   for (const [i, text] of PROMPTS.entries()) {
-    const prompt = i === PROMPTS.length - 1 ? text : model.formatChat([{ role: 'user', content: text }]);
-    const promptTokens = model.tokenizer.encode(prompt, { addSpecial: true, parseSpecial: true });
+    const promptTokens = promptTokensOf(i, text);
     const reference = await referenceGreedy(smollm2Path(), promptTokens, N_TOKENS);
     const sequence = [...promptTokens, ...reference].slice(0, -1);
     const positions = reference.map((_, k) => promptTokens.length - 1 + k);
@@ -75,6 +80,19 @@ test('greedy continuations of chat prompts equal llama.cpp token for token', asy
   t.diagnostic(`next-token choices equal to llama.cpp's: ${same}/${total}`);
   t.diagnostic(`free-running greedy, both decoding token by token: identical first ${prefixes.join(', ')} of ${N_TOKENS} tokens`);
   assert.ok(same / total >= 0.995, `${same}/${total} next-token choices equal llama.cpp's`);
+});
+
+// An F16 cache changes llama.cpp's kernels again (the query and probabilities are rounded to F16;
+// several tokens go through tinyBLAS, one token through ggml_vec_dot_f16); ours mirror both.
+test('free-running greedy with an F16 KV cache equals llama.cpp (F16 KV) token for token', async () => {
+  const session = model.createSession({ contextSize: 512, kvType: 'f16' });
+  for (const [i, text] of PROMPTS.entries()) {
+    const promptTokens = promptTokensOf(i, text);
+    const reference = await referenceGreedy(smollm2Path(), promptTokens, N_TOKENS, { f32Kv: false });
+    session.reset();
+    const free = await session.generate(promptTokens, { maxTokens: N_TOKENS, temperature: 0, ignoreEog: true });
+    assert.deepEqual(free.tokens, reference, `prompt ${i}: equal for the first ${commonPrefix(free.tokens, reference)} of ${N_TOKENS} tokens`);
+  }
 });
 
 test('a second turn reuses the cached prefix instead of re-evaluating it', async () => {
