@@ -35,6 +35,13 @@ async function generatedModel(type: 'Q8_0' | 'Q4_K'): Promise<string> {
   return path;
 }
 
+/** Models by name (a name not listed here is a path to a GGUF file). */
+const PRESETS: Record<string, () => string | Promise<string>> = {
+  'SmolLM2-135M-Instruct-Q4_1': smollm2Path,
+  'Llama-3.2-1B-shape-Q8_0': () => generatedModel('Q8_0'),
+  'Llama-3.2-1B-shape-Q4_K': () => generatedModel('Q4_K'),
+};
+
 /** Deterministic pseudo-text token ids (ids of ordinary tokens, away from the special ones). */
 function promptTokens(n: number, nVocab: number): number[] {
   return Array.from({ length: n }, (_, i) => 1000 + ((i * 7919) % (nVocab - 2000)));
@@ -76,14 +83,12 @@ export async function runCpuBench(argv: string[]): Promise<void> {
     options: { threads: { type: 'string' }, depths: { type: 'string' }, model: { type: 'string', multiple: true } },
   });
   const threads = Number(values.threads ?? 2);
+  // --model NAME|PATH (repeatable): a preset name or a GGUF path; all presets by default.
   // Deep contexts cost minutes of prefill per model and engine on 2 cores: --depths 0,1024 for a quick look.
   const depths = (values.depths ?? '0,4096,8192').split(',').map(Number);
   const bin = execFileSync('bash', ['scripts/build-llama-bench.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-  const models: Array<[string, string]> = values.model?.map((m) => [m, m]) ?? [
-    ['SmolLM2-135M-Instruct Q4_1', smollm2Path()],
-    ['Llama-3.2-1B-shape Q8_0', await generatedModel('Q8_0')],
-    ['Llama-3.2-1B-shape Q4_K', await generatedModel('Q4_K')],
-  ];
+  const models: Array<[string, string]> = [];
+  for (const name of values.model ?? Object.keys(PRESETS)) models.push([name, await (PRESETS[name] ?? (() => name))()]);
   const rows: Row[] = [];
   for (const [name, path] of models) {
     const a = await ours(path, threads, depths);
