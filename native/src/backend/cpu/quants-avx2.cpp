@@ -32,6 +32,12 @@ void quants_f16_table_init() {
 
 namespace {
 
+inline int hsum_i32_4(__m128i a) {
+    const __m128i hi64 = _mm_unpackhi_epi64(a, a);
+    const __m128i sum64 = _mm_add_epi32(hi64, a);
+    return _mm_cvtsi128_si32(_mm_add_epi32(sum64, _mm_shuffle_epi32(sum64, _MM_SHUFFLE(2, 3, 0, 1))));
+}
+
 inline int hsum_i32_8(__m256i a) {
     const __m128i sum128 = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     const __m128i hi64 = _mm_unpackhi_epi64(sum128, sum128);
@@ -196,28 +202,41 @@ void batched_dot_f32(int64_t n, float* s, const void* vw, const void* va) {
     *s = hsum_float_8(acc);
 }
 
+// The 4 int32 lane sums of a, b, c, d as lanes 0-3 (integer, so exact in any order).
+inline __m128i hsum_i32_8x4(__m256i a, __m256i b, __m256i c, __m256i d) {
+    const __m256i abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+// The exact integer dot of one Q4_0 block with one Q8_0 block, as 8 int32 partial sums.
+inline __m256i q4_0_block_dot(const BlockQ4_0& w, const BlockQ8_0& a) {
+    const __m256i x = _mm256_sub_epi8(bytes_from_nibbles_32(w.qs), _mm256_set1_epi8(8)); // [-8, 7]
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
+    // |x| * (y with x's sign): pairs stay within int16 (2 * 8 * 127)
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
 // Q4_0 . Q8_0 in the order of llama.cpp's repacked Q4_0 kernels (ggml_gemm/gemv_q4_0_8x8_q8_0):
 // each block's integer dot is exact, and one f32 accumulator per output takes, block after
-// block, fma(isum, d_w * d_a, acc), with no lane split or horizontal sum.
+// block, fma(isum, d_w * d_a, acc), with no lane split or horizontal sum. The integer dots of 4
+// blocks are reduced together; only the fma chain is sequential.
 void repacked_dot_q4_0(int64_t n, float* s, const void* vw, const void* va) {
     const BlockQ4_0* w = static_cast<const BlockQ4_0*>(vw);
     const BlockQ8_0* a = static_cast<const BlockQ8_0*>(va);
-    const __m128i low_nibbles = _mm_set1_epi8(0x0F);
-    const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    const int64_t nb = n / QK;
     float acc = 0.0f;
-    for (int64_t b = 0; b < n / QK; ++b) {
-        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
-        const __m256i nib = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low_nibbles), _mm_and_si128(q, low_nibbles));
-        const __m256i x = _mm256_sub_epi8(nib, eight); // [-8, 7], elements 0..15 then 16..31
-        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
-        // |x| * (y with x's sign): pairs stay within int16 (2 * 8 * 127)
-        const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-        const __m256i quads = _mm256_madd_epi16(pairs, ones);
-        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
-        const float isum = static_cast<float>(_mm_cvtsi128_si32(h));
-        acc = std::fma(isum, f16_to_f32(w[b].d) * f16_to_f32(a[b].d), acc);
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        // |isum| <= 32 * 8 * 127, so the conversion to f32 is exact
+        alignas(16) float isum[4];
+        _mm_store_ps(isum, _mm_cvtepi32_ps(hsum_i32_8x4(q4_0_block_dot(w[b], a[b]), q4_0_block_dot(w[b + 1], a[b + 1]),
+                                                        q4_0_block_dot(w[b + 2], a[b + 2]), q4_0_block_dot(w[b + 3], a[b + 3]))));
+        for (int k = 0; k < 4; ++k) acc = std::fma(isum[k], h2f(w[b + k].d) * h2f(a[b + k].d), acc);
+    }
+    for (; b < nb; ++b) {
+        const float isum = static_cast<float>(hsum_i32_8(q4_0_block_dot(w[b], a[b])));
+        acc = std::fma(isum, h2f(w[b].d) * h2f(a[b].d), acc);
     }
     *s = acc;
 }
@@ -225,33 +244,45 @@ void repacked_dot_q4_0(int64_t n, float* s, const void* vw, const void* va) {
 // Q4_K . Q8_K in the order of llama.cpp's repacked Q4_K kernels: exact integer sums of scale *
 // isum (and of min * bsum), turned into f32 by fma(isum, d_w * d_a, acc) and fma(imin, dmin_w * d_a,
 // acc_min), the result acc - acc_min. Its GEMM (4 activation rows at a time, AVX-512) does one fma
-// per 64 elements; its GEMV (the n % 4 remaining rows) one per 256-element super-block.
+// per 64 elements; its GEMV (the n % 4 remaining rows) one per 256-element super-block. The
+// integer sums of the 4 chunks of a super-block come out of SIMD together (exact); only the fmas
+// run in order.
 template <int kFmaElems>
 void repacked_dot_q4_k(int64_t n, float* s, const void* vw, const void* va) {
     const BlockQ4_K* w = static_cast<const BlockQ4_K*>(vw);
     const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
+    const __m256i m4 = _mm256_set1_epi8(0xF);
     float acc = 0.0f, acc_min = 0.0f;
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        uint8_t sc[8], mn[8];
-        unpack_scales_k4(w[b].scales, sc, mn);
-        const float d = f16_to_f32(w[b].d) * a[b].d, dmin = f16_to_f32(w[b].dmin) * a[b].d;
-        int32_t isum = 0, imin = 0;
+        const __m256i sm = scales_and_mins_k4(w[b].scales);
+        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+        __m256i chunk[QK_K / 64]; // [chunk c] int32 partial sums of sc * (q4 . q8) over its 64 elements
         for (int c = 0; c < QK_K / 64; ++c) { // 64 elements: low nibbles are sub-block 2c, high 2c + 1
-            const uint8_t* q4 = w[b].qs + 32 * c;
-            const int8_t* q8 = a[b].qs + 64 * c;
-            int32_t lo = 0, hi = 0;
-            for (int j = 0; j < 32; ++j) {
-                lo += (q4[j] & 0x0F) * q8[j];
-                hi += (q4[j] >> 4) * q8[j + 32];
+            const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
+            const __m256i lo = _mm256_and_si256(bits, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            const __m256i a_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * c));
+            const __m256i a_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * c + 32));
+            // nibble * q8 pairs stay within int16 (2 * 15 * 128)
+            const __m256i p_lo = _mm256_madd_epi16(scale_at(sc, 2 * c), _mm256_maddubs_epi16(lo, a_lo));
+            const __m256i p_hi = _mm256_madd_epi16(scale_at(sc, 2 * c + 1), _mm256_maddubs_epi16(hi, a_hi));
+            chunk[c] = _mm256_add_epi32(p_lo, p_hi);
+        }
+        const __m128i isum = hsum_i32_8x4(chunk[0], chunk[1], chunk[2], chunk[3]); // [chunk c]
+        const __m128i imin = mins_dot_bsums(sm, a[b].bsums);                       // [chunk c]
+        const float d = h2f(w[b].d) * a[b].d, dmin = h2f(w[b].dmin) * a[b].d;
+        if (kFmaElems == 64) {
+            // |isum| < 2^24 per chunk (2 * 63 * 32 * 15 * 128), so the conversions are exact
+            alignas(16) float fi[4], fm[4];
+            _mm_store_ps(fi, _mm_cvtepi32_ps(isum));
+            _mm_store_ps(fm, _mm_cvtepi32_ps(imin));
+            for (int c = 0; c < QK_K / 64; ++c) {
+                acc = std::fma(fi[c], d, acc);
+                acc_min = std::fma(fm[c], dmin, acc_min);
             }
-            isum += sc[2 * c] * lo + sc[2 * c + 1] * hi;
-            const int16_t* bs = a[b].bsums + 4 * c;
-            imin += mn[2 * c] * (bs[0] + bs[1]) + mn[2 * c + 1] * (bs[2] + bs[3]);
-            if (kFmaElems == 64 || c == QK_K / 64 - 1) {
-                acc = std::fma(static_cast<float>(isum), d, acc);
-                acc_min = std::fma(static_cast<float>(imin), dmin, acc_min);
-                isum = imin = 0;
-            }
+        } else {
+            acc = std::fma(static_cast<float>(hsum_i32_4(isum)), d, acc);
+            acc_min = std::fma(static_cast<float>(hsum_i32_4(imin)), dmin, acc_min);
         }
     }
     *s = acc - acc_min;
