@@ -72,6 +72,8 @@ export interface AskOptions {
   signal?: AbortSignal;
   /** keep the turn in the conversation (default true) */
   remember?: boolean;
+  /** the conversation before this question, replacing the remembered one (a stored chat, an edit) */
+  history?: ChatMessage[];
 }
 
 export interface Citation {
@@ -198,6 +200,7 @@ export class DocChat {
   }
 
   async ask(question: string, options: AskOptions = {}): Promise<AskResult> {
+    if (options.history) this.history = options.history.map(({ role, content }) => ({ role, content }));
     const dynamic = this.dynamicTokens(question);
     const mode = options.mode ?? { kind: 'sparsity', sparsity: 0.9 };
     const nativeOptions: NativeAnswerOptions = {
