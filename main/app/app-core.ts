@@ -5,6 +5,7 @@ import { AppError } from '../ipc/router.ts';
 import { ChatService } from './chat-service.ts';
 import { ChatStore } from './chat-store.ts';
 import { ModelService } from './model-service.ts';
+import { SettingsStore } from './settings-store.ts';
 
 export type Emit = <E extends EventChannel>(event: E, payload: EventPayload<E>) => void;
 
@@ -17,12 +18,15 @@ export interface AppCoreOptions {
   contextSize?: number;
   /** answer length limit when a request gives none */
   maxTokens?: number;
+  /** where document packs are kept (default: ~/.cache/squeeze/packs) */
+  packDir?: string;
 }
 
 export interface AppCore {
   handlers: Handlers;
   models: ModelService;
   chats: ChatService;
+  settings: SettingsStore;
 }
 
 export function createAppCore(options: AppCoreOptions): AppCore {
@@ -31,9 +35,12 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     threads: options.threads,
     contextSize: options.contextSize,
   });
+  const settings = new SettingsStore(options.dataDir);
   const chats = new ChatService({
     store: new ChatStore(options.dataDir),
     models,
+    settings,
+    packDir: options.packDir,
     onDelta: (delta) => options.emit('chat:delta', delta),
     onProgress: (progress) => options.emit('doc:progress', progress),
     maxTokens: options.maxTokens,
@@ -47,11 +54,17 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     'chat:delete': async ({ chatId }) => ({ deleted: await chats.remove(chatId) }),
     'chat:send': async ({ chatId, text, maxTokens }) => ({ chat: await chats.send(chatId, text, maxTokens) }),
     'chat:stop': async ({ chatId }) => ({ stopped: chats.stop(chatId) }),
+    'chat:regenerate': async ({ chatId, attention, maxTokens }) => ({ chat: await chats.regenerate(chatId, { attention, maxTokens }) }),
+    'chat:edit': async ({ chatId, messageId, text, maxTokens }) => ({ chat: await chats.edit(chatId, messageId, text, maxTokens) }),
     'doc:open': ({ chatId, path, kind }) => chats.openDocuments(chatId, path, kind),
+    'doc:cancel': async ({ chatId }) => ({ cancelled: chats.cancelDocuments(chatId) }),
+    'doc:page': ({ chatId, source, page }) => chats.pageText(chatId, source, page),
+    'settings:get': async () => ({ settings: await settings.get(), system: settings.systemInfo }),
+    'settings:set': async (change) => ({ settings: await settings.update(change), system: settings.systemInfo }),
     'doc:pick': async ({ kind }) => {
       if (!options.pickPath) throw new AppError('UNSUPPORTED', 'This window cannot show a file dialog: type the path instead.');
       return { path: await options.pickPath(kind) };
     },
   };
-  return { handlers, models, chats };
+  return { handlers, models, chats, settings };
 }

@@ -8,8 +8,16 @@ import { z } from 'zod';
 
 import { Chat } from '../ipc/contract.ts';
 
-/** A chat as stored: what the renderer sees plus the document text given to the model. */
-export const StoredChat = Chat.extend({ context: z.string().optional() });
+const ContextSpan = z.object({
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+  source: z.string(),
+  page: z.number().int().positive(),
+  lines: z.tuple([z.number().int(), z.number().int()]).optional(),
+});
+
+/** A chat as stored: what the renderer sees plus the documents' fixed context given to the model. */
+export const StoredChat = Chat.extend({ context: z.string().optional(), spans: z.array(ContextSpan).optional() });
 export type StoredChat = z.infer<typeof StoredChat>;
 
 export function newId(): string {

@@ -12,6 +12,12 @@ export const REQUEST_CHANNELS = [
   'chat:stop',
   'doc:open',
   'doc:pick',
+  'doc:cancel',
+  'doc:page',
+  'chat:regenerate',
+  'chat:edit',
+  'settings:get',
+  'settings:set',
 ] as const;
 
 export const EVENT_CHANNELS = ['model:status', 'chat:delta', 'doc:progress'] as const;

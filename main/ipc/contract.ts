@@ -19,6 +19,26 @@ export const ModelStatus = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
+/** Sparsities the engine calibrates every pack for (native/src/squeeze/calibrate.h's ladder). */
+export const CALIBRATED_SPARSITIES = [0.5, 0.7, 0.8, 0.9, 0.95] as const;
+
+/** Squeezed Attention's measurements for one answer (absent when attention was dense). */
+export const SqueezeStats = z.object({
+  /** the calibrated sparsity target used */
+  target: z.number().optional(),
+  /** achieved: share of document keys not read */
+  sparsity: z.number(),
+  fixedTokens: count,
+  clustersPerLevel: z.array(count),
+  /** [layer][KV head] mean document keys attended per lookup */
+  keysPerHead: z.array(z.array(z.number().nonnegative())),
+  bytesRead: z.number().nonnegative(),
+  bytesDense: z.number().nonnegative(),
+  lookupMs: ms,
+  attentionMs: ms,
+  otherMs: ms,
+});
+
 /** What the engine measured for one answer; nothing here is estimated. */
 export const AnswerStats = z.object({
   nPrompt: count,
@@ -31,7 +51,13 @@ export const AnswerStats = z.object({
   /** tokens in the KV cache after the answer: prompt + generated */
   contextUsed: count,
   contextSize: count,
+  /** how the documents were attended: squeezed (with `squeeze`) or dense; absent without documents */
+  attention: z.enum(['squeezed', 'dense']).optional(),
+  squeeze: SqueezeStats.optional(),
 });
+
+/** A page the answer drew on, from the attention mass its tokens received. */
+export const Citation = z.object({ source: z.string(), page: count, lines: z.tuple([count, count]).optional(), share: z.number() });
 
 export const Message = z.object({
   id,
@@ -39,6 +65,7 @@ export const Message = z.object({
   content: z.string(),
   stats: AnswerStats.optional(),
   stopReason: z.enum(['eog', 'max_tokens', 'cancelled', 'context_full', 'stop_string']).optional(),
+  citations: z.array(Citation).optional(),
 });
 
 export const SkippedItem = z.object({ source: z.string(), page: count.optional(), reason: z.string() });
@@ -51,6 +78,33 @@ export const DocumentSet = z.object({
   skipped: z.array(SkippedItem),
   /** tokens of the rendered context, counted with the loaded model's tokenizer */
   tokens: count.optional(),
+  /** the document pack the answers attend to (DESIGN.md §3) */
+  pack: z
+    .object({
+      /** built now, or loaded from disk */
+      state: z.enum(['built', 'loaded']),
+      bytes: count,
+      /** tokens of the fixed context (instructions + documents) against the model's context */
+      fixedTokens: count,
+      contextSize: count,
+      buildMs: ms.optional(),
+      loadMs: ms.optional(),
+    })
+    .optional(),
+});
+
+export const Settings = z.object({
+  attention: z.enum(['squeezed', 'dense']),
+  /** one of CALIBRATED_SPARSITIES */
+  sparsity: z.number().refine((s) => CALIBRATED_SPARSITIES.some((c) => Math.abs(c - s) < 1e-9), 'must be a calibrated sparsity'),
+  threads: z.number().int().min(1).max(256),
+  gpu: z.boolean(),
+});
+
+/** What this machine offers, for the settings the user can change. */
+export const SystemInfo = z.object({
+  hardwareThreads: count,
+  gpu: z.object({ available: z.boolean(), reason: z.string().optional(), device: z.string().optional() }),
 });
 
 export const Chat = z.object({
@@ -66,6 +120,8 @@ export const ChatSummary = Chat.pick({ id: true, title: true, updatedAt: true })
 
 const empty = z.object({}).strict();
 const chatRef = z.object({ chatId: id }).strict();
+const maxTokens = z.number().int().min(1).max(4096).optional();
+const question = z.string().trim().min(1).max(20_000);
 
 export const requests = {
   'model:load': { request: z.object({ path: path.optional() }).strict(), response: ModelStatus },
@@ -84,12 +140,37 @@ export const requests = {
   'doc:open': { request: z.object({ chatId: id, path, kind: z.enum(['pdf', 'folder']) }).strict(), response: Chat },
   /** A native file dialog (Electron only; browser mode answers UNSUPPORTED and takes a typed path). */
   'doc:pick': { request: z.object({ kind: z.enum(['pdf', 'folder']) }).strict(), response: z.object({ path: z.string().nullable() }) },
+  /** Stops building a chat's document pack; the chat keeps the documents it had before. */
+  'doc:cancel': { request: chatRef, response: z.object({ cancelled: z.boolean() }) },
+  /** The text of one page of a chat's documents (what a citation points at). */
+  'doc:page': {
+    request: z.object({ chatId: id, source: z.string().min(1).max(4096), page: z.number().int().min(1) }).strict(),
+    response: z.object({ source: z.string(), page: count, lines: z.tuple([count, count]).optional(), text: z.string() }),
+  },
+  /** Replaces the last answer with a new one (optionally with dense attention). */
+  'chat:regenerate': {
+    request: z.object({ chatId: id, attention: z.enum(['squeezed', 'dense']).optional(), maxTokens }).strict(),
+    response: z.object({ chat: Chat }),
+  },
+  /** Replaces a question with new text, drops every later message, and answers it. */
+  'chat:edit': { request: z.object({ chatId: id, messageId: id, text: question, maxTokens }).strict(), response: z.object({ chat: Chat }) },
+  'settings:get': { request: empty, response: z.object({ settings: Settings, system: SystemInfo }) },
+  'settings:set': { request: Settings.partial().strict(), response: z.object({ settings: Settings, system: SystemInfo }) },
 } satisfies Record<RequestChannel, { request: z.ZodType; response: z.ZodType }>;
 
 export const events = {
   'model:status': ModelStatus,
   'chat:delta': z.object({ chatId: id, messageId: id, text: z.string() }),
-  'doc:progress': z.object({ chatId: id, done: count, total: count, source: z.string() }),
+  /** phase 'read' names a file in `source`; the pack phases count tokens, clusters or steps */
+  'doc:progress': z.object({
+    chatId: id,
+    done: count,
+    total: count,
+    source: z.string(),
+    phase: z.enum(['read', 'prefill', 'cluster', 'calibrate']).optional(),
+    /** time left in this phase at the rate measured so far */
+    etaMs: ms.optional(),
+  }),
 } satisfies Record<EventChannel, z.ZodType>;
 
 // Both lists must name exactly the channels of channels.ts (a missing or extra key fails here).
@@ -109,6 +190,10 @@ export type Message = z.infer<typeof Message>;
 export type DocumentSet = z.infer<typeof DocumentSet>;
 export type Chat = z.infer<typeof Chat>;
 export type ChatSummary = z.infer<typeof ChatSummary>;
+export type SqueezeStats = z.infer<typeof SqueezeStats>;
+export type Citation = z.infer<typeof Citation>;
+export type Settings = z.infer<typeof Settings>;
+export type SystemInfo = z.infer<typeof SystemInfo>;
 
 /** Errors cross IPC as data: Electron keeps only the message of a thrown error. */
 export type Result<T> = { ok: true; data: T } | { ok: false; code: string; message: string };

@@ -22,6 +22,12 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'chat:stop': async () => ({ stopped: false }),
     'doc:open': unused,
     'doc:pick': unused,
+    'doc:cancel': async () => ({ cancelled: false }),
+    'doc:page': unused,
+    'chat:regenerate': unused,
+    'chat:edit': unused,
+    'settings:get': unused,
+    'settings:set': unused,
     ...overrides,
   };
 }
