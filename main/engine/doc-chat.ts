@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import { locate, type ContextSpan, type FixedContext } from '../docs/fixed-context.ts';
 import type { ChatMessage } from './chat-template.ts';
 import type { Model } from './engine.ts';
-import type { NativeAnswerOptions, NativeDocSession, NativeIngestPhase, NativeIngestResult, NativeSqueezeMode } from './native.ts';
+import type {
+  NativeAnswerOptions,
+  NativeDocSession,
+  NativeIngestPhase,
+  NativeIngestResult,
+  NativeSqueezeMode,
+  NativeSqueezeOptions,
+} from './native.ts';
 
 export const DEFAULT_SYSTEM_PROMPT =
   'You are a helpful assistant. Answer the question using the documents below, and name the page you found the answer on.';
@@ -68,6 +75,9 @@ export interface AskOptions {
   maxTokens?: number;
   temperature?: number;
   seed?: number;
+  /** as in plain generation (default 1: none) */
+  repeatPenalty?: number;
+  repeatLastN?: number;
   onText?: (text: string) => void;
   signal?: AbortSignal;
   /** keep the turn in the conversation (default true) */
@@ -118,6 +128,16 @@ export interface AskResult {
   };
   stats: AskStats;
   citations: Citation[];
+}
+
+export interface EvalLogits {
+  /** [continuation.length][nVocab] */
+  logits: Float32Array;
+  nVocab: number;
+  /** achieved sparsity over the lookups of this evaluation (0 for dense and all) */
+  sparsity: number;
+  /** per layer, mean share of the dense attention over the document that fell on the selected keys (when asked) */
+  recallPerLayer: number[];
 }
 
 interface SourceMap {
@@ -204,13 +224,11 @@ export class DocChat {
     const dynamic = this.dynamicTokens(question);
     const mode = options.mode ?? { kind: 'sparsity', sparsity: 0.9 };
     const nativeOptions: NativeAnswerOptions = {
-      mode: mode.kind,
-      ...(mode.kind === 'sparsity' && { sparsity: mode.sparsity, perLayer: mode.perLayer }),
-      ...(mode.kind === 'budget' && { budget: mode.budget }),
-      ...(mode.kind === 'mass' && { massTarget: mode.massTarget }),
+      ...squeezeOptions(mode),
       maxTokens: options.maxTokens ?? 256,
       temperature: options.temperature ?? 0,
       seed: options.seed,
+      ...(options.repeatPenalty !== undefined && { repeatPenalty: options.repeatPenalty, repeatLastN: options.repeatLastN }),
       stopTokens: this.model.eogTokens,
     };
     const decoder = this.model.tokenizer.createStreamDecoder();
@@ -273,6 +291,21 @@ export class DocChat {
     };
   }
 
+  /**
+   * Accuracy evaluation: the next-token logits along `continuation` (teacher-forced: the question as
+   * one batch, then each token as in decoding) after the conversation so far plus `question`, in
+   * `mode`. Row i of logits [continuation.length][nVocab] predicts continuation[i].
+   */
+  async evalLogits(question: string, continuation: number[], mode: AskMode, options: { recall?: boolean } = {}): Promise<EvalLogits> {
+    const r = await this.native.evalLogits(this.dynamicTokens(question), continuation, { ...squeezeOptions(mode), recall: options.recall });
+    return {
+      logits: r.logits,
+      nVocab: r.logits.length / continuation.length,
+      sparsity: r.stats.sparsity,
+      recallPerLayer: Array.from(r.stats.recallPerLayer),
+    };
+  }
+
   /** Pages holding the document tokens that got the most attention while answering. */
   citations(tokenMass: Float32Array): Citation[] {
     const { spans, runs } = this.sourceMap;
@@ -304,6 +337,15 @@ export class DocChat {
   cancel(): void {
     this.native.cancel();
   }
+}
+
+function squeezeOptions(mode: AskMode): NativeSqueezeOptions {
+  return {
+    mode: mode.kind,
+    ...(mode.kind === 'sparsity' && { sparsity: mode.sparsity, perLayer: mode.perLayer }),
+    ...(mode.kind === 'budget' && { budget: mode.budget }),
+    ...(mode.kind === 'mass' && { massTarget: mode.massTarget }),
+  };
 }
 
 /** Which page each document token came from, as runs over the fixed context's tokens. */
