@@ -227,6 +227,7 @@ export class ChatService {
     let result: AskResult;
     try {
       result = await docChat.ask(question.content, {
+        ...SAMPLING,
         mode,
         history: turns,
         maxTokens: options.maxTokens ?? this.options.maxTokens ?? DEFAULT_MAX_TOKENS,
