@@ -1,36 +1,25 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 
-import type { Message } from '../../../main/ipc/contract.ts';
 import { useAppStore } from '../store/store-context.tsx';
-
-const STOP_NOTES: Partial<Record<NonNullable<Message['stopReason']>, string>> = {
-  cancelled: 'Stopped.',
-  max_tokens: 'Cut at the answer length limit.',
-  context_full: 'Cut: the context is full.',
-};
-
-function Turn({ role, text, note, streaming }: { role: Message['role']; text: string; note?: string; streaming?: boolean }) {
-  return (
-    <li className={`turn ${role}`} data-role={role} data-streaming={streaming ? 'true' : undefined}>
-      <span className="who">{role === 'user' ? 'You' : 'Squeeze'}</span>
-      <div className="text">{text || (streaming ? '…' : '')}</div>
-      {note && <span className="note">{note}</span>}
-    </li>
-  );
-}
+import { PageViewer } from './citations.tsx';
+import { Message, Turn } from './message.tsx';
 
 function Conversation() {
   const messages = useAppStore((s) => s.current?.messages);
+  const hasDocuments = useAppStore((s) => s.current?.documents !== undefined);
   const pending = useAppStore((s) => (s.pending && s.pending.chatId === s.current?.id ? s.pending : undefined));
   const end = useRef<HTMLLIElement>(null);
   // A block body: recent Chromium returns a promise from scrollIntoView, which React would take for a cleanup.
   useEffect(() => {
     end.current?.scrollIntoView({ block: 'end' });
   }, [messages, pending?.text]);
+  // While a regenerate or an edit is written, the messages it replaces are hidden.
+  const cut = pending?.replacesFrom ? (messages ?? []).findIndex((m) => m.id === pending.replacesFrom) : -1;
+  const shown = cut >= 0 ? messages!.slice(0, cut) : (messages ?? []);
   return (
     <ol className="conversation" aria-label="Conversation" aria-live="polite">
-      {(messages ?? []).map((m) => (
-        <Turn key={m.id} role={m.role} text={m.content} note={m.stopReason ? STOP_NOTES[m.stopReason] : undefined} />
+      {shown.map((m, i) => (
+        <Message key={m.id} message={m} last={!pending && i === shown.length - 1} hasDocuments={hasDocuments} />
       ))}
       {pending && (
         <>
@@ -55,8 +44,12 @@ export function ChatPane() {
   const submit = (e?: FormEvent) => {
     e?.preventDefault();
     if (!canSend) return;
-    void send(question);
+    const asked = question;
     setQuestion('');
+    // A refused question (busy, context full) comes back to the box unless something new was typed.
+    void send(asked).then((answered) => {
+      if (!answered) setQuestion((current) => current || asked);
+    });
   };
   const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.key === 'Enter' && !e.shiftKey) submit(e);
@@ -64,7 +57,10 @@ export function ChatPane() {
 
   return (
     <main className="chat">
-      <Conversation />
+      <div className="chat-body">
+        <Conversation />
+        <PageViewer />
+      </div>
       {chatError && (
         <p role="alert" className="error">
           {chatError.message}

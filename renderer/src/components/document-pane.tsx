@@ -1,10 +1,50 @@
 import { useState } from 'react';
 
+import type { DocumentSet, EventPayload } from '../../../main/ipc/contract.ts';
 import { useAppStore } from '../store/store-context.tsx';
+import { SettingsPanel } from './settings.tsx';
+
+function seconds(ms: number): string {
+  return ms < 1000 ? 'under a second' : ms < 90_000 ? `about ${Math.round(ms / 1000)} s` : `about ${Math.round(ms / 60_000)} min`;
+}
+
+function progressText(p: EventPayload<'doc:progress'>): string {
+  const left = p.etaMs !== undefined && p.done < p.total ? `, ${seconds(p.etaMs)} left` : '';
+  switch (p.phase) {
+    case 'prefill':
+      return `Reading ${p.source} into the model: ${p.done} of ${p.total} tokens${left}`;
+    case 'cluster':
+      return `Clustering the document keys: ${p.done} of ${p.total}${left}`;
+    case 'calibrate':
+      return 'Calibrating the sparsity thresholds…';
+    default:
+      return `Reading ${p.source} (${p.done} of ${p.total})…`;
+  }
+}
 
 function Progress() {
   const progress = useAppStore((s) => s.progress);
-  return <p role="status">{progress ? `Reading ${progress.source} (${progress.done} of ${progress.total})…` : 'Reading…'}</p>;
+  const cancelOpening = useAppStore((s) => s.cancelOpening);
+  return (
+    <div className="progress">
+      <p role="status" aria-label="Processing">
+        {progress ? progressText(progress) : 'Reading…'}
+      </p>
+      <progress aria-label="Processing progress" max={Math.max(1, progress?.total ?? 1)} value={progress?.done ?? 0} />
+      <button type="button" onClick={() => void cancelOpening()}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
+function PackStatus({ pack }: { pack: NonNullable<DocumentSet['pack']> }) {
+  const how = pack.state === 'built' ? `built${pack.buildMs !== undefined ? ` in ${(pack.buildMs / 1000).toFixed(1)} s` : ''}` : `loaded from disk${pack.loadMs !== undefined ? ` in ${Math.round(pack.loadMs)} ms` : ''}`;
+  return (
+    <p className="pack" aria-label="Document pack">
+      Pack {how}, {(pack.bytes / 1e6).toFixed(1)} MB on disk; {pack.fixedTokens} of {pack.contextSize} context tokens.
+    </p>
+  );
 }
 
 function Documents() {
@@ -18,6 +58,7 @@ function Documents() {
         {pages === 1 ? 'page' : 'pages'}
         {documents.tokens !== undefined && `, ${documents.tokens} tokens`}
       </p>
+      {documents.pack ? <PackStatus pack={documents.pack} /> : <p className="muted">The document pack is built at the first question.</p>}
       {documents.kind === 'folder' && (
         <ul>
           {documents.documents.map((d) => (
@@ -51,29 +92,32 @@ export function DocumentPane() {
   const [path, setPath] = useState('');
   const open = (kind: 'pdf' | 'folder') => void (canPickFiles ? pickDocuments(kind) : openDocuments(path, kind));
   return (
-    <section className="doc-pane" aria-label="Documents">
-      <h2>Documents</h2>
-      {!canPickFiles && (
-        <label>
-          Document path
-          <input type="text" value={path} placeholder="/home/me/report.pdf" onChange={(e) => setPath(e.target.value)} spellCheck={false} />
-        </label>
-      )}
-      <div className="row">
-        <button type="button" onClick={() => open('pdf')} disabled={opening || busy}>
-          Open PDF
-        </button>
-        <button type="button" onClick={() => open('folder')} disabled={opening || busy}>
-          Open folder
-        </button>
-      </div>
-      {opening && <Progress />}
-      {docError && (
-        <p role="alert" className="error">
-          {docError.message}
-        </p>
-      )}
-      <Documents />
-    </section>
+    <>
+      <section className="doc-pane" aria-label="Documents">
+        <h2>Documents</h2>
+        {!canPickFiles && (
+          <label>
+            Document path
+            <input type="text" value={path} placeholder="/home/me/report.pdf" onChange={(e) => setPath(e.target.value)} spellCheck={false} />
+          </label>
+        )}
+        <div className="row">
+          <button type="button" onClick={() => open('pdf')} disabled={opening || busy}>
+            Open PDF
+          </button>
+          <button type="button" onClick={() => open('folder')} disabled={opening || busy}>
+            Open folder
+          </button>
+        </div>
+        {opening && <Progress />}
+        {docError && (
+          <p role="alert" className="error">
+            {docError.message}
+          </p>
+        )}
+        <Documents />
+      </section>
+      <SettingsPanel />
+    </>
   );
 }

@@ -6,6 +6,7 @@ import type { Bridge } from '../bridge.ts';
 import { createChatSlice } from './chat-slice.ts';
 import { createDocsSlice } from './docs-slice.ts';
 import { createModelSlice } from './model-slice.ts';
+import { createSettingsSlice } from './settings-slice.ts';
 import type { AppState } from './types.ts';
 
 export type AppStore = StoreApi<AppState>;
@@ -15,6 +16,7 @@ export function createAppStore(bridge: Bridge): AppStore {
     ...createModelSlice(bridge)(...a),
     ...createChatSlice(bridge)(...a),
     ...createDocsSlice(bridge)(...a),
+    ...createSettingsSlice(bridge)(...a),
   }));
 }
 
@@ -31,7 +33,7 @@ export function connectEvents(store: AppStore, bridge: Bridge): () => void {
 /** First state after a (re)load: the model's status and the most recent chat. */
 export async function startApp(store: AppStore): Promise<void> {
   const state = store.getState();
-  await Promise.all([state.refreshModel(), state.listChats()]);
+  await Promise.all([state.refreshModel(), state.listChats(), state.loadSettings()]);
   const recent = store.getState().chats[0];
   if (recent) await state.openChat(recent.id);
   if (store.getState().model.state === 'none') await state.loadModel();

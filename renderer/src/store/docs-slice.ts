@@ -34,4 +34,21 @@ export const createDocsSlice =
     },
 
     setProgress: (progress) => set({ progress }),
+
+    async cancelOpening() {
+      const chatId = get().current?.id;
+      if (!chatId || !get().opening) return;
+      const r = await bridge.invoke('doc:cancel', { chatId });
+      if (!r.ok) set({ docError: uiError(r) });
+    },
+
+    async showPage(source, page) {
+      const chatId = get().current?.id;
+      if (!chatId) return;
+      const r = await bridge.invoke('doc:page', { chatId, source, page });
+      if (r.ok) set({ page: r.data, pageError: undefined });
+      else set({ page: undefined, pageError: uiError(r) });
+    },
+
+    closePage: () => set({ page: undefined, pageError: undefined }),
   });

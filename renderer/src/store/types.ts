@@ -1,7 +1,7 @@
 // The store's shape: one zustand store made of typed slices, each with its actions beside its state.
 import type { StateCreator } from 'zustand/vanilla';
 
-import type { Chat, ChatSummary, EventPayload, ModelStatus } from '../../../main/ipc/contract.ts';
+import type { Chat, ChatSummary, EventPayload, ModelStatus, Response, Settings, SystemInfo } from '../../../main/ipc/contract.ts';
 
 /** An error as the user sees it: a stable code and a sentence they can act on. */
 export interface UiError {
@@ -22,6 +22,8 @@ export interface PendingAnswer {
   question: string;
   text: string;
   stopping: boolean;
+  /** regenerate and edit: the stored message from which on the conversation is being rewritten */
+  replacesFrom?: string;
 }
 
 export interface ChatSlice {
@@ -32,7 +34,12 @@ export interface ChatSlice {
   listChats(): Promise<void>;
   openChat(chatId: string): Promise<void>;
   newChat(): Promise<Chat | undefined>;
-  send(text: string): Promise<void>;
+  /** false when the question was refused (the caller keeps its text) */
+  send(text: string): Promise<boolean>;
+  /** writes the last answer again; attention 'dense' = "Answer again with full attention" */
+  regenerate(attention?: 'squeezed' | 'dense'): Promise<boolean>;
+  /** replaces a question, drops what followed it, and answers the new text */
+  edit(messageId: string, text: string): Promise<boolean>;
   stop(): Promise<void>;
   appendDelta(delta: EventPayload<'chat:delta'>): void;
 }
@@ -46,8 +53,23 @@ export interface DocsSlice {
   openDocuments(path: string, kind: 'pdf' | 'folder'): Promise<void>;
   pickDocuments(kind: 'pdf' | 'folder'): Promise<void>;
   setProgress(progress: EventPayload<'doc:progress'>): void;
+  /** stops reading the documents or building their pack */
+  cancelOpening(): Promise<void>;
+  /** the cited page being read, if any */
+  page?: Response<'doc:page'>;
+  pageError?: UiError;
+  showPage(source: string, page: number): Promise<void>;
+  closePage(): void;
 }
 
-export type AppState = ModelSlice & ChatSlice & DocsSlice;
+export interface SettingsSlice {
+  settings?: Settings;
+  system?: SystemInfo;
+  settingsError?: UiError;
+  loadSettings(): Promise<void>;
+  updateSettings(change: Partial<Settings>): Promise<void>;
+}
+
+export type AppState = ModelSlice & ChatSlice & DocsSlice & SettingsSlice;
 
 export type Slice<T> = StateCreator<AppState, [], [], T>;
