@@ -1,10 +1,14 @@
 // The main-process core both shells share (Electron and browser mode): services behind the IPC
 // contract's handlers, with events going out through whatever transport the shell provides.
+import path from 'node:path';
+
 import type { EventChannel, EventPayload, Handlers } from '../ipc/contract.ts';
 import { AppError } from '../ipc/router.ts';
 import { ChatService } from './chat-service.ts';
 import { ChatStore } from './chat-store.ts';
-import { ModelService } from './model-service.ts';
+import { ModelManager } from '../models/model-manager.ts';
+import { openModelFile } from '../models/inspect.ts';
+import { ModelService, modelManagerHandlers } from './model-service.ts';
 import { SettingsStore } from './settings-store.ts';
 
 export type Emit = <E extends EventChannel>(event: E, payload: EventPayload<E>) => void;
@@ -30,7 +34,13 @@ export interface AppCore {
 }
 
 export function createAppCore(options: AppCoreOptions): AppCore {
+  const manager = new ModelManager({
+    modelsDir: path.join(options.dataDir, 'models'),
+    onProgress: (progress) => options.emit('model:download-progress', progress),
+    validate: async (file) => void (await openModelFile(file)),
+  });
   const models = new ModelService({
+    defaultModelPath: () => manager.defaultModelPath(),
     onStatus: (status) => options.emit('model:status', status),
     threads: options.threads,
     contextSize: options.contextSize,
@@ -48,6 +58,7 @@ export function createAppCore(options: AppCoreOptions): AppCore {
   const handlers: Handlers = {
     'model:load': ({ path }) => models.load(path),
     'model:info': async () => models.status,
+    ...modelManagerHandlers(manager),
     'chat:list': async () => ({ chats: (await chats.list()).map(({ id, title, updatedAt }) => ({ id, title, updatedAt })) }),
     'chat:get': ({ chatId }) => chats.get(chatId),
     'chat:new': () => chats.create(),

@@ -1,9 +1,12 @@
 // The loaded model and its one session. A single session serves every chat: a turn re-renders the
 // whole conversation and the engine reuses the cached prefix, so switching chats costs one prefill.
-import { Model, type Session } from '../engine/engine.ts';
-import type { ModelStatus } from '../ipc/contract.ts';
+// The model manager's channels (list, download, cancel) are wired here too: both are "the model".
+import type { Model, Session } from '../engine/engine.ts';
+import type { Handlers, ModelStatus } from '../ipc/contract.ts';
 import { AppError } from '../ipc/router.ts';
 import { defaultModelPath } from '../models/default-model.ts';
+import { describeModel, openModelFile } from '../models/inspect.ts';
+import type { ModelManager } from '../models/model-manager.ts';
 
 /** The KV cache size when the caller gives none (the model's training context if smaller). */
 const DEFAULT_CONTEXT = 8192;
@@ -12,6 +15,8 @@ export interface ModelServiceOptions {
   onStatus: (status: ModelStatus) => void;
   threads?: number;
   contextSize?: number;
+  /** where the default model is (the model manager's folders); throws MODEL_NOT_DOWNLOADED */
+  defaultModelPath?: () => string;
 }
 
 export interface LoadedModel {
@@ -53,15 +58,13 @@ export class ModelService {
   private async loadNow(path: string | undefined): Promise<ModelStatus> {
     let target = path;
     try {
-      target ??= defaultModelPath();
+      target ??= (this.options.defaultModelPath ?? defaultModelPath)();
       this.setStatus({ state: 'loading', path: target });
-      const model = await Model.load(target);
+      const model = await openModelFile(target);
       const contextSize = this.options.contextSize ?? Math.min(model.info.nCtxTrain || DEFAULT_CONTEXT, DEFAULT_CONTEXT);
       const session = model.createSession({ threads: this.options.threads, contextSize });
       this.loaded = { model, session, contextSize };
-      const i = model.info;
-      const description = `${i.arch}, ${i.nLayers} layers, ${(i.nParams / 1e6).toFixed(1)}M parameters`;
-      this.lastReady = { state: 'ready', path: target, description, contextSize };
+      this.lastReady = { state: 'ready', path: target, description: describeModel(model.info), contextSize };
       this.setStatus(this.lastReady);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
@@ -78,4 +81,13 @@ export class ModelService {
     this.current = status;
     this.options.onStatus(status);
   }
+}
+
+/** The model manager behind its contract channels. */
+export function modelManagerHandlers(manager: ModelManager): Pick<Handlers, 'model:list' | 'model:download' | 'model:cancel-download'> {
+  return {
+    'model:list': async () => ({ modelsDir: manager.modelsDir, models: await manager.list() }),
+    'model:download': ({ downloadId, source }) => manager.download(downloadId, source),
+    'model:cancel-download': async ({ downloadId }) => ({ cancelled: manager.cancel(downloadId) }),
+  };
 }

@@ -18,9 +18,12 @@ export const REQUEST_CHANNELS = [
   'chat:edit',
   'settings:get',
   'settings:set',
+  'model:list',
+  'model:download',
+  'model:cancel-download',
 ] as const;
 
-export const EVENT_CHANNELS = ['model:status', 'chat:delta', 'doc:progress'] as const;
+export const EVENT_CHANNELS = ['model:status', 'chat:delta', 'doc:progress', 'model:download-progress'] as const;
 
 export type RequestChannel = (typeof REQUEST_CHANNELS)[number];
 export type EventChannel = (typeof EVENT_CHANNELS)[number];

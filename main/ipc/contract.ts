@@ -19,6 +19,17 @@ export const ModelStatus = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
+/** A model the manager knows: a catalog entry (id set; path null until downloaded) or a local file. */
+export const ModelEntry = z.object({ id: id.optional(), name: z.string(), file: z.string(), path: z.string().nullable(), bytes: count.optional() });
+
+const sha256 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'a sha256 is 64 hexadecimal digits');
+
+/** A URL (checked by the manager, which names what is wrong) or a catalog model by id. */
+export const DownloadSource = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('url'), url: z.string().min(1).max(4096), sha256: sha256.optional() }).strict(),
+  z.object({ kind: z.literal('known'), modelId: id }).strict(),
+]);
+
 /** Sparsities the engine calibrates every pack for (native/src/squeeze/calibrate.h's ladder). */
 export const CALIBRATED_SPARSITIES = [0.5, 0.7, 0.8, 0.9, 0.95] as const;
 
@@ -126,6 +137,10 @@ const question = z.string().trim().min(1).max(20_000);
 export const requests = {
   'model:load': { request: z.object({ path: path.optional() }).strict(), response: ModelStatus },
   'model:info': { request: empty, response: ModelStatus },
+  'model:list': { request: empty, response: z.object({ modelsDir: z.string(), models: z.array(ModelEntry) }) },
+  /** Resolves when the file is downloaded, checked and in place; progress arrives as 'model:download-progress'. */
+  'model:download': { request: z.object({ downloadId: id, source: DownloadSource }).strict(), response: z.object({ path: z.string(), sha256, bytes: count }) },
+  'model:cancel-download': { request: z.object({ downloadId: id }).strict(), response: z.object({ cancelled: z.boolean() }) },
   'chat:list': { request: empty, response: z.object({ chats: z.array(ChatSummary) }) },
   'chat:get': { request: chatRef, response: Chat },
   'chat:new': { request: empty, response: Chat },
@@ -160,6 +175,7 @@ export const requests = {
 
 export const events = {
   'model:status': ModelStatus,
+  'model:download-progress': z.object({ downloadId: id, phase: z.enum(['downloading', 'extracting', 'checking']), received: count, total: count.nullable() }),
   'chat:delta': z.object({ chatId: id, messageId: id, text: z.string() }),
   /** phase 'read' names a file in `source`; the pack phases count tokens, clusters or steps */
   'doc:progress': z.object({
@@ -185,6 +201,8 @@ export type Response<C extends RequestChannel> = z.infer<(typeof requests)[C]['r
 export type EventPayload<E extends EventChannel> = z.infer<(typeof events)[E]>;
 
 export type ModelStatus = z.infer<typeof ModelStatus>;
+export type ModelEntry = z.infer<typeof ModelEntry>;
+export type DownloadSource = z.infer<typeof DownloadSource>;
 export type AnswerStats = z.infer<typeof AnswerStats>;
 export type Message = z.infer<typeof Message>;
 export type DocumentSet = z.infer<typeof DocumentSet>;

@@ -28,6 +28,9 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'chat:edit': unused,
     'settings:get': unused,
     'settings:set': unused,
+    'model:list': unused,
+    'model:download': unused,
+    'model:cancel-download': unused,
     ...overrides,
   };
 }
