@@ -1,7 +1,8 @@
 // `npm run bench -- <suite> [options]`: benchmarks that print a table and write JSON to bench/results/.
 import { runCpuBench } from './cpu.ts';
+import { runSqueezeBench } from './squeeze.ts';
 
-const SUITES: Record<string, (argv: string[]) => Promise<void>> = { cpu: runCpuBench };
+const SUITES: Record<string, (argv: string[]) => Promise<void>> = { cpu: runCpuBench, squeeze: runSqueezeBench };
 
 const [suite, ...rest] = process.argv.slice(2);
 const run = suite ? SUITES[suite] : undefined;

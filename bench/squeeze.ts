@@ -1,0 +1,371 @@
+// Squeezed Attention on the CPU beside our dense attention and llama.cpp (issue 3's benchmark):
+// a fixed context of N tokens becomes a document pack through DocChat (prefill, clustering,
+// calibration, pack size and load time), then a short question is answered with 32 generated tokens
+// in each mode, timed per phase from the engine's stats; llama-bench decodes 32 tokens at depth N
+// on the same file and thread count in the same run.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { buildFixedContext, type FixedContext } from '../main/docs/fixed-context.ts';
+import { DocChat, DEFAULT_SYSTEM_PROMPT, type AskMode, type AskResult, type PackInfo } from '../main/engine/doc-chat.ts';
+import { Model } from '../main/engine/engine.ts';
+import type { NativeIngestResult } from '../main/engine/native.ts';
+import { smollm2Path } from '../test/support/models.ts';
+import { describeMachine, printTable, type Machine } from './report.ts';
+
+const GENERATED_TOKENS = 32;
+const QUESTION = 'What does the license say about patents and contributions? Explain every condition in detail.';
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCE_TEXT = join(REPO, 'test', 'fixtures', 'docs', 'apache-license-2.0.txt');
+/** Characters of source text per page of the generated document. */
+const PAGE_CHARS = 4000;
+
+interface Preset {
+  path: () => string;
+  /** fixed-context sizes run when --depths is not given */
+  depths: number[];
+}
+
+/** Where tools/make-model.ts writes the generated Llama-3.2-1B-shaped model (as bench/cpu.ts does). */
+function generatedLlama1b(): string {
+  const path = join(homedir(), '.cache', 'squeeze', 'models', 'bench', 'llama-3.2-1b-shape.Q8_0.gguf');
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    execFileSync(process.execPath, ['--import', 'tsx', 'tools/make-model.ts', '--preset', 'llama-3.2-1b', '--type', 'Q8_0', '--out', path], {
+      cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  return path;
+}
+
+const PRESETS: Record<string, Preset> = {
+  smollm2: { path: smollm2Path, depths: [8192] },
+  'llama-3.2-1b-shape-q8_0': { path: generatedLlama1b, depths: [16384, 32768] },
+};
+
+type ModeName = 'dense' | 'all' | `${number}%`;
+
+interface ModeRow {
+  mode: ModeName;
+  /** single-token forward passes timed: the question's last token, then one per generated token */
+  passes: number;
+  generated: number;
+  stopReason: string;
+  /** forward passes per second, end to end (sampling included), mean over repeats */
+  tokensPerSecond: number;
+  /** per forward pass, means over repeats */
+  msPerToken: { total: number; lookup: number; attention: number; rest: number };
+  sparsity: number;
+  keysAttendedShare: number;
+  bytesRead: number;
+  bytesDense: number;
+}
+
+interface DepthResult {
+  depth: number;
+  nFixed: number;
+  pack: {
+    path: string;
+    bytes: number;
+    /** timings of the run that built the pack (this run, or the cached pack's build) */
+    build: NativeIngestResult & { date: string; thisRun: boolean };
+    loadMs: number;
+  };
+  modes: ModeRow[];
+  llamaCpp: { tokensPerSecond: number; flashAttn: unknown; typeK: unknown; repetitions: number };
+  /** 1-minute load average when our decode timing and llama-bench's started (the machine is shared) */
+  load: { ours: number; llamaCpp: number };
+  ratios: Record<string, number>;
+}
+
+/** Pages of the licence text, repeated, whose fixed context comes to about `target` tokens. */
+function documentOfTokens(model: Model, target: number): FixedContext {
+  const source = readFileSync(SOURCE_TEXT, 'utf8');
+  const contextOf = (chars: number): FixedContext => {
+    const text = source.repeat(Math.ceil(chars / source.length)).slice(0, chars);
+    const pages = [];
+    for (let at = 0; at < text.length; at += PAGE_CHARS) pages.push({ page: pages.length + 1, text: text.slice(at, at + PAGE_CHARS) });
+    return buildFixedContext([{ source: 'apache-license-2.0.txt', kind: 'text', pages, skipped: [] }]);
+  };
+  // The fixed context is what DocChat prefills: the system message rendered by the chat template.
+  const tokensOf = (c: FixedContext): number =>
+    model.tokenizer.encode(model.formatChat([{ role: 'system', content: `${DEFAULT_SYSTEM_PROMPT}\n\n${c.text}` }], false), {
+      addSpecial: true, parseSpecial: true,
+    }).length;
+  let chars = target * 4;
+  for (let i = 0; i < 8; i++) {
+    const n = tokensOf(contextOf(chars));
+    if (n <= target && n > target - 16) break;
+    chars = Math.floor((chars * (target - 8)) / n);
+  }
+  return contextOf(chars);
+}
+
+function buildRecordPath(pack: PackInfo): string {
+  return `${pack.path}.build.json`;
+}
+
+/** Opens the pack (building and recording its timings when none is cached), then times a fresh load. */
+async function openPack(
+  model: Model, context: FixedContext, depth: number, threads: number, packDir: string, rebuild: boolean,
+): Promise<[DocChat, DepthResult['pack']]> {
+  const options = { packDir, threads, contextSize: depth + 256 };
+  let lastReport = 0;
+  const first = await DocChat.open(model, context, {
+    ...options,
+    rebuild,
+    onProgress: (phase, done, total) => {
+      if (Date.now() - lastReport < 10_000 && done < total) return;
+      lastReport = Date.now();
+      process.stderr.write(`  ${phase} ${done}/${total}\n`);
+    },
+  });
+  if (first.pack.built && first.pack.build) {
+    writeFileSync(buildRecordPath(first.pack), JSON.stringify({ ...first.pack.build, date: new Date().toISOString() }) + '\n');
+  }
+  const recordPath = buildRecordPath(first.pack);
+  if (!existsSync(recordPath)) throw new Error(`${first.pack.path} has no build record (built outside this benchmark): pass --rebuild`);
+  const record = JSON.parse(readFileSync(recordPath, 'utf8')) as NativeIngestResult & { date: string };
+  // A second open finds the pack on disk: its load time is what a later session pays.
+  const chat = first.pack.built ? await DocChat.open(model, context, options) : first;
+  return [chat, {
+    path: chat.pack.path, bytes: chat.pack.bytes, build: { ...record, thisRun: first.pack.built }, loadMs: chat.pack.loadMs ?? NaN,
+  }];
+}
+
+function askMode(mode: ModeName): AskMode {
+  if (mode === 'dense' || mode === 'all') return { kind: mode };
+  return { kind: 'sparsity', sparsity: Number.parseFloat(mode) / 100 };
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/**
+ * One warm-up answer evaluates the question in this mode; each timed answer then reuses it from the
+ * cache and evaluates only its last token, so every timed pass is a single-token decode step.
+ */
+async function timeMode(chat: DocChat, mode: ModeName, repeats: number): Promise<ModeRow> {
+  await chat.ask(QUESTION, { mode: askMode(mode), maxTokens: 1, remember: false });
+  const runs: AskResult[] = [];
+  for (let r = 0; r < repeats; r++) runs.push(await chat.ask(QUESTION, { mode: askMode(mode), maxTokens: GENERATED_TOKENS, remember: false }));
+  const passesOf = (r: AskResult): number => r.timings.generated + (r.stopReason === 'max_tokens' ? 0 : 1);
+  const perPass = (f: (r: AskResult) => number): number => mean(runs.map((r) => f(r) / passesOf(r)));
+  const total = (r: AskResult): number => r.timings.prefillMs + r.timings.decodeMs;
+  const last = runs[runs.length - 1];
+  return {
+    mode,
+    passes: passesOf(last),
+    generated: last.timings.generated,
+    stopReason: last.stopReason,
+    tokensPerSecond: mean(runs.map((r) => (passesOf(r) * 1000) / total(r))),
+    msPerToken: {
+      total: perPass(total),
+      lookup: perPass((r) => r.stats.lookupMs),
+      attention: perPass((r) => r.stats.attentionMs),
+      rest: perPass((r) => total(r) - r.stats.lookupMs - r.stats.attentionMs),
+    },
+    sparsity: last.stats.sparsity,
+    keysAttendedShare: mode === 'dense' ? 1 : 1 - last.stats.sparsity,
+    bytesRead: last.stats.bytesRead,
+    bytesDense: last.stats.bytesDense,
+  };
+}
+
+function llamaBench(bin: string, model: string, threads: number, depth: number, repeats: number): DepthResult['llamaCpp'] {
+  const json = execFileSync(bin, [
+    '-m', model, '-t', String(threads), '-p', '0', '-n', String(GENERATED_TOKENS), '-d', String(depth), '-r', String(repeats), '-o', 'json',
+  ], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+  const [row] = JSON.parse(json) as Array<{ avg_ts: number; flash_attn: unknown; type_k: unknown }>;
+  return { tokensPerSecond: row.avg_ts, flashAttn: row.flash_attn, typeK: row.type_k, repetitions: repeats };
+}
+
+function ratiosOf(modes: ModeRow[], llamaTokensPerSecond: number): Record<string, number> {
+  const dense = modes.find((m) => m.mode === 'dense');
+  const all = modes.find((m) => m.mode === 'all');
+  const out: Record<string, number> = {};
+  // The engine's own dense attention is not instrumented; with the rest of the step equal to the
+  // all-clusters run's, its attention time is the dense step less that rest.
+  const denseAttention = dense && all ? dense.msPerToken.total - all.msPerToken.rest - all.msPerToken.lookup : NaN;
+  if (dense) out['dense: attention ms/token (estimated)'] = denseAttention;
+  for (const m of modes) {
+    if (m.mode === 'dense' || m.mode === 'all') continue;
+    const fixed = m.msPerToken.attention + m.msPerToken.lookup;
+    if (all) out[`${m.mode}: attention time, all clusters / squeezed (lookup included)`] = all.msPerToken.attention / fixed;
+    if (dense) out[`${m.mode}: attention time, engine dense (estimated) / squeezed (lookup included)`] = denseAttention / fixed;
+    if (dense) out[`${m.mode}: decode tok/s vs our dense`] = m.tokensPerSecond / dense.tokensPerSecond;
+    out[`${m.mode}: decode tok/s vs llama.cpp`] = m.tokensPerSecond / llamaTokensPerSecond;
+  }
+  if (dense) out['dense: decode tok/s vs llama.cpp'] = dense.tokensPerSecond / llamaTokensPerSecond;
+  return out;
+}
+
+interface Goal {
+  goal: string;
+  value: string;
+  met: boolean;
+}
+
+function goalsOf(preset: string, results: DepthResult[]): Goal[] {
+  const goals: Goal[] = [];
+  for (const r of results) {
+    const all = r.ratios['90%: attention time, all clusters / squeezed (lookup included)'];
+    if (all !== undefined) goals.push({ goal: `${r.depth} tokens, 90%: fixed-context attention ≥ 5× lower than our dense (all clusters)`, value: `${all.toFixed(2)}×`, met: all >= 5 });
+    if (r.depth >= 32768) {
+      const vs = r.ratios['90%: decode tok/s vs llama.cpp'];
+      if (vs !== undefined) goals.push({ goal: `${r.depth} tokens, 90%: end-to-end decode ≥ 2× llama.cpp`, value: `${vs.toFixed(2)}×`, met: vs >= 2 });
+    }
+    if (preset === 'smollm2' && r.depth === 8192) {
+      const s = r.pack.build.clusterMs / 1000;
+      goals.push({ goal: 'SmolLM2 8K: clustering ≤ 60 s on this machine', value: `${s.toFixed(1)} s`, met: s <= 60 });
+    }
+  }
+  return goals;
+}
+
+interface Report {
+  suite: 'cpu-squeeze';
+  model: string;
+  modelPath: string;
+  machine: Machine & { load: string };
+  threads: number;
+  question: string;
+  generatedTokens: number;
+  notes: string[];
+  results: DepthResult[];
+  goals: Goal[];
+}
+
+function markdown(r: Report): string {
+  const lines = [
+    `# CPU Squeezed Attention: ${r.model}`,
+    '',
+    `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB; ${r.threads} threads; commit ${r.machine.commit}; ${r.machine.date}`,
+    '',
+    `Command: \`${r.machine.command}\``,
+    '',
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ];
+  for (const d of r.results) {
+    const b = d.pack.build;
+    lines.push(`## ${d.nFixed} fixed-context tokens (llama-bench depth ${d.depth})`, '');
+    lines.push(`Load average (1 min) at the start of our decode timing: ${d.load.ours.toFixed(2)}; of llama-bench: ${d.load.llamaCpp.toFixed(2)}.`, '');
+    lines.push('| prefill s | clustering s | calibration s | pack MiB | pack load ms | built |', '|---|---|---|---|---|---|');
+    lines.push(`| ${(b.prefillMs / 1000).toFixed(1)} | ${(b.clusterMs / 1000).toFixed(1)} | ${(b.calibrateMs / 1000).toFixed(1)} | ${(d.pack.bytes / 2 ** 20).toFixed(1)} | ${d.pack.loadMs.toFixed(0)} | ${b.thisRun ? 'this run' : `cached, ${b.date}`} |`, '');
+    lines.push('| mode | tok/s | ms/token | lookup | attention | rest | keys read | bytes read |', '|---|---|---|---|---|---|---|---|');
+    for (const m of d.modes) {
+      const t = m.msPerToken;
+      const dash = m.mode === 'dense';
+      lines.push(`| ${m.mode} | ${m.tokensPerSecond.toFixed(2)} | ${t.total.toFixed(1)} | ${dash ? '—' : t.lookup.toFixed(2)} | ${dash ? '—' : t.attention.toFixed(2)} | ${dash ? '—' : t.rest.toFixed(1)} | ${(100 * m.keysAttendedShare).toFixed(1)}% | ${dash ? '—' : `${(m.bytesRead / 2 ** 20).toFixed(0)} / ${(m.bytesDense / 2 ** 20).toFixed(0)} MiB`} |`);
+    }
+    lines.push(`| llama.cpp tg${GENERATED_TOKENS} @ d${d.depth} | ${d.llamaCpp.tokensPerSecond.toFixed(2)} | ${(1000 / d.llamaCpp.tokensPerSecond).toFixed(1)} | | | | | |`, '');
+    for (const [k, v] of Object.entries(d.ratios)) lines.push(`- ${k}: ${v.toFixed(2)}`);
+    lines.push('');
+  }
+  lines.push('## Goals', '', '| goal | measured | met |', '|---|---|---|');
+  for (const g of r.goals) lines.push(`| ${g.goal} | ${g.value} | ${g.met ? 'yes' : 'no'} |`);
+  return lines.join('\n') + '\n';
+}
+
+function usage(message: string): never {
+  process.stderr.write(`${message}\nusage: npm run bench -- squeeze [--model ${Object.keys(PRESETS).join('|')}|PATH] [--depths N,...] [--sparsities 70,90]\n` +
+    '       [--threads N] [--repeats N] [--llama-repeats N] [--pack-dir DIR] [--rebuild]\n');
+  process.exit(2);
+}
+
+function positiveInts(v: string, what: string): number[] {
+  const xs = v.split(',').map(Number);
+  if (xs.some((x) => !Number.isInteger(x) || x <= 0)) usage(`${what} must be positive integers, got ${v}`);
+  return xs;
+}
+
+export async function runSqueezeBench(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' }, depths: { type: 'string' }, sparsities: { type: 'string' }, threads: { type: 'string' },
+        repeats: { type: 'string' }, 'llama-repeats': { type: 'string' }, 'pack-dir': { type: 'string' }, rebuild: { type: 'boolean' },
+      },
+    }));
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  const name = values.model ?? 'smollm2';
+  const preset = PRESETS[name];
+  const modelPath = preset ? preset.path() : name;
+  if (!existsSync(modelPath)) usage(`${modelPath} is neither a preset nor a file`);
+  const depths = values.depths ? positiveInts(values.depths, '--depths') : (preset?.depths ?? [8192]);
+  const sparsities = positiveInts(values.sparsities ?? '70,90', '--sparsities');
+  if (sparsities.some((s) => s >= 100)) usage('--sparsities are percentages below 100');
+  const [threads] = positiveInts(values.threads ?? '2', '--threads');
+  const [repeats] = positiveInts(values.repeats ?? '3', '--repeats');
+  const [llamaRepeats] = positiveInts(values['llama-repeats'] ?? '1', '--llama-repeats');
+  const packDir = values['pack-dir'] ?? join(homedir(), '.cache', 'squeeze', 'packs', 'bench');
+  const bin = execFileSync('bash', ['scripts/build-llama-bench.sh'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+
+  const model = await Model.load(modelPath);
+  const modes: ModeName[] = ['dense', 'all', ...sparsities.map((s) => `${s}%` as const)];
+  const results: DepthResult[] = [];
+  for (const depth of depths) {
+    process.stderr.write(`${name} at ${depth} tokens: pack\n`);
+    const [chat, pack] = await openPack(model, documentOfTokens(model, depth), depth, threads, packDir, values.rebuild ?? false);
+    const rows: ModeRow[] = [];
+    const loadOurs = loadavg()[0];
+    for (const mode of modes) {
+      process.stderr.write(`  decode ${mode}\n`);
+      rows.push(await timeMode(chat, mode, repeats));
+    }
+    process.stderr.write(`  llama-bench -d ${depth}\n`);
+    const loadLlamaCpp = loadavg()[0];
+    const llamaCpp = llamaBench(bin, modelPath, threads, depth, llamaRepeats);
+    results.push({
+      depth, nFixed: chat.fixedTokens.length, pack, modes: rows, llamaCpp,
+      load: { ours: loadOurs, llamaCpp: loadLlamaCpp }, ratios: ratiosOf(rows, llamaCpp.tokensPerSecond),
+    });
+  }
+
+  const modelName = preset ? name : (modelPath.split('/').pop() ?? name).replace(/\.gguf$/, '').toLowerCase();
+  const report: Report = {
+    suite: 'cpu-squeeze',
+    model: modelName,
+    modelPath,
+    machine: { ...describeMachine(), load: loadavg().map((x) => x.toFixed(2)).join(' ') },
+    threads,
+    question: QUESTION,
+    generatedTokens: GENERATED_TOKENS,
+    notes: [
+      'Shared machine: other helpers were building and testing on the same 2 cores during the run (1-minute load averages per depth in results[].load, at the end in machine.load); timings move with that load, llama.cpp (spinning thread pool) more than ours.',
+      'Per-token times are over single-token forward passes: a warm-up answer evaluates the question, each timed answer reuses it and evaluates its last token, then one pass per generated token. Means over the repeats.',
+      "attention = the squeezed path's sparse + dynamic + merge time; lookup = centroid scoring and selection; rest = total - both (weights, norms, sampling). The engine's dense mode is not instrumented: its attention time is estimated as its step time less the all-clusters run's rest and lookup.",
+      'The squeezed modes also collect per-token attention mass for citations (DocChat always asks for it).',
+      `llama-bench: -p 0 -n ${GENERATED_TOKENS} -d DEPTH on the same GGUF and thread count (tg at depth, after its own prefill of DEPTH tokens).`,
+      'The document is the Apache License 2.0 text repeated into pages; the question asks for a long answer, but the model may end early (passes and stopReason are recorded).',
+    ],
+    results,
+    goals: goalsOf(name, results),
+  };
+  for (const d of results) {
+    process.stdout.write(`\n${modelName}: ${d.nFixed} fixed tokens; pack ${(d.pack.bytes / 2 ** 20).toFixed(1)} MiB, prefill ${(d.pack.build.prefillMs / 1000).toFixed(1)} s, ` +
+      `clustering ${(d.pack.build.clusterMs / 1000).toFixed(1)} s, calibration ${(d.pack.build.calibrateMs / 1000).toFixed(1)} s, load ${d.pack.loadMs.toFixed(0)} ms\n`);
+    printTable(['mode', 'tok/s', 'ms/token', 'lookup ms', 'attention ms', 'rest ms', 'keys read %'], [
+      ...d.modes.map((m) => [m.mode, m.tokensPerSecond, m.msPerToken.total, m.msPerToken.lookup, m.msPerToken.attention, m.msPerToken.rest, 100 * m.keysAttendedShare]),
+      [`llama.cpp d${d.depth}`, d.llamaCpp.tokensPerSecond, 1000 / d.llamaCpp.tokensPerSecond, '', '', '', ''],
+    ]);
+  }
+  process.stdout.write('\n');
+  printTable(['goal', 'measured', 'met'], report.goals.map((g) => [g.goal, g.value, g.met ? 'yes' : 'no']));
+
+  const dir = join(REPO, 'bench', 'results');
+  const base = join(dir, `cpu-squeeze-${modelName}-${depths.map((d) => `${d / 1024}k`).join('-')}-${report.machine.date.slice(0, 10)}`);
+  writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(`${base}.md`, markdown(report));
+  process.stdout.write(`\nwritten to ${base}.json and .md\n`);
+}
