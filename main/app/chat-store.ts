@@ -1,6 +1,8 @@
 // Chats on disk: one JSON file per chat in <dataDir>/chats, written atomically (temp file + rename,
 // so a crash mid-write leaves the previous version, never half a file). Files are validated when
-// read: a damaged or foreign file is skipped, not trusted.
+// read: a damaged or foreign file is skipped, not trusted. A process killed mid-save leaves its temp
+// file behind (test/persistence/ kills writers: one per kill); the temp name carries the writer's
+// pid, and listing removes temp files of writers that are gone.
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -38,7 +40,7 @@ export class ChatStore {
   async save(chat: StoredChat): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
     const target = this.file(chat.id);
-    const temp = `${target}.${newId()}.tmp`;
+    const temp = `${target}.${process.pid}.${newId()}.tmp`;
     try {
       await fsp.writeFile(temp, JSON.stringify(chat));
       await fsp.rename(temp, target);
@@ -71,6 +73,7 @@ export class ChatStore {
     } catch {
       return [];
     }
+    await Promise.all(names.filter(isOrphanedTemp).map((n) => fsp.rm(path.join(this.dir, n), { force: true })));
     const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
     const chats = await Promise.all(ids.map((id) => this.load(id)));
     return chats.filter((c): c is StoredChat => c !== undefined).sort((a, b) => b.updatedAt - a.updatedAt);
@@ -83,5 +86,17 @@ export class ChatStore {
     } catch {
       return false;
     }
+  }
+}
+
+/** A temp file ("<id>.json.<pid>.<random>.tmp") whose writer process no longer exists. */
+function isOrphanedTemp(name: string): boolean {
+  const pid = Number(/\.json\.(\d+)\.[A-Za-z0-9_-]+\.tmp$/.exec(name)?.[1]);
+  if (!Number.isInteger(pid) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === 'ESRCH';
   }
 }
