@@ -6,6 +6,7 @@ import type { Bridge } from '../bridge.ts';
 import { createChatSlice } from './chat-slice.ts';
 import { createDocsSlice } from './docs-slice.ts';
 import { createModelSlice } from './model-slice.ts';
+import { createModelsSlice } from './models-slice.ts';
 import { createSettingsSlice } from './settings-slice.ts';
 import type { AppState } from './types.ts';
 
@@ -17,6 +18,7 @@ export function createAppStore(bridge: Bridge): AppStore {
     ...createChatSlice(bridge)(...a),
     ...createDocsSlice(bridge)(...a),
     ...createSettingsSlice(bridge)(...a),
+    ...createModelsSlice(bridge)(...a),
   }));
 }
 
@@ -26,6 +28,7 @@ export function connectEvents(store: AppStore, bridge: Bridge): () => void {
     bridge.on('model:status', (status) => store.getState().setModelStatus(status)),
     bridge.on('chat:delta', (delta) => store.getState().appendDelta(delta)),
     bridge.on('doc:progress', (progress) => store.getState().setProgress(progress)),
+    bridge.on('model:download-progress', (progress) => store.getState().setDownloadProgress(progress)),
   ];
   return () => offs.forEach((off) => off());
 }
@@ -33,7 +36,7 @@ export function connectEvents(store: AppStore, bridge: Bridge): () => void {
 /** First state after a (re)load: the model's status and the most recent chat. */
 export async function startApp(store: AppStore): Promise<void> {
   const state = store.getState();
-  await Promise.all([state.refreshModel(), state.listChats(), state.loadSettings()]);
+  await Promise.all([state.refreshModel(), state.listChats(), state.loadSettings(), state.listModels()]);
   const recent = store.getState().chats[0];
   if (recent) await state.openChat(recent.id);
   if (store.getState().model.state === 'none') await state.loadModel();
