@@ -34,8 +34,9 @@ static __global__ void rope_kernel(RopeParams p, float theta_scale) {
         const int b = p.neox ? i + n_pairs : 2 * i + 1;
         const float c = cache[2 * i], s = cache[2 * i + 1];
         const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * c - x1 * s;
-        v[b] = x0 * s + x1 * c;
+        // The CPU's rounding (ops.cpp rope_apply): one fused multiply-add of two products.
+        v[a] = fmaf(x0, c, -(x1 * s));
+        v[b] = fmaf(x0, s, x1 * c);
     }
 }
 

@@ -10,6 +10,7 @@
 #include "../backend/cpu/ops.h"
 #include "../backend/cpu/quants.h"
 #include "../backend/cpu/thread-pool.h"
+#include "../backend/cuda/cuda-forward.h"
 #include "../common/half.h"
 #include "../common/memory.h"
 #include "model.h"
@@ -24,6 +25,7 @@ struct Context::Impl {
     uint32_t n_past = 0;
     size_t kv_elem_bytes = 0;
     AttentionHook* hook = nullptr; // squeeze: replaces attend() when it takes a call
+    std::unique_ptr<GpuForward> gpu; // set when the forward pass runs on a GPU; the CPU buffers are then empty
 
     // [n_layers][n_kv_heads][n_ctx][head_dim] of kv_type: one head's keys are contiguous rows.
     std::unique_ptr<uint8_t[]> k_cache, v_cache;
@@ -80,6 +82,14 @@ Status Context::create(const Model& model, const ContextParams& params, std::uni
     im.params = params;
     im.params.n_batch = std::clamp<uint32_t>(params.n_batch == 0 ? 512 : params.n_batch, 1, params.n_ctx);
     im.kv_elem_bytes = params.kv_type == KvType::F16 ? 2 : 4;
+    if (params.backend != Backend::Cpu) {
+        const Status st = gpu_forward_create(model, im.params, im.gpu);
+        if (st) {
+            out = std::move(ctx);
+            return Status::ok();
+        }
+        if (params.backend == Backend::Cuda) return st;
+    }
 
     const uint64_t nb = im.params.n_batch;
     const uint64_t q_dim = uint64_t{hp.n_heads} * hp.head_dim, kv_dim = uint64_t{hp.n_kv_heads} * hp.head_dim;
@@ -137,6 +147,7 @@ uint32_t Context::n_past() const { return impl_->n_past; }
 void Context::truncate(uint32_t n) { impl_->n_past = std::min(n, impl_->n_past); }
 const Model& Context::model() const { return *impl_->model; }
 const ContextParams& Context::params() const { return impl_->params; }
+std::string Context::device() const { return impl_->gpu ? impl_->gpu->device_name() : "cpu"; }
 KvCacheRef Context::kv_cache() { return {impl_->k_cache.get(), impl_->v_cache.get(), impl_->params.kv_type, impl_->params.n_ctx}; }
 void Context::set_n_past(uint32_t n) { impl_->n_past = std::min(n, impl_->params.n_ctx); }
 void Context::set_attention_hook(AttentionHook* hook) { impl_->hook = hook; }
@@ -166,7 +177,8 @@ Status Context::eval(const int32_t* tokens, uint32_t n, bool all_logits, std::ve
         float* out = nullptr;
         if (all_logits) out = logits.data() + size_t{i} * n_vocab;
         else if (i + m == n) out = logits.data();
-        im.forward(tokens + i, m, out, all_logits);
+        if (im.gpu) SQ_TRY(im.gpu->forward(tokens + i, m, im.n_past, out, all_logits));
+        else im.forward(tokens + i, m, out, all_logits);
         im.n_past += m;
     }
     return Status::ok();

@@ -87,11 +87,16 @@ private:
 
 enum class KvType { F16, F32 };
 
+// Where a context runs its forward pass. Cuda fails with CUDA_UNAVAILABLE / CUDA_UNSUPPORTED when
+// the GPU path cannot take the model; Auto then stays on the CPU (backend/cuda/cuda-forward.h).
+enum class Backend { Cpu, Cuda, Auto };
+
 struct ContextParams {
     uint32_t n_ctx = 4096;     // KV cache capacity in tokens
     uint32_t n_threads = 0;    // 0: hardware concurrency
     KvType kv_type = KvType::F16;
     uint32_t n_batch = 512;    // tokens per forward pass during prefill
+    Backend backend = Backend::Cpu;
 };
 
 // One layer's attention as the forward pass is about to compute it (the batch's K/V already stored).
@@ -137,12 +142,16 @@ public:
 
     const Model& model() const;
     const ContextParams& params() const;
+    // "cpu", or the GPU's name when the forward pass runs there.
+    std::string device() const;
 
     // For document packs: cluster the fixed context's K/V, or restore them without a prefill.
+    // CPU contexts only: on a GPU context the cache lives on the device and k/v are null.
     KvCacheRef kv_cache();
     // Marks positions [0, n) as filled after writing them through kv_cache(); n is clamped to n_ctx.
     void set_n_past(uint32_t n);
     // Used by the following evals until replaced (null: dense attention only). Not owned.
+    // CPU contexts only: a GPU context never calls it.
     void set_attention_hook(AttentionHook* hook);
 
 private:

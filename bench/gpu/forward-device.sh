@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The GPU forward pass on the lent GPU machine (no Node there), in two calls because SmolLM2 (98 MB)
+# is larger than what one call carries: the model travels as two halves under .gl/ (ignored).
+#   PART=1: keep half A in /tmp/smol, build, run cuda-ops-test and cuda-forward-test (generated models)
+#   PART=2: join half B, check the sha256, SmolLM2 64-token greedy GPU vs CPU, decode/prefill bench
+# Run PART=2 right after PART=1, while the machine is still warm; when half A is gone (a fresh
+# machine) it says so and benchmarks nothing on SmolLM2.
+#   PART=1 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-a)
+#   PART=2 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-b)
+set -u -o pipefail
+OUT=${OUT:-/tmp/squeeze-gpu-out}
+PART=${PART:-1}
+BUILD=build/gpu-forward
+SMOL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+mkdir -p "$OUT" /tmp/smol
+
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee -a "$OUT/device.txt"
+nproc | sed 's/^/cpu cores: /' | tee -a "$OUT/device.txt"
+
+if [ "$PART" = 1 ]; then
+  cp .gl/smol-a/part00 /tmp/smol/part00
+fi
+{ cmake -S native -B $BUILD -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 &&
+  cmake --build $BUILD -j16 --target cuda-ops-test cuda-forward-test cuda-forward-bench; } > "$OUT/build-$PART.log" 2>&1
+status=$?
+tail -3 "$OUT/build-$PART.log"
+[ $status = 0 ] || { grep -m20 -B2 -A8 "error" "$OUT/build-$PART.log"; exit 1; }
+
+if [ "$PART" = 1 ]; then
+  $BUILD/cuda-ops-test 2>&1 | tee "$OUT/ops-test.txt" | tail -25
+  echo "cuda-ops-test exit $?"
+  $BUILD/cuda-forward-test 2>&1 | tee "$OUT/forward-test.txt"
+  echo "cuda-forward-test exit $?"
+  exit 0
+fi
+
+if [ ! -f /tmp/smol/part00 ]; then
+  echo "half A of SmolLM2 is gone (a fresh machine): no SmolLM2 comparison in this call"
+  exit 1
+fi
+cat /tmp/smol/part00 .gl/smol-b/part01 > /tmp/smol/model.gguf
+echo "$SMOL_SHA256  /tmp/smol/model.gguf" | sha256sum -c - || exit 1
+SQUEEZE_SMOLLM2=/tmp/smol/model.gguf $BUILD/cuda-forward-test 2>&1 | tee "$OUT/forward-test-smollm2.txt"
+echo "cuda-forward-test exit $?"
+COMMIT=${COMMIT:-unknown} $BUILD/cuda-forward-bench /tmp/smol/model.gguf --threads "$(nproc)" --prompt 512 \
+  --decode 128 --json "$OUT/forward-bench.json" 2>&1 | tee "$OUT/forward-bench.txt"

@@ -1,0 +1,130 @@
+#include "quantize-rows.cuh"
+
+#include <cstdint>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+namespace sq::cuda {
+
+namespace {
+
+constexpr int kThreads = 128;
+
+// One warp per 32-element block: lane j quantizes element j. __float2int_rn rounds half to even
+// like the CPU's nearest_int; 127.f / amax is an IEEE division (no fast-math in this build).
+template <bool with_sum>
+static __device__ void quantize_block_q8(const float* x, uint8_t* block, int lane) {
+    const float v = x[lane];
+    float amax = fabsf(v);
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    const float d = amax / 127.f;
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    const int q = __float2int_rn(v * id);
+    const int qs_offset = with_sum ? 4 : 2;
+    block[qs_offset + lane] = static_cast<uint8_t>(static_cast<int8_t>(q));
+    int sum = q;
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) {
+        reinterpret_cast<__half*>(block)[0] = __float2half_rn(d);
+        if (with_sum) reinterpret_cast<__half*>(block)[1] = __float2half_rn(d * static_cast<float>(sum));
+    }
+}
+
+// One warp per 256-element super-block: lane l holds elements l + 32 i. The scale comes from the
+// signed value of largest magnitude, the lowest index winning ties, as the CPU's scan does.
+static __device__ void quantize_block_q8_k(const float* x, uint8_t* block, int lane) {
+    float v[8];
+    float amax = 0.0f, max = 0.0f;
+    int at = 1 << 30;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        v[i] = x[lane + 32 * i];
+        if (fabsf(v[i]) > amax) { amax = fabsf(v[i]); max = v[i]; at = lane + 32 * i; }
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) {
+        const float o_amax = __shfl_xor_sync(0xffffffffu, amax, off);
+        const float o_max = __shfl_xor_sync(0xffffffffu, max, off);
+        const int o_at = __shfl_xor_sync(0xffffffffu, at, off);
+        if (o_amax > amax || (o_amax == amax && o_at < at)) { amax = o_amax; max = o_max; at = o_at; }
+    }
+    int8_t* qs = reinterpret_cast<int8_t*>(block + 4);
+    int16_t* bsums = reinterpret_cast<int16_t*>(block + 4 + 256);
+    if (amax == 0.0f) {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) qs[lane + 32 * i] = 0;
+        if (lane < 16) bsums[lane] = 0;
+        if (lane == 0) *reinterpret_cast<float*>(block) = 0.0f;
+        return;
+    }
+    const float iscale = -127.f / max;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) qs[lane + 32 * i] = static_cast<int8_t>(min(__float2int_rn(iscale * v[i]), 127));
+    __syncwarp();
+    if (lane < 16) {
+        int sum = 0;
+        for (int l = 0; l < 16; ++l) sum += qs[lane * 16 + l];
+        bsums[lane] = static_cast<int16_t>(sum);
+    }
+    if (lane == 0) *reinterpret_cast<float*>(block) = 1 / iscale;
+}
+
+// One warp per block (32 elements, or 256 for Q8_K); float encodings take 32 elements per warp.
+static __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(QuantizeRowsParams p, int block_elems,
+                                                                       int block_bytes) {
+    const int lane = threadIdx.x % 32;
+    const long blocks_per_row = p.n_cols / block_elems;
+    const long b = static_cast<long>(blockIdx.x) * (kThreads / 32) + threadIdx.x / 32;
+    if (b >= blocks_per_row * p.n_rows) return;
+    const long row = b / blocks_per_row, blk = b % blocks_per_row;
+    const float* x = p.x + row * p.x_stride + blk * block_elems;
+    uint8_t* y = static_cast<uint8_t*>(p.y) + row * p.y_row_bytes + blk * block_bytes;
+    switch (p.type) {
+    case ActType::Q8_0: quantize_block_q8<false>(x, y, lane); break;
+    case ActType::Q8_1: quantize_block_q8<true>(x, y, lane); break;
+    case ActType::Q8_K: quantize_block_q8_k(x, y, lane); break;
+    case ActType::F16: reinterpret_cast<__half*>(y)[lane] = __float2half_rn(x[lane]); break;
+    case ActType::BF16: reinterpret_cast<__nv_bfloat16*>(y)[lane] = __float2bfloat16_rn(x[lane]); break;
+    case ActType::F32: reinterpret_cast<float*>(y)[lane] = x[lane]; break;
+    }
+}
+
+struct Layout {
+    int elems, bytes;
+};
+
+Layout layout(ActType type) {
+    switch (type) {
+    case ActType::Q8_0: return {32, 34};
+    case ActType::Q8_1: return {32, 36};
+    case ActType::Q8_K: return {256, 292};
+    case ActType::F16: return {32, 64};
+    case ActType::BF16: return {32, 64};
+    case ActType::F32: return {32, 128};
+    }
+    return {0, 0};
+}
+
+} // namespace
+
+long quantized_row_bytes(ActType type, int n_cols) {
+    const Layout l = layout(type);
+    return l.elems ? static_cast<long>(n_cols / l.elems) * l.bytes : 0;
+}
+
+cudaError_t quantize_rows(const QuantizeRowsParams& p, cudaStream_t stream) {
+    const Layout l = layout(p.type);
+    if (p.n_rows <= 0 || p.n_cols <= 0) return cudaSuccess;
+    if (!l.elems || !p.x || !p.y || p.n_cols % l.elems != 0 || p.y_row_bytes < quantized_row_bytes(p.type, p.n_cols) ||
+        p.y_row_bytes % 4 != 0 || reinterpret_cast<uintptr_t>(p.y) % 4 != 0)
+        return cudaErrorInvalidValue;
+    const long n_blocks = static_cast<long>(p.n_cols / l.elems) * p.n_rows;
+    const long grid = (n_blocks + kThreads / 32 - 1) / (kThreads / 32);
+    if (grid > 0x7fffffffL) return cudaErrorInvalidValue;
+    quantize_rows_kernel<<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(p, l.elems, l.bytes);
+    return cudaGetLastError();
+}
+
+} // namespace sq::cuda

@@ -1,0 +1,30 @@
+// Activation rows converted to a weight type's vec_dot type on the GPU, byte for byte as the CPU
+// does (backend/cpu/quants-scalar.cpp): Q8_0 / Q8_1 blocks of 32 with id = 127 / amax and
+// round-half-to-even, Q8_K super-blocks of 256 scaled from the signed value of largest magnitude
+// (first on ties) with bsums, F16 / BF16 rounded to nearest even, F32 copied. The quantized matmul
+// (matmul-q.cuh) then reproduces the CPU's integer sums exactly.
+#pragma once
+
+#include <cuda_runtime.h>
+
+namespace sq::cuda {
+
+// GGUF type ids of the activation encodings.
+enum class ActType : int { F32 = 0, F16 = 1, Q8_0 = 8, Q8_1 = 9, Q8_K = 15, BF16 = 30 };
+
+struct QuantizeRowsParams {
+    const float* x;  // [n_rows][x_stride] floats, the first n_cols of each row used
+    void* y;         // [n_rows][y_row_bytes] bytes in type's layout
+    ActType type;
+    int n_rows;
+    int n_cols;      // a multiple of the type's block size (32, 256 for Q8_K)
+    long x_stride;
+    long y_row_bytes; // >= quantized_row_bytes(type, n_cols), a multiple of 4
+};
+
+// Bytes of one row of n_cols elements in `type` (n_cols a multiple of the block size).
+long quantized_row_bytes(ActType type, int n_cols);
+
+cudaError_t quantize_rows(const QuantizeRowsParams& p, cudaStream_t stream);
+
+} // namespace sq::cuda

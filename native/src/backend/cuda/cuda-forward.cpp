@@ -1,0 +1,394 @@
+// CudaForward: the llama / qwen2 forward pass of model/context.cpp, op for op, on one GPU.
+//   embeddings (get_rows) -> per layer [RMSNorm -> Q/K/V matmuls (+bias) -> RoPE -> KV store ->
+//   causal attention -> output matmul -> residual -> RMSNorm -> gate/up matmuls -> SwiGLU -> down
+//   matmul -> residual] -> RMSNorm -> head.
+// Matmul inputs are first converted to the weight type's vec_dot type, as on the CPU, once per
+// distinct type per input. All work is queued on one stream; forward() waits for the logits.
+#include "cuda-forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "add.cuh"
+#include "attention-batch.cuh"
+#include "attention-decode.cuh"
+#include "device.cuh"
+#include "get-rows.cuh"
+#include "kv-store.cuh"
+#include "matmul-q.cuh"
+#include "quantize-rows.cuh"
+#include "rms-norm.cuh"
+#include "rope.cuh"
+#include "swiglu.cuh"
+
+#include "../../model/model.h"
+
+namespace sq {
+
+namespace {
+
+Status cuda_status(cudaError_t err, const std::string& what) {
+    const char* code = err == cudaErrorMemoryAllocation ? "CUDA_OUT_OF_MEMORY" : "CUDA_ERROR";
+    return Status::error(code, what + ": " + cudaGetErrorString(err));
+}
+
+#define SQ_CUDA(expr, what)                                        \
+    do {                                                           \
+        const cudaError_t sq_cuda_err_ = (expr);                   \
+        if (sq_cuda_err_ != cudaSuccess) return cuda_status(sq_cuda_err_, what); \
+    } while (0)
+
+struct DeviceMatrix {
+    const void* data = nullptr;  // [n_rows][row_bytes]
+    cuda::WeightType type = cuda::WeightType::F32;
+    int n_rows = 0;
+    int n_cols = 0;
+    long row_bytes = 0;
+};
+
+struct DeviceLayer {
+    const float* attn_norm = nullptr; // [n_embd]
+    const float* ffn_norm = nullptr;  // [n_embd]
+    const float* bq = nullptr;        // [q_dim] qwen2 only
+    const float* bk = nullptr;        // [kv_dim]
+    const float* bv = nullptr;        // [kv_dim]
+    DeviceMatrix wq, wk, wv, wo, gate, up, down;
+};
+
+long round_up(long v, long to) { return (v + to - 1) / to * to; }
+
+class CudaForward final : public GpuForward {
+public:
+    ~CudaForward() override;
+    Status init(const Model& model, const ContextParams& params, const std::string& device_name);
+    Status forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* logits, bool all_logits) override;
+    const std::string& device_name() const override { return name_; }
+
+private:
+    Status alloc(size_t bytes, void** out, const std::string& what);
+    template <typename T>
+    Status alloc_n(size_t n, T** out, const std::string& what) {
+        return alloc(n * sizeof(T), reinterpret_cast<void**>(out), what);
+    }
+    Status upload_matrix(const Weight& w, const std::string& name, DeviceMatrix& out);
+    Status upload_vector(const Weight& w, const std::string& name, const float** out);
+    // ys[i] = x . ws[i]^T for n rows of x [n][n_cols]; the input is converted once per act type.
+    Status project(const float* x, int n_cols, int n, const DeviceMatrix* const* ws, float* const* ys, int count);
+    Status norm(const float* w, const float* x, float* y, int n);
+    Status attention_block(const DeviceLayer& l, uint32_t il, int n, int pos0);
+    Status attend(uint32_t il, int n, int pos0);
+    Status ffn_block(const DeviceLayer& l, int n);
+
+    Hparams hp_;
+    uint32_t n_ctx_ = 0, n_batch_ = 0;
+    std::string name_;
+    cudaStream_t stream_ = nullptr;
+    std::vector<void*> allocations_;
+
+    DeviceMatrix token_embd_, output_;
+    const float* output_norm_ = nullptr;
+    const float* freq_factors_ = nullptr; // [n_rot / 2] or null
+    std::vector<DeviceLayer> layers_;
+
+    __half* k_cache_ = nullptr; // [n_layers][n_kv_heads][n_ctx][head_dim]
+    __half* v_cache_ = nullptr;
+    float* x_ = nullptr;        // [n_batch][n_embd] residual stream
+    float* xn_ = nullptr;       // [n_batch][n_embd]
+    float* q_ = nullptr;        // [n_batch][q_dim]
+    float* k_ = nullptr;        // [n_batch][kv_dim]
+    float* v_ = nullptr;        // [n_batch][kv_dim]
+    float* attn_ = nullptr;     // [n_batch][q_dim]
+    float* proj_ = nullptr;     // [n_batch][n_embd]
+    float* gate_ = nullptr;     // [n_batch][n_ff]
+    float* up_ = nullptr;       // [n_batch][n_ff]
+    float* logits_ = nullptr;   // [n_batch][n_vocab]
+    uint8_t* act_ = nullptr;    // [n_batch][act_row_capacity_] matmul input in its vec_dot type
+    long act_row_capacity_ = 0;
+    int* ids_ = nullptr;        // [n_batch]
+    int* positions_ = nullptr;  // [n_batch]
+    float* decode_workspace_ = nullptr; // split-K attention beyond the batch kernel's key limit
+    int batch_kernel_max_keys_ = 0;
+    std::vector<int> host_positions_;
+};
+
+CudaForward::~CudaForward() {
+    if (stream_) cudaStreamSynchronize(stream_);
+    for (void* p : allocations_) cudaFree(p);
+    if (stream_) cudaStreamDestroy(stream_);
+}
+
+Status CudaForward::alloc(size_t bytes, void** out, const std::string& what) {
+    void* p = nullptr;
+    const cudaError_t err = cudaMalloc(&p, std::max<size_t>(bytes, 16));
+    if (err != cudaSuccess) {
+        cudaGetLastError(); // an allocation failure is not sticky; clear it for the next call
+        return Status::error("CUDA_OUT_OF_MEMORY", what + " needs " + std::to_string((bytes + (1 << 20) - 1) >> 20) +
+                                                       " MiB of GPU memory: " + cudaGetErrorString(err));
+    }
+    allocations_.push_back(p);
+    *out = p;
+    return Status::ok();
+}
+
+Status CudaForward::upload_matrix(const Weight& w, const std::string& name, DeviceMatrix& out) {
+    if (!cuda::matmul_supports(static_cast<int>(w.type))) {
+        const TensorTypeTraits t = tensor_type_traits(static_cast<uint32_t>(w.type));
+        return Status::error("CUDA_UNSUPPORTED", "tensor " + name + " has type " + (t.name ? t.name : "?") +
+                                                     ", which has no GPU kernels");
+    }
+    const size_t bytes = w.row_bytes * w.ne[1];
+    void* p = nullptr;
+    SQ_TRY(alloc(bytes, &p, "tensor " + name));
+    SQ_CUDA(cudaMemcpy(p, w.data, bytes, cudaMemcpyHostToDevice), "uploading " + name);
+    out = {p, static_cast<cuda::WeightType>(w.type), static_cast<int>(w.ne[1]), static_cast<int>(w.ne[0]),
+           static_cast<long>(w.row_bytes)};
+    return Status::ok();
+}
+
+Status CudaForward::upload_vector(const Weight& w, const std::string& name, const float** out) {
+    if (!w.data) return Status::ok();
+    float* p = nullptr;
+    SQ_TRY(alloc_n(w.ne[0], &p, "tensor " + name));
+    SQ_CUDA(cudaMemcpy(p, w.data, sizeof(float) * w.ne[0], cudaMemcpyHostToDevice), "uploading " + name);
+    *out = p;
+    return Status::ok();
+}
+
+Status CudaForward::init(const Model& model, const ContextParams& params, const std::string& device_name) {
+    hp_ = model.hparams();
+    n_ctx_ = params.n_ctx;
+    n_batch_ = params.n_batch;
+    name_ = device_name;
+    if (params.kv_type != KvType::F16) {
+        return Status::error("CUDA_UNSUPPORTED", "the GPU path keeps an F16 KV cache; an F32 cache runs on the CPU");
+    }
+    if (hp_.head_dim > 256) {
+        return Status::error("CUDA_UNSUPPORTED", "head dimension " + std::to_string(hp_.head_dim) +
+                                                     " is above the GPU attention's 256");
+    }
+    SQ_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
+
+    SQ_TRY(upload_matrix(model.token_embd(), "token_embd.weight", token_embd_));
+    if (hp_.tied_output) output_ = token_embd_;
+    else SQ_TRY(upload_matrix(model.output(), "output.weight", output_));
+    SQ_TRY(upload_vector(model.output_norm(), "output_norm.weight", &output_norm_));
+    layers_.resize(hp_.n_layers);
+    for (uint32_t il = 0; il < hp_.n_layers; ++il) {
+        const LayerWeights& src = model.layers()[il];
+        DeviceLayer& l = layers_[il];
+        const std::string p = "blk." + std::to_string(il) + ".";
+        SQ_TRY(upload_vector(src.attn_norm, p + "attn_norm.weight", &l.attn_norm));
+        SQ_TRY(upload_vector(src.ffn_norm, p + "ffn_norm.weight", &l.ffn_norm));
+        SQ_TRY(upload_vector(src.bq, p + "attn_q.bias", &l.bq));
+        SQ_TRY(upload_vector(src.bk, p + "attn_k.bias", &l.bk));
+        SQ_TRY(upload_vector(src.bv, p + "attn_v.bias", &l.bv));
+        SQ_TRY(upload_matrix(src.wq, p + "attn_q.weight", l.wq));
+        SQ_TRY(upload_matrix(src.wk, p + "attn_k.weight", l.wk));
+        SQ_TRY(upload_matrix(src.wv, p + "attn_v.weight", l.wv));
+        SQ_TRY(upload_matrix(src.wo, p + "attn_output.weight", l.wo));
+        SQ_TRY(upload_matrix(src.w_gate, p + "ffn_gate.weight", l.gate));
+        SQ_TRY(upload_matrix(src.w_up, p + "ffn_up.weight", l.up));
+        SQ_TRY(upload_matrix(src.w_down, p + "ffn_down.weight", l.down));
+    }
+    if (!model.rope_freq_factors().empty()) {
+        float* ff = nullptr;
+        SQ_TRY(alloc_n(model.rope_freq_factors().size(), &ff, "rope_freqs"));
+        SQ_CUDA(cudaMemcpy(ff, model.rope_freq_factors().data(), sizeof(float) * model.rope_freq_factors().size(),
+                           cudaMemcpyHostToDevice), "uploading rope_freqs");
+        freq_factors_ = ff;
+    }
+
+    const size_t nb = n_batch_, q_dim = size_t{hp_.n_heads} * hp_.head_dim, kv_dim = size_t{hp_.n_kv_heads} * hp_.head_dim;
+    const size_t cache_elems = size_t{hp_.n_layers} * n_ctx_ * kv_dim;
+    SQ_TRY(alloc_n(cache_elems, &k_cache_, "the KV cache for n_ctx " + std::to_string(n_ctx_)));
+    SQ_TRY(alloc_n(cache_elems, &v_cache_, "the KV cache for n_ctx " + std::to_string(n_ctx_)));
+    SQ_TRY(alloc_n(nb * hp_.n_embd, &x_, "activations"));
+    SQ_TRY(alloc_n(nb * hp_.n_embd, &xn_, "activations"));
+    SQ_TRY(alloc_n(nb * hp_.n_embd, &proj_, "activations"));
+    SQ_TRY(alloc_n(nb * q_dim, &q_, "activations"));
+    SQ_TRY(alloc_n(nb * q_dim, &attn_, "activations"));
+    SQ_TRY(alloc_n(nb * kv_dim, &k_, "activations"));
+    SQ_TRY(alloc_n(nb * kv_dim, &v_, "activations"));
+    SQ_TRY(alloc_n(nb * hp_.n_ff, &gate_, "activations"));
+    SQ_TRY(alloc_n(nb * hp_.n_ff, &up_, "activations"));
+    SQ_TRY(alloc_n(nb * hp_.n_vocab, &logits_, "logits"));
+    SQ_TRY(alloc_n(nb, &ids_, "token ids"));
+    SQ_TRY(alloc_n(nb, &positions_, "positions"));
+    for (const cuda::ActType t : {cuda::ActType::F32, cuda::ActType::F16, cuda::ActType::BF16, cuda::ActType::Q8_0,
+                                  cuda::ActType::Q8_1, cuda::ActType::Q8_K}) {
+        for (const uint32_t cols : {hp_.n_embd, static_cast<uint32_t>(q_dim), hp_.n_ff}) {
+            act_row_capacity_ = std::max(act_row_capacity_, round_up(cuda::quantized_row_bytes(t, cols), 16));
+        }
+    }
+    SQ_TRY(alloc_n(nb * act_row_capacity_, &act_, "matmul inputs"));
+    batch_kernel_max_keys_ = cuda::attention_batch_max_keys(hp_.head_dim);
+    if (n_ctx_ > static_cast<uint32_t>(batch_kernel_max_keys_)) {
+        if (hp_.head_dim != 64 && hp_.head_dim != 128) {
+            return Status::error("CUDA_UNSUPPORTED", "n_ctx " + std::to_string(n_ctx_) + " with head dimension " +
+                                                         std::to_string(hp_.head_dim) +
+                                                         " needs the split-K attention, which takes 64 or 128");
+        }
+        SQ_TRY(alloc_n(cuda::attention_decode_workspace_floats(hp_.n_heads, hp_.head_dim), &decode_workspace_,
+                       "attention workspace"));
+    }
+    return Status::ok();
+}
+
+Status CudaForward::norm(const float* w, const float* x, float* y, int n) {
+    const cuda::RmsNormParams p{x, w, y, n, static_cast<int>(hp_.n_embd), hp_.n_embd, hp_.n_embd, hp_.rms_eps};
+    SQ_CUDA(cuda::rms_norm(p, stream_), "rms_norm");
+    return Status::ok();
+}
+
+Status CudaForward::project(const float* x, int n_cols, int n, const DeviceMatrix* const* ws, float* const* ys,
+                            int count) {
+    bool converted = false;
+    cuda::ActType have = cuda::ActType::F32;
+    long a_row_bytes = 0;
+    for (int i = 0; i < count; ++i) {
+        const DeviceMatrix& w = *ws[i];
+        const cuda::ActType want = cuda::matmul_act_type(w.type);
+        if (!converted || want != have) {
+            a_row_bytes = round_up(cuda::quantized_row_bytes(want, n_cols), 16);
+            const cuda::QuantizeRowsParams qp{x, act_, want, n, n_cols, n_cols, a_row_bytes};
+            SQ_CUDA(cuda::quantize_rows(qp, stream_), "quantize_rows");
+            converted = true;
+            have = want;
+        }
+        const cuda::MatmulQParams mp{w.data, w.type, w.n_rows, n_cols, w.row_bytes, act_, a_row_bytes, n, ys[i], w.n_rows};
+        SQ_CUDA(cuda::matmul_q(mp, stream_), "matmul_q");
+    }
+    return Status::ok();
+}
+
+Status CudaForward::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* logits, bool all_logits) {
+    if (n == 0) return Status::ok();
+    if (n > n_batch_ || pos0 + n > n_ctx_) return Status::error("CUDA_ERROR", "batch outside the context's sizes");
+    host_positions_.resize(n);
+    for (uint32_t t = 0; t < n; ++t) host_positions_[t] = static_cast<int>(pos0 + t);
+    SQ_CUDA(cudaMemcpyAsync(ids_, tokens, sizeof(int) * n, cudaMemcpyHostToDevice, stream_), "copying tokens");
+    SQ_CUDA(cudaMemcpyAsync(positions_, host_positions_.data(), sizeof(int) * n, cudaMemcpyHostToDevice, stream_),
+            "copying positions");
+    const cuda::GetRowsParams gp{token_embd_.data, token_embd_.type, token_embd_.n_cols, token_embd_.row_bytes,
+                                 ids_, static_cast<int>(n), x_, hp_.n_embd};
+    SQ_CUDA(cuda::get_rows(gp, stream_), "get_rows");
+
+    int rows = static_cast<int>(n);
+    for (uint32_t il = 0; il < hp_.n_layers; ++il) {
+        SQ_TRY(attention_block(layers_[il], il, rows, static_cast<int>(pos0)));
+        if (il + 1 == hp_.n_layers) {
+            if (!logits) break; // the last FFN only feeds the head; this batch's K/V are stored
+            if (!all_logits && rows > 1) {
+                // Only the last token's logits are asked for: the rest of the graph is per row.
+                SQ_CUDA(cudaMemcpyAsync(x_, x_ + size_t(rows - 1) * hp_.n_embd, sizeof(float) * hp_.n_embd,
+                                        cudaMemcpyDeviceToDevice, stream_), "copying the last row");
+                rows = 1;
+            }
+        }
+        SQ_TRY(ffn_block(layers_[il], rows));
+    }
+    if (logits) {
+        SQ_TRY(norm(output_norm_, x_, xn_, rows));
+        const DeviceMatrix* head = &output_;
+        SQ_TRY(project(xn_, static_cast<int>(hp_.n_embd), rows, &head, &logits_, 1));
+        SQ_CUDA(cudaMemcpyAsync(logits, logits_, sizeof(float) * size_t(rows) * hp_.n_vocab, cudaMemcpyDeviceToHost,
+                                stream_), "copying logits");
+    }
+    SQ_CUDA(cudaStreamSynchronize(stream_), "forward pass");
+    return Status::ok();
+}
+
+Status CudaForward::attention_block(const DeviceLayer& l, uint32_t il, int n, int pos0) {
+    const long q_dim = long{hp_.n_heads} * hp_.head_dim, kv_dim = long{hp_.n_kv_heads} * hp_.head_dim;
+    SQ_TRY(norm(l.attn_norm, x_, xn_, n));
+    const DeviceMatrix* ws[3] = {&l.wq, &l.wk, &l.wv};
+    float* const ys[3] = {q_, k_, v_};
+    SQ_TRY(project(xn_, static_cast<int>(hp_.n_embd), n, ws, ys, 3));
+    const float* biases[3] = {l.bq, l.bk, l.bv};
+    for (int i = 0; i < 3; ++i) {
+        if (!biases[i]) continue;
+        const long dim = i == 0 ? q_dim : kv_dim;
+        SQ_CUDA(cuda::add({ys[i], biases[i], dim * n, dim}, stream_), "adding a bias");
+    }
+    for (const auto& [x, heads, stride] : {std::tuple{q_, hp_.n_heads, q_dim}, std::tuple{k_, hp_.n_kv_heads, kv_dim}}) {
+        const cuda::RopeParams rp{x, positions_, freq_factors_, n, static_cast<int>(heads), static_cast<int>(hp_.head_dim),
+                                  static_cast<int>(hp_.n_rot), stride, hp_.rope_freq_base, hp_.rope_freq_scale,
+                                  hp_.rope_order == RopeOrder::NeoX};
+        SQ_CUDA(cuda::rope(rp, stream_), "rope");
+    }
+    const size_t layer_offset = size_t{il} * hp_.n_kv_heads * n_ctx_ * hp_.head_dim;
+    for (const auto& [src, cache] : {std::pair{k_, k_cache_}, std::pair{v_, v_cache_}}) {
+        const cuda::KvStoreParams kp{src, cache + layer_offset, n, static_cast<int>(hp_.n_kv_heads),
+                                     static_cast<int>(hp_.head_dim), static_cast<int>(n_ctx_), pos0, kv_dim};
+        SQ_CUDA(cuda::kv_store(kp, stream_), "kv_store");
+    }
+    SQ_TRY(attend(il, n, pos0));
+    const DeviceMatrix* wo = &l.wo;
+    SQ_TRY(project(attn_, static_cast<int>(q_dim), n, &wo, &proj_, 1));
+    SQ_CUDA(cuda::add({x_, proj_, long{n} * hp_.n_embd, long{n} * hp_.n_embd}, stream_), "residual add");
+    return Status::ok();
+}
+
+Status CudaForward::attend(uint32_t il, int n, int pos0) {
+    const long q_dim = long{hp_.n_heads} * hp_.head_dim;
+    const size_t layer_offset = size_t{il} * hp_.n_kv_heads * n_ctx_ * hp_.head_dim;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+    if (pos0 + n <= batch_kernel_max_keys_) {
+        const cuda::AttentionBatchParams ap{q_, k_cache_ + layer_offset, v_cache_ + layer_offset, attn_, n,
+                                            static_cast<int>(hp_.n_heads), static_cast<int>(hp_.n_kv_heads),
+                                            static_cast<int>(hp_.head_dim), static_cast<int>(n_ctx_), pos0, q_dim,
+                                            q_dim, scale};
+        SQ_CUDA(cuda::attention_batch(ap, stream_), "attention_batch");
+        return Status::ok();
+    }
+    // Past the batch kernel's shared-memory limit: split-K decode attention, one token at a time.
+    for (int t = 0; t < n; ++t) {
+        cuda::AttentionDecodeParams dp{};
+        dp.q = q_ + t * q_dim;
+        dp.k = k_cache_ + layer_offset;
+        dp.v = v_cache_ + layer_offset;
+        dp.out = attn_ + t * q_dim;
+        dp.workspace = decode_workspace_;
+        dp.kv_type = cuda::KvType::F16;
+        dp.n_heads = static_cast<int>(hp_.n_heads);
+        dp.n_kv_heads = static_cast<int>(hp_.n_kv_heads);
+        dp.head_dim = static_cast<int>(hp_.head_dim);
+        dp.n_kv = pos0 + t + 1;
+        dp.kv_head_stride = long{n_ctx_} * hp_.head_dim;
+        dp.scale = scale;
+        SQ_CUDA(cuda::attention_decode(dp, stream_), "attention_decode");
+    }
+    return Status::ok();
+}
+
+Status CudaForward::ffn_block(const DeviceLayer& l, int n) {
+    SQ_TRY(norm(l.ffn_norm, x_, xn_, n));
+    const DeviceMatrix* ws[2] = {&l.gate, &l.up};
+    float* const ys[2] = {gate_, up_};
+    SQ_TRY(project(xn_, static_cast<int>(hp_.n_embd), n, ws, ys, 2));
+    SQ_CUDA(cuda::swiglu({gate_, up_, gate_, long{n} * hp_.n_ff}, stream_), "swiglu");
+    const DeviceMatrix* down = &l.down;
+    SQ_TRY(project(gate_, static_cast<int>(hp_.n_ff), n, &down, &proj_, 1));
+    SQ_CUDA(cuda::add({x_, proj_, long{n} * hp_.n_embd, long{n} * hp_.n_embd}, stream_), "residual add");
+    return Status::ok();
+}
+
+} // namespace
+
+Status gpu_forward_create(const Model& model, const ContextParams& params, std::unique_ptr<GpuForward>& out) {
+    const cuda::DeviceProbe probe = cuda::probe_devices();
+    if (probe.n_devices == 0) return Status::error("CUDA_UNAVAILABLE", std::string("no usable GPU: ") + probe.name);
+    auto gpu = std::make_unique<CudaForward>();
+    SQ_TRY(gpu->init(model, params, probe.name));
+    out = std::move(gpu);
+    return Status::ok();
+}
+
+} // namespace sq
