@@ -5,14 +5,22 @@
 #   PART=2: join half B, check the sha256, SmolLM2 64-token greedy GPU vs CPU, decode/prefill bench
 # Run PART=2 right after PART=1, while the machine is still warm; when half A is gone (a fresh
 # machine) it says so and benchmarks nothing on SmolLM2.
-#   PART=1 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-a)
-#   PART=2 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-b)
+# The build uses the committed tree from .gl/src.tar (`git archive HEAD`), not the working tree,
+# which holds other people's unfinished files.
+#   PART=1 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-a and .gl/src.tar)
+#   PART=2 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-b and .gl/src.tar)
 set -u -o pipefail
 OUT=${OUT:-/tmp/squeeze-gpu-out}
 PART=${PART:-1}
-BUILD=build/gpu-forward
+COMMIT=${COMMIT:-unknown}
+REPO=$PWD
+SRC=/tmp/squeeze-src
+BUILD=$SRC/build/gpu-forward
 SMOL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-mkdir -p "$OUT" /tmp/smol
+mkdir -p "$OUT" /tmp/smol "$SRC"
+if [ "$(cat $SRC/.commit 2>/dev/null)" != "$COMMIT" ]; then
+  tar -xf .gl/src.tar -C "$SRC" && echo "$COMMIT" > "$SRC/.commit"
+fi
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee -a "$OUT/device.txt"
 nproc | sed 's/^/cpu cores: /' | tee -a "$OUT/device.txt"
@@ -20,6 +28,7 @@ nproc | sed 's/^/cpu cores: /' | tee -a "$OUT/device.txt"
 if [ "$PART" = 1 ]; then
   cp .gl/smol-a/part00 /tmp/smol/part00
 fi
+cd "$SRC"
 { cmake -S native -B $BUILD -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 &&
   cmake --build $BUILD -j16 --target cuda-ops-test cuda-forward-test cuda-forward-bench; } > "$OUT/build-$PART.log" 2>&1
 status=$?
@@ -38,9 +47,9 @@ if [ ! -f /tmp/smol/part00 ]; then
   echo "half A of SmolLM2 is gone (a fresh machine): no SmolLM2 comparison in this call"
   exit 1
 fi
-cat /tmp/smol/part00 .gl/smol-b/part01 > /tmp/smol/model.gguf
+cat /tmp/smol/part00 "$REPO/.gl/smol-b/part01" > /tmp/smol/model.gguf
 echo "$SMOL_SHA256  /tmp/smol/model.gguf" | sha256sum -c - || exit 1
 SQUEEZE_SMOLLM2=/tmp/smol/model.gguf $BUILD/cuda-forward-test 2>&1 | tee "$OUT/forward-test-smollm2.txt"
 echo "cuda-forward-test exit $?"
-COMMIT=${COMMIT:-unknown} $BUILD/cuda-forward-bench /tmp/smol/model.gguf --threads "$(nproc)" --prompt 512 \
+COMMIT=$COMMIT $BUILD/cuda-forward-bench /tmp/smol/model.gguf --threads "$(nproc)" --prompt 512 \
   --decode 128 --json "$OUT/forward-bench.json" 2>&1 | tee "$OUT/forward-bench.txt"
