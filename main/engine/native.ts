@@ -80,6 +80,8 @@ export interface NativeAnswerOptions extends NativeGenerateOptions {
   massTarget?: number;
   /** per-layer thresholds instead of the global ones */
   perLayer?: boolean;
+  /** evaluation: attention-mass recall per layer in the stats (costs a dense pass over the document) */
+  recall?: boolean;
 }
 
 export interface NativeSqueezeStats {
@@ -97,6 +99,19 @@ export interface NativeSqueezeStats {
   bytesDense: number;
   lookupMs: number;
   attentionMs: number;
+  /** [nLayers] mean attention-mass recall of the selected keys (empty unless options.recall) */
+  recallPerLayer: Float64Array;
+}
+
+/** The squeeze part of NativeAnswerOptions. */
+export type NativeSqueezeOptions = Pick<NativeAnswerOptions, 'mode' | 'sparsity' | 'budget' | 'massTarget' | 'perLayer' | 'recall'>;
+
+export interface NativeEvalLogitsResult {
+  /** [continuation.length][nVocab] */
+  logits: Float32Array;
+  mode: NativeSqueezeMode;
+  target: number;
+  stats: NativeSqueezeStats;
 }
 
 export interface NativeAnswerResult extends NativeGenerateResult {
@@ -136,6 +151,11 @@ export interface NativeDocSession {
   ): Promise<NativeIngestResult>;
   /** Generates after the pack's fixed context followed by `tokens` (the conversation's dynamic part). */
   answer(tokens: number[], options: NativeAnswerOptions, onToken?: (token: number) => void): Promise<NativeAnswerResult>;
+  /**
+   * Teacher-forced logits (accuracy evaluation): `tokens` as one batch after the fixed context, then
+   * continuation[0 .. n-2] one at a time, in the given mode. Row i predicts continuation[i].
+   */
+  evalLogits(tokens: number[], continuation: number[], options?: NativeSqueezeOptions): Promise<NativeEvalLogitsResult>;
   cancel(): void;
 }
 

@@ -163,12 +163,12 @@ sq::SqueezeMode mode_from_js(Napi::Env env, const Napi::Object& o) {
     m.budget_keys = static_cast<uint32_t>(number_option(o, "budget", 0));
     m.mass_target = static_cast<float>(number_option(o, "massTarget", m.mass_target));
     m.per_layer = o.Has("perLayer") && o.Get("perLayer").ToBoolean().Value();
+    m.recall = o.Has("recall") && o.Get("recall").ToBoolean().Value();
     if (!(m.sparsity >= 0.0f && m.sparsity < 1.0f)) throw usage_error(env, "sparsity must be in [0, 1)");
     return m;
 }
 
-Napi::Object stats_to_js(Napi::Env env, const sq::AnswerResult& r) {
-    const sq::squeeze::SqueezeStats& s = r.stats;
+Napi::Object stats_to_js(Napi::Env env, const sq::squeeze::SqueezeStats& s, double lookup_ms, double attention_ms) {
     Napi::Object out = Napi::Object::New(env);
     Napi::Array levels = Napi::Array::New(env, s.clusters_per_level.size());
     for (size_t i = 0; i < s.clusters_per_level.size(); ++i) levels.Set(static_cast<uint32_t>(i), s.clusters_per_level[i]);
@@ -191,8 +191,12 @@ Napi::Object stats_to_js(Napi::Env env, const sq::AnswerResult& r) {
     out.Set("centroidsScored", static_cast<double>(s.centroids_scored));
     out.Set("bytesRead", static_cast<double>(s.bytes_read));
     out.Set("bytesDense", static_cast<double>(s.bytes_dense));
-    out.Set("lookupMs", r.lookup_ms);
-    out.Set("attentionMs", r.attention_ms);
+    out.Set("lookupMs", lookup_ms);
+    out.Set("attentionMs", attention_ms);
+    // [n_layers] mean attention-mass recall, only when the mode asked for it
+    Napi::Float64Array recall = Napi::Float64Array::New(env, s.recall_rows.empty() ? 0 : s.n_layers);
+    for (uint32_t l = 0; l < recall.ElementLength(); ++l) recall[l] = s.mean_recall(l);
+    out.Set("recallPerLayer", recall);
     return out;
 }
 
@@ -238,7 +242,7 @@ protected:
         out.Set("stopReason", sq::stop_reason_name(g.stop_reason));
         out.Set("mode", sq::squeeze_kind_name(result_.kind));
         out.Set("target", result_.target);
-        out.Set("stats", stats_to_js(env, result_));
+        out.Set("stats", stats_to_js(env, result_.stats, result_.lookup_ms, result_.attention_ms));
         Napi::Float32Array mass = Napi::Float32Array::New(env, result_.token_mass.size()); // [n_fixed]
         std::copy(result_.token_mass.begin(), result_.token_mass.end(), mass.Data());
         out.Set("tokenMass", mass);
@@ -256,6 +260,50 @@ private:
     sq::AnswerResult result_;
 };
 
+// Teacher-forced logits of a continuation in one mode (DocSession::eval_logits).
+class EvalLogitsWorker : public Napi::AsyncWorker {
+public:
+    EvalLogitsWorker(Napi::Env env, StatePtr state, std::vector<int32_t> tokens, std::vector<int32_t> continuation, sq::SqueezeMode mode)
+        : Napi::AsyncWorker(env), state_(std::move(state)), tokens_(std::move(tokens)), continuation_(std::move(continuation)),
+          mode_(mode), deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+protected:
+    void Execute() override {
+        BusyGuard guard{state_};
+        try {
+            status_ = state_->session->eval_logits(tokens_, continuation_, mode_, result_);
+        } catch (const std::bad_alloc&) {
+            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory scoring the continuation");
+        }
+    }
+    void OnOK() override {
+        Napi::Env env = Env();
+        if (!status_) {
+            deferred_.Reject(status_error(env, status_).Value());
+            return;
+        }
+        Napi::Object out = Napi::Object::New(env);
+        Napi::Float32Array logits = Napi::Float32Array::New(env, result_.logits.size()); // [n_continuation][n_vocab]
+        std::copy(result_.logits.begin(), result_.logits.end(), logits.Data());
+        out.Set("logits", logits);
+        out.Set("mode", sq::squeeze_kind_name(mode_.kind));
+        out.Set("target", result_.target);
+        const sq::squeeze::SqueezeStats& s = result_.stats;
+        out.Set("stats", stats_to_js(env, s, s.lookup_seconds * 1e3, s.attention_seconds * 1e3));
+        deferred_.Resolve(out);
+    }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+private:
+    StatePtr state_;
+    std::vector<int32_t> tokens_, continuation_;
+    sq::SqueezeMode mode_;
+    Napi::Promise::Deferred deferred_;
+    sq::Status status_;
+    sq::EvalResult result_;
+};
+
 } // namespace
 
 Napi::Function DocSessionWrap::define(Napi::Env env) {
@@ -264,6 +312,7 @@ Napi::Function DocSessionWrap::define(Napi::Env env) {
                            InstanceMethod<&DocSessionWrap::load_pack>("loadPack"),
                            InstanceMethod<&DocSessionWrap::ingest>("ingest"),
                            InstanceMethod<&DocSessionWrap::answer>("answer"),
+                           InstanceMethod<&DocSessionWrap::eval_logits>("evalLogits"),
                            InstanceMethod<&DocSessionWrap::cancel>("cancel"),
                        });
 }
@@ -343,6 +392,22 @@ Napi::Value DocSessionWrap::answer(const Napi::CallbackInfo& info) {
     Napi::Function on_token = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
     claim(env);
     auto* worker = new AnswerWorker(env, on_token, state_, std::move(tokens), mode, std::move(params));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+// evalLogits(tokens, continuation, { mode, sparsity, budget, massTarget, perLayer, recall }):
+// Promise<{ logits, mode, target, stats }>.
+Napi::Value DocSessionWrap::eval_logits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2) throw usage_error(env, "evalLogits(tokens, continuation, options?)");
+    std::vector<int32_t> tokens = tokens_from_js(info[0]);
+    std::vector<int32_t> continuation = tokens_from_js(info[1]);
+    Napi::Object opts = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+    const sq::SqueezeMode mode = mode_from_js(env, opts);
+    claim(env);
+    auto* worker = new EvalLogitsWorker(env, state_, std::move(tokens), std::move(continuation), mode);
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

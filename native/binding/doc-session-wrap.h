@@ -31,6 +31,7 @@ private:
     Napi::Value load_pack(const Napi::CallbackInfo& info);
     Napi::Value ingest(const Napi::CallbackInfo& info);
     Napi::Value answer(const Napi::CallbackInfo& info);
+    Napi::Value eval_logits(const Napi::CallbackInfo& info);
     Napi::Value cancel(const Napi::CallbackInfo& info);
     void claim(Napi::Env env); // throws SESSION_BUSY while a job runs
 

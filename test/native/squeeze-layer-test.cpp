@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cpu/ops.h"
 #include "backend/cpu/thread-pool.h"
 #include "check.h"
 #include "squeeze-fixtures.h"
@@ -180,6 +181,107 @@ TEST_CASE("token mass: each fixed token's attention probability summed over toke
     }
     CHECK_NEAR(total, total_want, 1e-4);
     CHECK(total > 1.0 && total < kBatch * kHeads); // the dynamic rows take some of the mass
+}
+
+// Largest difference between squeeze_attend_layer with every cluster selected and the engine's dense
+// F16-cache kernel (cpu::attention_f16) over the same cache, for a batch of n_tokens tokens.
+double max_difference_from_dense(const Setup& s, uint32_t n_tokens, bool round_as_dense) {
+    sq::cpu::ThreadPool pool(2);
+    LayerScratch scratch;
+    std::vector<float> out(size_t{n_tokens} * kHeads * kDim);
+    LayerAttention a = layer_args(s, 1, out.data());
+    a.n_tokens = n_tokens;
+    a.n_dyn_before = kDynBefore + kBatch - n_tokens;
+    a.q = s.q.data() + size_t{kBatch - n_tokens} * kHeads * kDim;
+    a.round_as_dense = round_as_dense;
+    CHECK(squeeze_attend_layer(a, pool, scratch, nullptr).is_ok());
+    std::vector<float> scores(kCtx + 16), want(kDim);
+    std::vector<uint16_t> q16(kDim), p16(kCtx + 16);
+    double worst = 0.0;
+    for (uint32_t t = 0; t < n_tokens; ++t)
+        for (uint32_t h = 0; h < kHeads; ++h) {
+            const size_t base = (size_t{1} * kKv + h / kGroup) * kCtx * kDim;
+            const uint32_t n_kv = kFixed + a.n_dyn_before + t + 1;
+            sq::cpu::attention_f16(a.q + (size_t{t} * kHeads + h) * kDim, s.k.data() + base, s.v.data() + base, n_kv, kDim, kScale,
+                                   n_tokens == 1, scores.data(), q16.data(), p16.data(), want.data());
+            for (uint32_t c = 0; c < kDim; ++c)
+                worst = std::max(worst, double(std::fabs(out[(size_t{t} * kHeads + h) * kDim + c] - want[c])));
+        }
+    return worst;
+}
+
+TEST_CASE("round_as_dense: every cluster selected agrees with the engine's dense F16 attention") {
+    const Setup s = make_setup();
+    for (const uint32_t n_tokens : {1u, kBatch}) {
+        const double rounded = max_difference_from_dense(s, n_tokens, true), plain = max_difference_from_dense(s, n_tokens, false);
+        CHECK(rounded < 1e-5);
+        CHECK(rounded < plain / 10);
+    }
+    LayerScratch scratch;
+    std::vector<float> out(size_t{kBatch} * kHeads * kDim);
+    sq::cpu::ThreadPool pool(1);
+    LayerAttention a = layer_args(s, 0, out.data());
+    a.round_as_dense = true;
+    a.elem = KvElem::F32; // the rounding mirrors the F16 kernel only
+    CHECK(squeeze_attend_layer(a, pool, scratch, nullptr).code == "SQUEEZE_BAD_PARAMS");
+}
+
+TEST_CASE("recall: share of the dense attention over the fixed context that falls on the selected keys") {
+    const Setup s = make_setup();
+    sq::cpu::ThreadPool pool(2);
+    LayerScratch scratch;
+    SqueezeStats stats;
+    stats.reset(s.index);
+    std::vector<float> out(size_t{kBatch} * kHeads * kDim);
+    LayerAttention a = layer_args(s, 1, out.data());
+    a.recall = true;
+    CHECK(squeeze_attend_layer(a, pool, scratch, &stats).is_ok()); // every cluster
+    CHECK_NEAR(stats.mean_recall(1), 1.0, 1e-6);
+    CHECK_EQ(stats.recall_rows[1], uint64_t{kBatch} * kHeads);
+    CHECK_EQ(stats.mean_recall(0), -1.0); // not measured
+
+    // Threshold at the median score: the recall is the reference share over exactly the selected tokens.
+    std::vector<float> rows;
+    for (uint32_t t = 0; t < kBatch; ++t) rows.insert(rows.end(), s.q.begin() + t * kHeads * kDim, s.q.begin() + (t * kHeads + kGroup) * kDim);
+    std::vector<std::vector<float>> scores;
+    lookup_score_all(s.index.head(1, 0), rows.data(), kBatch, kGroup, kScale, scores);
+    std::nth_element(scores[1].begin(), scores[1].begin() + scores[1].size() / 2, scores[1].end());
+    const float tau[2] = {0.0f, scores[1][scores[1].size() / 2]};
+    a.select.mode = SelectMode::Threshold;
+    a.select.tau = tau;
+    stats.reset(s.index);
+    CHECK(squeeze_attend_layer(a, pool, scratch, &stats).is_ok());
+    double want = 0.0;
+    for (uint32_t kvh = 0; kvh < kKv; ++kvh) {
+        const HeadIndex& head = s.index.head(1, kvh);
+        std::vector<bool> selected(kFixed, false);
+        for (uint32_t slot = 0; slot < head.n_always; ++slot) selected[head.token_of_slot[slot]] = true;
+        for (const uint32_t j : scratch.selections[kvh].clusters)
+            for (uint32_t slot = head.levels[1].first[j]; slot < head.levels[1].first[j + 1]; ++slot) selected[head.token_of_slot[slot]] = true;
+        for (uint32_t t = 0; t < kBatch; ++t)
+            for (uint32_t g = 0; g < kGroup; ++g) {
+                const float* q = s.q.data() + (size_t{t} * kHeads + kvh * kGroup + g) * kDim;
+                const size_t base = (size_t{1} * kKv + kvh) * kCtx * kDim;
+                std::vector<double> logit(kFixed);
+                double m = -1e300, z = 0.0, on = 0.0;
+                for (uint32_t i = 0; i < kFixed; ++i) {
+                    double dot = 0.0;
+                    for (uint32_t c = 0; c < kDim; ++c) dot += double(q[c]) * s.k32[base + size_t{i} * kDim + c];
+                    m = std::max(m, logit[i] = dot * kScale);
+                }
+                for (uint32_t i = 0; i < kFixed; ++i) {
+                    z += std::exp(logit[i] - m);
+                    if (selected[i]) on += std::exp(logit[i] - m);
+                }
+                want += on / z;
+            }
+    }
+    want /= kBatch * kHeads;
+    CHECK_NEAR(stats.mean_recall(1), want, 1e-5);
+    CHECK(want < 0.999 && want > 0.0);
+
+    a.recall = true;
+    CHECK(squeeze_attend_layer(a, pool, scratch, nullptr).code == "SQUEEZE_BAD_PARAMS"); // recall needs stats
 }
 
 int main() { return run_all_tests(); }

@@ -17,7 +17,7 @@ double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::
 
 bool same_mode(const SqueezeMode& a, const SqueezeMode& b) {
     return a.kind == b.kind && a.sparsity == b.sparsity && a.per_layer == b.per_layer && a.budget_keys == b.budget_keys &&
-           a.mass_target == b.mass_target;
+           a.mass_target == b.mass_target && a.recall == b.recall;
 }
 
 } // namespace
@@ -50,13 +50,15 @@ public:
     const std::vector<float>& captured() const { return q_cal_; }
     uint32_t window() const { return window_; }
 
-    void squeeze(const Pack* pack, const KvCacheRef& cache, SelectParams select, uint32_t target, bool per_layer, float* token_mass) {
+    void squeeze(const Pack* pack, const KvCacheRef& cache, SelectParams select, uint32_t target, bool per_layer, float* token_mass,
+                 bool recall) {
         pack_ = pack;
         cache_ = cache;
         select_ = select;
         target_ = target;
         per_layer_ = per_layer;
         token_mass_ = token_mass;
+        recall_ = recall;
         q_cal_.clear();
         error_ = Status::ok();
     }
@@ -92,6 +94,9 @@ public:
         if (select_.mode == SelectMode::Threshold) a.select.tau = pack_->thresholds.tau(target_, c.layer, per_layer_);
         a.out = c.out;
         a.token_mass = token_mass_;
+        // With an F16 cache, round as the dense kernel does: every cluster selected then agrees with dense.
+        a.round_as_dense = a.elem == KvElem::F16;
+        a.recall = recall_;
         Status st = squeeze_attend_layer(a, pool, scratch_, &stats_);
         if (st) return true;
         // Validated at attach, so this is a bug; dense attention still gives a right answer.
@@ -120,6 +125,7 @@ private:
     uint32_t target_ = 0;
     bool per_layer_ = false;
     float* token_mass_ = nullptr;
+    bool recall_ = false;
     LayerScratch scratch_;
     SqueezeStats stats_;
     Status error_;
@@ -224,28 +230,19 @@ Status DocSession::restore_fixed() {
     return Status::ok();
 }
 
-Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode& mode, const GenerateParams& params,
-                          const TokenCallback& on_token, const std::atomic<bool>* cancel, AnswerResult& out) {
-    out = AnswerResult{};
-    out.kind = mode.kind;
-    if (!pack_) return Status::error("PACK_NONE", "no document pack is attached");
-    if (dynamic.empty()) return Status::error("GENERATE_EMPTY_PROMPT", "the question has no tokens");
-    const std::vector<int32_t>& fixed = pack_->meta.fixed_tokens;
+Status DocSession::select_params(const SqueezeMode& mode, SelectParams& select, uint32_t& target) const {
     const Thresholds& th = pack_->thresholds;
-
-    SelectParams select;
-    uint32_t target = 0;
+    select = SelectParams{};
+    target = 0;
     switch (mode.kind) {
         case SqueezeKind::Dense:
         case SqueezeKind::AllClusters: select.mode = SelectMode::Dense; break;
-        case SqueezeKind::Threshold: {
+        case SqueezeKind::Threshold:
             if (th.targets.empty()) return Status::error("SQUEEZE_BAD_MODE", "the pack has no calibrated sparsities");
             for (uint32_t i = 1; i < th.targets.size(); ++i)
                 if (std::fabs(th.targets[i] - mode.sparsity) < std::fabs(th.targets[target] - mode.sparsity)) target = i;
             select.mode = SelectMode::Threshold;
-            out.target = th.targets[target];
             break;
-        }
         case SqueezeKind::Budget:
             if (mode.budget_keys == 0) return Status::error("SQUEEZE_BAD_MODE", "a key budget must be positive");
             select.mode = SelectMode::Budget;
@@ -259,6 +256,26 @@ Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode
             select.mass_target = mode.mass_target;
             break;
     }
+    return Status::ok();
+}
+
+void DocSession::begin(const SqueezeMode& mode, const SelectParams& select, uint32_t target, float* token_mass) {
+    hook_->stats().reset(pack_->index);
+    if (mode.kind == SqueezeKind::Dense) hook_->stop();
+    else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode.per_layer, token_mass, mode.recall);
+}
+
+Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode& mode, const GenerateParams& params,
+                          const TokenCallback& on_token, const std::atomic<bool>* cancel, AnswerResult& out) {
+    out = AnswerResult{};
+    out.kind = mode.kind;
+    if (!pack_) return Status::error("PACK_NONE", "no document pack is attached");
+    if (dynamic.empty()) return Status::error("GENERATE_EMPTY_PROMPT", "the question has no tokens");
+    const std::vector<int32_t>& fixed = pack_->meta.fixed_tokens;
+    SelectParams select;
+    uint32_t target = 0;
+    SQ_TRY(select_params(mode, select, target));
+    if (mode.kind == SqueezeKind::Threshold) out.target = pack_->thresholds.targets[target];
 
     // A failed generation resets the session: put the fixed context back rather than prefill it.
     const std::vector<int32_t>& cached = session_->cached_tokens();
@@ -271,16 +288,46 @@ Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode
     prompt.insert(prompt.end(), fixed.begin(), fixed.end());
     prompt.insert(prompt.end(), dynamic.begin(), dynamic.end());
 
-    hook_->stats().reset(pack_->index);
     if (mode.token_mass && mode.kind != SqueezeKind::Dense) out.token_mass.assign(fixed.size(), 0.0f);
-    if (mode.kind == SqueezeKind::Dense) hook_->stop();
-    else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode.per_layer,
-                        out.token_mass.empty() ? nullptr : out.token_mass.data());
+    begin(mode, select, target, out.token_mass.empty() ? nullptr : out.token_mass.data());
     Status st = session_->generate(prompt, params, on_token, cancel, out.generation);
     hook_->stop();
     out.stats = hook_->stats();
     out.lookup_ms = out.stats.lookup_seconds * 1e3;
     out.attention_ms = out.stats.attention_seconds * 1e3;
+    SQ_TRY(st);
+    return hook_->error();
+}
+
+Status DocSession::eval_logits(const std::vector<int32_t>& dynamic, const std::vector<int32_t>& continuation, const SqueezeMode& mode,
+                               EvalResult& out) {
+    out = EvalResult{};
+    if (!pack_) return Status::error("PACK_NONE", "no document pack is attached");
+    if (dynamic.empty()) return Status::error("GENERATE_EMPTY_PROMPT", "the question has no tokens");
+    if (continuation.empty()) return Status::error("EVAL_EMPTY", "there are no continuation tokens to score");
+    const std::vector<int32_t>& fixed = pack_->meta.fixed_tokens;
+    SelectParams select;
+    uint32_t target = 0;
+    SQ_TRY(select_params(mode, select, target));
+    if (mode.kind == SqueezeKind::Threshold) out.target = pack_->thresholds.targets[target];
+
+    const std::vector<int32_t>& cached = session_->cached_tokens();
+    if (cached.size() < fixed.size() || !std::equal(fixed.begin(), fixed.end(), cached.begin())) SQ_TRY(restore_fixed());
+    else session_->adopt_cache(fixed);
+
+    Context& ctx = session_->context();
+    const size_t n_vocab = ctx.model().hparams().n_vocab;
+    out.logits.reserve(continuation.size() * n_vocab);
+    std::vector<float> logits; // [n_vocab] of the last token evaluated
+    begin(mode, select, target, nullptr);
+    Status st = ctx.eval(dynamic.data(), static_cast<uint32_t>(dynamic.size()), false, logits);
+    for (size_t i = 0; st && i < continuation.size(); ++i) {
+        out.logits.insert(out.logits.end(), logits.begin(), logits.end());
+        if (i + 1 < continuation.size()) st = ctx.eval(continuation.data() + i, 1, false, logits);
+    }
+    hook_->stop();
+    out.stats = hook_->stats();
+    session_->adopt_cache(fixed); // the dynamic rows written here belong to no conversation
     SQ_TRY(st);
     return hook_->error();
 }

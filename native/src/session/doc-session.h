@@ -41,6 +41,7 @@ struct SqueezeMode {
     uint32_t budget_keys = 0;  // Budget
     float mass_target = 0.95f; // Mass
     bool token_mass = true;    // collect per-token attention mass of the fixed context (citations)
+    bool recall = false;       // evaluation: attention-mass recall per layer in the stats (costs a dense pass)
 };
 
 struct IngestParams {
@@ -67,6 +68,12 @@ struct AnswerResult {
     double attention_ms = 0;          // fixed (sparse) + dynamic part + merge
 };
 
+struct EvalResult {
+    std::vector<float> logits;    // [n_continuation][n_vocab]: row i is the distribution that predicts continuation[i]
+    float target = 0;             // Threshold: the calibrated sparsity used
+    squeeze::SqueezeStats stats;  // no lookups for Dense; recall per layer when the mode asks for it
+};
+
 class DocSession {
 public:
     static Status create(const Model& model, const ContextParams& params, std::unique_ptr<DocSession>& out);
@@ -86,6 +93,14 @@ public:
     Status answer(const std::vector<int32_t>& dynamic, const SqueezeMode& mode, const GenerateParams& params,
                   const TokenCallback& on_token, const std::atomic<bool>* cancel, AnswerResult& out);
 
+    // Teacher-forced scoring (accuracy evaluation): after the attached pack's fixed context, `dynamic`
+    // is evaluated as one batch (as answer() prefills a question), then continuation[0 .. n-2] one
+    // token at a time (as answer() decodes), all in `mode`; so greedy answer() tokens are the argmax
+    // of these rows. The cache keeps only the fixed context afterwards.
+    // Errors: PACK_NONE, SQUEEZE_BAD_MODE, GENERATE_EMPTY_PROMPT, EVAL_EMPTY, those of Context::eval.
+    Status eval_logits(const std::vector<int32_t>& dynamic, const std::vector<int32_t>& continuation, const SqueezeMode& mode,
+                       EvalResult& out);
+
     const squeeze::Pack* pack() const { return pack_.get(); }
     Session& session() { return *session_; }
 
@@ -93,6 +108,10 @@ private:
     DocSession() = default;
     class Hook;
     Status restore_fixed();
+    // The lookup's parameters for a mode; target: index of the calibrated sparsity (Threshold).
+    Status select_params(const SqueezeMode& mode, squeeze::SelectParams& select, uint32_t& target) const;
+    // Points the hook at the pack in this mode (Dense: the engine's own attention); stats reset.
+    void begin(const SqueezeMode& mode, const squeeze::SelectParams& select, uint32_t target, float* token_mass);
 
     std::unique_ptr<Session> session_;
     std::unique_ptr<Hook> hook_;

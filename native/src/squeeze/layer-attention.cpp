@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "recall.h"
 #include "sparse-attention.h"
 
 namespace sq::squeeze {
@@ -26,15 +27,20 @@ void run_tasks(cpu::ThreadPool& pool, uint32_t n, Fn&& fn) {
     });
 }
 
-// Adds one row's final attention probabilities of the fixed-context keys to mass [n_tokens]:
-// p (exp(logit - max) over the selection's slots) rescaled by the fixed part's share after the merge.
-void add_token_mass(const HeadIndex& head, const Selection& sel, const float* p, const AttnPartial& fixed, const AttnPartial& dyn,
-                    float* mass) {
-    if (fixed.sum <= 0.0f) return;
+// The factor that turns a row's fixed-part p (exp(logit - max) over the selection's slots) into its
+// final attention probabilities: 1/sum, scaled by the fixed part's share after the merge.
+float fixed_probability_coef(const AttnPartial& fixed, const AttnPartial& dyn) {
+    if (fixed.sum <= 0.0f) return 0.0f;
     const float m = std::max(fixed.max, dyn.max);
     const float w_fixed = fixed.sum * std::exp(fixed.max - m);
     const float w_dyn = dyn.sum > 0.0f ? dyn.sum * std::exp(dyn.max - m) : 0.0f;
-    const float coef = w_fixed / (w_fixed + w_dyn) / fixed.sum;
+    return w_fixed / (w_fixed + w_dyn) / fixed.sum;
+}
+
+// Adds one row's attention probabilities of the fixed-context keys (p * coef, over the selection's
+// slots in order) to mass [n_tokens].
+void add_token_mass(const HeadIndex& head, const Selection& sel, const float* p, float coef, float* mass) {
+    if (coef == 0.0f) return;
     uint32_t i = 0;
     for (const auto& r : selection_ranges(head, sel))
         for (uint32_t s = r.first; s < r.second; ++s) mass[head.token_of_slot[s]] += p[i++] * coef;
@@ -45,7 +51,8 @@ void add_token_mass(const HeadIndex& head, const Selection& sel, const float* p,
 Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, LayerScratch& scratch, SqueezeStats* stats) {
     const ClusterIndex* index = a.index;
     if (!index || a.layer >= index->n_layers || index->n_kv_heads == 0 || a.n_heads % index->n_kv_heads != 0 || !a.q || !a.out ||
-        (a.n_dyn_before + a.n_tokens > 0 && (!a.k_dyn || !a.v_dyn)))
+        (a.n_dyn_before + a.n_tokens > 0 && (!a.k_dyn || !a.v_dyn)) || (a.round_as_dense && a.elem != KvElem::F16) ||
+        (a.recall && !stats))
         return Status::error("SQUEEZE_BAD_PARAMS", "squeeze_attend_layer: bad arguments for layer " + std::to_string(a.layer));
     if (a.n_tokens == 0) return Status::ok();
     const uint32_t d = index->head_dim, n_kv = index->n_kv_heads, group = a.n_heads / n_kv;
@@ -60,6 +67,7 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         scratch.mass.resize(n_threads);
         for (std::vector<float>& m : scratch.mass) m.assign(index->n_tokens, 0.0f);
     }
+    if (a.recall) scratch.recall.assign(n_threads, 0.0);
 
     // Phase 1: one selection per KV head from all of the batch's query rows of its group.
     auto t0 = std::chrono::steady_clock::now();
@@ -79,22 +87,36 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
     run_tasks(pool, a.n_tokens * n_kv, [&](uint32_t task, uint32_t slot) {
         const uint32_t t = task / n_kv, h = task % n_kv;
         const size_t row0 = (size_t{t} * a.n_heads + size_t{h} * group) * d;
+        const HeadIndex& head = index->head(a.layer, h);
+        const Selection& sel = scratch.selections[h];
+        const uint32_t n_dyn = a.n_dyn_before + t + 1;
+        const auto* k = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
+        const auto* v = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
+        std::vector<float>& probs = scratch.rows[slot];
+        if (a.recall)
+            for (uint32_t g = 0; g < group; ++g)
+                scratch.recall[slot] += selection_recall(head, sel, a.q + row0 + size_t{g} * d, a.scale, scratch.partial[slot]);
+        if (a.round_as_dense) {
+            // probs: [group][n_keys + n_dyn] final probabilities, the fixed slots first.
+            attention_rounded_f16(head, sel, a.q + row0, group, reinterpret_cast<const uint16_t*>(k), reinterpret_cast<const uint16_t*>(v),
+                                  n_dyn, a.scale, scratch.partial[slot], probs, a.out + row0);
+            if (a.token_mass)
+                for (uint32_t g = 0; g < group; ++g)
+                    add_token_mass(head, sel, probs.data() + size_t{g} * (sel.n_keys + n_dyn), 1.0f, scratch.mass[slot].data());
+            return;
+        }
         std::vector<AttnPartial>& parts = scratch.parts[slot];
         parts.resize(group);
         AttnPartial dyn;
-        const HeadIndex& head = index->head(a.layer, h);
-        sparse_attention(head, scratch.selections[h], a.q + row0, group, a.scale, scratch.rows[slot],
-                         a.out + row0, parts.data());
-        const uint32_t n_dyn = a.n_dyn_before + t + 1;
+        sparse_attention(head, sel, a.q + row0, group, a.scale, probs, a.out + row0, parts.data());
         std::vector<float>& buf = scratch.partial[slot]; // [d] output + [n_dyn] logits
         buf.resize(d + n_dyn);
-        const auto* k = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
-        const auto* v = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
         for (uint32_t g = 0; g < group; ++g) {
             const size_t row = row0 + size_t{g} * d;
             attention_partial(a.q + row, k, v, a.elem, n_dyn, d, a.scale, buf.data() + d, buf.data(), dyn);
-            if (a.token_mass) add_token_mass(head, scratch.selections[h], scratch.rows[slot].data() + size_t{g} * scratch.selections[h].n_keys,
-                                             parts[g], dyn, scratch.mass[slot].data());
+            if (a.token_mass)
+                add_token_mass(head, sel, probs.data() + size_t{g} * sel.n_keys, fixed_probability_coef(parts[g], dyn),
+                               scratch.mass[slot].data());
             lse_merge(a.out + row, parts[g], buf.data(), dyn, d);
         }
     });
@@ -107,6 +129,11 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         for (uint32_t h = 0; h < n_kv; ++h) stats->add_lookup(a.layer, h, index->head(a.layer, h), scratch.selections[h]);
         stats->lookup_seconds += lookup_s;
         stats->attention_seconds += attention_s;
+        if (a.recall) {
+            double sum = 0.0;
+            for (const double r : scratch.recall) sum += r;
+            stats->add_recall(a.layer, sum, uint64_t{a.n_tokens} * a.n_heads);
+        }
     }
     return Status::ok();
 }

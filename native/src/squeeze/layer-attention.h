@@ -38,6 +38,13 @@ struct LayerAttention {
     // Optional, for citations: [index->n_tokens] per fixed-context token, its attention probability
     // summed over the batch's tokens and query heads is added here (null: not collected).
     float* token_mass = nullptr;
+    // Round as the engine's dense F16-cache attention does (query and probabilities to f16; needs
+    // elem F16), so that with every cluster selected the squeezed path agrees with dense generation
+    // (attention_rounded_f16). Off: probabilities stay f32 (the CUDA kernels' reference).
+    bool round_as_dense = false;
+    // Evaluation: add every row's attention-mass recall (recall.h) to stats (which must be given).
+    // Scores every fixed-context key, as dense attention would.
+    bool recall = false;
 };
 
 // Per-slot buffers (one per pool thread), kept by the caller across layers and tokens so decode does not allocate.
@@ -47,11 +54,12 @@ struct LayerScratch {
     std::vector<std::vector<float>> partial;    // [n_threads] dynamic-part output and logits
     std::vector<std::vector<AttnPartial>> parts; // [n_threads][group] fixed-part (max, sum) per row
     std::vector<std::vector<float>> mass;       // [n_threads][n_fixed_tokens] token_mass shares
+    std::vector<double> recall;                 // [n_threads] recall summed over the slot's rows
     std::vector<Selection> selections;          // [n_kv_heads]
 };
 
 // Errors: SQUEEZE_BAD_PARAMS (no index, layer out of range, heads not a multiple of the KV heads,
-// missing buffers).
+// missing buffers, round_as_dense with an F32 cache, recall without stats).
 Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, LayerScratch& scratch, SqueezeStats* stats);
 
 } // namespace sq::squeeze

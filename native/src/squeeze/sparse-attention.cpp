@@ -2,13 +2,11 @@
 
 #include <algorithm>
 
+#include "../common/half.h"
+
 #include "kernels.h"
 
 namespace sq::squeeze {
-
-namespace {
-
-} // namespace
 
 std::vector<std::pair<uint32_t, uint32_t>> selection_ranges(const HeadIndex& head, const Selection& sel) {
     std::vector<std::pair<uint32_t, uint32_t>> ranges;
@@ -110,6 +108,51 @@ void lse_merge(float* out_a, AttnPartial& a, const float* out_b, const AttnParti
     for (uint32_t c = 0; c < head_dim; ++c) out_a[c] = (out_a[c] * wa + out_b[c] * wb) * inv;
     a.max = m;
     a.sum = wa + wb;
+}
+
+void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const float* q, uint32_t n_rows, const uint16_t* k_dyn,
+                           const uint16_t* v_dyn, uint32_t n_dyn, float scale, std::vector<float>& q16, std::vector<float>& probs,
+                           float* out) {
+    const Kernels& kern = kernels();
+    const uint32_t d = head.head_dim;
+    const auto ranges = selection_ranges(head, sel);
+    uint32_t n_sel = 0;
+    for (const auto& r : ranges) n_sel += r.second - r.first;
+    const uint32_t n = n_sel + n_dyn;
+    probs.resize(size_t{n_rows} * n);
+    q16.resize(size_t{n_rows} * d);
+    for (size_t c = 0; c < q16.size(); ++c) q16[c] = f16_to_f32(f32_to_f16(q[c]));
+
+    // Logits: the selected keys in one pass for all rows, then each row's dynamic rows.
+    uint32_t i = 0;
+    for (const auto& r : ranges)
+        for (uint32_t s = r.first; s < r.second; ++s, ++i) {
+            const uint16_t* key = head.keys.data() + size_t{s} * d;
+            for (uint32_t row = 0; row < n_rows; ++row) probs[size_t{row} * n + i] = scale * kern.dot_f16(q16.data() + size_t{row} * d, key, d);
+        }
+    for (uint32_t row = 0; row < n_rows; ++row)
+        for (uint32_t j = 0; j < n_dyn; ++j)
+            probs[size_t{row} * n + n_sel + j] = scale * kern.dot_f16(q16.data() + size_t{row} * d, k_dyn + size_t{j} * d, d);
+
+    // One softmax per row over both key sets, each probability then rounded to f16 as dense does.
+    for (uint32_t row = 0; row < n_rows; ++row) {
+        float* p = probs.data() + size_t{row} * n;
+        const AttnPartial part = softmax_unnormalized(p, n);
+        const float inv = part.sum > 0.0f ? 1.0f / part.sum : 0.0f;
+        for (uint32_t j = 0; j < n; ++j) p[j] = f16_to_f32(f32_to_f16(p[j] * inv));
+        std::fill(out + size_t{row} * d, out + size_t{row + 1} * d, 0.0f);
+    }
+
+    // Values: the selected rows in one pass for all rows, then the dynamic rows.
+    i = 0;
+    for (const auto& r : ranges)
+        for (uint32_t s = r.first; s < r.second; ++s, ++i) {
+            const uint16_t* value = head.values.data() + size_t{s} * d;
+            for (uint32_t row = 0; row < n_rows; ++row) kern.axpy_f16(out + size_t{row} * d, probs[size_t{row} * n + i], value, d);
+        }
+    for (uint32_t row = 0; row < n_rows; ++row)
+        for (uint32_t j = 0; j < n_dyn; ++j)
+            kern.axpy_f16(out + size_t{row} * d, probs[size_t{row} * n + n_sel + j], v_dyn + size_t{j} * d, d);
 }
 
 } // namespace sq::squeeze

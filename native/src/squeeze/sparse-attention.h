@@ -41,4 +41,17 @@ void attention_partial(const float* q, const void* k, const void* v, KvElem elem
 // Merges partial b into a: out_a and a become the attention over both key sets.
 void lse_merge(float* out_a, AttnPartial& a, const float* out_b, const AttnPartial& b, uint32_t head_dim);
 
+// The attention of n_rows query rows of one token (the heads of one GQA group) over the selected
+// fixed-context keys and the token's n_dyn dynamic rows, rounded where the engine's dense F16-cache
+// kernel rounds (backend/cpu/ops-attention.cpp): each query to f16, and every probability to f16
+// before the value product. That rounding needs each probability's final normaliser, so the two key
+// sets share one softmax (their logits are computed first) instead of being merged by log-sum-exp
+// after the value pass; the result is the same attention.
+// q, out: [n_rows][head_dim]; k_dyn, v_dyn: [n_dyn][head_dim] f16; q16: resized to [n_rows][head_dim];
+// probs: resized to [n_rows][n_sel + n_dyn], holding on return each row's final probabilities over the
+// slots of selection_ranges (in order), then over the dynamic rows.
+void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const float* q, uint32_t n_rows, const uint16_t* k_dyn,
+                           const uint16_t* v_dyn, uint32_t n_dyn, float scale, std::vector<float>& q16, std::vector<float>& probs,
+                           float* out);
+
 } // namespace sq::squeeze

@@ -41,4 +41,18 @@ double SqueezeStats::stddev_keys(uint32_t layer, uint32_t kv_head) const {
     return std::sqrt(std::max(0.0, keys_sum_sq[i] / double(lookups[i]) - mean * mean));
 }
 
+void SqueezeStats::add_recall(uint32_t layer, double sum, uint64_t rows) {
+    if (recall_sum.empty()) {
+        recall_sum.assign(n_layers, 0.0);
+        recall_rows.assign(n_layers, 0);
+    }
+    recall_sum[layer] += sum;
+    recall_rows[layer] += rows;
+}
+
+double SqueezeStats::mean_recall(uint32_t layer) const {
+    if (layer >= recall_rows.size() || recall_rows[layer] == 0) return -1.0;
+    return recall_sum[layer] / double(recall_rows[layer]);
+}
+
 } // namespace sq::squeeze

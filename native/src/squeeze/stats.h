@@ -25,6 +25,10 @@ struct SqueezeStats {
     uint64_t bytes_dense = 0;                 // K and V rows (f16) dense attention reads
     double lookup_seconds = 0.0;
     double attention_seconds = 0.0;           // sparse fixed part + dense dynamic part + merge
+    // Evaluation only (LayerAttention::recall): per layer, the attention-mass recall of each (token,
+    // query head) row summed, and the number of rows. Empty unless recall was asked for.
+    std::vector<double> recall_sum;           // [n_layers]
+    std::vector<uint64_t> recall_rows;        // [n_layers]
 
     void reset(const ClusterIndex& index);
     void add_lookup(uint32_t layer, uint32_t kv_head, const HeadIndex& head, const Selection& sel);
@@ -32,6 +36,9 @@ struct SqueezeStats {
     double sparsity() const { return keys_fixed ? 1.0 - double(keys_attended) / double(keys_fixed) : 0.0; }
     double mean_keys(uint32_t layer, uint32_t kv_head) const;
     double stddev_keys(uint32_t layer, uint32_t kv_head) const;
+    void add_recall(uint32_t layer, double sum, uint64_t rows);
+    // Mean recall of a layer's rows; -1 when none was measured.
+    double mean_recall(uint32_t layer) const;
 };
 
 } // namespace sq::squeeze
