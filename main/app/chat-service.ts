@@ -50,7 +50,8 @@ function toWire(chat: StoredChat): Chat {
 }
 
 function fixedContext(chat: StoredChat): FixedContext | undefined {
-  return chat.context === undefined ? undefined : { text: chat.context, spans: chat.spans ?? [] };
+  if (chat.context === undefined) return undefined;
+  return { text: chat.context, spans: chat.spans ?? [], ...(chat.documents?.tokens !== undefined && { tokens: chat.documents.tokens }) };
 }
 
 export class ChatService {

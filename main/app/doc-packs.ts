@@ -57,6 +57,8 @@ export class DocPacks {
   private open?: { chatId: string; key: string; docChat: DocChat };
   private opening?: { chatId: string; controller: AbortController; phase?: PackProgress };
   private readonly modelIds = new WeakMap<Model, number>();
+  /** tokens per ms of the last pack's prefill, for the ETA before this one's first batch is done */
+  private prefillRate?: number;
   private nextModelId = 1;
 
   constructor(private readonly packDir?: string) {}
@@ -96,6 +98,12 @@ export class DocPacks {
       opening.phase = p;
       options.onProgress(p);
     });
+    // The engine reports prefill per batch (512 tokens): a short document has no event until its
+    // prefill is over, so the phase is announced now, with the last build's rate for an ETA.
+    const estimate = context.tokens;
+    if (estimate !== undefined) {
+      options.onProgress({ phase: 'prefill', done: 0, total: estimate, ...(this.prefillRate && { etaMs: estimate / this.prefillRate }) });
+    }
     try {
       const docChat = await DocChat.open(model, context, {
         contextSize: options.contextSize,
@@ -104,6 +112,8 @@ export class DocPacks {
         signal: opening.controller.signal,
         ...(this.packDir && { packDir: this.packDir }),
       });
+      const build = docChat.pack.build;
+      if (build && build.prefillMs > 0) this.prefillRate = build.nFixed / build.prefillMs;
       this.open = { chatId, key, docChat };
       return docChat;
     } catch (e) {

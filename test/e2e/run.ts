@@ -1,9 +1,10 @@
 // End to end in Debian's Chromium against browser mode with the real engine and SmolLM2: open a
-// PDF, ask, watch the answer stream, read the Statistics, follow up, stop, reload. One flow of
+// PDF (its document pack built with progress), ask, watch the answer stream, read the Statistics
+// (sparsity heatmap), open a citation, follow up, answer again densely, stop, regenerate, edit, reload. One flow of
 // dependent steps; a failed step fails the ones after it. Screenshots of each step go to
 // test-results/e2e/. Ends with the line "N passed, N failed".
 //   node --import tsx test/e2e/run.ts
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
@@ -18,6 +19,7 @@ const PDF = path.join(ROOT, 'test', 'fixtures', 'docs', 'report.pdf');
 const ANSWER_TIMEOUT = 60_000;
 // Short answers keep the run near a minute on two cores; Stop is tested on a longer one.
 const MAX_TOKENS = 160;
+const folder = path.join(tmpdir(), `squeeze-e2e-folder-${process.pid}`, 'folder');
 
 type Step = [name: string, run: (page: Page) => Promise<void>];
 
@@ -68,11 +70,27 @@ async function ask(page: Page, question: string, onPartial?: (text: string) => P
 
 const pageErrors: string[] = [];
 
+const statistics = (page: Page) => page.getByRole('region', { name: 'Statistics' });
+
+/** "12 of 345" → [12, 345] */
+function pair(text: string): [number, number] {
+  const m = /([\d.]+) of ([\d.]+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+}
+
+/** After a regenerate or an edit was asked for: its actions go while it is written, and come back. */
+async function rewritten(page: Page): Promise<void> {
+  const regenerate = page.getByRole('button', { name: 'Regenerate' });
+  await regenerate.waitFor({ state: 'detached', timeout: ANSWER_TIMEOUT });
+  await regenerate.waitFor({ timeout: ANSWER_TIMEOUT });
+}
+
 const steps: Step[] = [
   [
     'the page loads with the model ready',
     async (page) => {
       await page.getByRole('status', { name: 'Model status' }).getByText(/ready/).waitFor({ timeout: 30_000 });
+      await page.getByRole('region', { name: 'Settings' }).getByText('80% sparsity').waitFor();
       await shot(page, '01-loaded');
     },
   ],
@@ -88,14 +106,29 @@ const steps: Step[] = [
     },
   ],
   [
-    'opening a PDF shows its pages',
+    'opening a PDF shows the pack being built, refuses a question meanwhile, then the pack status',
     async (page) => {
       await page.getByLabel('Document path').fill(PDF);
       await page.getByRole('button', { name: 'Open PDF' }).click();
+      const status = page.getByRole('status', { name: 'Processing' });
+      await status.getByText(/into the model: \d+ of \d+ tokens|Clustering/).waitFor({ timeout: 30_000 });
+      await page.getByRole('progressbar', { name: 'Processing progress' }).waitFor();
+      await shot(page, '03-progress');
+      const box = page.getByRole('textbox', { name: 'Ask a question' });
+      await box.fill('Is it ready yet?');
+      await page.getByRole('button', { name: 'Send' }).click();
+      const refused = page.getByRole('main').getByRole('alert');
+      await refused.waitFor();
+      check(/still being processed/.test(await refused.innerText()), `a busy message: ${await refused.innerText()}`);
+      await page.waitForFunction(() => (document.querySelector('textarea[aria-label="Ask a question"]') as HTMLTextAreaElement | null)?.value === 'Is it ready yet?');
+      await shot(page, '04-busy');
       const docs = page.getByLabel('Open documents');
-      await docs.getByText(/report\.pdf: 1 file, 4 pages, \d+ tokens/).waitFor();
-      check((await page.getByRole('alert').count()) === 0, 'the earlier error is gone');
-      await shot(page, '03-pdf-open');
+      await docs.getByText(/report\.pdf: 1 file, 4 pages, \d+ tokens/).waitFor({ timeout: 60_000 });
+      const pack = await page.getByLabel('Document pack').innerText();
+      check(/Pack built in [\d.]+ s, [\d.]+ MB on disk; \d+ of 8192 context tokens/.test(pack), `pack status: ${pack}`);
+      check((await page.getByLabel('Documents').getByRole('alert').count()) === 0, 'the earlier error is gone');
+      await box.fill('');
+      await shot(page, '05-pdf-open');
     },
   ],
   [
@@ -105,35 +138,78 @@ const steps: Step[] = [
       const partials = await ask(page, 'What is this report about?', async (text) => {
         if (text.length < 20 || shotTaken) return false;
         shotTaken = true;
-        await shot(page, '04-streaming');
+        await shot(page, '06-streaming');
         return true;
       });
       check(partials.length >= 2, `the answer arrived in pieces (saw ${partials.length} partial texts)`);
-      const answer = await assistant(page).last().innerText();
+      const answer = await assistant(page).last().locator('.text').innerText();
       check(answer.length > 20, `an answer was written: ${answer}`);
-      await shot(page, '05-answered');
+      await shot(page, '07-answered');
     },
   ],
   [
-    'Statistics show the engine timings of the answer',
+    'Statistics show sparsity, keys and time of the squeezed answer, and the heatmap',
     async (page) => {
+      check((await stat(page, 'Attention')).startsWith('Squeezed, target 80'), `attention: ${await stat(page, 'Attention')}`);
+      const sparsity = firstNumber(await stat(page, 'Sparsity'));
+      check(sparsity > 0 && sparsity < 100, `non-zero sparsity: ${sparsity}%`);
+      const [keys, fixed] = pair(await stat(page, 'Keys read'));
+      check(keys > 0 && keys < fixed, `fewer keys than dense: ${keys} of ${fixed}`);
+      const [bytes, dense] = [...(await stat(page, 'KV bytes read')).matchAll(/[\d.]+/g)].map((m) => Number(m[0]));
+      check(bytes > 0 && bytes < dense, `fewer bytes than dense: ${bytes} of ${dense} MB`);
+      const lookup = firstNumber(await stat(page, 'Lookup time'));
+      const attention = firstNumber(await stat(page, 'Attention time'));
       const decode = firstNumber(await stat(page, 'Decode speed'));
-      const prefill = firstNumber(await stat(page, 'Prefill'));
-      const context = firstNumber(await stat(page, 'Context used'));
       const generated = firstNumber(await stat(page, 'Generated'));
-      check(decode > 0 && prefill > 0 && generated > 0, `non-zero timings: decode ${decode}, prefill ${prefill}, generated ${generated}`);
-      check(context > 100, `context used includes the PDF: ${context}`);
-      await page.getByRole('region', { name: 'Statistics' }).screenshot({ path: path.join(SHOTS, '06-statistics.png') });
+      check(lookup > 0 && attention > 0 && decode > 0 && generated > 0, `non-zero timings: lookup ${lookup}, attention ${attention}, decode ${decode}, generated ${generated}`);
+      check(firstNumber(await stat(page, 'Context used')) > 100, 'context used includes the PDF');
+      const heatmap = statistics(page).getByRole('table', { name: /Sparsity per layer and KV head/ });
+      check((await heatmap.locator('tbody tr').count()) === 30, 'one heatmap row per layer of SmolLM2');
+      check((await heatmap.locator('thead th[scope="col"]').count()) === 4, 'a layer column and 3 KV heads');
+      const cells = await heatmap.locator('td').allInnerTexts();
+      check(cells.length === 90 && cells.some((c) => firstNumber(c) > 0), `heatmap cells carry their sparsity as text: ${cells.slice(0, 6).join(' ')}`);
+      await statistics(page).screenshot({ path: path.join(SHOTS, '08-statistics.png') });
     },
   ],
   [
-    'a follow-up reuses the cached prompt',
+    'a citation opens the text of its page',
     async (page) => {
+      const citation = assistant(page).last().getByRole('list', { name: 'Citations' }).getByRole('button').first();
+      const label = await citation.innerText();
+      check(/^report\.pdf, page [1-4]$/.test(label), `a citation names file and page: ${label}`);
+      await citation.click();
+      const viewer = page.getByRole('dialog', { name: 'Cited page' });
+      await viewer.getByRole('heading', { name: label }).waitFor();
+      const text = await viewer.locator('.page-text').innerText();
+      check(text.length > 20 && !text.includes('<page'), `the page text without markers: ${text.slice(0, 80)}`);
+      await shot(page, '09-citation');
+      await viewer.getByRole('button', { name: 'Close' }).click();
+      await viewer.waitFor({ state: 'detached' });
+    },
+  ],
+  [
+    'a follow-up evaluates only its new tokens',
+    async (page) => {
+      const [, firstPrompt] = pair(await stat(page, 'Prompt tokens evaluated'));
       await ask(page, 'Summarize the last page in one sentence.');
       check((await assistant(page).count()) === 2, 'two answers');
-      const reused = firstNumber(await stat(page, 'Prompt tokens reused'));
-      check(reused > 100, `prompt tokens reused: ${reused}`);
-      await shot(page, '07-follow-up');
+      const [evaluated, prompt] = pair(await stat(page, 'Prompt tokens evaluated'));
+      check(prompt > firstPrompt && evaluated > 0 && evaluated < 60, `only the new turn was evaluated: ${evaluated} of ${prompt} (first prompt ${firstPrompt})`);
+      check(firstNumber(await stat(page, 'Prompt tokens reused')) >= firstPrompt, 'the document and the first turn were reused');
+      await shot(page, '10-follow-up');
+    },
+  ],
+  [
+    'Answer again with full attention replaces the answer; squeeze fields show as not measured',
+    async (page) => {
+      await page.getByRole('button', { name: 'Answer again with full attention' }).click();
+      await rewritten(page);
+      check((await assistant(page).count()) === 2, 'still two answers');
+      await statistics(page).locator('dt:text-is("Attention") + dd').getByText('Dense (full attention)').waitFor({ timeout: ANSWER_TIMEOUT });
+      check((await stat(page, 'Sparsity')) === '—' && (await stat(page, 'Lookup time')) === '—', 'dense answers have no squeeze stats');
+      check((await statistics(page).getByRole('table').count()) === 0, 'no heatmap for a dense answer');
+      check(firstNumber(await stat(page, 'Decode speed')) > 0, 'timings are still measured');
+      await shot(page, '11-dense-again');
     },
   ],
   [
@@ -149,36 +225,65 @@ const steps: Step[] = [
       check((await last.locator('.note').innerText()) === 'Stopped.', 'the answer is marked stopped');
       const generated = firstNumber(await stat(page, 'Generated'));
       check(generated > 0 && generated < MAX_TOKENS, `stopped early: ${generated} tokens`);
-      await shot(page, '08-stopped');
+      await shot(page, '12-stopped');
     },
   ],
   [
-    'after a reload the chat is still there',
+    'Regenerate writes the stopped answer again',
+    async (page) => {
+      const stopped = await assistant(page).last().locator('.text').innerText();
+      await page.getByRole('button', { name: 'Regenerate' }).click();
+      await rewritten(page);
+      check((await assistant(page).count()) === 3, 'still three answers');
+      const again = await assistant(page).last().locator('.text').innerText();
+      check(again.length > stopped.length, `a full answer replaced the stopped one (${stopped.length} → ${again.length} characters)`);
+      check((await assistant(page).last().locator('.note').count()) === 0 || (await assistant(page).last().locator('.note').innerText()) !== 'Stopped.', 'no longer marked stopped');
+      await shot(page, '13-regenerated');
+    },
+  ],
+  [
+    'editing a question drops what followed it and answers the new text',
+    async (page) => {
+      await page.locator('[data-role="user"]').nth(1).getByRole('button', { name: 'Edit' }).click();
+      await page.getByRole('textbox', { name: 'Edit question' }).fill('Which languages appear on the last page?');
+      await page.getByRole('button', { name: 'Send edited question' }).click();
+      await rewritten(page);
+      check((await assistant(page).count()) === 2, 'two answers: the later turns were dropped');
+      const questions = await page.locator('[data-role="user"] .text').allInnerTexts();
+      check(questions.at(-1) === 'Which languages appear on the last page?', `the edited question is last: ${questions.join(' | ')}`);
+      await shot(page, '14-edited');
+    },
+  ],
+  [
+    'after a reload the chat and its pack are still there',
     async (page) => {
       const before = await page.getByLabel('Conversation').innerText();
       await page.reload();
-      await page.locator('[data-role="assistant"]').nth(2).waitFor();
+      await page.locator('[data-role="assistant"]').nth(1).waitFor();
       check((await page.getByLabel('Conversation').innerText()) === before, 'the same conversation');
       await page.getByLabel('Open documents').getByText(/report\.pdf: 1 file, 4 pages/).waitFor();
+      await page.getByLabel('Document pack').getByText(/Pack built/).waitFor();
       check((await page.getByRole('navigation', { name: 'Chats' }).getByRole('button', { name: 'report.pdf' }).count()) === 1, 'listed in Chats');
       check(pageErrors.length === 0, `no page errors or CSP violations: ${pageErrors.join(' | ')}`);
-      await shot(page, '09-reloaded');
+      await shot(page, '15-reloaded');
     },
   ],
   [
-    'a folder in a new chat lists what it read and what it skipped',
+    'a folder in a new chat lists what it read and skipped, and reuses the pack of the same text',
     async (page) => {
       await page.getByRole('button', { name: 'New chat' }).click();
       await page.getByText('No documents in this chat.').waitFor();
-      await page.getByLabel('Document path').fill(path.dirname(PDF));
+      await page.getByLabel('Document path').fill(folder);
       await page.getByRole('button', { name: 'Open folder' }).click();
       const docs = page.getByLabel('Open documents');
-      await docs.getByText(/^docs: \d+ files/).waitFor({ timeout: 30_000 });
+      await docs.getByText(/^folder: 1 file, 4 pages/).waitFor({ timeout: 60_000 });
+      // The same text as the PDF's chat: its pack on disk serves this chat too.
+      await page.getByLabel('Document pack').getByText(/Pack loaded from disk in \d+ ms/).waitFor();
       check((await docs.getByRole('listitem').filter({ hasText: 'report.pdf (4 pages)' }).count()) === 1, 'report.pdf is listed with its pages');
       const skipped = await docs.locator('details').innerText();
       check(/encrypted\.pdf/.test(skipped) && /corrupt\.pdf/.test(skipped), `skipped files are named with reasons: ${skipped}`);
       check((await page.getByRole('navigation', { name: 'Chats' }).getByRole('button').count()) === 3, 'two chats listed beside New chat');
-      await shot(page, '10-folder');
+      await shot(page, '16-folder');
     },
   ],
 ];
@@ -188,9 +293,13 @@ async function main(): Promise<number> {
   mkdirSync(SHOTS, { recursive: true });
   await ensureRendererBuilt();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'squeeze-e2e-data-'));
+  // A small folder (a pack per run must stay quick on two cores): the report and two unreadable PDFs.
+  mkdirSync(folder, { recursive: true });
+  for (const name of ['report.pdf', 'corrupt.pdf', 'encrypted.pdf']) copyFileSync(path.join(path.dirname(PDF), name), path.join(folder, name));
   const profile = mkdtempSync(path.join(tmpdir(), 'squeeze-e2e-chromium-'));
   let server: WebServer | undefined;
-  const core = createAppCore({ dataDir, maxTokens: MAX_TOKENS, emit: (event, payload) => server?.broadcast(event, payload) });
+  // A fresh pack dir: the pack is built (with progress) on every run, never found from the last one.
+  const core = createAppCore({ dataDir, packDir: path.join(dataDir, 'packs'), maxTokens: MAX_TOKENS, emit: (event, payload) => server?.broadcast(event, payload) });
   server = await startWebServer({ handlers: core.handlers, staticDir: RENDERER_BUILD });
   const status = await core.models.load();
   if (status.state !== 'ready') throw new Error(`the default model did not load: ${status.error?.message}`);
@@ -235,6 +344,7 @@ async function main(): Promise<number> {
     await server.close();
     rmSync(profile, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(path.dirname(folder), { recursive: true, force: true });
   }
   process.stdout.write(`${passed} passed, ${failed} failed\n`);
   return failed === 0 ? 0 : 1;

@@ -30,7 +30,7 @@ function meanKeys(s: SqueezeStats): number {
 function attentionText(stats: AnswerStats): string {
   if (stats.attention === 'dense') return 'Dense (full attention)';
   if (!stats.squeeze) return NONE;
-  const target = stats.squeeze.target !== undefined ? `, target ${percent(stats.squeeze.target)}` : '';
+  const target = stats.squeeze.target !== undefined ? `, target ${Math.round(100 * stats.squeeze.target)}%` : '';
   return `Squeezed${target}`;
 }
 
