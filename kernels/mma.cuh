@@ -1,5 +1,5 @@
 // Tensor-core and async-copy building blocks shared by the K-means and prefill kernels (sm_80+):
-// mma.sync m16n8k16 with f32 accumulators and 16-byte cp.async into shared memory.
+// mma.sync m16n8k16 with f32 accumulators, ldmatrix, and 16-byte cp.async into shared memory.
 //
 // Fragment layout of m16n8k16 (g = lane / 4, t = lane % 4), each register a pair of 16-bit values:
 //   A (16 x 16, row-major): a0 = (row g, k 2t..2t+1), a1 = (row g+8, same k), a2 = (row g, k 2t+8..),
@@ -45,6 +45,20 @@ template <>
 __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
     const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// Four 8x8 matrices of 16-bit elements from shared memory; lane l gives the address of row l % 8 of
+// matrix l / 8. Plain: register i holds (row g, cols 2t, 2t+1) of matrix i; trans: (rows 2t, 2t+1, col g).
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem_row) {
+    const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem_row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem_row) {
+    const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem_row));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {

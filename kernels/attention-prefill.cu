@@ -1,0 +1,276 @@
+#include "attention-prefill.cuh"
+
+#include <cstdint>
+#include <math_constants.h>
+
+#include "lse-merge.cuh"
+#include "mma.cuh"
+
+namespace sq::cuda {
+
+namespace {
+
+constexpr int kThreads = 128;       // 4 warps, 16 query rows each
+constexpr int kTileQ = 64;
+constexpr int kTileK = 64;          // keys per shared-memory stage
+constexpr int kMinKeysPerSplit = 1024;
+constexpr int kWavesTarget = 4;     // slices so the grid is ~4 waves: the last, partial wave costs little
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+// exp2(x - base) with base = the running max; -inf while nothing was seen, where 0 keeps exp2 finite.
+__device__ __forceinline__ float finite_base(float m) { return m == -CUDART_INF_F ? 0.0f : m; }
+
+struct SliceOutput {
+    float* o;   // [n_splits][n_heads * n_q][D], or the final output with one slice
+    float* lse; // [n_splits][n_heads * n_q], or null
+    long o_split_stride, lse_split_stride;
+};
+
+template <int D>
+constexpr size_t smem_bytes() { return size_t{2} * 2 * kTileK * (D + 8) * 2; } // K and V, two stages, padded rows
+
+// One block = 64 queries of one head over one slice of its key sequence. Q stays in registers as
+// A fragments; K and V tiles of 64 keys stream through two cp.async stages (rows padded by 16 bytes:
+// ldmatrix's 8 rows then hit distinct banks). S = Q K^T with K fragments by ldmatrix, online
+// softmax in log2 units, P packed to T in registers as the A operand of O = P V, whose B fragments
+// come transposed from the row-major V tile (ldmatrix.trans).
+template <int D, typename T, bool LIST>
+static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionPrefillParams p, SliceOutput dst) {
+    constexpr int kRow = D + 8;
+    constexpr int kSteps = D / 16;
+    constexpr int kPieces = D / 8;
+    constexpr int kDimTiles = D / 8;
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    T* k_tiles = reinterpret_cast<T*>(smem_raw); // [2][kTileK][kRow]
+    T* v_tiles = k_tiles + 2 * kTileK * kRow;    // [2][kTileK][kRow]
+
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
+    const int q0 = blockIdx.x * kTileQ;
+    const int q_last = min(p.n_q, q0 + kTileQ) - 1;
+
+    const int n_list = LIST ? p.n_list[kv_head] : 0;
+    const int* rows = LIST ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
+    int total = n_list + (p.dense_end - p.dense_begin);
+    if (p.causal) total = min(total, n_list + max(0, q_last + p.causal_offset + 1)); // no query here sees past this
+    const int splits = gridDim.z;
+    const int chunk = ((total + splits - 1) / splits + kTileK - 1) / kTileK * kTileK;
+    const int begin = blockIdx.z * chunk, end = min(total, begin + chunk);
+
+    const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
+    const T* k = static_cast<const T*>(p.k) + head_offset;
+    const T* v = static_cast<const T*>(p.v) + head_offset;
+    const auto load_tile = [&](int pos0, int buf) {
+        T* kd = k_tiles + buf * kTileK * kRow;
+        T* vd = v_tiles + buf * kTileK * kRow;
+        for (int i = threadIdx.x; i < kTileK * kPieces; i += kThreads) {
+            const int r = i / kPieces, piece = i % kPieces, pos = pos0 + r;
+            T* kdst = kd + r * kRow + piece * 8;
+            T* vdst = vd + r * kRow + piece * 8;
+            if (pos < end) {
+                const long row = LIST && pos < n_list ? rows[pos] : p.dense_begin + (pos - n_list);
+                cp_async16(kdst, k + row * D + piece * 8);
+                cp_async16(vdst, v + row * D + piece * 8);
+            } else { // zeros, not stale rows: P is 0 there, and 0 * NaN would poison O
+                *reinterpret_cast<uint4*>(kdst) = make_uint4(0, 0, 0, 0);
+                *reinterpret_cast<uint4*>(vdst) = make_uint4(0, 0, 0, 0);
+            }
+        }
+        cp_async_commit();
+    };
+
+    const int n_tiles = end > begin ? (end - begin + kTileK - 1) / kTileK : 0;
+    if (n_tiles > 0) load_tile(begin, 0);
+
+    const int qi[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+    uint32_t qa[kSteps][4];
+    {
+        const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * D;
+        const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[0]) * D);
+        const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[1]) * D);
+        const bool v0 = qi[0] < p.n_q, v1 = qi[1] < p.n_q;
+#pragma unroll
+        for (int s = 0; s < kSteps; ++s) {
+            qa[s][0] = v0 ? r0[8 * s + t] : 0u;
+            qa[s][1] = v1 ? r1[8 * s + t] : 0u;
+            qa[s][2] = v0 ? r0[8 * s + t + 4] : 0u;
+            qa[s][3] = v1 ? r1[8 * s + t + 4] : 0u;
+        }
+    }
+
+    float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f};
+    float o[kDimTiles][4];
+#pragma unroll
+    for (int nt = 0; nt < kDimTiles; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
+    const float score_scale = p.scale * kLog2e;
+    const int mi = lane / 8, mr = lane % 8; // ldmatrix: this lane addresses row mr of matrix mi
+
+    for (int it = 0; it < n_tiles; ++it) {
+        const int buf = it & 1, pos0 = begin + it * kTileK;
+        if (it + 1 < n_tiles) {
+            load_tile(pos0 + kTileK, buf ^ 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const T* kt = k_tiles + buf * kTileK * kRow;
+        const T* vt = v_tiles + buf * kTileK * kRow;
+
+        float s[8][4]; // [key n-tile][rows g: keys 2t, 2t+1 | rows g + 8: same]
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+        for (int st = 0; st < kSteps; ++st)
+#pragma unroll
+            for (int np = 0; np < 4; ++np) {
+                uint32_t b[4];
+                ldmatrix_x4(b, kt + ((2 * np + mi / 2) * 8 + mr) * kRow + 16 * st + (mi % 2) * 8);
+                mma_16816<T>(s[2 * np], qa[st], b[0], b[1]);
+                mma_16816<T>(s[2 * np + 1], qa[st], b[2], b[3]);
+            }
+
+        // Masks only on tiles that need them: past the slice, or causal keys later than the block's first query.
+        const bool whole = pos0 + kTileK <= end && (!p.causal || pos0 + kTileK - 1 - n_list <= q0 + p.causal_offset);
+        float mx[2] = {m[0], m[1]};
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    float x = s[nt][2 * h + e] * score_scale;
+                    if (!whole) {
+                        const int pos = pos0 + nt * 8 + 2 * t + e;
+                        const bool seen = pos < end && (pos < n_list || !p.causal || pos - n_list <= qi[h] + p.causal_offset);
+                        if (!seen) x = -CUDART_INF_F;
+                    }
+                    s[nt][2 * h + e] = x;
+                    mx[h] = fmaxf(mx[h], x);
+                }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+            if (mx[h] > m[h]) {
+                const float c = exp2f(m[h] - mx[h]); // 0 while nothing was accumulated
+                m[h] = mx[h];
+                l[h] *= c;
+#pragma unroll
+                for (int nt = 0; nt < kDimTiles; ++nt) {
+                    o[nt][2 * h] *= c;
+                    o[nt][2 * h + 1] *= c;
+                }
+            }
+        }
+        const float base[2] = {finite_base(m[0]), finite_base(m[1])};
+        uint32_t pa[4][4]; // A fragments of P per 16-key step: (row g, n-tile 2kk), (g + 8, 2kk), (g, 2kk + 1), (g + 8, 2kk + 1)
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+                const float* sn = s[2 * kk + j];
+                const float p00 = exp2f(sn[0] - base[0]), p01 = exp2f(sn[1] - base[0]);
+                const float p10 = exp2f(sn[2] - base[1]), p11 = exp2f(sn[3] - base[1]);
+                l[0] += p00 + p01;
+                l[1] += p10 + p11;
+                pa[kk][2 * j] = pack2<T>(p00, p01);
+                pa[kk][2 * j + 1] = pack2<T>(p10, p11);
+            }
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+            for (int dp = 0; dp < D / 16; ++dp) {
+                uint32_t b[4];
+                ldmatrix_x4_trans(b, vt + (16 * kk + (mi % 2) * 8 + mr) * kRow + 16 * dp + (mi / 2) * 8);
+                mma_16816<T>(o[2 * dp], pa[kk], b[0], b[1]);
+                mma_16816<T>(o[2 * dp + 1], pa[kk], b[2], b[3]);
+            }
+        __syncthreads(); // the next iteration refills this stage
+    }
+
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+        if (qi[h] >= p.n_q) continue;
+        const long row = static_cast<long>(head) * p.n_q + qi[h];
+        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        float* out = dst.o + blockIdx.z * dst.o_split_stride + row * D;
+#pragma unroll
+        for (int nt = 0; nt < kDimTiles; ++nt)
+            *reinterpret_cast<float2*>(out + nt * 8 + 2 * t) = make_float2(o[nt][2 * h] * inv, o[nt][2 * h + 1] * inv);
+        if (t == 0 && dst.lse)
+            dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[h] > 0.0f ? (m[h] + log2f(l[h])) * kLn2 : -CUDART_INF_F;
+    }
+}
+
+template <int D, typename T, bool LIST>
+cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
+    const auto kernel = attention_prefill_kernel<D, T, LIST>;
+    constexpr size_t smem = smem_bytes<D>();
+    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    const int q_tiles = (p.n_q + kTileQ - 1) / kTileQ;
+    int splits = p.n_splits;
+    if (splits <= 0) {
+        int dev = 0, n_sms = 0, per_sm = 0;
+        if (err == cudaSuccess) err = cudaGetDevice(&dev);
+        if (err == cudaSuccess) err = cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev);
+        if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem);
+        if (err != cudaSuccess) return err;
+        const long base = static_cast<long>(q_tiles) * p.n_heads;
+        const long keys = (LIST ? p.n_list_hint : 0) + (p.dense_end - p.dense_begin);
+        splits = static_cast<int>(min((kWavesTarget * static_cast<long>(n_sms) * per_sm + base - 1) / base,
+                                      max(1L, keys / kMinKeysPerSplit)));
+    }
+    if (err != cudaSuccess) return err;
+    splits = max(1, min(splits, max_splits));
+    const dim3 grid(q_tiles, p.n_heads, splits);
+    if (splits == 1) {
+        kernel<<<grid, kThreads, smem, stream>>>(p, SliceOutput{p.out, p.lse, 0, 0});
+        return cudaGetLastError();
+    }
+    const long rows = static_cast<long>(p.n_heads) * p.n_q;
+    float* lse_part = p.workspace + splits * rows * D; // [splits][rows]
+    kernel<<<grid, kThreads, smem, stream>>>(p, SliceOutput{p.workspace, lse_part, rows * D, rows});
+    err = cudaGetLastError();
+    if (err != cudaSuccess) return err;
+    return lse_merge(LseMergeParams{p.workspace, lse_part, p.out, p.lse, splits, static_cast<int>(rows), D, rows * D, rows}, stream);
+}
+
+template <int D, typename T>
+cudaError_t dispatch_list(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
+    return p.key_rows ? launch<D, T, true>(p, max_splits, stream) : launch<D, T, false>(p, max_splits, stream);
+}
+
+template <int D>
+cudaError_t dispatch_type(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
+    return p.kv_type == KvType::F16 ? dispatch_list<D, __half>(p, max_splits, stream)
+                                    : dispatch_list<D, __nv_bfloat16>(p, max_splits, stream);
+}
+
+} // namespace
+
+size_t attention_prefill_workspace_floats(int n_heads, int n_q, int head_dim, int max_splits) {
+    return static_cast<size_t>(max_splits) * n_heads * n_q * (head_dim + 1);
+}
+
+cudaError_t attention_prefill(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
+    if (p.n_heads <= 0 || p.n_q <= 0) return cudaSuccess;
+    if (p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || !p.q || !p.k || !p.v || !p.out || max_splits < 1)
+        return cudaErrorInvalidValue;
+    if (p.dense_begin < 0 || p.dense_end < p.dense_begin || p.causal_offset < 0) return cudaErrorInvalidValue;
+    if (p.key_rows && (!p.n_list || p.key_rows_stride < 0)) return cudaErrorInvalidValue;
+    if (p.kv_head_stride % 8 != 0 || reinterpret_cast<uintptr_t>(p.k) % 16 != 0 || reinterpret_cast<uintptr_t>(p.v) % 16 != 0 ||
+        reinterpret_cast<uintptr_t>(p.q) % 16 != 0)
+        return cudaErrorInvalidValue;
+    if (max_splits > 1 && !p.workspace) return cudaErrorInvalidValue;
+    switch (p.head_dim) {
+    case 64: return dispatch_type<64>(p, max_splits, stream);
+    case 128: return dispatch_type<128>(p, max_splits, stream);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
+} // namespace sq::cuda

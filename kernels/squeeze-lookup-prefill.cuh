@@ -1,0 +1,47 @@
+// Squeezed Attention lookup for a block of question tokens (prefill) on the GPU (DESIGN.md §3
+// "Online"; the CPU reference is squeeze::lookup_select in threshold mode with n_q rows): each query
+// head's estimated attention of a cluster is averaged over the question's tokens,
+//   s_j(h) = 1/n_q sum_i exp(scale q_i.c_j - log D_i),  D_i = sum_k n_k exp(scale q_i.c_k) over level 0,
+// a cluster passes for head h when its parent passed for h and s_j(h) >= tau_l, and the finest
+// clusters passing for any head of a KV head's group give that KV head's slots (after the
+// always-attended [0, n_always)), ascending.
+//
+// Kernels: log D of every (head, token) over level 0; per level, the token-averaged scores of all its
+// clusters (tensor-core products of the question's queries with the centroids; every cluster is
+// scored, since a product tile cannot skip scattered columns: the tree prunes the selection, not
+// the arithmetic); one selection + compaction pass per KV head. Queries and centroids are in the
+// cache type (f16/bf16), accumulation in f32.
+#pragma once
+
+#include <cstddef>
+#include <cuda_runtime.h>
+
+#include "squeeze-lookup.cuh"
+
+namespace sq::cuda {
+
+struct SqueezeLookupPrefillParams {
+    const void* q;           // [n_heads][n_q][head_dim] of centroid_type, post-RoPE
+    int n_q;
+    KvType centroid_type;    // type of q and of the centroids
+    SqueezeLevelView levels[kMaxSqueezeLevels]; // coarsest first
+    int n_levels;            // 0..kMaxSqueezeLevels; 0: only the always-attended slots
+    const float* log_counts; // [n_kv_heads][levels[0].n_clusters]
+    const int* first;        // [n_kv_heads][finest n_clusters + 1] slot ranges of the finest clusters
+    int n_always;
+    int n_heads;
+    int n_kv_heads;          // divides n_heads; groups of at most 32
+    int head_dim;            // 64 or 128
+    float scale;
+    int* slots;              // out: [n_kv_heads][slot_stride]
+    int* n_keys;             // out: [n_kv_heads]
+    long slot_stride;
+    float* scores_out;       // optional out: [n_heads][finest n_clusters] token-averaged scores (stats, tests)
+    void* workspace;         // squeeze_lookup_prefill_workspace_bytes(*this)
+};
+
+size_t squeeze_lookup_prefill_workspace_bytes(const SqueezeLookupPrefillParams& p);
+
+cudaError_t squeeze_lookup_prefill(const SqueezeLookupPrefillParams& p, cudaStream_t stream);
+
+} // namespace sq::cuda
