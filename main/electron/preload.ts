@@ -1,7 +1,7 @@
-// The renderer's only door to the main process: one verb per contract channel and subscriptions to
-// contract events. ipcRenderer itself never reaches the page. Bundled to build/electron/preload.cjs
-// (a sandboxed preload cannot import modules).
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+// The renderer's only door to the main process: one verb per contract channel, subscriptions to
+// contract events, and the path of a dropped file. ipcRenderer itself never reaches the page.
+// Bundled to build/electron/preload.cjs (a sandboxed preload cannot import modules).
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 
 import { EVENT_CHANNELS, REQUEST_CHANNELS } from '../ipc/channels.ts';
 import type { RequestVerbs, SqueezeApi } from '../ipc/preload-api.ts';
@@ -17,6 +17,8 @@ const api: SqueezeApi = {
     ipcRenderer.on(event, forward);
     return () => void ipcRenderer.removeListener(event, forward);
   },
+  // Since Electron 32 File.path is gone; webUtils is the supported way, and only a preload has it.
+  pathForFile: (file) => webUtils.getPathForFile(file),
 };
 
 contextBridge.exposeInMainWorld('squeeze', api);

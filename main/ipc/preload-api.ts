@@ -8,4 +8,6 @@ export interface SqueezeApi {
   requests: RequestVerbs;
   /** returns the function that unsubscribes */
   on<E extends EventChannel>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+  /** the path on disk of a File dropped on the page ('' when it has none); Electron's webUtils */
+  pathForFile(file: File): string;
 }

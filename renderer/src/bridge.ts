@@ -8,6 +8,8 @@ export interface Bridge {
   on<E extends EventChannel>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
   /** Electron shows native file dialogs; browser mode takes a typed path */
   readonly canPickFiles: boolean;
+  /** Electron only: where a dropped File is on disk (a browser page never learns a file's path) */
+  readonly pathForFile?: (file: File) => string;
 }
 
 export function createElectronBridge(api: SqueezeApi): Bridge {
@@ -15,6 +17,7 @@ export function createElectronBridge(api: SqueezeApi): Bridge {
     invoke: (channel, request) => api.requests[channel](request),
     on: (event, listener) => api.on(event, listener),
     canPickFiles: true,
+    pathForFile: (file) => api.pathForFile(file),
   };
 }
 
