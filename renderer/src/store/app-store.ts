@@ -7,6 +7,7 @@ import { createChatSlice } from './chat-slice.ts';
 import { createDocsSlice } from './docs-slice.ts';
 import { createModelSlice } from './model-slice.ts';
 import { createModelsSlice } from './models-slice.ts';
+import { createDropSlice } from './drop-slice.ts';
 import { createSettingsSlice } from './settings-slice.ts';
 import type { AppState } from './types.ts';
 
@@ -19,6 +20,7 @@ export function createAppStore(bridge: Bridge): AppStore {
     ...createDocsSlice(bridge)(...a),
     ...createSettingsSlice(bridge)(...a),
     ...createModelsSlice(bridge)(...a),
+    ...createDropSlice(bridge)(...a),
   }));
 }
 

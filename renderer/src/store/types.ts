@@ -2,6 +2,7 @@
 import type { StateCreator } from 'zustand/vanilla';
 
 import type { Chat, ChatSummary, EventPayload, ModelStatus, Response, Settings, SystemInfo } from '../../../main/ipc/contract.ts';
+import type { DropSlice } from './drop-slice.ts';
 import type { ModelsSlice } from './models-slice.ts';
 
 /** An error as the user sees it: a stable code and a sentence they can act on. */
@@ -71,6 +72,6 @@ export interface SettingsSlice {
   updateSettings(change: Partial<Settings>): Promise<void>;
 }
 
-export type AppState = ModelSlice & ChatSlice & DocsSlice & SettingsSlice & ModelsSlice;
+export type AppState = ModelSlice & ChatSlice & DocsSlice & SettingsSlice & ModelsSlice & DropSlice;
 
 export type Slice<T> = StateCreator<AppState, [], [], T>;
