@@ -191,8 +191,16 @@ SQ_AVX512 float vec_dot_f16(const uint16_t* x, const uint16_t* y, uint32_t n) {
 
 // ggml_soft_max_ext over one row: scores [round_up16(n)] in, probabilities out (zero past n).
 SQ_AVX512 void soft_max_ggml(float* x, uint32_t n, float scale) {
-    float max = -INFINITY;
-    for (uint32_t i = 0; i < n; ++i) {
+    // max_ps returns its second operand for a NaN lane, so NaN scores are skipped as fmax does
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    uint32_t i0 = 0;
+    for (; i0 + 16 <= n; i0 += 16) {
+        const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(x + i0), _mm512_set1_ps(scale));
+        _mm512_storeu_ps(x + i0, s);
+        vmax = _mm512_max_ps(s, vmax);
+    }
+    float max = _mm512_reduce_max_ps(vmax);
+    for (uint32_t i = i0; i < n; ++i) {
         x[i] *= scale;
         max = std::fmax(max, x[i]);
     }
@@ -250,6 +258,129 @@ SQ_AVX512 inline void weighted_sum_vec_dot(LoadRow load_row, Prob prob, uint32_t
     }
 }
 
+// ---- single-token F16 attention, many keys per step (same bits as the per-key kernels above) ----
+//
+// Decode at depth is bound by these loops, and the per-key kernels spend most of their time in
+// horizontal sums and in 64 accumulators that do not fit the register file. The order of every
+// float operation is kept; only independent work is regrouped, for head_dim 64, 128 and 256.
+
+// Pairs lanes `Stride` apart within each key's group of 2 * Stride lanes, for two vectors a and b
+// that each hold 16 / (2 * Stride) keys: one step of _mm512_reduce_add_ps's tree (8, 4, 2, 1) for
+// many keys at once. Keys of a come first in the result.
+template <int Stride>
+SQ_AVX512 inline __m512 pair_step(__m512 a, __m512 b) {
+    if constexpr (Stride == 8) {
+        return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    } else if constexpr (Stride == 4) {
+        return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
+    } else if constexpr (Stride == 2) {
+        return _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+    } else {
+        return _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+}
+
+// The 16 horizontal sums of v[0..15] in one vector. The shuffles leave the sum of v[4r + c] in lane
+// 4c + r, so callers put key 4c + r in v[4r + c] to get key L in lane L.
+SQ_AVX512 inline __m512 reduce_16x16(const __m512 v[16]) {
+    __m512 w[8], x[4], y[2];
+    for (int i = 0; i < 8; ++i) w[i] = pair_step<8>(v[2 * i], v[2 * i + 1]);
+    for (int i = 0; i < 4; ++i) x[i] = pair_step<4>(w[2 * i], w[2 * i + 1]);
+    for (int i = 0; i < 2; ++i) y[i] = pair_step<2>(x[2 * i], x[2 * i + 1]);
+    return pair_step<1>(y[0], y[1]);
+}
+
+// vec_dot_f16's 16 lanes for one key before the horizontal sum: chains over 64-element steps,
+// then (0+2) + (1+3). qf: the query as floats. HeadDim is a template argument so that the chains
+// stay in registers.
+template <uint32_t HeadDim>
+SQ_AVX512 inline __m512 key_lanes(const uint16_t* kj, const __m512 qf[HeadDim / 16]) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (uint32_t i = 0; i < HeadDim; i += 64) {
+        s0 = _mm512_fmadd_ps(load_f16x16(kj + i), qf[i / 16], s0);
+        s1 = _mm512_fmadd_ps(load_f16x16(kj + i + 16), qf[i / 16 + 1], s1);
+        s2 = _mm512_fmadd_ps(load_f16x16(kj + i + 32), qf[i / 16 + 2], s2);
+        s3 = _mm512_fmadd_ps(load_f16x16(kj + i + 48), qf[i / 16 + 3], s3);
+    }
+    return _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
+}
+
+// scores[j] = vec_dot_f16(k row j, q16) for every key, 16 keys per horizontal-sum tree.
+template <uint32_t HeadDim>
+SQ_AVX512 void key_scores_f16(const uint16_t* q16, const uint16_t* k, uint32_t n_kv, float* scores) {
+    __m512 qf[HeadDim / 16];
+    for (uint32_t i = 0; i < HeadDim; i += 16) qf[i / 16] = load_f16x16(q16 + i);
+    uint32_t j0 = 0;
+    for (; j0 + 16 <= n_kv; j0 += 16) {
+        __m512 v[16];
+#pragma GCC unroll 16
+        for (uint32_t i = 0; i < 16; ++i) v[i] = key_lanes<HeadDim>(k + size_t{j0 + 4 * (i % 4) + i / 4} * HeadDim, qf);
+        _mm512_storeu_ps(scores + j0, reduce_16x16(v));
+    }
+    for (; j0 < n_kv; ++j0) scores[j0] = _mm512_reduce_add_ps(key_lanes<HeadDim>(k + size_t{j0} * HeadDim, qf));
+}
+
+// Probabilities rounded to F16 and back (llama.cpp's KQV takes them as F16), 16 at a time.
+SQ_AVX512 void round_to_f16(float* p, uint32_t n) {
+    uint32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(p + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm512_storeu_ps(p + i, _mm512_cvtph_ps(h));
+    }
+    for (; i < n; ++i) p[i] = f16_to_f32(f32_to_f16(p[i]));
+}
+
+// acc[b] += p * row[16b .. 16b + 15] for the 64 dims at row.
+SQ_AVX512 inline void fma_row64(float p, const uint16_t* row, __m512 acc[4]) {
+    const __m512 pj = _mm512_set1_ps(p);
+    for (uint32_t b = 0; b < 4; ++b) acc[b] = _mm512_fmadd_ps(load_f16x16(row + 16 * b), pj, acc[b]);
+}
+
+// out = sum_j p[j] v[j] in weighted_sum_vec_dot's order: key j goes to chain (j / 16) % 4 and lane
+// j % 16. One pass per lane keeps that lane's 4 chains of 64 dims in 16 registers over every 16th
+// key, then the lanes are tree-summed. p: probabilities already rounded to F16.
+SQ_AVX512 void weighted_sum_f16(const float* p, const uint16_t* v, uint32_t n_kv, uint32_t head_dim, float* out) {
+    alignas(64) float lanes[16][64]; // [lane][dim of this 64-dim slice]
+    const size_t stride16 = size_t{16} * head_dim; // 16 keys
+    for (uint32_t d0 = 0; d0 < head_dim; d0 += 64) {
+        for (uint32_t l = 0; l < 16; ++l) {
+            __m512 c0[4], c1[4], c2[4], c3[4]; // the 4 chains, 16 dims per register
+            for (uint32_t b = 0; b < 4; ++b) c0[b] = c1[b] = c2[b] = c3[b] = _mm512_setzero_ps();
+            uint32_t j = l;
+            const uint16_t* row = v + size_t{l} * head_dim + d0;
+            for (; j + 48 < n_kv; j += 64, row += 4 * stride16) {
+                fma_row64(p[j], row, c0);
+                fma_row64(p[j + 16], row + stride16, c1);
+                fma_row64(p[j + 32], row + 2 * stride16, c2);
+                fma_row64(p[j + 48], row + 3 * stride16, c3);
+            }
+            if (j < n_kv) fma_row64(p[j], row, c0);
+            if (j + 16 < n_kv) fma_row64(p[j + 16], row + stride16, c1);
+            if (j + 32 < n_kv) fma_row64(p[j + 32], row + 2 * stride16, c2);
+            for (uint32_t b = 0; b < 4; ++b) {
+                _mm512_store_ps(&lanes[l][16 * b], _mm512_add_ps(_mm512_add_ps(c0[b], c2[b]), _mm512_add_ps(c1[b], c3[b])));
+            }
+        }
+        for (uint32_t w = 8; w >= 1; w /= 2) {
+            for (uint32_t i = 0; i < w; ++i) {
+                for (uint32_t b = 0; b < 64; b += 16) {
+                    _mm512_store_ps(&lanes[i][b], _mm512_add_ps(_mm512_load_ps(&lanes[i][b]), _mm512_load_ps(&lanes[i + w][b])));
+                }
+            }
+        }
+        std::memcpy(out + d0, lanes[0], sizeof(float) * 64);
+    }
+}
+
+template <uint32_t HeadDim>
+SQ_AVX512 void attention_decode_f16(const uint16_t* q16, const uint16_t* k, const uint16_t* v, uint32_t n_kv,
+                                    float scale, float* scores, float* out) {
+    key_scores_f16<HeadDim>(q16, k, n_kv, scores);
+    soft_max_ggml(scores, n_kv, scale);
+    round_to_f16(scores, n_kv);
+    weighted_sum_f16(scores, v, n_kv, HeadDim, out);
+}
+
 SQ_AVX512 void attention_ggml_f32(const float* q, const float* k, const float* v, uint32_t n_kv, uint32_t head_dim,
                                   float scale, bool single_token, float* scores, float* out) {
     for (uint32_t j = 0; j < n_kv; ++j) scores[j] = vec_dot_f32(k + size_t{j} * head_dim, q, head_dim);
@@ -265,6 +396,14 @@ SQ_AVX512 void attention_ggml_f32(const float* q, const float* k, const float* v
 SQ_AVX512 void attention_ggml_f16(const uint16_t* q16, const uint16_t* k, const uint16_t* v, uint32_t n_kv,
                                   uint32_t head_dim, float scale, bool single_token, float* scores, uint16_t* p16,
                                   float* out) {
+    if (single_token) {
+        switch (head_dim) {
+            case 64: return attention_decode_f16<64>(q16, k, v, n_kv, scale, scores, out);
+            case 128: return attention_decode_f16<128>(q16, k, v, n_kv, scale, scores, out);
+            case 256: return attention_decode_f16<256>(q16, k, v, n_kv, scale, scores, out);
+            default: break;
+        }
+    }
     const bool chain = !single_token && head_dim % 16 == 0;
     for (uint32_t j = 0; j < n_kv; ++j) {
         const uint16_t* kj = k + size_t{j} * head_dim;
