@@ -35,8 +35,8 @@ constexpr size_t smem_bytes() { return size_t{2} * 2 * kTileK * (D + 8) * 2; } /
 // ldmatrix's 8 rows then hit distinct banks). S = Q K^T with K fragments by ldmatrix, online
 // softmax in log2 units, P packed to T in registers as the A operand of O = P V, whose B fragments
 // come transposed from the row-major V tile (ldmatrix.trans).
-template <int D, typename T, bool LIST>
-static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionPrefillParams p, SliceOutput dst) {
+template <int D, typename T, bool LIST, int MIN_BLOCKS>
+static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) attention_prefill_kernel(AttentionPrefillParams p, SliceOutput dst) {
     constexpr int kRow = D + 8;
     constexpr int kSteps = D / 16;
     constexpr int kPieces = D / 8;
@@ -61,27 +61,44 @@ static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(Atte
     const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
     const T* k = static_cast<const T*>(p.k) + head_offset;
     const T* v = static_cast<const T*>(p.v) + head_offset;
-    const auto load_tile = [&](int pos0, int buf) {
-        T* kd = k_tiles + buf * kTileK * kRow;
-        T* vd = v_tiles + buf * kTileK * kRow;
-        for (int i = threadIdx.x; i < kTileK * kPieces; i += kThreads) {
-            const int r = i / kPieces, piece = i % kPieces, pos = pos0 + r;
-            T* kdst = kd + r * kRow + piece * 8;
-            T* vdst = vd + r * kRow + piece * 8;
-            if (pos < end) {
-                const long row = LIST && pos < n_list ? rows[pos] : p.dense_begin + (pos - n_list);
-                cp_async16(kdst, k + row * D + piece * 8);
-                cp_async16(vdst, v + row * D + piece * 8);
+    // A thread copies pieces i = threadIdx.x + j * kThreads of a tile: always the same piece of rows
+    // kRowStep apart. Their list entries are read one tile ahead (next_rows), so the copies never wait
+    // on the list: reading it just before each copy left the tile loads latency-bound (attention over
+    // lists ran at half the dense rate on an H200).
+    constexpr int kCopies = kTileK * kPieces / kThreads, kRowStep = kThreads / kPieces;
+    static_assert(kTileK * kPieces % kThreads == 0 && kThreads % kPieces == 0);
+    const int piece = threadIdx.x % kPieces, row0 = threadIdx.x / kPieces;
+    int next_rows[kCopies]; // -1: past the slice
+    const auto fetch_rows = [&](int pos0) {
+#pragma unroll
+        for (int j = 0; j < kCopies; ++j) {
+            const int pos = pos0 + row0 + j * kRowStep;
+            next_rows[j] = pos >= end ? -1 : LIST && pos < n_list ? __ldg(rows + pos) : p.dense_begin + (pos - n_list);
+        }
+    };
+    const auto load_tile = [&](int buf) {
+        T* kd = k_tiles + buf * kTileK * kRow + piece * 8;
+        T* vd = v_tiles + buf * kTileK * kRow + piece * 8;
+#pragma unroll
+        for (int j = 0; j < kCopies; ++j) {
+            const int r = row0 + j * kRowStep;
+            if (next_rows[j] >= 0) {
+                cp_async16(kd + r * kRow, k + static_cast<long>(next_rows[j]) * D + piece * 8);
+                cp_async16(vd + r * kRow, v + static_cast<long>(next_rows[j]) * D + piece * 8);
             } else { // zeros, not stale rows: P is 0 there, and 0 * NaN would poison O
-                *reinterpret_cast<uint4*>(kdst) = make_uint4(0, 0, 0, 0);
-                *reinterpret_cast<uint4*>(vdst) = make_uint4(0, 0, 0, 0);
+                *reinterpret_cast<uint4*>(kd + r * kRow) = make_uint4(0, 0, 0, 0);
+                *reinterpret_cast<uint4*>(vd + r * kRow) = make_uint4(0, 0, 0, 0);
             }
         }
         cp_async_commit();
     };
 
     const int n_tiles = end > begin ? (end - begin + kTileK - 1) / kTileK : 0;
-    if (n_tiles > 0) load_tile(begin, 0);
+    if (n_tiles > 0) {
+        fetch_rows(begin);
+        load_tile(0);
+        fetch_rows(begin + kTileK);
+    }
 
     const int qi[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
     uint32_t qa[kSteps][4];
@@ -109,7 +126,8 @@ static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(Atte
     for (int it = 0; it < n_tiles; ++it) {
         const int buf = it & 1, pos0 = begin + it * kTileK;
         if (it + 1 < n_tiles) {
-            load_tile(pos0 + kTileK, buf ^ 1);
+            load_tile(buf ^ 1);
+            fetch_rows(pos0 + 2 * kTileK);
             cp_async_wait<1>();
         } else {
             cp_async_wait<0>();
@@ -206,9 +224,9 @@ static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(Atte
     }
 }
 
-template <int D, typename T, bool LIST>
+template <int D, typename T, bool LIST, int MIN_BLOCKS>
 cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
-    const auto kernel = attention_prefill_kernel<D, T, LIST>;
+    const auto kernel = attention_prefill_kernel<D, T, LIST, MIN_BLOCKS>;
     constexpr size_t smem = smem_bytes<D>();
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     const int q_tiles = (p.n_q + kTileQ - 1) / kTileQ;
@@ -239,9 +257,16 @@ cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t
     return lse_merge(LseMergeParams{p.workspace, lse_part, p.out, p.lse, splits, static_cast<int>(rows), D, rows * D, rows}, stream);
 }
 
+// Blocks per SM: d 128 needs ~210 registers a thread, so 2 blocks (8 warps) fit an SM; capping at
+// 168 for 3 blocks spills 16-24 bytes. Both are kept until a run decides (blocks_per_sm).
+template <int D, typename T, bool LIST>
+cudaError_t dispatch_blocks(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
+    return p.blocks_per_sm == 3 ? launch<D, T, LIST, 3>(p, max_splits, stream) : launch<D, T, LIST, 1>(p, max_splits, stream);
+}
+
 template <int D, typename T>
 cudaError_t dispatch_list(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
-    return p.key_rows ? launch<D, T, true>(p, max_splits, stream) : launch<D, T, false>(p, max_splits, stream);
+    return p.key_rows ? dispatch_blocks<D, T, true>(p, max_splits, stream) : dispatch_blocks<D, T, false>(p, max_splits, stream);
 }
 
 template <int D>

@@ -45,6 +45,7 @@ struct AttentionPrefillParams {
     bool causal;
     int causal_offset;
     int n_splits;           // 0: chosen to fill the GPU; else forced
+    int blocks_per_sm;      // 0: default (registers as needed); 3: registers capped for 3 blocks an SM (tuning)
     float* workspace;       // attention_prefill_workspace_floats(..., max_splits) floats; unused with one slice
 };
 

@@ -242,13 +242,14 @@ static __global__ void __launch_bounds__(kSelectThreads) select_compact_kernel(S
             if (lane == 31) warp_totals[warp] = incl;
             __syncthreads();
             if (warp == 0) {
-                int w = warp_totals[lane];
+                constexpr int kWarps = kSelectThreads / 32;
+                int w = lane < kWarps ? warp_totals[lane] : 0;
 #pragma unroll
                 for (int off = 1; off < 32; off *= 2) {
                     const int o = __shfl_up_sync(0xffffffffu, w, off);
                     if (lane >= off) w += o;
                 }
-                warp_totals[lane] = w;
+                if (lane < kWarps) warp_totals[lane] = w;
             }
             __syncthreads();
             const int offset = a.n_always + carry + (warp > 0 ? warp_totals[warp - 1] : 0) + incl - size;
