@@ -2,9 +2,10 @@
 // Exit codes: 0 ok, 2 bad usage, 3 bad input file (with the reason), 1 internal error.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import { chatLoop } from './cli-chat.ts';
-import { buildFixedContext, openDocuments } from './docs/index.ts';
-import { DocChat, type AskMode } from './engine/doc-chat.ts';
+import { chatLoop, docChatLoop } from './cli-chat.ts';
+import { buildFixedContext, openDocuments, type Document } from './docs/index.ts';
+import { assertPlanFits, describePlan, planDocuments, readBuildRate, recordBuildRate, selectDocuments, type BuildRate } from './docs/plan.ts';
+import { DEFAULT_SYSTEM_PROMPT, defaultPackDir, DocChat, type AskMode } from './engine/doc-chat.ts';
 import { isEngineError, Model, systemInfo } from './engine/engine.ts';
 import { defaultModelPath } from './models/default-model.ts';
 
@@ -15,15 +16,16 @@ const USAGE = `usage:
               [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]
               [--threads N] [--context N] [--json]
   squeeze chat [--model MODEL] [--system TEXT] [--max-tokens N] [--temperature T] [--threads N] [--context N]
-  squeeze ingest [--model MODEL] --doc PATH [--pack-dir DIR] [--rebuild] [--threads N] [--json]
-  squeeze ask [--model MODEL] --doc PATH [--sparsity S | --budget B | --dense | --all-clusters] [--per-layer]
+  squeeze chat [--model MODEL] --doc PATH [--only F1,F2] [--sparsity S | --dense] [--pack-dir DIR] [--max-tokens N] [--threads N]
+  squeeze ingest [--model MODEL] --doc PATH [--only F1,F2] [--plan] [--pack-dir DIR] [--rebuild] [--threads N] [--json]
+  squeeze ask [--model MODEL] --doc PATH [--only F1,F2] [--sparsity S | --budget B | --dense | --all-clusters] [--per-layer]
               [--pack-dir DIR] [--max-tokens N] [--threads N] [--json] QUESTION
   squeeze system [--json]`;
 
 class UsageError extends Error {}
 
 /** Codes of errors that mean "this input file is bad" rather than "squeeze is broken". */
-const BAD_INPUT_PREFIXES = ['GGUF_', 'MODEL_', 'TOKENIZER_', 'CHAT_TEMPLATE_', 'CONTEXT_', 'EVAL_', 'PDF_', 'FILE_', 'FOLDER_', 'SYMLINK_'];
+const BAD_INPUT_PREFIXES = ['GGUF_', 'MODEL_', 'TOKENIZER_', 'CHAT_TEMPLATE_', 'CONTEXT_', 'EVAL_', 'PDF_', 'FILE_', 'FOLDER_', 'SYMLINK_', 'DOCUMENTS_', 'DOCX_'];
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -124,18 +126,40 @@ async function run(argv: string[]): Promise<void> {
 
 async function chat(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
-    model: { type: 'string' },
+    ...PACK_FLAGS,
     system: { type: 'string' },
     'max-tokens': { type: 'string' },
     temperature: { type: 'string' },
-    threads: { type: 'string' },
     context: { type: 'string' },
+    sparsity: { type: 'string' },
+    dense: { type: 'boolean' },
   });
+  const maxTokens = numberFlag(values['max-tokens'], '--max-tokens') ?? 512;
+  const temperature = numberFlag(values.temperature, '--temperature') ?? 0;
+  if (values.doc !== undefined) {
+    // Dense in a chat reads every key through the squeezed path, which measures attention: the
+    // answers keep their citations (the engine's plain dense attention has none).
+    const asked = askMode(values);
+    const mode: AskMode = asked.kind === 'dense' ? { kind: 'all' } : asked;
+    const { chat: docChat, docs, plan } = await openDocChat(values);
+    const p = docChat.pack;
+    process.stdout.write(
+      [
+        `${plan.documents.length} document(s), ${p.nFixed} tokens of ${plan.contextSize}` + (docs.skipped.length ? `; ${docs.skipped.length} skipped:` : ''),
+        ...docs.skipped.map((s) => `  ${s.source}${s.page ? ` page ${s.page}` : ''}: ${s.reason}`),
+        p.built && p.build
+          ? `pack built in ${((p.build.prefillMs + p.build.clusterMs + p.build.calibrateMs + p.build.writeMs) / 1e3).toFixed(1)} s (${(p.bytes / 2 ** 20).toFixed(1)} MiB)`
+          : `pack loaded in ${((p.loadMs ?? 0) / 1e3).toFixed(2)} s`,
+      ].join('\n') + '\n',
+    );
+    await docChatLoop(docChat, { maxTokens, temperature, mode });
+    return;
+  }
   const model = await Model.load(values.model ?? defaultModelPath());
   await chatLoop(model, {
     system: values.system,
-    maxTokens: numberFlag(values['max-tokens'], '--max-tokens') ?? 512,
-    temperature: numberFlag(values.temperature, '--temperature') ?? 0,
+    maxTokens,
+    temperature,
     threads: numberFlag(values.threads, '--threads'),
     contextSize: numberFlag(values.context, '--context'),
   });
@@ -144,14 +168,54 @@ async function chat(argv: string[]): Promise<void> {
 const PACK_FLAGS = {
   model: { type: 'string' },
   doc: { type: 'string' },
+  only: { type: 'string' },
   'pack-dir': { type: 'string' },
   threads: { type: 'string' },
 } as const;
 
-/** Opens the documents and their pack (loading it, or building it with progress on stderr). */
-async function openDocChat(values: { model?: string; doc?: string; 'pack-dir'?: string; threads?: string; rebuild?: boolean; json?: boolean }) {
+interface PackValues {
+  model?: string;
+  doc?: string;
+  only?: string;
+  'pack-dir'?: string;
+  threads?: string;
+  rebuild?: boolean;
+  json?: boolean;
+}
+
+/** Tokens a short prefill is timed on when no pack build of this model has been recorded. */
+const CALIBRATION_TOKENS = 256;
+
+/** Opens the documents (keeping --only ones) and plans the pack: tokens vs context, skips, ETA. */
+async function planFor(values: PackValues, options: { calibrate: boolean }) {
   const model = await Model.load(values.model ?? defaultModelPath());
-  const docs = await openDocuments(requireString(values.doc, '--doc'));
+  const opened = await openDocuments(requireString(values.doc, '--doc'));
+  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const docs = only ? selectDocuments(opened, only) : opened;
+  const packDir = values['pack-dir'] ?? defaultPackDir();
+  const countTokens = (text: string) => model.tokenizer.encode(text, { addSpecial: false, parseSpecial: false }).length;
+  const overheadTokens = model.tokenizer.encode(model.formatChat([{ role: 'system', content: `${DEFAULT_SYSTEM_PROMPT}\n\n` }], false), {
+    addSpecial: true,
+    parseSpecial: true,
+  }).length;
+  const rate = (await readBuildRate(packDir, model.fingerprint())) ?? (options.calibrate ? await calibrateRate(model, docs.documents, values) : undefined);
+  const plan = planDocuments(docs, { countTokens, contextSize: model.info.nCtxTrain, overheadTokens, rate });
+  return { model, docs, plan, packDir };
+}
+
+/** Times a prefill of the documents' first tokens (the prefill rate only, without clustering). */
+async function calibrateRate(model: Model, documents: Document[], values: PackValues): Promise<BuildRate> {
+  const text = buildFixedContext(documents).text;
+  const tokens = model.tokenizer.encode(text, { addSpecial: true, parseSpecial: false }).slice(0, CALIBRATION_TOKENS);
+  const session = model.createSession({ contextSize: tokens.length + 8, threads: numberFlag(values.threads, '--threads') });
+  const r = await session.generate(tokens, { maxTokens: 1, temperature: 0 });
+  return { tokensPerSecond: r.timings.prefillTokensPerSecond, tokens: tokens.length, source: 'calibration' };
+}
+
+/** Opens the documents and their pack (loading it, or building it with progress on stderr). */
+async function openDocChat(values: PackValues) {
+  const { model, docs, plan, packDir } = await planFor(values, { calibrate: false });
+  assertPlanFits(plan);
   const context = buildFixedContext(docs.documents);
   let last = '';
   const controller = new AbortController();
@@ -159,7 +223,7 @@ async function openDocChat(values: { model?: string; doc?: string; 'pack-dir'?: 
   process.once('SIGINT', onSigint);
   const chat = await DocChat.open(model, context, {
     signal: controller.signal,
-    packDir: values['pack-dir'],
+    packDir,
     threads: numberFlag(values.threads, '--threads'),
     rebuild: values.rebuild,
     onProgress: (phase, done, total) => {
@@ -168,15 +232,22 @@ async function openDocChat(values: { model?: string; doc?: string; 'pack-dir'?: 
       last = line;
     },
   }).finally(() => process.off('SIGINT', onSigint));
-  return { model, docs, chat };
+  const b = chat.pack.build;
+  if (b) await recordBuildRate(packDir, model.fingerprint(), b.nFixed, b.prefillMs + b.clusterMs + b.calibrateMs + b.writeMs);
+  return { model, docs, chat, plan };
 }
 
 async function ingest(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { ...PACK_FLAGS, rebuild: { type: 'boolean' } });
-  const { docs, chat } = await openDocChat(values);
+  const { values } = parse(argv, { ...PACK_FLAGS, rebuild: { type: 'boolean' }, plan: { type: 'boolean' } });
+  if (values.plan) {
+    const { plan } = await planFor(values, { calibrate: true });
+    print(values.json, { plan }, describePlan(plan).join('\n'));
+    return;
+  }
+  const { docs, chat, plan } = await openDocChat(values);
   const p = chat.pack;
   const b = p.build;
-  print(values.json, { pack: p, skipped: docs.skipped }, [
+  print(values.json, { plan, pack: p, skipped: docs.skipped }, [
     `${p.path}`,
     `  ${p.built ? 'built' : 'loaded'}: ${p.nFixed} fixed-context tokens, ${(p.bytes / 2 ** 20).toFixed(1)} MiB` + (p.rebuildReason ? ` (rebuilt: ${p.rebuildReason})` : ''),
     b ? `  prefill ${(b.prefillMs / 1e3).toFixed(2)} s, clustering ${(b.clusterMs / 1e3).toFixed(2)} s, calibration ${(b.calibrateMs / 1e3).toFixed(2)} s, write ${(b.writeMs / 1e3).toFixed(2)} s`

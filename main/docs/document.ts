@@ -44,6 +44,7 @@ export type DocumentErrorCode =
   | 'FILE_DUPLICATE'
   | 'SYMLINK_LOOP'
   | 'FOLDER_EMPTY'
+  | 'DOCUMENTS_TOO_LARGE'
   | 'CANCELLED';
 
 /** An Error a user can act on, with a stable code for the UI and IPC ({ok:false, code, message}). */

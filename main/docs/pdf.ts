@@ -148,6 +148,7 @@ function openError(source: string, e: unknown, password: string | undefined): Do
 export function fileReadError(source: string, e: unknown): DocumentError {
   const code = (e as { code?: unknown })?.code;
   if (code === 'ENOENT') return new DocumentError('FILE_NOT_FOUND', `${source} does not exist.`, { cause: e });
+  if (code === 'ELOOP') return new DocumentError('SYMLINK_LOOP', `${source} is a symbolic link in a loop: it never reaches a file.`, { cause: e });
   if (code === 'EACCES' || code === 'EPERM') {
     return new DocumentError('FILE_UNREADABLE', `${source} cannot be read: permission denied.`, { cause: e });
   }
