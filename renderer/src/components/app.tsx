@@ -1,8 +1,11 @@
 import { ChatList } from './chat-list.tsx';
 import { ChatPane } from './chat-pane.tsx';
 import { DocumentPane } from './document-pane.tsx';
+import { DropZone } from './drop-zone.tsx';
+import { FirstRunOffer, ModelManager } from './model-manager.tsx';
 import { ModelStatusLine } from './model-status.tsx';
 import { StatsPanel } from './stats-panel.tsx';
+import './app-ui.css';
 
 export function App() {
   return (
@@ -12,8 +15,12 @@ export function App() {
         <ModelStatusLine />
       </header>
       <aside className="side">
-        <DocumentPane />
+        <FirstRunOffer />
+        <DropZone>
+          <DocumentPane />
+        </DropZone>
         <ChatList />
+        <ModelManager />
       </aside>
       <ChatPane />
       <StatsPanel />
