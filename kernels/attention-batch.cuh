@@ -1,12 +1,15 @@
-// Causal attention of a batch of query tokens over an F16 KV cache, with the CPU reference's
-// rounding points (backend/cpu/ops.h attention_f16): the query rounded to F16 before the K dot,
-// softmax of scale * scores (max-subtracted exp, sum in double, one multiply by 1/sum), the
-// probabilities rounded to F16 before the V product. Token t of the batch sits at position
+// Causal attention of a batch of query tokens over an F16 KV cache in the CPU reference's order
+// of operations (backend/cpu/ops-attention.cpp, llama.cpp's AVX-512 kernels), so the result has
+// the CPU's bits: the query rounded to F16; K dots as ggml_vec_dot_f16 for a batch of one token and
+// as tinyBLAS's 16-lane chain for longer batches; softmax of scale * scores with ggml's expf, the
+// 16-key chunk sums added in double; probabilities rounded to F16; the V product in llama.cpp's
+// lane order (64 chains for one token, 16 lanes otherwise). Token t of the batch sits at position
 // pos0 + t and sees keys [0, pos0 + t]. Query head h reads KV head h / (n_heads / n_kv_heads).
 //
-// One block per (query head, token); the scores live in shared memory, so n_kv is bounded by
-// attention_batch_max_keys() (tens of thousands on an H100). Longer contexts take the split-K
-// decode kernel (attention-decode.cuh), which is f32 throughout.
+// One block per (query head, token), one thread per key for the dots and per output dimension for
+// the V product: correct for decode and short prefill, not fast at long contexts. The scores live
+// in shared memory, so n_kv is bounded by attention_batch_max_keys() (tens of thousands on an
+// H100); longer contexts take the split-K decode kernel (attention-decode.cuh), f32 throughout.
 #pragma once
 
 #include <cuda_fp16.h>

@@ -46,30 +46,6 @@ struct DotQ4_0 { // x Q8_0: (d_w d_a) * sum((nibble - 8) a)
     }
 };
 
-struct DotQ4_1 { // x Q8_1: (d_w d_a) * sum(nibble a) + m_w s_a
-    static constexpr int kElems = 32, kBytes = 20, kActBytes = 36;
-    static __device__ __forceinline__ float dot(const uint8_t* w, const uint8_t* a) {
-        int isum = 0;
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const uint32_t q = ld32(w + 4 + 4 * i);
-            isum = dp4a(q & kLowNibbles, ld32(a + 4 + 4 * i), isum);
-            isum = dp4a((q >> 4) & kLowNibbles, ld32(a + 20 + 4 * i), isum);
-        }
-        return (half_at(w) * half_at(a)) * static_cast<float>(isum) + half_at(w + 2) * half_at(a + 2);
-    }
-};
-
-struct DotQ8_0 { // x Q8_0: (d_w d_a) * sum(q a)
-    static constexpr int kElems = 32, kBytes = 34, kActBytes = 34;
-    static __device__ __forceinline__ float dot(const uint8_t* w, const uint8_t* a) {
-        int isum = 0;
-#pragma unroll
-        for (int i = 0; i < 8; ++i) isum = dp4a(ld32_a2(w + 2 + 4 * i), ld32_a2(a + 2 + 4 * i), isum);
-        return (half_at(w) * half_at(a)) * static_cast<float>(isum);
-    }
-};
-
 // 6-bit scale and min of sub-block j from the 12 packed bytes (unpack_scales_k4 in quants-blocks.h).
 __device__ __forceinline__ void scale_min_k4(const uint8_t* s, int j, int* sc, int* mn) {
     if (j < 4) {
@@ -215,6 +191,82 @@ static __global__ void __launch_bounds__(kThreads) matmul_q_kernel(MatmulQParams
     }
 }
 
+// Q4_1 and Q8_0 in ggml-cpu's x86 order (backend/cpu/quants-x86-q32.h), which the CPU engine runs
+// for them in decode and prefill alike: 8 f32 lanes per row, lane l accumulating
+// fma(d_w d_a, sum of the products of elements 4l..4l+3, acc_l) block after block, the lanes then
+// added as hsum_float_8 does ((a4+a0) + (a6+a2)) + ((a5+a1) + (a7+a3)), plus for Q4_1 the offsets
+// sum_m = fma(m_w, s_a, sum_m). Eight threads per row, one per lane: the result has the CPU's bits.
+struct X86Q4_1 {
+    static constexpr int kBytes = 20, kActBytes = 36;
+    static constexpr bool kHasMin = true;
+    static __device__ __forceinline__ int lane_sum(const uint8_t* w, const uint8_t* a, int l) {
+        const uint32_t q = ld32(w + 4 + 4 * (l % 4));
+        return dp4a(l < 4 ? q & kLowNibbles : (q >> 4) & kLowNibbles, ld32(a + 4 + 4 * l), 0);
+    }
+    static __device__ __forceinline__ float scale(const uint8_t* w, const uint8_t* a) { return half_at(w) * half_at(a); }
+    static __device__ __forceinline__ float min_term(const uint8_t* w, const uint8_t* a, float sum_m) {
+        return fmaf(half_at(w + 2), half_at(a + 2), sum_m);
+    }
+};
+
+struct X86Q8_0 {
+    static constexpr int kBytes = 34, kActBytes = 34;
+    static constexpr bool kHasMin = false;
+    static __device__ __forceinline__ int lane_sum(const uint8_t* w, const uint8_t* a, int l) {
+        return dp4a(ld32_a2(w + 2 + 4 * l), ld32_a2(a + 2 + 4 * l), 0);
+    }
+    static __device__ __forceinline__ float scale(const uint8_t* w, const uint8_t* a) { return half_at(w) * half_at(a); }
+    static __device__ __forceinline__ float min_term(const uint8_t*, const uint8_t*, float sum_m) { return sum_m; }
+};
+
+constexpr int kX86Lanes = 8;
+constexpr int kX86Rows = kThreads / kX86Lanes;
+
+template <typename T>
+static __global__ void __launch_bounds__(kThreads) matmul_x86_kernel(MatmulQParams p) {
+    const int l = threadIdx.x % kX86Lanes;
+    const int row = blockIdx.x * kX86Rows + threadIdx.x / kX86Lanes;
+    const bool valid = row < p.n_rows; // no early return: the lanes meet in shuffles
+    const int t0 = blockIdx.y * kMatmulTokens;
+    const int nt = min(kMatmulTokens, p.n_tokens - t0);
+    const int n_blocks = p.n_cols / 32;
+    const uint8_t* w = static_cast<const uint8_t*>(p.w) + (valid ? row : 0) * p.w_row_bytes;
+    const uint8_t* a = static_cast<const uint8_t*>(p.a) + t0 * p.a_row_bytes;
+
+    float acc[kMatmulTokens] = {}, sum_m[kMatmulTokens] = {};
+    if (valid) {
+        for (int blk = 0; blk < n_blocks; ++blk) {
+            const uint8_t* wb = w + static_cast<long>(blk) * T::kBytes;
+#pragma unroll
+            for (int t = 0; t < kMatmulTokens; ++t) {
+                if (t >= nt) break;
+                const uint8_t* ab = a + t * p.a_row_bytes + static_cast<long>(blk) * T::kActBytes;
+                acc[t] = fmaf(T::scale(wb, ab), static_cast<float>(T::lane_sum(wb, ab, l)), acc[t]);
+                if (T::kHasMin) sum_m[t] = T::min_term(wb, ab, sum_m[t]);
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < kMatmulTokens; ++t) {
+        float x = acc[t];
+        x += __shfl_down_sync(0xffffffffu, x, 4, kX86Lanes); // lane l < 4: a_l + a_(l+4)
+        x += __shfl_down_sync(0xffffffffu, x, 2, kX86Lanes); // lane l < 2: (a_l + a_(l+4)) + (a_(l+2) + a_(l+6))
+        x += __shfl_down_sync(0xffffffffu, x, 1, kX86Lanes);
+        if (l == 0 && valid && t < nt) p.y[(t0 + t) * p.y_stride + row] = T::kHasMin ? x + sum_m[t] : x;
+    }
+}
+
+template <typename T>
+cudaError_t launch_x86(const MatmulQParams& p, cudaStream_t stream) {
+    if (p.n_cols % 32 != 0 || p.w_row_bytes < static_cast<long>(p.n_cols / 32) * T::kBytes ||
+        p.a_row_bytes < static_cast<long>(p.n_cols / 32) * T::kActBytes)
+        return cudaErrorInvalidValue;
+    const dim3 grid((p.n_rows + kX86Rows - 1) / kX86Rows, (p.n_tokens + kMatmulTokens - 1) / kMatmulTokens);
+    if (grid.y > 65535) return cudaErrorInvalidValue;
+    matmul_x86_kernel<T><<<grid, kThreads, 0, stream>>>(p);
+    return cudaGetLastError();
+}
+
 template <typename T>
 cudaError_t launch(const MatmulQParams& p, cudaStream_t stream) {
     if (p.n_cols % T::kElems != 0 || p.w_row_bytes < static_cast<long>(p.n_cols / T::kElems) * T::kBytes ||
@@ -255,8 +307,8 @@ cudaError_t matmul_q(const MatmulQParams& p, cudaStream_t stream) {
     if (!p.w || !p.a || !p.y || p.n_cols <= 0 || align % 2 != 0 || a_align % 4 != 0) return cudaErrorInvalidValue;
     switch (p.type) {
     case WeightType::Q4_0: return launch<DotQ4_0>(p, stream);
-    case WeightType::Q4_1: return align % 4 ? cudaErrorInvalidValue : launch<DotQ4_1>(p, stream);
-    case WeightType::Q8_0: return launch<DotQ8_0>(p, stream);
+    case WeightType::Q4_1: return align % 4 ? cudaErrorInvalidValue : launch_x86<X86Q4_1>(p, stream);
+    case WeightType::Q8_0: return launch_x86<X86Q8_0>(p, stream);
     case WeightType::Q4_K: return align % 4 ? cudaErrorInvalidValue : launch<DotQ4_K>(p, stream);
     case WeightType::Q6_K: return launch<DotQ6_K>(p, stream);
     case WeightType::F32: return align % 16 || a_align % 16 ? cudaErrorInvalidValue : launch<DotF32>(p, stream);

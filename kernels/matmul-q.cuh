@@ -2,11 +2,13 @@
 //   y[t][r] = dot(W[r], a[t])   W in ggml's block layout (backend/cpu/quants-blocks.h),
 //   a[t] row t of the activations already in the weight type's vec_dot type (quantize-rows.cuh).
 // Each block's integer sum is exact and its float scaling is the CPU vec_dot's expression, so a
-// row differs from the CPU only in the order its blocks are added (a few ulp of the sum).
+// row differs from the CPU at most in the order its blocks are added (a few ulp of the sum).
 //
-// One warp per weight row, lanes striding over the row's blocks; a grid row of up to kMatmulTokens
-// activation rows reads each weight block once per token from L1. Decode (one token) is the GEMV;
-// prefill runs the same kernel over token tiles: correct and simple, not yet a tensor-core GEMM.
+// Q4_1 and Q8_0 follow ggml-cpu's x86 summation order too (eight lanes per row), so their rows have
+// the CPU's bits exactly (matmul-q.cu). The other types: one warp per weight row, lanes striding
+// over the row's blocks. A grid row of up to 8 activation rows reads each weight block once per
+// token from L1: decode (one token) is the GEMV; prefill runs the same kernels over token tiles,
+// correct and simple, not yet a tensor-core GEMM.
 #pragma once
 
 #include <cuda_runtime.h>

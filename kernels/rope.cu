@@ -17,6 +17,11 @@ static __global__ void rope_kernel(RopeParams p, float theta_scale) {
     const int token = blockIdx.x;
     const int n_pairs = p.n_rot / 2;
     for (int i = threadIdx.x; i < n_pairs; i += blockDim.x) {
+        if (p.cos_sin) {
+            cache[2 * i] = p.cos_sin[static_cast<long>(token) * p.n_rot + 2 * i];
+            cache[2 * i + 1] = p.cos_sin[static_cast<long>(token) * p.n_rot + 2 * i + 1];
+            continue;
+        }
         float theta = static_cast<float>(p.positions[token]);
         for (int k = 0; k < i; ++k) theta *= theta_scale;
         const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
@@ -44,7 +49,7 @@ static __global__ void rope_kernel(RopeParams p, float theta_scale) {
 
 cudaError_t rope(const RopeParams& p, cudaStream_t stream) {
     if (p.n_tokens <= 0 || p.n_heads <= 0 || p.n_rot == 0) return cudaSuccess;
-    if (p.n_rot < 0 || p.n_rot % 2 != 0 || p.n_rot > p.head_dim || p.head_dim > kMaxRot || !p.x || !p.positions)
+    if (p.n_rot < 0 || p.n_rot % 2 != 0 || p.n_rot > p.head_dim || p.head_dim > kMaxRot || !p.x || (!p.positions && !p.cos_sin))
         return cudaErrorInvalidValue;
     // Computed on the host with std::pow exactly as the CPU reference does.
     const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));

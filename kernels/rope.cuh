@@ -19,6 +19,9 @@ struct RopeParams {
     float freq_base;
     float freq_scale;           // linear scaling: theta *= freq_scale
     bool neox;                  // pairs (i, i + n_rot/2) instead of (2i, 2i+1)
+    // [n_tokens][n_rot] {cos0, sin0, cos1, ...} computed by the caller (the CPU's rope_cache gives
+    // libm's bits), or null to compute them here from positions (cosf/sinf: a few ulp off libm).
+    const float* cos_sin = nullptr;
 };
 
 cudaError_t rope(const RopeParams& p, cudaStream_t stream);

@@ -1,5 +1,7 @@
 #include "swiglu.cuh"
 
+#include "ggml-order.cuh"
+
 namespace sq::cuda {
 
 namespace {
@@ -10,7 +12,7 @@ static __global__ void swiglu_kernel(SwigluParams p) {
     for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < p.n;
          i += static_cast<long>(gridDim.x) * blockDim.x) {
         const float g = p.gate[i];
-        p.y[i] = g / (1.0f + expf(-g)) * p.up[i];
+        p.y[i] = ggml_order::silu_ggml(g) * p.up[i];
     }
 }
 

@@ -1,4 +1,5 @@
-// SwiGLU on the GPU: y = silu(gate) * up, silu(g) = g / (1 + exp(-g)), elementwise.
+// SwiGLU on the GPU: y = silu(gate) * up, silu(g) = g / (1 + exp(-g)), elementwise, with ggml's
+// vectorised expf as llama.cpp's CPU build (and the engine's AVX-512 path) computes it.
 #pragma once
 
 #include <cuda_runtime.h>

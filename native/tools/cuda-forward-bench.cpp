@@ -3,6 +3,8 @@
 //
 //   cuda-forward-bench MODEL [--threads N] [--prompt P] [--decode D] [--json PATH]
 //     P: prefill length (one batch), default 512; D: decode steps, default 128.
+//     MODEL "smollm2-shape": a generated model of SmolLM2-135M's shape and types (random weights,
+//     the same bytes to read and work to do) where the real file is not at hand.
 #include <cstdio>
 
 #ifdef SQUEEZE_WITH_CUDA
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "cuda-forward-model.h"
 #include "device.cuh"
 #include "model/model.h"
 
@@ -97,8 +100,15 @@ int main(int argc, char** argv) {
         std::printf("cuda-forward-bench: no GPU (%s)\n", probe.name);
         return 0;
     }
+    const bool generated = path == "smollm2-shape";
+    const std::string file = generated ? forward_model::write_model(forward_model::smollm2_shape(), TensorType::Q4_1, 1) : path;
+    if (file.empty()) {
+        std::fprintf(stderr, "cannot write the generated model\n");
+        return 1;
+    }
     std::unique_ptr<Model> m;
-    const Status st = Model::load(path, m);
+    const Status st = Model::load(file, m);
+    if (generated) std::remove(file.c_str()); // the mapping stays valid after unlink
     if (!st) {
         std::fprintf(stderr, "%s: %s\n", st.code.c_str(), st.message.c_str());
         return 3;

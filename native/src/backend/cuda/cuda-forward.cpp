@@ -3,7 +3,9 @@
 //   causal attention -> output matmul -> residual -> RMSNorm -> gate/up matmuls -> SwiGLU -> down
 //   matmul -> residual] -> RMSNorm -> head.
 // Matmul inputs are first converted to the weight type's vec_dot type, as on the CPU, once per
-// distinct type per input. All work is queued on one stream; forward() waits for the logits.
+// distinct type per input; RoPE takes its cos/sin from the CPU's rope_cache; attention, SiLU and
+// the Q4_1/Q8_0 matmuls follow the CPU's order of operations. All work is queued on one stream;
+// forward() waits for the logits.
 #include "cuda-forward.h"
 
 #include <algorithm>
@@ -29,6 +31,7 @@
 #include "swiglu.cuh"
 
 #include "../../model/model.h"
+#include "../cpu/ops.h"
 
 namespace sq {
 
@@ -94,7 +97,7 @@ private:
 
     DeviceMatrix token_embd_, output_;
     const float* output_norm_ = nullptr;
-    const float* freq_factors_ = nullptr; // [n_rot / 2] or null
+    cpu::RopeParams rope_;                 // cos/sin of positions from the CPU's rope_cache: libm's bits
     std::vector<DeviceLayer> layers_;
 
     __half* k_cache_ = nullptr; // [n_layers][n_kv_heads][n_ctx][head_dim]
@@ -112,15 +115,19 @@ private:
     uint8_t* act_ = nullptr;    // [n_batch][act_row_capacity_] matmul input in its vec_dot type
     long act_row_capacity_ = 0;
     int* ids_ = nullptr;        // [n_batch]
-    int* positions_ = nullptr;  // [n_batch]
+    float* rope_cs_ = nullptr;  // [n_batch][n_rot] cos/sin of each token's position
     float* decode_workspace_ = nullptr; // split-K attention beyond the batch kernel's key limit
     int batch_kernel_max_keys_ = 0;
-    std::vector<int> host_positions_;
+    // Pinned, so the per-step copies are plain DMA instead of staged pageable copies.
+    int* host_ids_ = nullptr;         // [n_batch]
+    float* host_rope_cs_ = nullptr;   // [n_batch][n_rot]
 };
 
 CudaForward::~CudaForward() {
     if (stream_) cudaStreamSynchronize(stream_);
     for (void* p : allocations_) cudaFree(p);
+    if (host_ids_) cudaFreeHost(host_ids_);
+    if (host_rope_cs_) cudaFreeHost(host_rope_cs_);
     if (stream_) cudaStreamDestroy(stream_);
 }
 
@@ -197,13 +204,11 @@ Status CudaForward::init(const Model& model, const ContextParams& params, const 
         SQ_TRY(upload_matrix(src.w_up, p + "ffn_up.weight", l.up));
         SQ_TRY(upload_matrix(src.w_down, p + "ffn_down.weight", l.down));
     }
-    if (!model.rope_freq_factors().empty()) {
-        float* ff = nullptr;
-        SQ_TRY(alloc_n(model.rope_freq_factors().size(), &ff, "rope_freqs"));
-        SQ_CUDA(cudaMemcpy(ff, model.rope_freq_factors().data(), sizeof(float) * model.rope_freq_factors().size(),
-                           cudaMemcpyHostToDevice), "uploading rope_freqs");
-        freq_factors_ = ff;
-    }
+    rope_.n_rot = hp_.n_rot;
+    rope_.freq_base = hp_.rope_freq_base;
+    rope_.freq_scale = hp_.rope_freq_scale;
+    rope_.freq_factors = model.rope_freq_factors().empty() ? nullptr : model.rope_freq_factors().data();
+    rope_.neox = hp_.rope_order == RopeOrder::NeoX;
 
     const size_t nb = n_batch_, q_dim = size_t{hp_.n_heads} * hp_.head_dim, kv_dim = size_t{hp_.n_kv_heads} * hp_.head_dim;
     const size_t cache_elems = size_t{hp_.n_layers} * n_ctx_ * kv_dim;
@@ -220,7 +225,9 @@ Status CudaForward::init(const Model& model, const ContextParams& params, const 
     SQ_TRY(alloc_n(nb * hp_.n_ff, &up_, "activations"));
     SQ_TRY(alloc_n(nb * hp_.n_vocab, &logits_, "logits"));
     SQ_TRY(alloc_n(nb, &ids_, "token ids"));
-    SQ_TRY(alloc_n(nb, &positions_, "positions"));
+    SQ_TRY(alloc_n(nb * hp_.n_rot, &rope_cs_, "rope table"));
+    SQ_CUDA(cudaMallocHost(&host_ids_, sizeof(int) * nb), "pinned host memory");
+    SQ_CUDA(cudaMallocHost(&host_rope_cs_, sizeof(float) * nb * hp_.n_rot), "pinned host memory");
     for (const cuda::ActType t : {cuda::ActType::F32, cuda::ActType::F16, cuda::ActType::BF16, cuda::ActType::Q8_0,
                                   cuda::ActType::Q8_1, cuda::ActType::Q8_K}) {
         for (const uint32_t cols : {hp_.n_embd, static_cast<uint32_t>(q_dim), hp_.n_ff}) {
@@ -271,11 +278,12 @@ Status CudaForward::project(const float* x, int n_cols, int n, const DeviceMatri
 Status CudaForward::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* logits, bool all_logits) {
     if (n == 0) return Status::ok();
     if (n > n_batch_ || pos0 + n > n_ctx_) return Status::error("CUDA_ERROR", "batch outside the context's sizes");
-    host_positions_.resize(n);
-    for (uint32_t t = 0; t < n; ++t) host_positions_[t] = static_cast<int>(pos0 + t);
-    SQ_CUDA(cudaMemcpyAsync(ids_, tokens, sizeof(int) * n, cudaMemcpyHostToDevice, stream_), "copying tokens");
-    SQ_CUDA(cudaMemcpyAsync(positions_, host_positions_.data(), sizeof(int) * n, cudaMemcpyHostToDevice, stream_),
-            "copying positions");
+    // The previous forward() synchronised its stream, so the pinned buffers are free to refill.
+    std::memcpy(host_ids_, tokens, sizeof(int) * n);
+    for (uint32_t t = 0; t < n; ++t) cpu::rope_cache(rope_, static_cast<int32_t>(pos0 + t), host_rope_cs_ + size_t{t} * hp_.n_rot);
+    SQ_CUDA(cudaMemcpyAsync(ids_, host_ids_, sizeof(int) * n, cudaMemcpyHostToDevice, stream_), "copying tokens");
+    SQ_CUDA(cudaMemcpyAsync(rope_cs_, host_rope_cs_, sizeof(float) * n * hp_.n_rot, cudaMemcpyHostToDevice, stream_),
+            "copying the rope table");
     const cuda::GetRowsParams gp{token_embd_.data, token_embd_.type, token_embd_.n_cols, token_embd_.row_bytes,
                                  ids_, static_cast<int>(n), x_, hp_.n_embd};
     SQ_CUDA(cuda::get_rows(gp, stream_), "get_rows");
@@ -318,9 +326,9 @@ Status CudaForward::attention_block(const DeviceLayer& l, uint32_t il, int n, in
         SQ_CUDA(cuda::add({ys[i], biases[i], dim * n, dim}, stream_), "adding a bias");
     }
     for (const auto& [x, heads, stride] : {std::tuple{q_, hp_.n_heads, q_dim}, std::tuple{k_, hp_.n_kv_heads, kv_dim}}) {
-        const cuda::RopeParams rp{x, positions_, freq_factors_, n, static_cast<int>(heads), static_cast<int>(hp_.head_dim),
+        const cuda::RopeParams rp{x, nullptr, nullptr, n, static_cast<int>(heads), static_cast<int>(hp_.head_dim),
                                   static_cast<int>(hp_.n_rot), stride, hp_.rope_freq_base, hp_.rope_freq_scale,
-                                  hp_.rope_order == RopeOrder::NeoX};
+                                  hp_.rope_order == RopeOrder::NeoX, rope_cs_};
         SQ_CUDA(cuda::rope(rp, stream_), "rope");
     }
     const size_t layer_offset = size_t{il} * hp_.n_kv_heads * n_ctx_ * hp_.head_dim;
