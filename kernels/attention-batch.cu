@@ -1,5 +1,6 @@
 #include "attention-batch.cuh"
 
+#include <atomic>
 #include <cfloat>
 #include <cstdint>
 
@@ -30,7 +31,7 @@ __device__ float block_max(float v, float* scratch) {
 
 static __global__ void __launch_bounds__(kThreads) attention_batch_kernel(AttentionBatchParams p) {
     extern __shared__ float smem[];
-    const int n_kv = p.pos0 + blockIdx.y + 1;
+    const int n_kv = (p.pos0_device ? *p.pos0_device : p.pos0) + blockIdx.y + 1;
     const int n16 = (n_kv + 15) / 16 * 16;
     float* q16 = smem;                    // [head_dim] query rounded to F16
     float* scores = q16 + p.head_dim;     // [n16] scores, exps, then probabilities rounded to F16
@@ -133,15 +134,20 @@ int attention_batch_max_keys(int head_dim) {
 cudaError_t attention_batch(const AttentionBatchParams& p, cudaStream_t stream) {
     if (p.n_tokens <= 0) return cudaSuccess;
     if (!p.q || !p.k || !p.v || !p.out || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0 || p.head_dim <= 0 ||
-        p.head_dim > 256 || p.pos0 < 0 || p.pos0 + p.n_tokens > p.n_ctx || p.n_tokens > 65535)
+        p.head_dim > 256 || p.n_tokens > 65535 || (!p.pos0_device && (p.pos0 < 0 || p.pos0 + p.n_tokens > p.n_ctx)))
         return cudaErrorInvalidValue;
-    const int max_kv = p.pos0 + p.n_tokens;
+    const int max_kv = p.pos0_device ? p.n_ctx : p.pos0 + p.n_tokens;
     if (max_kv > attention_batch_max_keys(p.head_dim)) return cudaErrorInvalidValue;
     const size_t bytes = smem_bytes(p.head_dim, max_kv);
-    if (bytes > 48 * 1024) {
+    // Raised once per size, never lowered: a launch being captured into a graph then sets nothing.
+    static std::atomic<size_t> allowed{48 * 1024};
+    if (bytes > allowed.load()) {
         const cudaError_t err =
             cudaFuncSetAttribute(attention_batch_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
         if (err != cudaSuccess) return err;
+        size_t seen = allowed.load();
+        while (seen < bytes && !allowed.compare_exchange_weak(seen, bytes)) {
+        }
     }
     attention_batch_kernel<<<dim3(p.n_heads, p.n_tokens), kThreads, bytes, stream>>>(p);
     return cudaGetLastError();

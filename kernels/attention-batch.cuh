@@ -31,6 +31,9 @@ struct AttentionBatchParams {
     long q_stride;
     long out_stride;
     float scale;
+    // When set, pos0 is read here on the device (a decode step replayed from a CUDA graph); shared
+    // memory is then sized for n_ctx keys, which must be <= attention_batch_max_keys().
+    const int* pos0_device = nullptr;
 };
 
 // The most keys one query may attend with this kernel on the current device (shared memory).

@@ -16,6 +16,8 @@ struct KvStoreParams {
     int n_ctx;
     int pos0;           // pos0 + n_tokens <= n_ctx
     long src_stride;
+    // When set, pos0 is read here on the device instead (a decode step replayed from a CUDA graph).
+    const int* pos0_device = nullptr;
 };
 
 cudaError_t kv_store(const KvStoreParams& p, cudaStream_t stream);

@@ -3,12 +3,15 @@
 # is larger than what one call carries: the model travels as two halves under .gl/ (ignored).
 #   PART=1: keep half A in /tmp/smol, build, run cuda-ops-test and cuda-forward-test (generated models)
 #   PART=2: join half B, check the sha256, SmolLM2 64-token greedy GPU vs CPU, decode/prefill bench
+#   PART=3: a fresh machine without SmolLM2: the tests of PART=1 (the SmolLM2-shaped generated model
+#           included), the order test, the bench on a generated SmolLM2-shaped model, memcheck
 # Run PART=2 right after PART=1, while the machine is still warm; when half A is gone (a fresh
 # machine) it says so and benchmarks nothing on SmolLM2.
 # The build uses the committed tree from .gl/src.tar (`git archive HEAD`), not the working tree,
 # which holds other people's unfinished files.
 #   PART=1 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-a and .gl/src.tar)
 #   PART=2 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-b and .gl/src.tar)
+#   PART=3 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/src.tar)
 set -u -o pipefail
 OUT=${OUT:-/tmp/squeeze-gpu-out}
 PART=${PART:-1}
@@ -30,18 +33,27 @@ if [ "$PART" = 1 ]; then
 fi
 cd "$SRC"
 { cmake -S native -B $BUILD -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 &&
-  cmake --build $BUILD -j16 --target cuda-ops-test cuda-forward-test cuda-forward-bench; } > "$OUT/build-$PART.log" 2>&1
+  cmake --build $BUILD -j16 --target cuda-ops-test cuda-forward-test cuda-forward-bench cuda-forward-order-test; } \
+  > "$OUT/build-$PART.log" 2>&1
 status=$?
 tail -3 "$OUT/build-$PART.log"
 [ $status = 0 ] || { grep -m20 -B2 -A8 "error" "$OUT/build-$PART.log"; exit 1; }
 
-if [ "$PART" = 1 ]; then
+if [ "$PART" = 1 ] || [ "$PART" = 3 ]; then
   $BUILD/cuda-ops-test 2>&1 | tee "$OUT/ops-test.txt" | tail -25
   echo "cuda-ops-test exit $?"
+  $BUILD/cuda-forward-order-test 2>&1 | tee "$OUT/order-test.txt"
+  echo "cuda-forward-order-test exit $?"
   $BUILD/cuda-forward-test 2>&1 | tee "$OUT/forward-test.txt"
   echo "cuda-forward-test exit $?"
-  exit 0
 fi
+if [ "$PART" = 3 ]; then
+  COMMIT=$COMMIT $BUILD/cuda-forward-bench smollm2-shape --threads "$(nproc)" --prompt 512 --decode 128 \
+    --json "$OUT/forward-bench.json" 2>&1 | tee "$OUT/forward-bench.txt"
+  timeout 240 compute-sanitizer --tool memcheck --leak-check no $BUILD/cuda-forward-test > "$OUT/memcheck.txt" 2>&1
+  echo "memcheck exit $?"; tail -4 "$OUT/memcheck.txt"
+fi
+[ "$PART" = 2 ] || exit 0
 
 if [ ! -f /tmp/smol/part00 ]; then
   echo "half A of SmolLM2 is gone (a fresh machine): no SmolLM2 comparison in this call"

@@ -1,5 +1,7 @@
 // cuda-forward-bench: prefill and decode speed of the GPU forward pass beside the CPU's, same
-// model, same run. Decode is greedy one token per eval after a short prompt, as generation runs.
+// model, same run. Decode is greedy one token per eval after a short prompt, as generation runs;
+// the GPU is measured with decode steps replayed from a CUDA graph and without
+// (SQUEEZE_CUDA_GRAPHS=0), to show what the launches cost.
 //
 //   cuda-forward-bench MODEL [--threads N] [--prompt P] [--decode D] [--json PATH]
 //     P: prefill length (one batch), default 512; D: decode steps, default 128.
@@ -113,12 +115,19 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s: %s\n", st.code.c_str(), st.message.c_str());
         return 3;
     }
-    Numbers gpu, cpu;
-    if (!measure(*m, Backend::Cuda, threads, prompt, decode, gpu) || !measure(*m, Backend::Cpu, threads, prompt, decode, cpu))
+    Numbers gpu, eager, cpu;
+    setenv("SQUEEZE_CUDA_GRAPHS", "0", 1);
+    const bool eager_ok = measure(*m, Backend::Cuda, threads, prompt, decode, eager);
+    unsetenv("SQUEEZE_CUDA_GRAPHS");
+    if (!eager_ok || !measure(*m, Backend::Cuda, threads, prompt, decode, gpu) ||
+        !measure(*m, Backend::Cpu, threads, prompt, decode, cpu))
         return 1;
-    std::printf("%-28s %14s %14s\n", "", "prefill tok/s", "decode tok/s");
-    std::printf("%-28s %14.0f %14.1f\n", probe.name, gpu.prefill_tok_s, gpu.decode_tok_s);
-    std::printf("%-28s %14.0f %14.1f\n", ("CPU, " + std::to_string(threads) + " threads").c_str(), cpu.prefill_tok_s,
+    std::printf("%-36s %14s %14s\n", "", "prefill tok/s", "decode tok/s");
+    std::printf("%-36s %14.0f %14.1f\n", (std::string(probe.name) + ", CUDA graph").c_str(), gpu.prefill_tok_s,
+                gpu.decode_tok_s);
+    std::printf("%-36s %14.0f %14.1f\n", (std::string(probe.name) + ", no graph").c_str(), eager.prefill_tok_s,
+                eager.decode_tok_s);
+    std::printf("%-36s %14.0f %14.1f\n", ("CPU, " + std::to_string(threads) + " threads").c_str(), cpu.prefill_tok_s,
                 cpu.decode_tok_s);
     std::printf("GPU / CPU: prefill %.1fx, decode %.1fx (prefill %u tokens in one batch; decode %u steps after 32)\n",
                 gpu.prefill_tok_s / cpu.prefill_tok_s, gpu.decode_tok_s / cpu.decode_tok_s, prompt, decode);
@@ -129,9 +138,10 @@ int main(int argc, char** argv) {
         std::fprintf(f,
                      "{\"card\": \"%s\", \"commit\": \"%s\", \"model\": \"%s\", \"threads\": %u, \"prompt\": %u, "
                      "\"decode\": %u,\n \"gpu\": {\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.2f},\n"
+                     " \"gpu_no_graph\": {\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.2f},\n"
                      " \"cpu\": {\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.2f}}\n",
                      probe.name, commit ? commit : "unknown", path.c_str(), threads, prompt, decode, gpu.prefill_tok_s,
-                     gpu.decode_tok_s, cpu.prefill_tok_s, cpu.decode_tok_s);
+                     gpu.decode_tok_s, eager.prefill_tok_s, eager.decode_tok_s, cpu.prefill_tok_s, cpu.decode_tok_s);
         std::fclose(f);
     }
     return 0;

@@ -6,10 +6,15 @@
 // distinct type per input; RoPE takes its cos/sin from the CPU's rope_cache; attention, SiLU and
 // the Q4_1/Q8_0 matmuls follow the CPU's order of operations. All work is queued on one stream;
 // forward() waits for the logits.
+//
+// A decode step is some 20 small kernels per layer, so launching them costs more than running them.
+// The second decode step is captured into a CUDA graph (the position read on the device) and every
+// later one replays it; SQUEEZE_CUDA_GRAPHS=0 turns that off (benchmarks compare the two).
 #include "cuda-forward.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <tuple>
 #include <utility>
@@ -85,6 +90,9 @@ private:
     // ys[i] = x . ws[i]^T for n rows of x [n][n_cols]; the input is converted once per act type.
     Status project(const float* x, int n_cols, int n, const DeviceMatrix* const* ws, float* const* ys, int count);
     Status norm(const float* w, const float* x, float* y, int n);
+    // Queues the forward pass of n staged tokens; *rows: the rows of logits_ it fills.
+    Status enqueue(uint32_t n, int pos0, bool want_logits, bool all_logits, int* rows);
+    Status capture_decode_graph();
     Status attention_block(const DeviceLayer& l, uint32_t il, int n, int pos0);
     Status attend(uint32_t il, int n, int pos0);
     Status ffn_block(const DeviceLayer& l, int n);
@@ -117,6 +125,12 @@ private:
     int* ids_ = nullptr;        // [n_batch]
     float* rope_cs_ = nullptr;  // [n_batch][n_rot] cos/sin of each token's position
     float* decode_workspace_ = nullptr; // split-K attention beyond the batch kernel's key limit
+    int* pos0_dev_ = nullptr;           // [1] position of the step's first token, for graph replays
+    int* host_pos0_ = nullptr;          // [1] pinned
+    const int* device_pos0_ = nullptr;  // pos0_dev_ while queuing a step that reads it there
+    bool graphs_ = false;               // decode steps may run as a CUDA graph
+    bool decode_warm_ = false;          // one decode step ran eagerly (kernel attributes set)
+    cudaGraphExec_t decode_graph_ = nullptr;
     int batch_kernel_max_keys_ = 0;
     // Pinned, so the per-step copies are plain DMA instead of staged pageable copies.
     int* host_ids_ = nullptr;         // [n_batch]
@@ -126,7 +140,9 @@ private:
 CudaForward::~CudaForward() {
     if (stream_) cudaStreamSynchronize(stream_);
     for (void* p : allocations_) cudaFree(p);
+    if (decode_graph_) cudaGraphExecDestroy(decode_graph_);
     if (host_ids_) cudaFreeHost(host_ids_);
+    if (host_pos0_) cudaFreeHost(host_pos0_);
     if (host_rope_cs_) cudaFreeHost(host_rope_cs_);
     if (stream_) cudaStreamDestroy(stream_);
 }
@@ -227,6 +243,8 @@ Status CudaForward::init(const Model& model, const ContextParams& params, const 
     SQ_TRY(alloc_n(nb, &ids_, "token ids"));
     SQ_TRY(alloc_n(nb * hp_.n_rot, &rope_cs_, "rope table"));
     SQ_CUDA(cudaMallocHost(&host_ids_, sizeof(int) * nb), "pinned host memory");
+    SQ_CUDA(cudaMallocHost(&host_pos0_, sizeof(int)), "pinned host memory");
+    SQ_TRY(alloc_n(1, &pos0_dev_, "the position"));
     SQ_CUDA(cudaMallocHost(&host_rope_cs_, sizeof(float) * nb * hp_.n_rot), "pinned host memory");
     for (const cuda::ActType t : {cuda::ActType::F32, cuda::ActType::F16, cuda::ActType::BF16, cuda::ActType::Q8_0,
                                   cuda::ActType::Q8_1, cuda::ActType::Q8_K}) {
@@ -236,6 +254,9 @@ Status CudaForward::init(const Model& model, const ContextParams& params, const 
     }
     SQ_TRY(alloc_n(nb * act_row_capacity_, &act_, "matmul inputs"));
     batch_kernel_max_keys_ = cuda::attention_batch_max_keys(hp_.head_dim);
+    const char* graphs = std::getenv("SQUEEZE_CUDA_GRAPHS");
+    // A replayed step reads the position on the device, so its attention is sized for n_ctx keys.
+    graphs_ = !(graphs && std::strcmp(graphs, "0") == 0) && n_ctx_ <= static_cast<uint32_t>(batch_kernel_max_keys_);
     if (n_ctx_ > static_cast<uint32_t>(batch_kernel_max_keys_)) {
         if (hp_.head_dim != 64 && hp_.head_dim != 128) {
             return Status::error("CUDA_UNSUPPORTED", "n_ctx " + std::to_string(n_ctx_) + " with head dimension " +
@@ -280,19 +301,66 @@ Status CudaForward::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, fl
     if (n > n_batch_ || pos0 + n > n_ctx_) return Status::error("CUDA_ERROR", "batch outside the context's sizes");
     // The previous forward() synchronised its stream, so the pinned buffers are free to refill.
     std::memcpy(host_ids_, tokens, sizeof(int) * n);
+    *host_pos0_ = static_cast<int>(pos0);
     for (uint32_t t = 0; t < n; ++t) cpu::rope_cache(rope_, static_cast<int32_t>(pos0 + t), host_rope_cs_ + size_t{t} * hp_.n_rot);
     SQ_CUDA(cudaMemcpyAsync(ids_, host_ids_, sizeof(int) * n, cudaMemcpyHostToDevice, stream_), "copying tokens");
+    SQ_CUDA(cudaMemcpyAsync(pos0_dev_, host_pos0_, sizeof(int), cudaMemcpyHostToDevice, stream_), "copying the position");
     SQ_CUDA(cudaMemcpyAsync(rope_cs_, host_rope_cs_, sizeof(float) * n * hp_.n_rot, cudaMemcpyHostToDevice, stream_),
             "copying the rope table");
+
+    const bool graph_step = graphs_ && n == 1 && logits;
+    int rows = 1;
+    if (graph_step && decode_graph_) {
+        SQ_CUDA(cudaGraphLaunch(decode_graph_, stream_), "replaying the decode step");
+    } else if (graph_step && decode_warm_) {
+        SQ_TRY(capture_decode_graph());
+    } else {
+        // The first decode step runs as the graph will (position on the device), so the kernels'
+        // attributes are set before a capture.
+        device_pos0_ = graph_step ? pos0_dev_ : nullptr;
+        const Status st = enqueue(n, static_cast<int>(pos0), logits != nullptr, all_logits, &rows);
+        device_pos0_ = nullptr;
+        SQ_TRY(st);
+        decode_warm_ = decode_warm_ || graph_step;
+    }
+    if (logits) {
+        SQ_CUDA(cudaMemcpyAsync(logits, logits_, sizeof(float) * size_t(rows) * hp_.n_vocab, cudaMemcpyDeviceToHost,
+                                stream_), "copying logits");
+    }
+    SQ_CUDA(cudaStreamSynchronize(stream_), "forward pass");
+    return Status::ok();
+}
+
+Status CudaForward::capture_decode_graph() {
+    SQ_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "capturing the decode step");
+    device_pos0_ = pos0_dev_;
+    int rows = 0;
+    const Status st = enqueue(1, 0, true, false, &rows);
+    device_pos0_ = nullptr;
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+    if (!st) {
+        if (graph) cudaGraphDestroy(graph);
+        return st;
+    }
+    SQ_CUDA(end, "capturing the decode step");
+    const cudaError_t made = cudaGraphInstantiate(&decode_graph_, graph, 0);
+    cudaGraphDestroy(graph);
+    if (made != cudaSuccess) decode_graph_ = nullptr;
+    SQ_CUDA(made, "instantiating the decode step");
+    SQ_CUDA(cudaGraphLaunch(decode_graph_, stream_), "replaying the decode step");
+    return Status::ok();
+}
+
+Status CudaForward::enqueue(uint32_t n, int pos0, bool want_logits, bool all_logits, int* rows_out) {
     const cuda::GetRowsParams gp{token_embd_.data, token_embd_.type, token_embd_.n_cols, token_embd_.row_bytes,
                                  ids_, static_cast<int>(n), x_, hp_.n_embd};
     SQ_CUDA(cuda::get_rows(gp, stream_), "get_rows");
-
     int rows = static_cast<int>(n);
     for (uint32_t il = 0; il < hp_.n_layers; ++il) {
-        SQ_TRY(attention_block(layers_[il], il, rows, static_cast<int>(pos0)));
+        SQ_TRY(attention_block(layers_[il], il, rows, pos0));
         if (il + 1 == hp_.n_layers) {
-            if (!logits) break; // the last FFN only feeds the head; this batch's K/V are stored
+            if (!want_logits) break; // the last FFN only feeds the head; this batch's K/V are stored
             if (!all_logits && rows > 1) {
                 // Only the last token's logits are asked for: the rest of the graph is per row.
                 SQ_CUDA(cudaMemcpyAsync(x_, x_ + size_t(rows - 1) * hp_.n_embd, sizeof(float) * hp_.n_embd,
@@ -302,14 +370,12 @@ Status CudaForward::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, fl
         }
         SQ_TRY(ffn_block(layers_[il], rows));
     }
-    if (logits) {
+    if (want_logits) {
         SQ_TRY(norm(output_norm_, x_, xn_, rows));
         const DeviceMatrix* head = &output_;
         SQ_TRY(project(xn_, static_cast<int>(hp_.n_embd), rows, &head, &logits_, 1));
-        SQ_CUDA(cudaMemcpyAsync(logits, logits_, sizeof(float) * size_t(rows) * hp_.n_vocab, cudaMemcpyDeviceToHost,
-                                stream_), "copying logits");
     }
-    SQ_CUDA(cudaStreamSynchronize(stream_), "forward pass");
+    *rows_out = rows;
     return Status::ok();
 }
 
@@ -334,7 +400,8 @@ Status CudaForward::attention_block(const DeviceLayer& l, uint32_t il, int n, in
     const size_t layer_offset = size_t{il} * hp_.n_kv_heads * n_ctx_ * hp_.head_dim;
     for (const auto& [src, cache] : {std::pair{k_, k_cache_}, std::pair{v_, v_cache_}}) {
         const cuda::KvStoreParams kp{src, cache + layer_offset, n, static_cast<int>(hp_.n_kv_heads),
-                                     static_cast<int>(hp_.head_dim), static_cast<int>(n_ctx_), pos0, kv_dim};
+                                     static_cast<int>(hp_.head_dim), static_cast<int>(n_ctx_), pos0, kv_dim,
+                                     device_pos0_};
         SQ_CUDA(cuda::kv_store(kp, stream_), "kv_store");
     }
     SQ_TRY(attend(il, n, pos0));
@@ -348,11 +415,11 @@ Status CudaForward::attend(uint32_t il, int n, int pos0) {
     const long q_dim = long{hp_.n_heads} * hp_.head_dim;
     const size_t layer_offset = size_t{il} * hp_.n_kv_heads * n_ctx_ * hp_.head_dim;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
-    if (pos0 + n <= batch_kernel_max_keys_) {
+    if (device_pos0_ || pos0 + n <= batch_kernel_max_keys_) {
         const cuda::AttentionBatchParams ap{q_, k_cache_ + layer_offset, v_cache_ + layer_offset, attn_, n,
                                             static_cast<int>(hp_.n_heads), static_cast<int>(hp_.n_kv_heads),
                                             static_cast<int>(hp_.head_dim), static_cast<int>(n_ctx_), pos0, q_dim,
-                                            q_dim, scale};
+                                            q_dim, scale, device_pos0_};
         SQ_CUDA(cuda::attention_batch(ap, stream_), "attention_batch");
         return Status::ok();
     }
