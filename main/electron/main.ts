@@ -1,13 +1,15 @@
 // The Electron shell: a list of setupX() steps around the shared app core. It owns one window,
-// serves the renderer from the app:// scheme (so a CSP header applies), checks every IPC sender and
-// refuses navigation, new windows and webviews.
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, type IpcMainInvokeEvent } from 'electron';
+// serves the renderer from the app:// scheme (so a CSP header applies), checks every IPC sender,
+// refuses navigation, new windows, webviews and permission requests, and hands web links in answers
+// to the system browser.
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, shell, type IpcMainInvokeEvent } from 'electron';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { createAppCore, type AppCore, type Emit } from '../app/app-core.ts';
 import { REQUEST_CHANNELS } from '../ipc/channels.ts';
 import { createRouter } from '../ipc/router.ts';
+import { setupMenu } from './menu.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RENDERER_DIR = path.join(ROOT, 'build', 'renderer');
@@ -42,17 +44,32 @@ function setupRendererProtocol(): void {
   });
 }
 
+/** Links an answer may open: in the system browser, never in the app's window. */
+const EXTERNAL_URL = /^(https?:\/\/|mailto:)/i;
+
 function setupNavigationLocks(): void {
   app.on('web-contents-created', (_e, contents) => {
-    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    contents.setWindowOpenHandler(({ url }) => {
+      if (EXTERNAL_URL.test(url)) void shell.openExternal(url);
+      return { action: 'deny' };
+    });
+    // Also stops a file dropped outside the drop zone from replacing the app with file://.
     contents.on('will-navigate', (e) => e.preventDefault());
     contents.on('will-attach-webview', (e) => e.preventDefault());
   });
 }
 
+/** The app needs no camera, microphone, notifications, geolocation...: every request is refused. */
+function setupPermissions(): void {
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+}
+
 /** Only the app's own window, showing the app's own page, may call the main process. */
 function isKnownSender(event: IpcMainInvokeEvent): boolean {
-  return window !== undefined && event.sender.id === window.webContents.id && (event.senderFrame?.url ?? '').startsWith(`${ORIGIN}/`);
+  if (!window || event.sender.id !== window.webContents.id) return false;
+  const frame = event.senderFrame;
+  return frame !== null && frame === window.webContents.mainFrame && frame.url.startsWith(`${ORIGIN}/`);
 }
 
 function setupIpc(core: AppCore): void {
@@ -71,19 +88,47 @@ function createWindow(): void {
     width: 1280,
     height: 820,
     title: 'Squeeze',
-    webPreferences: { preload: PRELOAD, contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false },
+    webPreferences: {
+      preload: PRELOAD,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      webviewTag: false,
+      navigateOnDragDrop: false,
+      safeDialogs: true,
+      spellcheck: false,
+    },
   });
   window.on('closed', () => (window = undefined));
   void window.loadURL(`${ORIGIN}/index.html`);
 }
 
+/** A second launch focuses the running window: two processes would share one data dir. */
+function setupSingleInstance(): boolean {
+  if (!app.requestSingleInstanceLock()) return false;
+  app.on('second-instance', () => {
+    if (window?.isMinimized()) window.restore();
+    window?.focus();
+  });
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (!setupSingleInstance()) {
+    app.quit();
+    return;
+  }
+  app.enableSandbox();
   setupNavigationLocks();
   await app.whenReady();
   const emit: Emit = (event, payload) => window?.webContents.send(event, payload);
   const core = createAppCore({ dataDir: app.getPath('userData'), emit, pickPath });
+  setupPermissions();
   setupRendererProtocol();
   setupIpc(core);
+  setupMenu({ window: () => window, core });
   createWindow();
   void core.models.load();
   app.on('window-all-closed', () => app.quit());

@@ -23,7 +23,7 @@ export const REQUEST_CHANNELS = [
   'model:cancel-download',
 ] as const;
 
-export const EVENT_CHANNELS = ['model:status', 'chat:delta', 'doc:progress', 'model:download-progress'] as const;
+export const EVENT_CHANNELS = ['model:status', 'chat:delta', 'doc:progress', 'model:download-progress', 'app:command'] as const;
 
 export type RequestChannel = (typeof REQUEST_CHANNELS)[number];
 export type EventChannel = (typeof EVENT_CHANNELS)[number];

@@ -176,6 +176,8 @@ export const requests = {
 export const events = {
   'model:status': ModelStatus,
   'model:download-progress': z.object({ downloadId: id, phase: z.enum(['downloading', 'extracting', 'checking']), received: count, total: count.nullable() }),
+  /** A menu item of the Electron shell that the renderer carries out (it knows the current chat). */
+  'app:command': z.object({ command: z.enum(['open-pdf', 'open-folder']) }),
   'chat:delta': z.object({ chatId: id, messageId: id, text: z.string() }),
   /** phase 'read' names a file in `source`; the pack phases count tokens, clusters or steps */
   'doc:progress': z.object({

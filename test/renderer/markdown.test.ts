@@ -40,8 +40,8 @@ test('block quotes, rules and tables', () => {
   assert.equal(html('a\n\n---\n\nb'), '<p>a</p><hr/><p>b</p>');
   assert.equal(
     html('| Name | Pages |\n|:---|---:|\n| a.pdf | 3 |\n| b \\| c | 10 |'),
-    '<table><thead><tr><th style="text-align:left">Name</th><th style="text-align:right">Pages</th></tr></thead>' +
-      '<tbody><tr><td style="text-align:left">a.pdf</td><td style="text-align:right">3</td></tr><tr><td style="text-align:left">b | c</td><td style="text-align:right">10</td></tr></tbody></table>',
+    '<table><thead><tr><th data-align="left">Name</th><th data-align="right">Pages</th></tr></thead>' +
+      '<tbody><tr><td data-align="left">a.pdf</td><td data-align="right">3</td></tr><tr><td data-align="left">b | c</td><td data-align="right">10</td></tr></tbody></table>',
   );
 });
 

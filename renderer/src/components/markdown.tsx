@@ -1,7 +1,8 @@
 /** @jsxRuntime automatic */
 // Model answers as Markdown, rendered as React elements from markdown-parse.ts's tree: text is only
 // ever text (React escapes it), links get an href only for http(s)/mailto and open outside the app
-// (new tab in browser mode; the Electron shell hands them to the system browser).
+// (new tab in browser mode; the Electron shell hands them to the system browser). Alignment is a
+// data attribute styled by app-ui.css: the CSP allows no inline style attributes.
 // The pragma above: node tests load this file through tsx, which compiles JSX classically otherwise.
 import type { ReactNode } from 'react';
 
@@ -74,7 +75,7 @@ function block(node: Block, i: number | string): ReactNode {
           <thead>
             <tr>
               {node.header.map((cell, c) => (
-                <th key={c} style={node.align[c] ? { textAlign: node.align[c] } : undefined}>
+                <th key={c} data-align={node.align[c]}>
                   {inlines(cell)}
                 </th>
               ))}
@@ -84,7 +85,7 @@ function block(node: Block, i: number | string): ReactNode {
             {node.rows.map((row, r) => (
               <tr key={r}>
                 {row.map((cell, c) => (
-                  <td key={c} style={node.align[c] ? { textAlign: node.align[c] } : undefined}>
+                  <td key={c} data-align={node.align[c]}>
                     {inlines(cell)}
                   </td>
                 ))}

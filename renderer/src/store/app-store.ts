@@ -31,6 +31,7 @@ export function connectEvents(store: AppStore, bridge: Bridge): () => void {
     bridge.on('chat:delta', (delta) => store.getState().appendDelta(delta)),
     bridge.on('doc:progress', (progress) => store.getState().setProgress(progress)),
     bridge.on('model:download-progress', (progress) => store.getState().setDownloadProgress(progress)),
+    bridge.on('app:command', ({ command }) => void store.getState().pickDocuments(command === 'open-pdf' ? 'pdf' : 'folder')),
   ];
   return () => offs.forEach((off) => off());
 }
