@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 
+import { makeDocx, para } from './docs/make-docx.ts';
 import { smollm2Path } from './support/models.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures', 'docs');
@@ -86,6 +87,7 @@ test('bad inputs through ingest and ask: exit 3 with the code and a reason namin
   mkdirSync(bad);
   for (const name of ['corrupt.pdf', 'encrypted.pdf', 'scanned.pdf']) copyFileSync(join(fixtures, name), join(bad, name));
   writeFileSync(join(bad, 'empty.txt'), '');
+  writeFileSync(join(bad, 'broken.docx'), makeDocx(para('A memo.')).subarray(0, 60));
   writeFileSync(join(bad, 'blob.bin'), new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0, 0, 1, 2, 3]));
   symlinkSync('loop.txt', join(bad, 'loop.txt'));
   mkdirSync(join(bad, 'empty-folder'));
@@ -96,6 +98,7 @@ test('bad inputs through ingest and ask: exit 3 with the code and a reason namin
     ['encrypted.pdf', 'PDF_ENCRYPTED', /encrypted\.pdf is password-protected/],
     ['scanned.pdf', 'PDF_NO_TEXT', /scanned\.pdf has no text layer.*OCR/],
     ['empty.txt', 'FILE_EMPTY', /empty\.txt is empty \(0 bytes\)/],
+    ['broken.docx', 'DOCX_CORRUPT', /broken\.docx is not a readable Word document/],
     ['blob.bin', 'FILE_BINARY', /blob\.bin was skipped: binary file/],
     ['loop.txt', 'SYMLINK_LOOP', /loop\.txt is a symbolic link in a loop/],
     ['pipe', 'FILE_UNREADABLE', /pipe is not a regular file/],

@@ -1,13 +1,14 @@
 // The shared shape of ingested documents: what PDF, text and folder readers produce and what the
 // fixed context, citations and the UI consume.
 
-export type DocumentKind = 'pdf' | 'text';
+export type DocumentKind = 'pdf' | 'docx' | 'text';
 
 export interface DocumentPage {
-  /** 1-based: the PDF page number, or the page's position in a text file split into pages */
+  /** 1-based: the PDF page number, the page of a .docx (at Word's recorded page breaks), or the
+   *  page's position in a text file (or a .docx without breaks) split into pages */
   page: number;
   text: string;
-  /** text files only: the 1-based first and last line of the file on this page */
+  /** text files (and .docx without page breaks): the 1-based first and last line on this page */
   lines?: [number, number];
 }
 
@@ -36,6 +37,8 @@ export type DocumentErrorCode =
   | 'PDF_CORRUPT'
   | 'PDF_NO_TEXT'
   | 'PDF_PAGE_NO_TEXT'
+  | 'DOCX_ENCRYPTED'
+  | 'DOCX_CORRUPT'
   | 'FILE_EMPTY'
   | 'FILE_BINARY'
   | 'FILE_TOO_LARGE'

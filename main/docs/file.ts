@@ -1,9 +1,11 @@
-// One file → one document: PDFs (by name or signature) through pdf.ts, everything else as text.
+// One file → one document: PDFs (by name or signature) through pdf.ts, Word files (.docx) through
+// docx.ts, everything else as text.
 // The folder walk and the single-file open share it, so both apply the same limits and messages.
 
 import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { DocumentError, type Document } from './document.ts';
+import { readDocx } from './docx.ts';
 import { fileReadError, looksLikePdf, readPdf } from './pdf.ts';
 import { readTextBytes, type TextOptions } from './text-file.ts';
 
@@ -29,7 +31,7 @@ export interface FileOptions extends TextOptions {
   fs?: Partial<FileFs>;
 }
 
-/** Throws DocumentError: FILE_TOO_LARGE, FILE_EMPTY, FILE_BINARY, FILE_NOT_FOUND, FILE_UNREADABLE, PDF_*, CANCELLED. */
+/** Throws DocumentError: FILE_TOO_LARGE, FILE_EMPTY, FILE_BINARY, FILE_NOT_FOUND, FILE_UNREADABLE, PDF_*, DOCX_*, CANCELLED. */
 export async function readFileDocument(file: string, source: string, options: FileOptions = {}): Promise<Document> {
   const fs = { ...nodeFs, ...options.fs };
   const maxBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -46,6 +48,7 @@ export async function readFileDocument(file: string, source: string, options: Fi
   if (bytes.length > 0 && (source.toLowerCase().endsWith('.pdf') || looksLikePdf(bytes))) {
     return readPdf(bytes, { source, password: options.password, signal: options.signal });
   }
+  if (bytes.length > 0 && source.toLowerCase().endsWith('.docx')) return readDocx(bytes, source, options);
   return readTextBytes(bytes, source, options);
 }
 

@@ -123,6 +123,8 @@ const SKIP_WORDS: Partial<Record<DocumentErrorCode, string>> = {
   PDF_ENCRYPTED: 'password-protected',
   PDF_CORRUPT: 'damaged',
   PDF_NO_TEXT: 'scanned (no text)',
+  DOCX_ENCRYPTED: 'password-protected',
+  DOCX_CORRUPT: 'damaged',
 };
 
 function summarize(skipped: SkipNote[]): string {

@@ -12,6 +12,20 @@ export { readFileDocument, DEFAULT_MAX_FILE_BYTES, type FileOptions, type FileFs
 export { readFolder, type FolderOptions, type FolderResult, type FolderProgress, type FolderFs } from './folder.ts';
 export { readPdf, readPdfFile, type PdfOptions } from './pdf.ts';
 export { readTextBytes, paginateText, DEFAULT_LINES_PER_PAGE, type TextOptions } from './text-file.ts';
+export { readDocx, type DocxOptions } from './docx.ts';
+export { citePages, NEUTRAL_QUESTION, type PageSourceMap, type PageCitation } from './citations.ts';
+export {
+  planDocuments,
+  assertPlanFits,
+  selectDocuments,
+  describePlan,
+  readBuildRate,
+  recordBuildRate,
+  type DocumentPlan,
+  type PlannedDocument,
+  type PlanOptions,
+  type BuildRate,
+} from './plan.ts';
 export { buildFixedContext, locate, type FixedContext, type FixedContextOptions, type ContextSpan, type DocumentTokens } from './fixed-context.ts';
 
 export interface OpenOptions extends FolderOptions {
