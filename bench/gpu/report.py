@@ -6,7 +6,8 @@ our dense decode beside PyTorch SDPA (cuDNN, flash) measured in the same device 
 """
 import argparse
 import json
-import os
+
+from report_util import write_report
 
 
 def main():
@@ -59,10 +60,6 @@ def main():
         "attention_sweep": ours.get("attention_sweep", []),
         "gemv": ours.get("gemv", []),
     }
-    os.makedirs(args.out_dir, exist_ok=True)
-    base = os.path.join(args.out_dir, f"gpu-attention-{args.date}")
-    with open(base + ".json", "w") as f:
-        json.dump(result, f, indent=2)
 
     def cell(r):
         if not r or not r.get("ms"):
@@ -105,8 +102,7 @@ def main():
                   "| type | rows | cols | ms | TB/s |", "| --- | --- | --- | --- | --- |"]
         for g in ours["gemv"]:
             lines.append(f"| {g['type']} | {g['rows']} | {g['cols']} | {g['ms']:.4f} | {g['tbps']:.2f} |")
-    with open(base + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_report(args.out_dir, f"gpu-attention-{args.date}", result, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -9,6 +9,8 @@ import argparse
 import json
 import os
 
+from report_util import fmt, md_table, write_report
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -37,14 +39,13 @@ def main():
             out[f"{backend}_ms"] = r["ms"] if r else None
             out[f"speedup_vs_{backend}"] = r["ms"] / row["ms"] if r and r.get("ms") and row["ms"] > 0 else None
         out["speedup_vs_dense_ours"] = row["dense_ours_ms"] / row["ms"] if row["ms"] > 0 else None
+        graph = row.get("graph_ms")
+        out["graph_speedup_vs_cudnn"] = out["cudnn_ms"] / graph if out["cudnn_ms"] and graph and graph > 0 else None
         rows.append(out)
 
     result = {"date": args.date, "card": sq["card"], "commit": args.commit, "command": args.command,
               "torch": sdpa.get("torch"), "cudnn_version": sdpa.get("cudnn"), "squeezed": rows}
-    os.makedirs(args.out_dir, exist_ok=True)
-    base = os.path.join(args.out_dir, f"gpu-squeezed-{args.date}")
-    with open(base + ".json", "w") as f:
-        json.dump(result, f, indent=2)
+    graphs = any(r.get("graph_ms") for r in rows)
 
     def x(v):
         return f"{v:.2f}x" if v else "-"
@@ -64,22 +65,24 @@ def main():
         "",
         "Other kernel: the same squeezed decode with the attention kernel the default does not pick for this group",
         "(mma = tensor cores, cores = CUDA cores). Heads max/mean: the largest KV head's selected keys over the mean.",
-        "",
-        "| Hkv | keys | target | achieved | squeezed ms | lookup ms (share) | TB/s | cuDNN dense ms | vs cuDNN | vs flash "
-        "| vs our dense | other kernel ms | heads max/mean |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    if graphs:
+        lines.append("Graph: the same squeezed decode replayed from CUDA graphs (no host launches in the timing).")
+    header = ["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "TB/s", "cuDNN dense ms", "vs cuDNN",
+              "vs flash", "vs our dense", "other kernel ms", "heads max/mean"] + (["graph ms", "graph vs cuDNN"] if graphs else [])
+    table = []
     for r in rows:
-        cudnn = f"{r['cudnn_ms']:.4f}" if r.get("cudnn_ms") else "-"
-        lines.append(
-            f"| {r['Hkv']} | {r['keys']} | {r['target_sparsity']:.2f} | {r['achieved_sparsity']:.3f} | {r['ms']:.4f} | "
-            f"{r['lookup_ms']:.4f} ({100 * r['lookup_share']:.0f}%) | {r['tbps']:.2f} | {cudnn} | "
-            f"{x(r['speedup_vs_cudnn'])} | {x(r['speedup_vs_flash'])} | {x(r['speedup_vs_dense_ours'])} | "
-            f"{r.get('alt_kernel', '-')} {r.get('alt_ms', 0):.4f} | {r.get('head_keys_max_over_mean', 0):.2f} |")
+        cells = [r["Hkv"], r["keys"], f"{r['target_sparsity']:.2f}", f"{r['achieved_sparsity']:.3f}", f"{r['ms']:.4f}",
+                 f"{r['lookup_ms']:.4f} ({100 * r['lookup_share']:.0f}%)", f"{r['tbps']:.2f}", fmt(r.get("cudnn_ms"), ".4f"),
+                 x(r["speedup_vs_cudnn"]), x(r["speedup_vs_flash"]), x(r["speedup_vs_dense_ours"]),
+                 f"{r.get('alt_kernel', '-')} {r.get('alt_ms', 0):.4f}", f"{r.get('head_keys_max_over_mean', 0):.2f}"]
+        if graphs:
+            cells += [fmt(r.get("graph_ms"), ".4f"), x(r.get("graph_speedup_vs_cudnn"))]
+        table.append(cells)
+    lines += ["", md_table(header, table)]
     if args.notes and os.path.exists(args.notes):
         lines += ["", open(args.notes).read().rstrip()]
-    with open(base + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_report(args.out_dir, f"gpu-squeezed-{args.date}", result, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# One call on the GPU machine for K-means and prefill attention: build the four CUDA tools directly
-# (nvcc + g++, only the kernels and CPU files they use, in parallel: no dependence on the rest of
-# native/src building), run the op tests (then under compute-sanitizer memcheck), the K-means bench,
-# our prefill bench and PyTorch SDPA's in the same run, and write the joined reports. Into $OUT:
+# One call on the GPU machine for K-means, prefill attention and the squeezed decode's timing: build
+# the CUDA tools directly (nvcc + g++, only the kernels and CPU files they use, in parallel: no
+# dependence on the rest of native/src building), run the op tests, the benches and PyTorch SDPA's in
+# the same run, and write the joined reports. Into $OUT (at most 8 files come back):
 #   build.log  tests.txt  gpu-kmeans-<date>.{json,md}  gpu-prefill-<date>.{json,md}
-#   COMMIT=<sha> DATE=<yyyy-mm-dd> PARTS="tests kmeans prefill memcheck" bash bench/gpu/run-kmeans-prefill.sh
+#   gpu-squeezed-<date>-graph.{json,md}  ncu-lookup.txt
+#   COMMIT=<sha> DATE=<yyyy-mm-dd> PARTS="tests prefill decode memcheck ncu" bash bench/gpu/run-kmeans-prefill.sh
+# PARTS: tests (cuda-kmeans-test, cuda-prefill-test), kmeans (cuda-kmeans-bench), prefill (cuda-prefill-bench
+#        + sdpa_prefill_bench.py), decode (cuda-squeeze-bench with CUDA-graph replay + sdpa_bench.py bf16),
+#        memcheck (the tests under compute-sanitizer), ncu (the decode lookup's kernels at 512K keys, Hkv 32).
 set -u
 OUT=${OUT:-/tmp/squeeze-gpu-out}
 DATE=${DATE:-$(date -u +%F)}
 COMMIT=${COMMIT:-unknown}
-PARTS=${PARTS:-"tests kmeans prefill memcheck"}
+PARTS=${PARTS:-"tests kmeans prefill decode memcheck"}
 B=build/gpu-kmeans-prefill
 mkdir -p "$OUT" $B
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -18,8 +22,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max
 nvcc --version | tail -2
 
 Q=native/src/squeeze
-KERNELS="device lse-merge kmeans kmeans-assign kmeans-seed kmeans-update attention-prefill squeeze-lookup-prefill squeezed-prefill"
-TOOLS="cuda-kmeans-test cuda-kmeans-bench cuda-prefill-test cuda-prefill-bench"
+KERNELS="device lse-merge kmeans kmeans-assign kmeans-seed kmeans-update attention-prefill squeeze-lookup-prefill squeezed-prefill
+         attention-decode squeeze-lookup squeezed-decode"
+TOOLS="cuda-kmeans-test cuda-kmeans-bench cuda-prefill-test cuda-prefill-bench cuda-squeeze-bench"
 {
   pids=""
   for k in $KERNELS; do
@@ -65,12 +70,31 @@ if has prefill; then
       --command "$B/cuda-prefill-bench --json prefill.json; python3 bench/gpu/sdpa_prefill_bench.py --json sdpa-prefill.json" > /dev/null
 fi
 
+if has decode; then
+  $B/cuda-squeeze-bench --json $B/squeezed.json
+  python3 bench/gpu/sdpa_bench.py --dtypes bf16 --json $B/sdpa-decode.json
+  python3 bench/gpu/report_squeezed.py --squeezed $B/squeezed.json --sdpa $B/sdpa-decode.json --out-dir "$OUT" \
+      --date "$DATE-graph" --commit "$COMMIT" \
+      --command "$B/cuda-squeeze-bench --json squeezed.json; python3 bench/gpu/sdpa_bench.py --dtypes bf16 --json sdpa-decode.json" \
+      > /dev/null
+fi
+
 # Memory errors the numbers cannot show: out-of-bounds or misaligned accesses in any op.
 if has memcheck; then
-  for t in cuda-kmeans-test cuda-prefill-test; do
-    timeout 100 compute-sanitizer --tool memcheck $B/$t > /tmp/memcheck-$t.txt 2>&1
+  for t in ${MEMCHECK_TOOLS:-cuda-prefill-test}; do
+    timeout 60 compute-sanitizer --tool memcheck $B/$t > /tmp/memcheck-$t.txt 2>&1
     echo "$t memcheck exit $?: $(grep -E 'ERROR SUMMARY' /tmp/memcheck-$t.txt | tail -1)" >> "$OUT/tests.txt"
     grep -m 5 -A 8 "Invalid\|Error" /tmp/memcheck-$t.txt | head -40 >> "$OUT/tests.txt"
   done
   tail -12 "$OUT/tests.txt"
+fi
+
+# Where the decode lookup's time goes (its three kernels for the first sparsity at 512K keys, Hkv 32,
+# two calls): hardware counters, clocks left as found.
+if has ncu; then
+  timeout ${NCU_TIMEOUT:-150} ncu --clock-control none -k regex:"score_level0|select_level|compact" --launch-count 6 \
+      --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+      $B/cuda-squeeze-bench --min-keys 524288 --reps 1 > "$OUT/ncu-lookup.txt" 2>&1
+  echo "ncu exit $?"
+  grep -E "select_level|score_level0|compact_kernel|Duration|Memory Throughput|DRAM Throughput|Achieved Occupancy|Registers Per|Theoretical Occupancy|Block Limit" "$OUT/ncu-lookup.txt" | head -60
 fi

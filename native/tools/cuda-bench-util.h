@@ -1,11 +1,14 @@
-// Timing and filling helpers shared by the CUDA bench drivers (cuda-bench, cuda-squeeze-bench).
+// Timing, filling and JSON helpers shared by the CUDA bench drivers (cuda-bench, cuda-squeeze-bench,
+// cuda-prefill-bench).
 #pragma once
 
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <initializer_list>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -63,5 +66,22 @@ struct Json {
     std::string text;
     void add(const std::string& row) { text += (text.empty() ? "" : ",\n    ") + row; }
 };
+
+// Writes a bench's JSON: {fields, "name": [rows], ...}. fields: the leading members, already
+// formatted ("\"card\": \"...\", \"reps\": 20"). False (with a message naming the tool) when the
+// file cannot be written.
+inline bool write_bench_json(const char* path, const char* tool, const std::string& fields,
+                             std::initializer_list<std::pair<const char*, const Json*>> arrays) {
+    FILE* f = std::fopen(path, "w");
+    if (!f) {
+        std::fprintf(stderr, "%s: cannot write %s\n", tool, path);
+        return false;
+    }
+    std::fprintf(f, "{\n  %s", fields.c_str());
+    for (const auto& [name, rows] : arrays) std::fprintf(f, ",\n  \"%s\": [\n    %s\n  ]", name, rows->text.c_str());
+    std::fprintf(f, "\n}\n");
+    std::fclose(f);
+    return true;
+}
 
 } // namespace sq::tools

@@ -225,18 +225,11 @@ int main(int argc, char** argv) {
     Json attention, sweep, gemv;
     bench_attention(opt, attention, sweep);
     bench_gemv(opt, gemv);
-    if (opt.json_path) {
-        FILE* f = std::fopen(opt.json_path, "w");
-        if (!f) {
-            std::fprintf(stderr, "cuda-bench: cannot write %s\n", opt.json_path);
-            return 1;
-        }
-        std::fprintf(f, "{\n  \"card\": \"%s\",\n  \"copy_tbps\": %.4f,\n  \"reps\": %d,\n", probe.name, copy, opt.reps);
-        std::fprintf(f, "  \"attention\": [\n    %s\n  ],\n", attention.text.c_str());
-        std::fprintf(f, "  \"attention_sweep\": [\n    %s\n  ],\n", sweep.text.c_str());
-        std::fprintf(f, "  \"gemv\": [\n    %s\n  ]\n}\n", gemv.text.c_str());
-        std::fclose(f);
-    }
+    char fields[384];
+    std::snprintf(fields, sizeof fields, "\"card\": \"%s\",\n  \"copy_tbps\": %.4f,\n  \"reps\": %d", probe.name, copy, opt.reps);
+    if (opt.json_path &&
+        !write_bench_json(opt.json_path, "cuda-bench", fields, {{"attention", &attention}, {"attention_sweep", &sweep}, {"gemv", &gemv}}))
+        return 1;
     return 0;
 }
 

@@ -277,15 +277,9 @@ int main(int argc, char** argv) {
     for (const int hkv : {32, 8})
         for (const int n : {32768, 131072, 262144, 524288})
             if (n <= opt.max_keys) bench_shape(opt, hkv, n, rows);
-    if (opt.json_path) {
-        FILE* f = std::fopen(opt.json_path, "w");
-        if (!f) {
-            std::fprintf(stderr, "cuda-prefill-bench: cannot write %s\n", opt.json_path);
-            return 1;
-        }
-        std::fprintf(f, "{\n  \"card\": \"%s\",\n  \"reps\": %d,\n  \"prefill\": [\n    %s\n  ]\n}\n", probe.name, opt.reps, rows.text.c_str());
-        std::fclose(f);
-    }
+    char fields[320];
+    std::snprintf(fields, sizeof fields, "\"card\": \"%s\",\n  \"reps\": %d", probe.name, opt.reps);
+    if (opt.json_path && !write_bench_json(opt.json_path, "cuda-prefill-bench", fields, {{"prefill", &rows}})) return 1;
     return 0;
 }
 

@@ -15,7 +15,9 @@
 // finds the previous call's rows in L2 (as in a real decode, where the other layers evict them).
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events).
 //
-//   cuda-squeeze-bench [--reps 20] [--json FILE] [--max-keys 524288]
+// "graph": the same calls replayed from CUDA graphs.
+//
+//   cuda-squeeze-bench [--reps 20] [--json FILE] [--min-keys 0] [--max-keys 524288]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -47,6 +49,7 @@ const float kSparsities[] = {0.7f, 0.8f, 0.9f, 0.95f};
 
 struct Options {
     int reps = 20;
+    long min_keys = 0;
     long max_keys = 512 * 1024;
     const char* json_path = nullptr;
 };
@@ -300,6 +303,32 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
             }, opt.reps);
         };
         const double total_ms = timed(0);
+        // The same calls replayed from CUDA graphs (one per index copy): the host's launches (five to
+        // seven kernels a call) leave the timing, what remains are the kernels and their boundaries.
+        double graph_ms = -1.0;
+        {
+            cudaStream_t stream = nullptr;
+            std::vector<cudaGraphExec_t> graphs;
+            bool graph_ok = ok(cudaStreamCreate(&stream), "stream");
+            for (int c = 0; c < copies && graph_ok; ++c) {
+                cuda::SqueezedDecodeParams p = params(c);
+                p.workspace = ws.ptr;
+                cudaGraph_t graph = nullptr;
+                cudaGraphExec_t exec = nullptr;
+                graph_ok = ok(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
+                const cudaError_t launched = graph_ok ? cuda::squeezed_decode(p, stream) : cudaSuccess;
+                if (graph_ok) graph_ok = ok(cudaStreamEndCapture(stream, &graph), "end capture") && ok(launched, "captured launch");
+                if (graph_ok) graph_ok = ok(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+                if (graph) cudaGraphDestroy(graph);
+                if (exec) graphs.push_back(exec);
+            }
+            if (graph_ok) {
+                turn = 0;
+                graph_ms = median_ms([&] { return cudaGraphLaunch(graphs[turn++ % copies], stream); }, opt.reps);
+            }
+            for (cudaGraphExec_t g : graphs) cudaGraphExecDestroy(g);
+            if (stream) cudaStreamDestroy(stream);
+        }
         const double alt_ms = timed(group == 1 ? 1 : -1);
         const char* alt_kernel = group == 1 ? "mma" : "cores";
         turn = 0;
@@ -322,16 +351,17 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
         const double read_bytes = selected * kDim * 2 * 2 + lookup_bytes;
         const double tbps = read_bytes / (total_ms * 1e-3) / 1e12;
         std::printf("%4d %7d  sparsity %.2f (%.3f) %9.4f ms %6.2f TB/s  lookup %.4f ms (%4.1f%%)  %5.2fx ours dense  %s %.4f ms"
-                    "  heads max/mean %.2f\n", hkv, n, sparsity, achieved, total_ms, tbps, lookup_ms, 100.0 * lookup_ms / total_ms,
-                    dense_ms / total_ms, alt_kernel, alt_ms, head_spread);
-        char row[640];
+                    "  heads max/mean %.2f  graph %.4f ms\n", hkv, n, sparsity, achieved, total_ms, tbps, lookup_ms,
+                    100.0 * lookup_ms / total_ms, dense_ms / total_ms, alt_kernel, alt_ms, head_spread, graph_ms);
+        char row[704];
         std::snprintf(row, sizeof row,
                       "{\"kv\": \"bf16\", \"H\": %d, \"Hkv\": %d, \"d\": %d, \"keys\": %d, \"k1\": %u, \"k2\": %u, "
                       "\"target_sparsity\": %.2f, \"achieved_sparsity\": %.4f, \"ms\": %.5f, \"lookup_ms\": %.5f, "
                       "\"lookup_share\": %.4f, \"dense_ours_ms\": %.5f, \"kv_bytes\": %.0f, \"lookup_bytes\": %.0f, "
-                      "\"tbps\": %.4f, \"copies\": %d, \"alt_kernel\": \"%s\", \"alt_ms\": %.5f, \"head_keys_max_over_mean\": %.3f}",
+                      "\"tbps\": %.4f, \"copies\": %d, \"alt_kernel\": \"%s\", \"alt_ms\": %.5f, \"head_keys_max_over_mean\": %.3f, "
+                      "\"graph_ms\": %.5f}",
                       kHeads, hkv, kDim, n, k1, k2, sparsity, achieved, total_ms, lookup_ms, lookup_ms / total_ms, dense_ms,
-                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread);
+                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread, graph_ms);
         rows.add(row);
     }
 }
@@ -345,8 +375,9 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[i], "--reps") && has_value) opt.reps = std::max(1, std::atoi(argv[++i]));
         else if (!std::strcmp(argv[i], "--json") && has_value) opt.json_path = argv[++i];
         else if (!std::strcmp(argv[i], "--max-keys") && has_value) opt.max_keys = std::max(1L, std::atol(argv[++i]));
+        else if (!std::strcmp(argv[i], "--min-keys") && has_value) opt.min_keys = std::atol(argv[++i]);
         else {
-            std::fprintf(stderr, "usage: cuda-squeeze-bench [--reps N] [--json FILE] [--max-keys N]\n");
+            std::fprintf(stderr, "usage: cuda-squeeze-bench [--reps N] [--json FILE] [--min-keys N] [--max-keys N]\n");
             return 2;
         }
     }
@@ -360,17 +391,10 @@ int main(int argc, char** argv) {
     Json rows;
     for (const int hkv : {32, 8})
         for (const int n : {32768, 131072, 262144, 524288})
-            if (n <= opt.max_keys) bench_shape(opt, Shape{hkv, n}, rows);
-    if (opt.json_path) {
-        FILE* f = std::fopen(opt.json_path, "w");
-        if (!f) {
-            std::fprintf(stderr, "cuda-squeeze-bench: cannot write %s\n", opt.json_path);
-            return 1;
-        }
-        std::fprintf(f, "{\n  \"card\": \"%s\",\n  \"reps\": %d,\n  \"squeezed\": [\n    %s\n  ]\n}\n", probe.name, opt.reps,
-                     rows.text.c_str());
-        std::fclose(f);
-    }
+            if (n >= opt.min_keys && n <= opt.max_keys) bench_shape(opt, Shape{hkv, n}, rows);
+    char fields[320];
+    std::snprintf(fields, sizeof fields, "\"card\": \"%s\",\n  \"reps\": %d", probe.name, opt.reps);
+    if (opt.json_path && !write_bench_json(opt.json_path, "cuda-squeeze-bench", fields, {{"squeezed", &rows}})) return 1;
     return 0;
 }
 
