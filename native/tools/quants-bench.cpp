@@ -4,7 +4,7 @@
 // with --ggml, llama.cpp's own ggml-cpu kernels loaded from its shared libraries, checking that
 // ours give the same activation bytes, the same dequantized floats and the same dot products.
 //
-//   quants-bench [--rows 4096] [--cols 4096] [--min-seconds 0.5] [--json FILE]
+//   quants-bench [--rows 4096] [--cols 4096] [--types Q8_0,Q4_1] [--min-seconds 0.5] [--json FILE]
 //                [--ggml node_modules/@node-llama-cpp/linux-x64/bins/linux-x64 [--ggml-variant haswell]
 //                 [--level avx2]]
 // --ggml-variant names the libggml-cpu-<variant>.so to load (haswell = AVX2, icelake = AVX-512, ...);
@@ -43,6 +43,7 @@ struct Options {
     const char* ggml_dir = nullptr;
     const char* ggml_variant = "haswell";
     const char* level = nullptr;
+    std::string types; // comma-separated names; empty = all types whose block size divides cols
 };
 
 // ---- llama.cpp's kernels, loaded at run time (ggml.h / ggml-cpu.h signatures) ------------------
@@ -328,9 +329,10 @@ bool parse_args(int argc, char** argv, Options* opt) {
         else if (a == "--ggml" && has_value) opt->ggml_dir = argv[++i];
         else if (a == "--ggml-variant" && has_value) opt->ggml_variant = argv[++i];
         else if (a == "--level" && has_value) opt->level = argv[++i];
+        else if (a == "--types" && has_value) opt->types = std::string(",") + argv[++i] + ",";
         else return false;
     }
-    return opt->rows > 0 && opt->cols > 0 && opt->cols % 256 == 0;
+    return opt->rows > 0 && opt->cols > 0 && opt->cols % 32 == 0;
 }
 
 } // namespace
@@ -338,7 +340,7 @@ bool parse_args(int argc, char** argv, Options* opt) {
 int main(int argc, char** argv) {
     Options opt;
     if (!parse_args(argc, argv, &opt)) {
-        std::fprintf(stderr, "usage: quants-bench [--rows N] [--cols N (multiple of 256)] [--min-seconds S] "
+        std::fprintf(stderr, "usage: quants-bench [--rows N] [--cols N (multiple of 32)] [--types T1,T2] [--min-seconds S] "
                              "[--json FILE] [--ggml DIR [--ggml-variant NAME]]\n");
         return 2;
     }
@@ -371,6 +373,8 @@ int main(int argc, char** argv) {
     std::string conformance_json;
     for (TensorType t : kTypes) {
         const char* name = traits_of(t).name;
+        if (opt.cols % static_cast<int64_t>(traits_of(t).block_size) != 0) continue;
+        if (!opt.types.empty() && opt.types.find("," + std::string(name) + ",") == std::string::npos) continue;
         const std::vector<uint8_t> w = random_matrix(t, opt.rows, opt.cols, rng);
         const size_t rb = row_bytes(t, opt.cols);
         const double matrix_gb = static_cast<double>(w.size()) / 1e9;
