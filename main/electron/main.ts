@@ -10,23 +10,11 @@ import { createAppCore, type AppCore, type Emit } from '../app/app-core.ts';
 import { REQUEST_CHANNELS } from '../ipc/channels.ts';
 import { createRouter } from '../ipc/router.ts';
 import { setupMenu } from './menu.ts';
+import { APP_ORIGIN, CSP, isAppSender, isExternalUrl, SECURE_WEB_PREFERENCES } from './security.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RENDERER_DIR = path.join(ROOT, 'build', 'renderer');
 const PRELOAD = path.join(ROOT, 'build', 'electron', 'preload.cjs');
-const ORIGIN = 'app://squeeze';
-
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'none'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
 
 let window: BrowserWindow | undefined;
 
@@ -44,13 +32,10 @@ function setupRendererProtocol(): void {
   });
 }
 
-/** Links an answer may open: in the system browser, never in the app's window. */
-const EXTERNAL_URL = /^(https?:\/\/|mailto:)/i;
-
 function setupNavigationLocks(): void {
   app.on('web-contents-created', (_e, contents) => {
     contents.setWindowOpenHandler(({ url }) => {
-      if (EXTERNAL_URL.test(url)) void shell.openExternal(url);
+      if (isExternalUrl(url)) void shell.openExternal(url);
       return { action: 'deny' };
     });
     // Also stops a file dropped outside the drop zone from replacing the app with file://.
@@ -65,15 +50,8 @@ function setupPermissions(): void {
   session.defaultSession.setPermissionCheckHandler(() => false);
 }
 
-/** Only the app's own window, showing the app's own page, may call the main process. */
-function isKnownSender(event: IpcMainInvokeEvent): boolean {
-  if (!window || event.sender.id !== window.webContents.id) return false;
-  const frame = event.senderFrame;
-  return frame !== null && frame === window.webContents.mainFrame && frame.url.startsWith(`${ORIGIN}/`);
-}
-
 function setupIpc(core: AppCore): void {
-  const route = createRouter({ handlers: core.handlers, isKnownSender });
+  const route = createRouter({ handlers: core.handlers, isKnownSender: (event: IpcMainInvokeEvent) => isAppSender(event, window) });
   for (const channel of REQUEST_CHANNELS) ipcMain.handle(channel, (event, payload: unknown) => route(channel, payload, event));
 }
 
@@ -88,21 +66,10 @@ function createWindow(): void {
     width: 1280,
     height: 820,
     title: 'Squeeze',
-    webPreferences: {
-      preload: PRELOAD,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      webviewTag: false,
-      navigateOnDragDrop: false,
-      safeDialogs: true,
-      spellcheck: false,
-    },
+    webPreferences: { ...SECURE_WEB_PREFERENCES, preload: PRELOAD },
   });
   window.on('closed', () => (window = undefined));
-  void window.loadURL(`${ORIGIN}/index.html`);
+  void window.loadURL(`${APP_ORIGIN}/index.html`);
 }
 
 /** A second launch focuses the running window: two processes would share one data dir. */
