@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { chatLoop, docChatLoop } from './cli-chat.ts';
 import { buildFixedContext, openDocuments, type Document } from './docs/index.ts';
-import { assertPlanFits, describePlan, planDocuments, readBuildRate, recordBuildRate, selectDocuments, type BuildRate } from './docs/plan.ts';
+import { assertPlanFits, describePlan, planDocuments, readBuildRate, recordBuildRate, selectDocuments, type BuildRate, type DocumentPlan } from './docs/plan.ts';
 import { DEFAULT_SYSTEM_PROMPT, defaultPackDir, DocChat, type AskMode } from './engine/doc-chat.ts';
 import { isEngineError, Model, systemInfo } from './engine/engine.ts';
 import { defaultModelPath } from './models/default-model.ts';
@@ -141,16 +141,12 @@ async function chat(argv: string[]): Promise<void> {
     // answers keep their citations (the engine's plain dense attention has none).
     const asked = askMode(values);
     const mode: AskMode = asked.kind === 'dense' ? { kind: 'all' } : asked;
-    const { chat: docChat, docs, plan } = await openDocChat(values);
+    const { chat: docChat } = await openDocChat(values, (plan) => process.stdout.write(describePlan(plan).join('\n') + '\n'));
     const p = docChat.pack;
+    const b = p.build;
     process.stdout.write(
-      [
-        `${plan.documents.length} document(s), ${p.nFixed} tokens of ${plan.contextSize}` + (docs.skipped.length ? `; ${docs.skipped.length} skipped:` : ''),
-        ...docs.skipped.map((s) => `  ${s.source}${s.page ? ` page ${s.page}` : ''}: ${s.reason}`),
-        p.built && p.build
-          ? `pack built in ${((p.build.prefillMs + p.build.clusterMs + p.build.calibrateMs + p.build.writeMs) / 1e3).toFixed(1)} s (${(p.bytes / 2 ** 20).toFixed(1)} MiB)`
-          : `pack loaded in ${((p.loadMs ?? 0) / 1e3).toFixed(2)} s`,
-      ].join('\n') + '\n',
+      (b ? `pack built in ${((b.prefillMs + b.clusterMs + b.calibrateMs + b.writeMs) / 1e3).toFixed(1)} s` : `pack loaded in ${((p.loadMs ?? 0) / 1e3).toFixed(2)} s`) +
+        ` (${(p.bytes / 2 ** 20).toFixed(1)} MiB)\n`,
     );
     await docChatLoop(docChat, { maxTokens, temperature, mode });
     return;
@@ -212,10 +208,14 @@ async function calibrateRate(model: Model, documents: Document[], values: PackVa
   return { tokensPerSecond: r.timings.prefillTokensPerSecond, tokens: tokens.length, source: 'calibration' };
 }
 
-/** Opens the documents and their pack (loading it, or building it with progress on stderr). */
-async function openDocChat(values: PackValues) {
+/**
+ * Opens the documents and their pack (loading it, or building it with progress on stderr).
+ * `onPlan` sees the plan (tokens vs context, skips, ETA from the last build) before any work.
+ */
+async function openDocChat(values: PackValues, onPlan?: (plan: DocumentPlan) => void) {
   const { model, docs, plan, packDir } = await planFor(values, { calibrate: false });
   assertPlanFits(plan);
+  onPlan?.(plan);
   const context = buildFixedContext(docs.documents);
   let last = '';
   const controller = new AbortController();
@@ -244,7 +244,7 @@ async function ingest(argv: string[]): Promise<void> {
     print(values.json, { plan }, describePlan(plan).join('\n'));
     return;
   }
-  const { docs, chat, plan } = await openDocChat(values);
+  const { docs, chat, plan } = await openDocChat(values, values.json ? undefined : (planned) => process.stderr.write(describePlan(planned).join('\n') + '\n'));
   const p = chat.pack;
   const b = p.build;
   print(values.json, { plan, pack: p, skipped: docs.skipped }, [

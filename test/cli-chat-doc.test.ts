@@ -35,7 +35,7 @@ test('chat --doc: answers with stats and sources, the second turn reuses the fir
     '24',
   );
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /1 document\(s\), \d+ tokens of 8192/);
+  assert.match(r.stdout, /^\d+ tokens of 8192 in the model's context \(\d+%\), 1024 kept for the conversation: fits\n {2}museum\.pdf: 10 page\(s\), \d+ tokens\npack build: /m);
   assert.match(r.stdout, /pack built in [\d.]+ s/);
   const footers = [...r.stdout.matchAll(FOOTER)].map((m) => ({ mode: m[1], sparsity: Number(m[2]), fresh: Number(m[3]), reused: Number(m[4]) }));
   assert.equal(footers.length, 3, r.stdout);
