@@ -6,7 +6,7 @@
 #   build.log  tests.txt  gpu-kmeans-<date>.{json,md}  gpu-prefill-<date>.{json,md}
 #   gpu-squeezed-<date>-graph.{json,md}  ncu-lookup.txt
 #   COMMIT=<sha> DATE=<yyyy-mm-dd> PARTS="tests prefill decode memcheck ncu" bash bench/gpu/run-kmeans-prefill.sh
-# PARTS: tests (cuda-kmeans-test, cuda-prefill-test), kmeans (cuda-kmeans-bench), prefill (cuda-prefill-bench
+# PARTS: tests (cuda-kmeans-test, cuda-prefill-test, cuda-squeeze-test), kmeans (cuda-kmeans-bench), prefill (cuda-prefill-bench
 #        + sdpa_prefill_bench.py), decode (cuda-squeeze-bench with CUDA-graph replay + sdpa_bench.py bf16),
 #        memcheck (the tests under compute-sanitizer), ncu (the decode lookup's kernels at 512K keys, Hkv 32).
 set -u
@@ -24,14 +24,14 @@ nvcc --version | tail -2
 Q=native/src/squeeze
 KERNELS="device lse-merge kmeans kmeans-assign kmeans-seed kmeans-update attention-prefill squeeze-lookup-prefill squeezed-prefill
          attention-decode squeeze-lookup squeezed-decode"
-TOOLS="cuda-kmeans-test cuda-kmeans-bench cuda-prefill-test cuda-prefill-bench cuda-squeeze-bench"
+TOOLS="cuda-kmeans-test cuda-kmeans-bench cuda-prefill-test cuda-prefill-bench cuda-squeeze-test cuda-squeeze-bench"
 {
   pids=""
   for k in $KERNELS; do
     nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -Xptxas -v -c kernels/$k.cu -o $B/k-$k.o > $B/ptxas-$k.txt 2>&1 &
     pids="$pids $!"
   done
-  for s in kmeans kernels cluster-index lookup; do g++ -std=c++17 -O3 -Inative/src -c $Q/$s.cpp -o $B/c-$s.o & pids="$pids $!"; done
+  for s in kmeans kernels cluster-index lookup sparse-attention; do g++ -std=c++17 -O3 -Inative/src -c $Q/$s.cpp -o $B/c-$s.o & pids="$pids $!"; done
   g++ -std=c++17 -O3 -mavx2 -mfma -mf16c -Inative/src -c $Q/kernels-avx2.cpp -o $B/c-kernels-avx2.o & pids="$pids $!"
   for t in $TOOLS; do
     g++ -std=c++17 -O3 -DSQUEEZE_WITH_CUDA -Inative/src -Ikernels -I/usr/local/cuda/include -c native/tools/$t.cpp -o $B/t-$t.o &
@@ -48,7 +48,7 @@ TOOLS="cuda-kmeans-test cuda-kmeans-bench cuda-prefill-test cuda-prefill-bench c
 tail -3 "$OUT/build.log"
 
 if has tests; then
-  for t in cuda-kmeans-test cuda-prefill-test; do
+  for t in cuda-kmeans-test cuda-prefill-test cuda-squeeze-test; do
     $B/$t >> "$OUT/tests.txt" 2>&1
     echo "$t exit $?" >> "$OUT/tests.txt"
   done
