@@ -57,6 +57,8 @@ export interface DocumentOutcome {
 
 export interface EvalOptions {
   quick?: boolean;
+  /** only these documents (by name, e.g. eval-8k); default all */
+  documents?: string[];
   packDir?: string;
   threads?: number;
   maxTokens?: number;
@@ -76,7 +78,9 @@ export async function runEval(model: Model, options: EvalOptions = {}): Promise<
   const log = options.log ?? (() => {});
   const countTokens = (text: string) => model.tokenizer.encode(text, { addSpecial: false, parseSpecial: false }).length;
   const run: EvalRun = { documents: [], questions: [], modes: EVAL_MODES.map((m) => m.id), maxTokens };
-  for (const spec of documentSpecs(options.quick ?? false)) {
+  const specs = documentSpecs(options.quick ?? false).filter((s) => !options.documents || options.documents.includes(s.name));
+  if (specs.length === 0) throw new RangeError(`no evaluation document is named ${options.documents?.join(', ')}`);
+  for (const spec of specs) {
     const doc = buildDocument(spec, countTokens);
     const t0 = performance.now();
     const chat = await DocChat.open(model, contextOf(doc), { packDir: options.packDir, threads: options.threads, systemPrompt: EVAL_SYSTEM_PROMPT });
@@ -120,6 +124,16 @@ async function evalQuestion(chat: DocChat, doc: EvalDocument, fact: EvalDocument
     };
   }
   return { document: doc.name, documentTokens: doc.tokens, depth: fact.depth, actualDepth: fact.actualDepth, question: fact.question, expected: fact.answer, modes };
+}
+
+/** One run from several partial ones (documents evaluated by separate processes). */
+export function mergeRuns(runs: EvalRun[]): EvalRun {
+  return {
+    documents: runs.flatMap((r) => r.documents),
+    questions: runs.flatMap((r) => r.questions),
+    modes: runs[0].modes,
+    maxTokens: runs[0].maxTokens,
+  };
 }
 
 export interface ModeSummary {

@@ -1,6 +1,9 @@
-// `npm run eval [-- --quick] [--threads N] [--pack-dir DIR] [--out DIR]`: issue 3's accuracy
-// evaluation of Squeezed Attention on SmolLM2-135M-Instruct. Prints a table; the full run writes
-// bench/results/eval-smollm2-<date>.json and .md (a quick run writes only where --out says).
+// `npm run eval [-- --quick] [--docs eval-2k,eval-8k] [--threads N] [--pack-dir DIR] [--out DIR]`:
+// issue 3's accuracy evaluation of Squeezed Attention on SmolLM2-135M-Instruct. Prints a table; the
+// full run writes bench/results/eval-smollm2-<date>.json and .md (a quick run or a subset of the
+// documents writes only where --out says). `--merge A.json B.json ...` reports partial runs (subsets
+// run side by side) as one.
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,16 +12,19 @@ import { Model } from '../../main/engine/engine.ts';
 import { loadAddon } from '../../main/engine/native.ts';
 import { smollm2Path } from '../../test/support/models.ts';
 import { describeMachine } from '../report.ts';
-import { goals, runEval, summarize } from './evaluate.ts';
+import { goals, mergeRuns, runEval, summarize } from './evaluate.ts';
 import { printReport, saveReport, type EvalReport } from './report.ts';
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     threads: { type: 'string' },
     'pack-dir': { type: 'string' },
     out: { type: 'string' },
+    docs: { type: 'string' },
+    merge: { type: 'string', multiple: true },
   },
+  allowPositionals: true,
 });
 const threads = values.threads === undefined ? undefined : Number(values.threads);
 if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
@@ -27,29 +33,37 @@ if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
 }
 
 const machine = describeMachine();
-const load = loadavg().map((x) => x.toFixed(2)).join(' ');
-const started = performance.now();
-const model = await Model.load(smollm2Path());
-const run = await runEval(model, { quick: values.quick, threads, packDir: values['pack-dir'], log: (line) => process.stderr.write(line + '\n') });
-const summary = summarize(run);
-const report: EvalReport = {
-  model: 'SmolLM2-135M-Instruct Q4_1',
-  machine: {
-    ...machine,
-    command: `npm run eval -- ${process.argv.slice(2).join(' ')}`.trim(),
-    simd: loadAddon().systemInfo().simd,
-    threads: threads ?? loadAddon().systemInfo().hardwareThreads,
-    load,
-  },
-  run,
-  summary,
-  goals: goals(summary),
-  wallSeconds: (performance.now() - started) / 1000,
-};
+const command = `npm run eval -- ${process.argv.slice(2).join(' ')}`.trim();
+const partial = values.quick || values.docs !== undefined;
+let report: EvalReport;
+if (values.merge) {
+  const parts = [...values.merge, ...positionals].map((path) => JSON.parse(readFileSync(path, 'utf8')) as EvalReport);
+  const run = mergeRuns(parts.map((p) => p.run));
+  const summary = summarize(run);
+  const commands = parts.map((p) => p.machine.command).join(' & ');
+  report = { ...parts[0], machine: { ...parts[0].machine, command: `${commands}, then ${command}` }, run, summary, goals: goals(summary), wallSeconds: Math.max(...parts.map((p) => p.wallSeconds)) };
+} else {
+  const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const started = performance.now();
+  const model = await Model.load(smollm2Path());
+  const documents = values.docs?.split(',').map((d) => d.trim());
+  const run = await runEval(model, { quick: values.quick, documents, threads, packDir: values['pack-dir'], log: (line) => process.stderr.write(line + '\n') });
+  const summary = summarize(run);
+  const system = loadAddon().systemInfo();
+  report = {
+    model: 'SmolLM2-135M-Instruct Q4_1',
+    machine: { ...machine, command, simd: system.simd, threads: threads ?? system.hardwareThreads, load },
+    run,
+    summary,
+    goals: goals(summary),
+    wallSeconds: (performance.now() - started) / 1000,
+  };
+}
 printReport(report);
-const dir = values.out ?? (values.quick ? undefined : join(import.meta.dirname, '..', 'results'));
+const dir = values.out ?? (partial && !values.merge ? undefined : join(import.meta.dirname, '..', 'results'));
 if (dir) {
-  const stem = `eval-smollm2${values.quick ? '-quick' : ''}-${machine.date.slice(0, 10)}`;
+  const subset = values.quick ? '-quick' : values.docs && !values.merge ? `-${values.docs.replace(/,/g, '+')}` : '';
+  const stem = `eval-smollm2${subset}-${machine.date.slice(0, 10)}`;
   const paths = saveReport(report, dir, stem);
   process.stdout.write(`\nwrote ${paths.json} and ${paths.md}\n`);
 }
