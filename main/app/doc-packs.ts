@@ -102,7 +102,8 @@ export class DocPacks {
     // prefill is over, so the phase is announced now, with the last build's rate for an ETA.
     const estimate = context.tokens;
     if (estimate !== undefined) {
-      options.onProgress({ phase: 'prefill', done: 0, total: estimate, ...(this.prefillRate && { etaMs: estimate / this.prefillRate }) });
+      opening.phase = { phase: 'prefill', done: 0, total: estimate, ...(this.prefillRate && { etaMs: estimate / this.prefillRate }) };
+      options.onProgress(opening.phase);
     }
     try {
       const docChat = await DocChat.open(model, context, {
@@ -112,6 +113,8 @@ export class DocPacks {
         signal: opening.controller.signal,
         ...(this.packDir && { packDir: this.packDir }),
       });
+      // DocChat listens for the abort only once its build starts: one that came earlier is honoured here.
+      if (opening.controller.signal.aborted) throw Object.assign(new Error('cancelled'), { code: 'SQUEEZE_CANCELLED' });
       const build = docChat.pack.build;
       if (build && build.prefillMs > 0) this.prefillRate = build.nFixed / build.prefillMs;
       this.open = { chatId, key, docChat };

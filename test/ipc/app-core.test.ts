@@ -19,7 +19,7 @@ const emit: Emit = (event, payload) => {
     onDelta?.(payload as EventPayload<'chat:delta'>);
   }
 };
-const core = createAppCore({ dataDir, emit, threads: 2, contextSize: 2048 });
+const core = createAppCore({ dataDir, packDir: path.join(dataDir, 'packs'), emit, threads: 2, contextSize: 2048 });
 const route = createRouter({ handlers: core.handlers, isKnownSender: () => true });
 
 async function call<T>(channel: string, payload: unknown): Promise<T> {
@@ -81,7 +81,7 @@ test('chat with documents: streaming, timings, prefix reuse, stop, persistence',
   assert.ok(last.stats!.nGenerated < 100);
 
   // A fresh core over the same data dir (an app restart) finds the chat and its documents.
-  const again = createAppCore({ dataDir, emit: () => {} });
+  const again = createAppCore({ dataDir, packDir: path.join(dataDir, 'packs'), emit: () => {} });
   const reloaded = createRouter({ handlers: again.handlers, isKnownSender: () => true });
   const list = (await reloaded('chat:list', {}, null)) as Result<{ chats: { id: string }[] }>;
   assert.ok(list.ok && list.data.chats.some((c) => c.id === chat.id));
