@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { appDataDir } from '../app/data-dir.ts';
+
 /** A model shipped as one member of a Python wheel (a zip archive). */
 export interface WheelSource {
   url: string;
@@ -45,13 +47,18 @@ export function modelCacheDir(): string {
   return process.env.SQUEEZE_MODEL_DIR ?? join(homedir(), '.cache', 'squeeze', 'models');
 }
 
+/** Where a model the app downloaded or the fetch script fetched is found, outside the app itself. */
+export function modelSearchDirs(): string[] {
+  return [join(appDataDir(), 'models'), modelCacheDir()];
+}
+
 /** The first of `dirs` holding `file`, if any. */
 export function findModelFile(file: string, dirs: readonly string[]): string | undefined {
   return dirs.map((dir) => join(dir, file)).find((path) => existsSync(path));
 }
 
 /** Path of the default model; throws a coded error telling how to fetch it when it is missing. */
-export function defaultModelPath(dirs: readonly string[] = [modelCacheDir()]): string {
+export function defaultModelPath(dirs: readonly string[] = modelSearchDirs()): string {
   const path = findModelFile(DEFAULT_MODEL_FILE, dirs);
   if (!path) {
     throw Object.assign(new Error(`The default model ${DEFAULT_MODEL.name} is not downloaded (looked in ${dirs.join(', ')}): download it in the model manager or run \`npm run models\`.`), {
