@@ -41,7 +41,8 @@ DotKernels dot_kernels(const MatrixRef& w, int64_t n_tokens) {
 void matmul_rows(const MatmulOut& o, const DotKernels& dot, const uint8_t* act, size_t act_stride, int64_t n_tokens,
                  int64_t r0, int64_t r1) {
     const MatrixRef& w = o.w;
-    const int64_t block = std::max<int64_t>(1, static_cast<int64_t>(kBlockBytes / w.row_bytes));
+    // One token reads each row once: blocks would only leave a row or two per block to the 1-row dot.
+    const int64_t block = n_tokens == 1 ? r1 - r0 : std::max<int64_t>(1, static_cast<int64_t>(kBlockBytes / w.row_bytes));
     for (int64_t b0 = r0; b0 < r1; b0 += block) {
         const int64_t b1 = std::min(r1, b0 + block);
         for (int64_t t = 0; t < n_tokens; ++t) {
@@ -117,13 +118,16 @@ void matmul(ThreadPool& pool, const MatmulOut* outs, size_t n_outs, const float*
         ops[i].stride = row_bytes;
     }
 
-    int64_t total_rows = 0;
-    for (size_t i = 0; i < n_outs; ++i) total_rows += outs[i].w.n_rows;
-    pool.parallel_for(total_rows, [&](int64_t begin, int64_t end) {
-        int64_t base = 0; // first global row of outs[i]
-        for (size_t i = 0; i < n_outs && base < end; base += outs[i].w.n_rows, ++i) {
-            const int64_t r0 = std::max<int64_t>(begin - base, 0);
-            const int64_t r1 = std::min<int64_t>(end - base, outs[i].w.n_rows);
+    // Threads take rows in groups of 4 so that every range but a matrix's last runs the 4-row dot.
+    constexpr int64_t kGroup = 4;
+    auto groups_of = [](int64_t rows) { return (rows + kGroup - 1) / kGroup; };
+    int64_t total_groups = 0;
+    for (size_t i = 0; i < n_outs; ++i) total_groups += groups_of(outs[i].w.n_rows);
+    pool.parallel_for(total_groups, [&](int64_t begin, int64_t end) {
+        int64_t base = 0; // first global group of outs[i]
+        for (size_t i = 0; i < n_outs && base < end; base += groups_of(outs[i].w.n_rows), ++i) {
+            const int64_t r0 = std::max<int64_t>(begin - base, 0) * kGroup;
+            const int64_t r1 = std::min<int64_t>((end - base) * kGroup, outs[i].w.n_rows);
             if (r0 < r1) matmul_rows(outs[i], ops[i].dot, ops[i].act, ops[i].stride, n_tokens, r0, r1);
         }
     });
