@@ -67,6 +67,21 @@ test('bad payloads are rejected with IPC_BAD_REQUEST and name the field', async 
     ['doc:open', { chatId: 'c1', path: '/x.pdf', kind: 'exe' }, 'kind'],
     ['model:info', { extra: true }, ''],
     ['chat:get', 'c1', ''],
+    ['doc:cancel', {}, 'chatId'],
+    ['doc:page', { chatId: 'c1', source: 'r.pdf', page: 0 }, 'page'],
+    ['doc:page', { chatId: 'c1', source: '', page: 1 }, 'source'],
+    ['doc:page', { chatId: 'c1', source: 'r.pdf', page: 1.5 }, 'page'],
+    ['chat:regenerate', { chatId: 'c1', attention: 'sparse' }, 'attention'],
+    ['chat:regenerate', { chatId: 'c1', maxTokens: 0 }, 'maxTokens'],
+    ['chat:edit', { chatId: 'c1', text: 'new question' }, 'messageId'],
+    ['chat:edit', { chatId: 'c1', messageId: 'm1', text: ' ' }, 'text'],
+    ['settings:set', { sparsity: 0.6 }, 'sparsity'],
+    ['settings:set', { sparsity: '0.9' }, 'sparsity'],
+    ['settings:set', { threads: 0 }, 'threads'],
+    ['settings:set', { attention: 'sparse' }, 'attention'],
+    ['settings:set', { gpu: 'yes' }, 'gpu'],
+    ['settings:set', { theme: 'dark' }, ''],
+    ['settings:get', { sparsity: 0.9 }, ''],
   ];
   for (const [channel, payload, field] of cases) {
     const result = await route(channel, payload, trusted);
@@ -76,6 +91,21 @@ test('bad payloads are rejected with IPC_BAD_REQUEST and name the field', async 
       assert.ok(result.message.includes(field), result.message);
     }
   }
+});
+
+test('the new channels pass valid payloads to their handlers', async () => {
+  const seen: unknown[] = [];
+  const r = createRouter({
+    handlers: handlers({
+      'doc:page': async (request) => (seen.push(request), { source: request.source, page: request.page, text: 'Page text' }),
+      'settings:set': async (request) => (seen.push(request), { settings: { attention: 'squeezed', sparsity: 0.95, threads: 2, gpu: false }, system: { hardwareThreads: 2, gpu: { available: false, reason: 'none' } } }),
+    }),
+    isKnownSender: () => true,
+  });
+  assert.deepEqual(await r('doc:page', { chatId: 'c1', source: 'r.pdf', page: 3 }, null), { ok: true, data: { source: 'r.pdf', page: 3, text: 'Page text' } });
+  const set = await r('settings:set', { sparsity: 0.95 }, null);
+  assert.equal(set.ok, true);
+  assert.deepEqual(seen, [{ chatId: 'c1', source: 'r.pdf', page: 3 }, { sparsity: 0.95 }]);
 });
 
 test('handler errors come back as data with their code, others as INTERNAL', async () => {

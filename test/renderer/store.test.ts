@@ -2,33 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import type { Chat, EventChannel, EventPayload, RequestChannel, Result } from '../../main/ipc/contract.ts';
-import type { Bridge } from '../../renderer/src/bridge.ts';
+import type { Chat, Result } from '../../main/ipc/contract.ts';
 import { connectEvents, createAppStore, startApp } from '../../renderer/src/store/app-store.ts';
-
-type Reply = (request: any) => Result<unknown> | Promise<Result<unknown>>;
-
-function fakeBridge(replies: Partial<Record<RequestChannel, Reply>>) {
-  const calls: [RequestChannel, unknown][] = [];
-  const listeners = new Map<string, Set<(p: unknown) => void>>();
-  const bridge: Bridge = {
-    async invoke(channel, request) {
-      calls.push([channel, request]);
-      const reply = replies[channel];
-      if (!reply) return { ok: false, code: 'TEST_NO_REPLY', message: channel };
-      return (await reply(request)) as never;
-    },
-    on(event, listener) {
-      const set = listeners.get(event) ?? new Set();
-      listeners.set(event, set);
-      set.add(listener as (p: unknown) => void);
-      return () => set.delete(listener as (p: unknown) => void);
-    },
-    canPickFiles: false,
-  };
-  const emit = <E extends EventChannel>(event: E, payload: EventPayload<E>) => listeners.get(event)?.forEach((l) => l(payload));
-  return { bridge, calls, emit };
-}
+import { fakeBridge } from './fake-bridge.ts';
 
 const chat = (id: string, messages: Chat['messages'] = []): Chat => ({ id, title: id, createdAt: 1, updatedAt: 1, messages });
 const ok = <T>(data: T): Result<T> => ({ ok: true, data });

@@ -36,7 +36,8 @@ export const createChatSlice =
 
       async openChat(chatId) {
         const r = await bridge.invoke('chat:get', { chatId });
-        if (r.ok) set({ current: r.data, chatError: undefined });
+        // A cited page belongs to the chat it was opened from.
+        if (r.ok) set({ current: r.data, chatError: undefined, ...(get().current?.id !== chatId && { page: undefined, pageError: undefined }) });
         else set({ chatError: uiError(r) });
       },
 
