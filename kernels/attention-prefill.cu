@@ -27,28 +27,34 @@ struct SliceOutput {
     long o_split_stride, lse_split_stride;
 };
 
-template <int D>
-constexpr size_t smem_bytes() { return size_t{2} * 2 * kTileK * (D + 8) * 2; } // K and V, two stages, padded rows
+// Shared memory: K and V tiles, two stages, rows padded by 16 bytes (ldmatrix's 8 rows then hit
+// distinct banks); with two m-tiles a warp, the block's Q tile too.
+template <int D, int MT>
+constexpr size_t smem_bytes() { return (size_t{2} * 2 * kTileK + (MT > 1 ? kTileQ * MT : 0)) * (D + 8) * 2; }
 
-// One block = 64 queries of one head over one slice of its key sequence. Q stays in registers as
-// A fragments; K and V tiles of 64 keys stream through two cp.async stages (rows padded by 16 bytes:
-// ldmatrix's 8 rows then hit distinct banks). S = Q K^T with K fragments by ldmatrix, online
-// softmax in log2 units, P packed to T in registers as the A operand of O = P V, whose B fragments
-// come transposed from the row-major V tile (ldmatrix.trans).
-template <int D, typename T, bool LIST, int MIN_BLOCKS>
+// One block = 64 * MT queries of one head over one slice of its key sequence; each warp owns MT
+// 16-row m-tiles. MT = 1: Q stays in registers as A fragments. MT = 2: Q sits in shared memory and
+// its fragments are read per k-step (ldmatrix), so every K and V fragment read from shared memory
+// feeds two m-tiles: half the shared-memory traffic per product, the limit with one m-tile.
+// K and V tiles of 64 keys stream through two cp.async stages. S = Q K^T with K fragments by
+// ldmatrix, online softmax in log2 units, P packed to T in registers as the A operand of O = P V,
+// whose B fragments come transposed from the row-major V tile (ldmatrix.trans).
+template <int D, typename T, bool LIST, int MIN_BLOCKS, int MT>
 static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) attention_prefill_kernel(AttentionPrefillParams p, SliceOutput dst) {
     constexpr int kRow = D + 8;
     constexpr int kSteps = D / 16;
     constexpr int kPieces = D / 8;
     constexpr int kDimTiles = D / 8;
+    constexpr int kBlockQ = kTileQ * MT;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     T* k_tiles = reinterpret_cast<T*>(smem_raw); // [2][kTileK][kRow]
     T* v_tiles = k_tiles + 2 * kTileK * kRow;    // [2][kTileK][kRow]
+    T* q_tile = v_tiles + 2 * kTileK * kRow;     // [kBlockQ][kRow] when MT > 1
 
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
-    const int q0 = blockIdx.x * kTileQ;
-    const int q_last = min(p.n_q, q0 + kTileQ) - 1;
+    const int q0 = blockIdx.x * kBlockQ;
+    const int q_last = min(p.n_q, q0 + kBlockQ) - 1;
 
     const int n_list = LIST ? p.n_list[kv_head] : 0;
     const int* rows = LIST ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
@@ -93,6 +99,16 @@ static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) attention_prefill
         cp_async_commit();
     };
 
+    const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * D;
+    if constexpr (MT > 1) { // the Q tile, zero rows past the question; complete before the first barrier below
+        for (int i = threadIdx.x; i < kBlockQ * kPieces; i += kThreads) {
+            const int r = i / kPieces, pc = i % kPieces;
+            T* dst_q = q_tile + r * kRow + pc * 8;
+            if (q0 + r < p.n_q) *reinterpret_cast<uint4*>(dst_q) = *reinterpret_cast<const uint4*>(qh + static_cast<long>(q0 + r) * D + pc * 8);
+            else *reinterpret_cast<uint4*>(dst_q) = make_uint4(0, 0, 0, 0);
+        }
+    }
+
     const int n_tiles = end > begin ? (end - begin + kTileK - 1) / kTileK : 0;
     if (n_tiles > 0) {
         fetch_rows(begin);
@@ -100,13 +116,17 @@ static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) attention_prefill
         fetch_rows(begin + kTileK);
     }
 
-    const int qi[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
-    uint32_t qa[kSteps][4];
-    {
-        const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * D;
-        const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[0]) * D);
-        const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[1]) * D);
-        const bool v0 = qi[0] < p.n_q, v1 = qi[1] < p.n_q;
+    int qi[MT][2]; // query rows of this thread: per m-tile, rows g and g + 8
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+        qi[mt][0] = q0 + (warp * MT + mt) * 16 + g;
+        qi[mt][1] = qi[mt][0] + 8;
+    }
+    uint32_t qa[MT == 1 ? kSteps : 1][4]; // MT = 1: Q's A fragments for the whole run
+    if constexpr (MT == 1) {
+        const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[0][0]) * D);
+        const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[0][1]) * D);
+        const bool v0 = qi[0][0] < p.n_q, v1 = qi[0][1] < p.n_q;
 #pragma unroll
         for (int s = 0; s < kSteps; ++s) {
             qa[s][0] = v0 ? r0[8 * s + t] : 0u;
@@ -116,10 +136,15 @@ static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) attention_prefill
         }
     }
 
-    float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f};
-    float o[kDimTiles][4];
+    float m[MT][2], l[MT][2];
+    float o[MT][kDimTiles][4];
 #pragma unroll
-    for (int nt = 0; nt < kDimTiles; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
+    for (int mt = 0; mt < MT; ++mt) {
+        m[mt][0] = m[mt][1] = -CUDART_INF_F;
+        l[mt][0] = l[mt][1] = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < kDimTiles; ++nt) o[mt][nt][0] = o[mt][nt][1] = o[mt][nt][2] = o[mt][nt][3] = 0.0f;
+    }
     const float score_scale = p.scale * kLog2e;
     const int mi = lane / 8, mr = lane % 8; // ldmatrix: this lane addresses row mr of matrix mi
 
@@ -136,100 +161,122 @@ static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) attention_prefill
         const T* kt = k_tiles + buf * kTileK * kRow;
         const T* vt = v_tiles + buf * kTileK * kRow;
 
-        float s[8][4]; // [key n-tile][rows g: keys 2t, 2t+1 | rows g + 8: same]
+        float s[MT][8][4]; // [m-tile][key n-tile][rows g: keys 2t, 2t+1 | rows g + 8: same]
 #pragma unroll
-        for (int nt = 0; nt < 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+        for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (int st = 0; st < kSteps; ++st)
+            for (int nt = 0; nt < 8; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
 #pragma unroll
-            for (int np = 0; np < 4; ++np) {
-                uint32_t b[4];
-                ldmatrix_x4(b, kt + ((2 * np + mi / 2) * 8 + mr) * kRow + 16 * st + (mi % 2) * 8);
-                mma_16816<T>(s[2 * np], qa[st], b[0], b[1]);
-                mma_16816<T>(s[2 * np + 1], qa[st], b[2], b[3]);
-            }
-
-        // Masks only on tiles that need them: past the slice, or causal keys later than the block's first query.
-        const bool whole = pos0 + kTileK <= end && (!p.causal || pos0 + kTileK - 1 - n_list <= q0 + p.causal_offset);
-        float mx[2] = {m[0], m[1]};
+        for (int st = 0; st < kSteps; ++st) {
+            uint32_t b[4][4]; // K fragments of the 8 key n-tiles, by pairs
 #pragma unroll
-        for (int nt = 0; nt < 8; ++nt)
+            for (int np = 0; np < 4; ++np) ldmatrix_x4(b[np], kt + ((2 * np + mi / 2) * 8 + mr) * kRow + 16 * st + (mi % 2) * 8);
 #pragma unroll
-            for (int h = 0; h < 2; ++h)
+            for (int mt = 0; mt < MT; ++mt) {
+                uint32_t a[4];
+                if constexpr (MT == 1) {
 #pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    float x = s[nt][2 * h + e] * score_scale;
-                    if (!whole) {
-                        const int pos = pos0 + nt * 8 + 2 * t + e;
-                        const bool seen = pos < end && (pos < n_list || !p.causal || pos - n_list <= qi[h] + p.causal_offset);
-                        if (!seen) x = -CUDART_INF_F;
-                    }
-                    s[nt][2 * h + e] = x;
-                    mx[h] = fmaxf(mx[h], x);
+                    for (int i = 0; i < 4; ++i) a[i] = qa[st][i];
+                } else {
+                    ldmatrix_x4(a, q_tile + ((warp * MT + mt) * 16 + (mi % 2) * 8 + mr) * kRow + 16 * st + (mi / 2) * 8);
                 }
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-            if (mx[h] > m[h]) {
-                const float c = exp2f(m[h] - mx[h]); // 0 while nothing was accumulated
-                m[h] = mx[h];
-                l[h] *= c;
-#pragma unroll
-                for (int nt = 0; nt < kDimTiles; ++nt) {
-                    o[nt][2 * h] *= c;
-                    o[nt][2 * h + 1] *= c;
+                for (int np = 0; np < 4; ++np) {
+                    mma_16816<T>(s[mt][2 * np], a, b[np][0], b[np][1]);
+                    mma_16816<T>(s[mt][2 * np + 1], a, b[np][2], b[np][3]);
                 }
             }
         }
-        const float base[2] = {finite_base(m[0]), finite_base(m[1])};
-        uint32_t pa[4][4]; // A fragments of P per 16-key step: (row g, n-tile 2kk), (g + 8, 2kk), (g, 2kk + 1), (g + 8, 2kk + 1)
+
+        // Masks only on tiles that need them: past the slice, or causal keys later than the block's first query.
+        const bool whole = pos0 + kTileK <= end && (!p.causal || pos0 + kTileK - 1 - n_list <= q0 + p.causal_offset);
+        uint32_t pa[MT][4][4]; // A fragments of P per 16-key step: (row g, n-tile 2kk), (g + 8, 2kk), (g, 2kk + 1), (g + 8, 2kk + 1)
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
+        for (int mt = 0; mt < MT; ++mt) {
+            float mx[2] = {m[mt][0], m[mt][1]};
 #pragma unroll
-            for (int j = 0; j < 2; ++j) {
-                const float* sn = s[2 * kk + j];
-                const float p00 = exp2f(sn[0] - base[0]), p01 = exp2f(sn[1] - base[0]);
-                const float p10 = exp2f(sn[2] - base[1]), p11 = exp2f(sn[3] - base[1]);
-                l[0] += p00 + p01;
-                l[1] += p10 + p11;
-                pa[kk][2 * j] = pack2<T>(p00, p01);
-                pa[kk][2 * j + 1] = pack2<T>(p10, p11);
+            for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+                for (int h = 0; h < 2; ++h)
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        float x = s[mt][nt][2 * h + e] * score_scale;
+                        if (!whole) {
+                            const int pos = pos0 + nt * 8 + 2 * t + e;
+                            const bool seen = pos < end && (pos < n_list || !p.causal || pos - n_list <= qi[mt][h] + p.causal_offset);
+                            if (!seen) x = -CUDART_INF_F;
+                        }
+                        s[mt][nt][2 * h + e] = x;
+                        mx[h] = fmaxf(mx[h], x);
+                    }
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+                if (mx[h] > m[mt][h]) {
+                    const float c = exp2f(m[mt][h] - mx[h]); // 0 while nothing was accumulated
+                    m[mt][h] = mx[h];
+                    l[mt][h] *= c;
+#pragma unroll
+                    for (int nt = 0; nt < kDimTiles; ++nt) {
+                        o[mt][nt][2 * h] *= c;
+                        o[mt][nt][2 * h + 1] *= c;
+                    }
+                }
             }
+            const float base[2] = {finite_base(m[mt][0]), finite_base(m[mt][1])};
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+                for (int j = 0; j < 2; ++j) {
+                    const float* sn = s[mt][2 * kk + j];
+                    const float p00 = exp2f(sn[0] - base[0]), p01 = exp2f(sn[1] - base[0]);
+                    const float p10 = exp2f(sn[2] - base[1]), p11 = exp2f(sn[3] - base[1]);
+                    l[mt][0] += p00 + p01;
+                    l[mt][1] += p10 + p11;
+                    pa[mt][kk][2 * j] = pack2<T>(p00, p01);
+                    pa[mt][kk][2 * j + 1] = pack2<T>(p10, p11);
+                }
+        }
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk)
 #pragma unroll
             for (int dp = 0; dp < D / 16; ++dp) {
                 uint32_t b[4];
                 ldmatrix_x4_trans(b, vt + (16 * kk + (mi % 2) * 8 + mr) * kRow + 16 * dp + (mi / 2) * 8);
-                mma_16816<T>(o[2 * dp], pa[kk], b[0], b[1]);
-                mma_16816<T>(o[2 * dp + 1], pa[kk], b[2], b[3]);
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    mma_16816<T>(o[mt][2 * dp], pa[mt][kk], b[0], b[1]);
+                    mma_16816<T>(o[mt][2 * dp + 1], pa[mt][kk], b[2], b[3]);
+                }
             }
         __syncthreads(); // the next iteration refills this stage
     }
 
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-        if (qi[h] >= p.n_q) continue;
-        const long row = static_cast<long>(head) * p.n_q + qi[h];
-        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-        float* out = dst.o + blockIdx.z * dst.o_split_stride + row * D;
+    for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < kDimTiles; ++nt)
-            *reinterpret_cast<float2*>(out + nt * 8 + 2 * t) = make_float2(o[nt][2 * h] * inv, o[nt][2 * h + 1] * inv);
-        if (t == 0 && dst.lse)
-            dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[h] > 0.0f ? (m[h] + log2f(l[h])) * kLn2 : -CUDART_INF_F;
-    }
+        for (int h = 0; h < 2; ++h) {
+            l[mt][h] += __shfl_xor_sync(0xffffffffu, l[mt][h], 1);
+            l[mt][h] += __shfl_xor_sync(0xffffffffu, l[mt][h], 2);
+            if (qi[mt][h] >= p.n_q) continue;
+            const long row = static_cast<long>(head) * p.n_q + qi[mt][h];
+            const float inv = l[mt][h] > 0.0f ? 1.0f / l[mt][h] : 0.0f;
+            float* out = dst.o + blockIdx.z * dst.o_split_stride + row * D;
+#pragma unroll
+            for (int nt = 0; nt < kDimTiles; ++nt)
+                *reinterpret_cast<float2*>(out + nt * 8 + 2 * t) = make_float2(o[mt][nt][2 * h] * inv, o[mt][nt][2 * h + 1] * inv);
+            if (t == 0 && dst.lse)
+                dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[mt][h] > 0.0f ? (m[mt][h] + log2f(l[mt][h])) * kLn2 : -CUDART_INF_F;
+        }
 }
 
-template <int D, typename T, bool LIST, int MIN_BLOCKS>
+template <int D, typename T, bool LIST, int MIN_BLOCKS, int MT>
 cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
-    const auto kernel = attention_prefill_kernel<D, T, LIST, MIN_BLOCKS>;
-    constexpr size_t smem = smem_bytes<D>();
+    const auto kernel = attention_prefill_kernel<D, T, LIST, MIN_BLOCKS, MT>;
+    constexpr size_t smem = smem_bytes<D, MT>();
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    const int q_tiles = (p.n_q + kTileQ - 1) / kTileQ;
+    const int q_tiles = (p.n_q + kTileQ * MT - 1) / (kTileQ * MT);
     int splits = p.n_splits;
     if (splits <= 0) {
         int dev = 0, n_sms = 0, per_sm = 0;
@@ -257,11 +304,13 @@ cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t
     return lse_merge(LseMergeParams{p.workspace, lse_part, p.out, p.lse, splits, static_cast<int>(rows), D, rows * D, rows}, stream);
 }
 
-// Blocks per SM: d 128 needs ~210 registers a thread, so 2 blocks (8 warps) fit an SM; capping at
-// 168 for 3 blocks spills 16-24 bytes. Both are kept until a run decides (blocks_per_sm).
+// Variants kept until a run decides (AttentionPrefillParams::blocks_per_sm, m_tiles): d 128 with
+// one m-tile a warp needs ~210 registers a thread, so 2 blocks (8 warps) fit an SM; capping at 168
+// for 3 blocks spills 16-24 bytes; two m-tiles a warp read Q from shared memory.
 template <int D, typename T, bool LIST>
 cudaError_t dispatch_blocks(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
-    return p.blocks_per_sm == 3 ? launch<D, T, LIST, 3>(p, max_splits, stream) : launch<D, T, LIST, 1>(p, max_splits, stream);
+    if (p.m_tiles == 2) return launch<D, T, LIST, 1, 2>(p, max_splits, stream);
+    return p.blocks_per_sm == 3 ? launch<D, T, LIST, 3, 1>(p, max_splits, stream) : launch<D, T, LIST, 1, 1>(p, max_splits, stream);
 }
 
 template <int D, typename T>

@@ -46,6 +46,7 @@ struct AttentionPrefillParams {
     int causal_offset;
     int n_splits;           // 0: chosen to fill the GPU; else forced
     int blocks_per_sm;      // 0: default (registers as needed); 3: registers capped for 3 blocks an SM (tuning)
+    int m_tiles;            // 0 or 1: 16 query rows a warp, Q in registers; 2: 32 rows, Q in shared memory (tuning)
     float* workspace;       // attention_prefill_workspace_floats(..., max_splits) floats; unused with one slice
 };
 

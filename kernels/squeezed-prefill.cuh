@@ -28,7 +28,8 @@ struct SqueezedPrefillParams {
     float* out;             // [n_heads][n_q][head_dim]
     float* lse;             // [n_heads][n_q] natural log, or null
     int max_splits;         // key slices at most (workspace sizing), >= 1
-    int blocks_per_sm;      // attention kernel variant (AttentionPrefillParams::blocks_per_sm)
+    int blocks_per_sm;      // attention kernel variants (AttentionPrefillParams::blocks_per_sm, m_tiles)
+    int m_tiles;
     void* workspace;        // squeezed_prefill_workspace_bytes(*this), 256-byte aligned
 };
 

@@ -28,7 +28,7 @@ TOOLS="cuda-kmeans-test cuda-kmeans-bench cuda-prefill-test cuda-prefill-bench c
 {
   pids=""
   for k in $KERNELS; do
-    nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -Xptxas -v -c kernels/$k.cu -o $B/k-$k.o > $B/ptxas-$k.txt 2>&1 &
+    nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -split-compile=0 -Xptxas -v -c kernels/$k.cu -o $B/k-$k.o > $B/ptxas-$k.txt 2>&1 &
     pids="$pids $!"
   done
   for s in kmeans kernels cluster-index lookup sparse-attention; do g++ -std=c++17 -O3 -Inative/src -c $Q/$s.cpp -o $B/c-$s.o & pids="$pids $!"; done
@@ -82,7 +82,7 @@ fi
 # Memory errors the numbers cannot show: out-of-bounds or misaligned accesses in any op.
 if has memcheck; then
   for t in ${MEMCHECK_TOOLS:-cuda-prefill-test}; do
-    timeout 60 compute-sanitizer --tool memcheck $B/$t > /tmp/memcheck-$t.txt 2>&1
+    timeout 45 compute-sanitizer --tool memcheck $B/$t > /tmp/memcheck-$t.txt 2>&1
     echo "$t memcheck exit $?: $(grep -E 'ERROR SUMMARY' /tmp/memcheck-$t.txt | tail -1)" >> "$OUT/tests.txt"
     grep -m 5 -A 8 "Invalid\|Error" /tmp/memcheck-$t.txt | head -40 >> "$OUT/tests.txt"
   done
@@ -92,7 +92,7 @@ fi
 # Where the decode lookup's time goes (its three kernels for the first sparsity at 512K keys, Hkv 32,
 # two calls): hardware counters, clocks left as found.
 if has ncu; then
-  timeout ${NCU_TIMEOUT:-150} ncu --clock-control none -k regex:"score_level0|select_level|compact" --launch-count 6 \
+  timeout ${NCU_TIMEOUT:-100} ncu --clock-control none -k regex:"score_level0|select_level|compact" --launch-count 6 \
       --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
       $B/cuda-squeeze-bench --min-keys 524288 --reps 1 > "$OUT/ncu-lookup.txt" 2>&1
   echo "ncu exit $?"

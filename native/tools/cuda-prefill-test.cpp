@@ -139,6 +139,7 @@ struct DenseCase {
     int n_splits;      // 0: automatic
     int n_list;        // > 0: random rows of the fixed part as a list, the question's keys causally after it
     int blocks_per_sm = 0;
+    int m_tiles = 0;
 };
 
 void run_dense(const DenseCase& c) {
@@ -198,6 +199,7 @@ void run_dense(const DenseCase& c) {
     }
     p.n_splits = c.n_splits;
     p.blocks_per_sm = c.blocks_per_sm;
+    p.m_tiles = c.m_tiles;
     p.workspace = ws.ptr;
     cudaMemset(out.ptr, 0xff, rows * c.d * sizeof(float));
     cudaMemset(lse.ptr, 0xff, rows * sizeof(float));
@@ -235,6 +237,11 @@ TEST_CASE("attention_prefill: the 3-blocks-per-SM variant") {
     run_dense({"dense bf16 H4/Hkv1 d128, 2000 fixed + 100 question, 3 blocks/SM", 4, 1, 128, 2000, 100, KT::BF16, 0, 0, 3});
     run_dense({"lists bf16 H2/Hkv2 d128, lists of 500/493 of 1500 + 70 causal, 3 blocks/SM", 2, 2, 128, 1500, 70, KT::BF16, 2, 500, 3});
 }
+TEST_CASE("attention_prefill: two m-tiles a warp (Q in shared memory)") {
+    run_dense({"dense bf16 H4/Hkv2 d128, 1500 fixed + 200 question, 2 m-tiles", 4, 2, 128, 1500, 200, KT::BF16, 0, 0, 0, 2});
+    run_dense({"dense f16 H3/Hkv1 d64, 0 fixed + 129 question, 1 slice, 2 m-tiles", 3, 1, 64, 0, 129, KT::F16, 1, 0, 0, 2});
+    run_dense({"lists bf16 H4/Hkv4 d128, lists of 400..379 of 1200 + 150 causal, 2 m-tiles", 4, 4, 128, 1200, 150, KT::BF16, 3, 400, 0, 2});
+}
 
 // ---- squeezed prefill ------------------------------------------------------------------------
 
@@ -244,6 +251,7 @@ struct SqueezedCase {
     cuda::KvType type;
     float quantile0, quantile1; // share of each level's pooled scores under its threshold
     int blocks_per_sm = 0;
+    int m_tiles = 0;
 };
 
 // The threshold at the widest log gap among the sorted scores within +-3% of the quantile's position.
@@ -374,6 +382,7 @@ void run_squeezed(const SqueezedCase& c) {
     p.lse = lse.ptr;
     p.max_splits = 8;
     p.blocks_per_sm = c.blocks_per_sm;
+    p.m_tiles = c.m_tiles;
     GpuArray<char> ws(cuda::squeezed_prefill_workspace_bytes(p));
     p.workspace = ws.ptr;
     CHECK(qd.ok && kd.ok && vd.ok && out.ok && lse.ok && scores_d.ok && slots.ok && n_keys.ok && ws.ok);
@@ -416,6 +425,7 @@ void run_squeezed(const SqueezedCase& c) {
 
 TEST_CASE("squeezed_prefill: K-means index, bf16, GQA 3, 90%") {
     run_squeezed({"squeezed bf16 H6/Hkv2 d128, 6000 fixed, 100 q, ~90%", 6, 2, 128, 6000, 100, KT::BF16, 0.5f, 0.9f});
+    run_squeezed({"squeezed bf16 H4/Hkv4 d128, 5000 fixed, 300 q, ~80%, 2 m-tiles", 4, 4, 128, 5000, 300, KT::BF16, 0.4f, 0.8f, 0, 2});
 }
 TEST_CASE("squeezed_prefill: K-means index, f16, no GQA, d 64, 70%") {
     run_squeezed({"squeezed f16 H3/Hkv3 d64, 3001 fixed, 67 q, ~70%, 3 blocks/SM", 3, 3, 64, 3001, 67, KT::F16, 0.3f, 0.7f, 3});
