@@ -4,7 +4,9 @@
 // For each KV head: one lookup over the centroids (all of the batch's tokens averaged, the group's
 // query heads merged), then for every token and query head exact attention over the selected
 // fixed-context keys (read in place from the index), exact causal attention over the dynamic rows of
-// the KV cache, and the log-sum-exp merge of the two.
+// the KV cache, and the log-sum-exp merge of the two. With round_as_dense (the engine's F16 cache),
+// both key sets share one softmax whose probabilities are rounded to f16 as the dense kernel rounds
+// them (sparse-attention.h, attention_rounded_f16).
 #pragma once
 
 #include <cstdint>
