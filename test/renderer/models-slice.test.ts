@@ -2,11 +2,13 @@
 // then the downloaded model is loaded; typed input is checked before anything is sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createStore } from 'zustand/vanilla';
 
 import type { EventChannel, EventPayload, RequestChannel, Result } from '../../main/ipc/contract.ts';
 import type { Bridge } from '../../renderer/src/bridge.ts';
 import { connectEvents, createAppStore } from '../../renderer/src/store/app-store.ts';
-import { urlSource } from '../../renderer/src/store/models-slice.ts';
+import { createModelsSlice, urlSource } from '../../renderer/src/store/models-slice.ts';
+import type { AppState } from '../../renderer/src/store/types.ts';
 
 type Reply = (request: any) => Result<unknown> | Promise<Result<unknown>>;
 
@@ -96,4 +98,18 @@ test('typed input is checked before anything is sent', async () => {
   await store.getState().openModelPath('  ');
   assert.equal(store.getState().modelsError?.code, 'MODEL_NO_PATH');
   assert.equal(calls.length, 0);
+});
+
+test('the download rate is measured from the first progress event, so a resumed download is not counted fast', async () => {
+  let now = 1_000;
+  const { bridge } = scriptedBridge({ 'model:download': () => new Promise(() => {}) });
+  const store = createStore<AppState>()((...a) => ({ ...createModelsSlice(bridge, () => 'dl-1', () => now)(...a) }) as AppState);
+  void store.getState().downloadModel({ kind: 'url', url: 'https://h/m.gguf' }, 'm');
+  store.getState().setDownloadProgress({ downloadId: 'dl-1', phase: 'downloading', received: 40e6, total: 100e6 });
+  assert.equal(store.getState().download?.bytesPerSecond, undefined);
+  now += 2_000;
+  store.getState().setDownloadProgress({ downloadId: 'dl-1', phase: 'downloading', received: 50e6, total: 100e6 });
+  assert.equal(store.getState().download?.bytesPerSecond, 5e6);
+  store.getState().setDownloadProgress({ downloadId: 'dl-1', phase: 'checking', received: 100e6, total: 100e6 });
+  assert.equal(store.getState().download?.bytesPerSecond, undefined, 'no rate once the bytes are in');
 });

@@ -27,10 +27,14 @@ function DownloadProgress() {
   if (!download) return null;
   const { phase, received, total } = download;
   const amount = total ? `${formatBytes(received)} of ${formatBytes(total)}` : formatBytes(received);
+  const rate = download.bytesPerSecond ? `, ${formatBytes(download.bytesPerSecond)}/s` : '';
+  const left = download.bytesPerSecond && total ? `, ${Math.ceil((total - received) / download.bytesPerSecond)} s left` : '';
   return (
     <div className="download" role="status" aria-label="Download">
       <p>
         {PHASE_TEXT[phase]} {download.label}: {amount}
+        {rate}
+        {left}
       </p>
       <progress aria-label="Download progress" max={total ?? undefined} value={total ? received : undefined} />
       <button type="button" onClick={() => void cancelDownload()} disabled={download.cancelling}>

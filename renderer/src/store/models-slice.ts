@@ -13,6 +13,10 @@ export interface DownloadState {
   received: number;
   total: number | null;
   cancelling: boolean;
+  /** measured since the first progress event (a resumed download starts past zero) */
+  bytesPerSecond?: number;
+  /** when and at how many bytes the rate is measured from */
+  since?: { at: number; received: number };
 }
 
 export interface ModelsSlice {
@@ -41,7 +45,7 @@ export function urlSource(url: string, sha256: string): DownloadSource | UiError
 }
 
 export const createModelsSlice =
-  (bridge: Bridge, newId: () => string = () => crypto.randomUUID()): Slice<ModelsSlice> =>
+  (bridge: Bridge, newId: () => string = () => crypto.randomUUID(), now: () => number = () => Date.now()): Slice<ModelsSlice> =>
   (set, get) => ({
     modelEntries: [],
 
@@ -86,6 +90,9 @@ export const createModelsSlice =
     setDownloadProgress(progress) {
       const download = get().download;
       if (download?.downloadId !== progress.downloadId) return;
-      set({ download: { ...download, phase: progress.phase, received: progress.received, total: progress.total } });
+      const since = download.since ?? { at: now(), received: progress.received };
+      const seconds = (now() - since.at) / 1000;
+      const bytesPerSecond = progress.phase === 'downloading' && seconds > 0 ? (progress.received - since.received) / seconds : undefined;
+      set({ download: { ...download, phase: progress.phase, received: progress.received, total: progress.total, since, bytesPerSecond } });
     },
   });
