@@ -88,10 +88,11 @@ export class ChatService {
     return this.options.store.remove(chatId);
   }
 
-  /** Stops the chat's answer. */
+  /** Stops the chat's answer (or the pack build its question started). */
   stop(chatId: string): boolean {
     if (this.activity?.kind !== 'answer' || this.activity.chatId !== chatId) return false;
     this.activity.controller.abort();
+    this.packs.cancel(chatId);
     return true;
   }
 
@@ -219,6 +220,7 @@ export class ChatService {
   private async answerFromDocuments(chat: StoredChat, loaded: LoadedModel, context: FixedContext, options: AnswerOptions, signal: AbortSignal): Promise<Message> {
     const docChat = await this.docChat(chat.id, loaded, context, chat.documents ? path.basename(chat.documents.root) : 'documents');
     if (chat.documents && !chat.documents.pack) chat.documents.pack = packStatus(docChat.pack, loaded.contextSize);
+    if (signal.aborted) throw new AppError('CANCELLED', 'Stopped before the answer began.');
     const settings = await this.options.settings.get();
     const attention = options.attention ?? settings.attention;
     const mode: AskMode = attention === 'dense' ? { kind: 'dense' } : { kind: 'sparsity', sparsity: settings.sparsity };

@@ -149,3 +149,22 @@ test('a question that overflows the context is refused and the chat is left as i
   assert.match(refused.message, /Start a new chat on the same documents/);
   assert.deepEqual((await app.call<Chat>('chat:get', { chatId: chat.id })).messages, []);
 });
+
+test('documents opened before the model loads get their pack at the first question, which Stop cancels', async () => {
+  const early = routed(2048);
+  const chat = await early.call<Chat>('chat:new', {});
+  const notes = path.join(dataDir, 'early-notes.txt');
+  writeFileSync(notes, Array.from({ length: 50 }, (_, i) => `Shelf ${i} of the archive holds ${i * 11} folders.`).join('\n'));
+  const opened = await early.call<Chat>('doc:open', { chatId: chat.id, path: notes, kind: 'pdf' });
+  assert.equal(opened.documents?.pack, undefined, 'no model yet: no pack');
+  await early.call('model:load', {});
+  const sending = early.fail('chat:send', { chatId: chat.id, text: 'How many folders are on shelf 3?', maxTokens: 8 });
+  while (!progress.some((p) => p.chatId === chat.id && p.phase === 'prefill' && p.done > 0)) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await early.call('chat:stop', { chatId: chat.id }), { stopped: true });
+  assert.match((await sending).code, /^(DOC_CANCELLED|CANCELLED)$/);
+  assert.deepEqual((await early.call<Chat>('chat:get', { chatId: chat.id })).messages, [], 'the question is not kept unanswered');
+
+  const answered = (await early.call<{ chat: Chat }>('chat:send', { chatId: chat.id, text: 'How many folders are on shelf 3?', maxTokens: 8 })).chat;
+  assert.equal(answered.documents?.pack?.state, 'built');
+  assert.equal(answered.messages.length, 2);
+});

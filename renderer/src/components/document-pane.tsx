@@ -22,16 +22,15 @@ function progressText(p: EventPayload<'doc:progress'>): string {
   }
 }
 
-function Progress() {
+function Progress({ onCancel }: { onCancel: () => void }) {
   const progress = useAppStore((s) => s.progress);
-  const cancelOpening = useAppStore((s) => s.cancelOpening);
   return (
     <div className="progress">
       <p role="status" aria-label="Processing">
         {progress ? progressText(progress) : 'Reading…'}
       </p>
       <progress aria-label="Processing progress" max={Math.max(1, progress?.total ?? 1)} value={progress?.done ?? 0} />
-      <button type="button" onClick={() => void cancelOpening()}>
+      <button type="button" onClick={onCancel}>
         Cancel
       </button>
     </div>
@@ -89,6 +88,10 @@ export function DocumentPane() {
   const docError = useAppStore((s) => s.docError);
   const openDocuments = useAppStore((s) => s.openDocuments);
   const pickDocuments = useAppStore((s) => s.pickDocuments);
+  const cancelOpening = useAppStore((s) => s.cancelOpening);
+  const stop = useAppStore((s) => s.stop);
+  // A question in a chat whose pack is not open yet (after a restart) builds or loads it first.
+  const packForQuestion = useAppStore((s) => s.pending !== undefined && s.progress?.chatId === s.pending.chatId && s.progress.phase !== 'read');
   const [path, setPath] = useState('');
   const open = (kind: 'pdf' | 'folder') => void (canPickFiles ? pickDocuments(kind) : openDocuments(path, kind));
   return (
@@ -109,7 +112,8 @@ export function DocumentPane() {
             Open folder
           </button>
         </div>
-        {opening && <Progress />}
+        {opening && <Progress onCancel={() => void cancelOpening()} />}
+        {!opening && packForQuestion && <Progress onCancel={() => void stop()} />}
         {docError && (
           <p role="alert" className="error">
             {docError.message}

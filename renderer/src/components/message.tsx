@@ -3,6 +3,7 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import type { Message as StoredMessage } from '../../../main/ipc/contract.ts';
 import { useAppStore } from '../store/store-context.tsx';
 import { Citations } from './citations.tsx';
+import { Markdown } from './markdown.tsx';
 
 const STOP_NOTES: Partial<Record<NonNullable<StoredMessage['stopReason']>, string>> = {
   cancelled: 'Stopped.',
@@ -22,7 +23,7 @@ export function Turn({ role, text, note, streaming, children }: TurnProps) {
   return (
     <li className={`turn ${role}`} data-role={role} data-streaming={streaming ? 'true' : undefined}>
       <span className="who">{role === 'user' ? 'You' : 'Squeeze'}</span>
-      <div className="text">{text || (streaming ? '…' : '')}</div>
+      <div className="text">{role === 'assistant' && text ? <Markdown text={text} /> : text || (streaming ? '…' : '')}</div>
       {note && <span className="note">{note}</span>}
       {children}
     </li>

@@ -61,6 +61,7 @@ function Heatmap({ squeeze }: { squeeze: SqueezeStats }) {
             <th scope="row">{layer}</th>
             {row.map((keys, h) => {
               const sparsity = 1 - keys / fixed;
+              // React writes style through the CSSOM, which the CSP's style-src 'self' allows (no style attribute is parsed).
               return (
                 <td key={h} style={{ background: cellColour(sparsity), color: sparsity > 0.6 ? '#fff' : '#1d2430' }} title={`${keys.toFixed(1)} of ${squeeze.fixedTokens} keys read`}>
                   {Math.round(100 * sparsity)}%

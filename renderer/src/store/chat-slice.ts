@@ -12,7 +12,8 @@ export const createChatSlice =
      * back as it was) and the error is shown.
      */
     async function answer(chat: Chat, pending: Omit<PendingAnswer, 'chatId' | 'text' | 'stopping'>, request: () => Promise<Result<{ chat: Chat }>>): Promise<boolean> {
-      set({ pending: { chatId: chat.id, text: '', stopping: false, ...pending }, chatError: undefined });
+      // progress: a question can start the pack build of a chat reopened after a restart.
+      set({ pending: { chatId: chat.id, text: '', stopping: false, ...pending }, chatError: undefined, progress: undefined });
       const r = await request();
       set({ pending: undefined });
       if (r.ok) {
