@@ -3,33 +3,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import type { EventChannel, EventPayload, RequestChannel, Result } from '../../main/ipc/contract.ts';
 import type { Bridge } from '../../renderer/src/bridge.ts';
 import { connectEvents, createAppStore } from '../../renderer/src/store/app-store.ts';
+import { fakeBridge } from './fake-bridge.ts';
 
 test('menu commands open a picked PDF or folder in the current chat', async () => {
-  const calls: [RequestChannel, unknown][] = [];
-  const listeners = new Map<string, (p: unknown) => void>();
   const chat = { id: 'c1', title: 't', createdAt: 1, updatedAt: 1, messages: [] };
-  const replies: Partial<Record<RequestChannel, (r: any) => Result<unknown>>> = {
+  const { bridge: scripted, calls, emit } = fakeBridge({
     'doc:pick': ({ kind }) => ({ ok: true, data: { path: kind === 'pdf' ? '/docs/a.pdf' : '/docs' } }),
     'chat:new': () => ({ ok: true, data: chat }),
     'chat:list': () => ({ ok: true, data: { chats: [] } }),
     'doc:open': () => ({ ok: true, data: chat }),
-  };
-  const bridge: Bridge = {
-    async invoke(channel, request) {
-      calls.push([channel, request]);
-      return (replies[channel]?.(request) ?? { ok: false, code: 'TEST_NO_REPLY', message: channel }) as never;
-    },
-    on(event, listener) {
-      listeners.set(event, listener as (p: unknown) => void);
-      return () => listeners.delete(event);
-    },
-    canPickFiles: true,
-    pathForFile: () => '',
-  };
-  const emit = <E extends EventChannel>(event: E, payload: EventPayload<E>) => listeners.get(event)?.(payload);
+  });
+  const bridge: Bridge = { ...scripted, canPickFiles: true };
   const store = createAppStore(bridge);
   connectEvents(store, bridge);
   emit('app:command', { command: 'open-pdf' });

@@ -2,29 +2,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import type { RequestChannel, Result } from '../../main/ipc/contract.ts';
 import type { Bridge } from '../../renderer/src/bridge.ts';
 import { createAppStore } from '../../renderer/src/store/app-store.ts';
+import { fakeBridge } from './fake-bridge.ts';
 
+/** A scripted bridge; with `paths` it is the desktop app's (dialogs, and paths of dropped files). */
 function bridgeWithPaths(paths: Map<File, string> | undefined) {
-  const calls: [RequestChannel, unknown][] = [];
   const chat = { id: 'c1', title: 't', createdAt: 1, updatedAt: 1, messages: [] };
-  const replies: Partial<Record<RequestChannel, (r: any) => Result<unknown>>> = {
+  const { bridge, calls } = fakeBridge({
     'chat:new': () => ({ ok: true, data: chat }),
     'chat:list': () => ({ ok: true, data: { chats: [] } }),
     'doc:open': () => ({ ok: true, data: chat }),
     'model:load': ({ path }) => ({ ok: true, data: { state: 'ready', path } }),
-  };
-  const bridge: Bridge = {
-    async invoke(channel, request) {
-      calls.push([channel, request]);
-      return (replies[channel]?.(request) ?? { ok: false, code: 'TEST_NO_REPLY', message: channel }) as never;
-    },
-    on: () => () => {},
-    canPickFiles: paths !== undefined,
-    pathForFile: paths && ((file) => paths.get(file) ?? ''),
-  };
-  return { bridge, calls };
+  });
+  const desktop: Bridge = { ...bridge, canPickFiles: paths !== undefined, pathForFile: paths && ((file) => paths.get(file) ?? '') };
+  return { bridge: desktop, calls };
 }
 
 const file = (name: string) => new File(['x'], name);

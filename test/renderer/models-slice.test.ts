@@ -4,34 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStore } from 'zustand/vanilla';
 
-import type { EventChannel, EventPayload, RequestChannel, Result } from '../../main/ipc/contract.ts';
-import type { Bridge } from '../../renderer/src/bridge.ts';
+import type { Result } from '../../main/ipc/contract.ts';
 import { connectEvents, createAppStore } from '../../renderer/src/store/app-store.ts';
 import { createModelsSlice, urlSource } from '../../renderer/src/store/models-slice.ts';
 import type { AppState } from '../../renderer/src/store/types.ts';
-
-type Reply = (request: any) => Result<unknown> | Promise<Result<unknown>>;
-
-function scriptedBridge(replies: Partial<Record<RequestChannel, Reply>>) {
-  const calls: [RequestChannel, any][] = [];
-  const listeners = new Map<string, Set<(p: unknown) => void>>();
-  const bridge: Bridge = {
-    async invoke(channel, request) {
-      calls.push([channel, request]);
-      const reply = replies[channel];
-      return (reply ? await reply(request) : { ok: false, code: 'TEST_NO_REPLY', message: channel }) as never;
-    },
-    on(event, listener) {
-      const set = listeners.get(event) ?? new Set();
-      listeners.set(event, set);
-      set.add(listener as (p: unknown) => void);
-      return () => set.delete(listener as (p: unknown) => void);
-    },
-    canPickFiles: false,
-  };
-  const emit = <E extends EventChannel>(event: E, payload: EventPayload<E>) => listeners.get(event)?.forEach((l) => l(payload));
-  return { bridge, calls, emit };
-}
+import { fakeBridge } from './fake-bridge.ts';
 
 const ok = <T>(data: T): Result<T> => ({ ok: true, data });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -39,7 +16,7 @@ const modelPath = '/data/models/m.gguf';
 
 test('a download shows its progress, then the model is listed and loaded', async () => {
   let finish!: (r: Result<unknown>) => void;
-  const { bridge, calls, emit } = scriptedBridge({
+  const { bridge, calls, emit } = fakeBridge({
     'model:download': () => new Promise((resolve) => (finish = resolve)),
     'model:list': () => ok({ modelsDir: '/data/models', models: [{ name: 'm.gguf', file: 'm.gguf', path: modelPath, bytes: 10 }] }),
     'model:load': ({ path }) => ok({ state: 'ready', path }),
@@ -69,7 +46,7 @@ test('a download shows its progress, then the model is listed and loaded', async
 
 test('cancel sends the download id; the cancelled download ends with the main process\'s words', async () => {
   let finish!: (r: Result<unknown>) => void;
-  const { bridge, calls } = scriptedBridge({
+  const { bridge, calls } = fakeBridge({
     'model:download': () => new Promise((resolve) => (finish = resolve)),
     'model:cancel-download': () => {
       finish({ ok: false, code: 'DOWNLOAD_CANCELLED', message: 'The download was cancelled; starting it again resumes it.' });
@@ -93,7 +70,7 @@ test('typed input is checked before anything is sent', async () => {
   assert.deepEqual(urlSource('https://h/m.gguf', ` ${'AB'.repeat(32)} `), { kind: 'url', url: 'https://h/m.gguf', sha256: 'ab'.repeat(32) });
   assert.equal((urlSource('https://h/m.gguf', 'abc') as { code: string }).code, 'DOWNLOAD_BAD_SHA256');
   assert.equal((urlSource('   ', '') as { code: string }).code, 'DOWNLOAD_NO_URL');
-  const { bridge, calls } = scriptedBridge({});
+  const { bridge, calls } = fakeBridge({});
   const store = createAppStore(bridge);
   await store.getState().openModelPath('  ');
   assert.equal(store.getState().modelsError?.code, 'MODEL_NO_PATH');
@@ -102,7 +79,7 @@ test('typed input is checked before anything is sent', async () => {
 
 test('the download rate is measured from the first progress event, so a resumed download is not counted fast', async () => {
   let now = 1_000;
-  const { bridge } = scriptedBridge({ 'model:download': () => new Promise(() => {}) });
+  const { bridge } = fakeBridge({ 'model:download': () => new Promise(() => {}) });
   const store = createStore<AppState>()((...a) => ({ ...createModelsSlice(bridge, () => 'dl-1', () => now)(...a) }) as AppState);
   void store.getState().downloadModel({ kind: 'url', url: 'https://h/m.gguf' }, 'm');
   store.getState().setDownloadProgress({ downloadId: 'dl-1', phase: 'downloading', received: 40e6, total: 100e6 });
