@@ -39,8 +39,8 @@ constexpr size_t smem_bytes() { return (size_t{2} * 2 * kTileK + (MT > 1 ? kTile
 // K and V tiles of 64 keys stream through two cp.async stages. S = Q K^T with K fragments by
 // ldmatrix, online softmax in log2 units, P packed to T in registers as the A operand of O = P V,
 // whose B fragments come transposed from the row-major V tile (ldmatrix.trans).
-template <int D, typename T, bool LIST, int MIN_BLOCKS, int MT>
-static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) attention_prefill_kernel(AttentionPrefillParams p, SliceOutput dst) {
+template <int D, typename T, bool LIST, int MT>
+static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionPrefillParams p, SliceOutput dst) {
     constexpr int kRow = D + 8;
     constexpr int kSteps = D / 16;
     constexpr int kPieces = D / 8;
@@ -271,9 +271,9 @@ static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) attention_prefill
         }
 }
 
-template <int D, typename T, bool LIST, int MIN_BLOCKS, int MT>
+template <int D, typename T, bool LIST, int MT>
 cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
-    const auto kernel = attention_prefill_kernel<D, T, LIST, MIN_BLOCKS, MT>;
+    const auto kernel = attention_prefill_kernel<D, T, LIST, MT>;
     constexpr size_t smem = smem_bytes<D, MT>();
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     const int q_tiles = (p.n_q + kTileQ * MT - 1) / (kTileQ * MT);
@@ -304,18 +304,19 @@ cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t
     return lse_merge(LseMergeParams{p.workspace, lse_part, p.out, p.lse, splits, static_cast<int>(rows), D, rows * D, rows}, stream);
 }
 
-// Variants kept until a run decides (AttentionPrefillParams::blocks_per_sm, m_tiles): d 128 with
-// one m-tile a warp needs ~210 registers a thread, so 2 blocks (8 warps) fit an SM; capping at 168
-// for 3 blocks spills 16-24 bytes; two m-tiles a warp read Q from shared memory.
+// M-tiles a warp. Measured on an H200 (bench/results/gpu-prefill-2026-11-26.md, bf16, d 128, H 32):
+// two (255 registers with 48-80 bytes spilled, Q in shared memory, 2 blocks an SM) ran dense
+// prefill 15% faster than one (209 registers, 2 blocks an SM): 7.79 against 9.18 ms at 128K keys,
+// and squeezed prefill at 90% 1.45 against 1.66 ms; capping one m-tile at 168 registers for 3 blocks
+// an SM ran between 1% faster and 6% slower than one m-tile, and slower than two everywhere.
 template <int D, typename T, bool LIST>
-cudaError_t dispatch_blocks(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
-    if (p.m_tiles == 2) return launch<D, T, LIST, 1, 2>(p, max_splits, stream);
-    return p.blocks_per_sm == 3 ? launch<D, T, LIST, 3, 1>(p, max_splits, stream) : launch<D, T, LIST, 1, 1>(p, max_splits, stream);
+cudaError_t dispatch_m_tiles(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
+    return p.m_tiles == 1 ? launch<D, T, LIST, 1>(p, max_splits, stream) : launch<D, T, LIST, 2>(p, max_splits, stream);
 }
 
 template <int D, typename T>
 cudaError_t dispatch_list(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
-    return p.key_rows ? dispatch_blocks<D, T, true>(p, max_splits, stream) : dispatch_blocks<D, T, false>(p, max_splits, stream);
+    return p.key_rows ? dispatch_m_tiles<D, T, true>(p, max_splits, stream) : dispatch_m_tiles<D, T, false>(p, max_splits, stream);
 }
 
 template <int D>

@@ -16,10 +16,8 @@ constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxGroup = 32;         // pass masks are 32-bit, one bit per query head of the group
 constexpr int kScoreChunk = 64;       // level-0 centroids per block: at 512K keys (5243) 82 blocks a head
-constexpr int kClustersPerBlock = 256; // clusters per compaction block and per segment of a selection block
-constexpr int kSelectThreads = 256;     // one cluster of each segment per thread
-constexpr int kMaxSegments = 8;         // segments of kClustersPerBlock clusters a selection block may take
-static_assert(kSelectThreads == kClustersPerBlock);
+constexpr int kClustersPerBlock = 256; // clusters per selection / compaction block; one per compaction thread
+constexpr int kSelectThreads = 256;
 
 // Byte offsets of the workspace's arrays, 256-byte aligned.
 struct Layout {
@@ -160,22 +158,19 @@ __device__ __forceinline__ unsigned level0_pass(const float* logits, int k0, int
     return m;
 }
 
-// Pass masks of level `level`'s clusters [blockIdx.x * segments * kClustersPerBlock, + segments *
-// kClustersPerBlock): level 0 from the stored logits; deeper levels score a cluster only for the
-// heads its parent passed for. At the finest level the block also counts, per segment of
-// kClustersPerBlock clusters (one compaction block each), the keys its passing clusters hold.
-// More segments a block: fewer blocks, each paying its fixed start (log D, parent masks) once.
+// Pass masks of level `level`'s clusters [blockIdx.x * kClustersPerBlock, +kClustersPerBlock):
+// level 0 from the stored logits; deeper levels score a cluster only for the heads its parent
+// passed for. At the finest level the block also counts the keys its passing clusters hold.
 template <int D, typename T>
-static __global__ void __launch_bounds__(kSelectThreads) select_level_kernel(SqueezeLookupParams p, Layout lay, int level, int segments) {
+static __global__ void __launch_bounds__(kSelectThreads) select_level_kernel(SqueezeLookupParams p, Layout lay, int level) {
     constexpr int kLanes = D / 8, kRows = kSelectThreads / kLanes, kSelectWarps = kSelectThreads / 32;
     __shared__ float q_s[kMaxGroup * D];
     __shared__ float log_d[kMaxGroup];
-    __shared__ unsigned mask_s[kMaxSegments * kClustersPerBlock];
+    __shared__ unsigned mask_s[kClustersPerBlock];
     __shared__ int warp_keys[kSelectWarps];
     const int kv = blockIdx.y, group = p.n_heads / p.n_kv_heads, lane = threadIdx.x % 32;
     const int k0 = p.levels[0].n_clusters, kl = p.levels[level].n_clusters;
-    const int per_block = segments * kClustersPerBlock;
-    const int c0 = blockIdx.x * per_block, n = min(per_block, kl - c0);
+    const int c0 = blockIdx.x * kClustersPerBlock, n = min(kClustersPerBlock, kl - c0);
     const float* logits = at<float>(p.workspace, lay.logits) + static_cast<long>(kv) * group * k0;
 
     // log D of each head from level 0's chunk partials.
@@ -242,25 +237,21 @@ static __global__ void __launch_bounds__(kSelectThreads) select_level_kernel(Squ
     }
 
     uint32_t* masks = at<uint32_t>(p.workspace, lay.masks[level]) + static_cast<long>(kv) * kl + c0;
+    int keys = 0;
     const bool finest = level == p.n_levels - 1;
     const int* first = p.first + static_cast<long>(kv) * (kl + 1) + c0;
-    for (int s = 0; s < segments && s * kClustersPerBlock < n; ++s) { // thread i holds cluster i of each segment
-        const int i = s * kClustersPerBlock + threadIdx.x;
-        int keys = 0;
-        if (i < n) {
-            masks[i] = mask_s[i];
-            if (finest && mask_s[i]) keys = first[i + 1] - first[i];
-        }
-        if (!finest) continue;
-        for (int off = 16; off > 0; off /= 2) keys += __shfl_xor_sync(0xffffffffu, keys, off);
-        if (lane == 0) warp_keys[threadIdx.x / 32] = keys;
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            int total = 0;
-            for (int w = 0; w < kSelectWarps; ++w) total += warp_keys[w];
-            at<int>(p.workspace, lay.block_keys)[static_cast<long>(kv) * lay.n_blocks + blockIdx.x * segments + s] = total;
-        }
-        __syncthreads(); // warp_keys is reused by the next segment
+    for (int i = threadIdx.x; i < n; i += kSelectThreads) {
+        masks[i] = mask_s[i];
+        if (finest && mask_s[i]) keys += first[i + 1] - first[i];
+    }
+    if (!finest) return;
+    for (int off = 16; off > 0; off /= 2) keys += __shfl_xor_sync(0xffffffffu, keys, off);
+    if (lane == 0) warp_keys[threadIdx.x / 32] = keys;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int total = 0;
+        for (int w = 0; w < kSelectWarps; ++w) total += warp_keys[w];
+        at<int>(p.workspace, lay.block_keys)[static_cast<long>(kv) * lay.n_blocks + blockIdx.x] = total;
     }
 }
 
@@ -338,10 +329,8 @@ cudaError_t run(const SqueezeLookupParams& p, const Layout& lay, cudaStream_t st
     for (int level = 0; level < p.n_levels && err == cudaSuccess; ++level) {
         // Level 0's masks are only needed when it is also the finest; deeper levels read its logits.
         if (level == 0 && p.n_levels > 1) continue;
-        const int segments = max(1, min(kMaxSegments, p.segments_per_block));
-        const int per_block = segments * kClustersPerBlock;
-        const int blocks = (p.levels[level].n_clusters + per_block - 1) / per_block;
-        select_level_kernel<D, T><<<dim3(blocks, p.n_kv_heads), kSelectThreads, 0, stream>>>(p, lay, level, segments);
+        const int blocks = (p.levels[level].n_clusters + kClustersPerBlock - 1) / kClustersPerBlock;
+        select_level_kernel<D, T><<<dim3(blocks, p.n_kv_heads), kSelectThreads, 0, stream>>>(p, lay, level);
         err = cudaGetLastError();
     }
     if (err != cudaSuccess) return err;

@@ -50,7 +50,6 @@ struct SqueezeLookupParams {
     int* n_keys;             // out: [n_kv_heads] entries of slots written per head
     long slot_stride;        // >= the fixed context's token count
     void* workspace;         // squeeze_lookup_workspace_bytes(*this) bytes
-    int segments_per_block;  // 0 or 1: one selection block per 256 clusters; up to 8: fewer, longer blocks (tuning)
 };
 
 size_t squeeze_lookup_workspace_bytes(const SqueezeLookupParams& p);

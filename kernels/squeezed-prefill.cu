@@ -47,7 +47,6 @@ cudaError_t squeezed_prefill(const SqueezedPrefillParams& p, cudaStream_t stream
     a.dense_end = p.n_fixed + l.n_q;
     a.causal = true;
     a.causal_offset = 0;
-    a.blocks_per_sm = p.blocks_per_sm;
     a.m_tiles = p.m_tiles;
     a.workspace = reinterpret_cast<float*>(ws + attention_offset(p));
     return attention_prefill(a, p.max_splits, stream);

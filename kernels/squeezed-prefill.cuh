@@ -6,6 +6,11 @@
 //
 // K/V layout per KV head: [0, n_fixed) the fixed context in slot order, [n_fixed, n_fixed + n_q) the
 // question's keys (row n_fixed + j is question token j).
+//
+// Measured on an H200 (bench/results/gpu-prefill-2026-11-26.md; bf16, H 32, d 128, 1024 tokens, two
+// m-tiles): at 90% sparsity 1.45 ms at 128K keys and 5.22 ms at 512K, 2.5x / 3.0x cuDNN SDPA dense
+// (no mask) and 4.5x / 4.9x flash; the lookup (all centroids scored for every token) is 0.48 / 1.79 ms
+// of that.
 #pragma once
 
 #include <cstddef>
@@ -28,8 +33,7 @@ struct SqueezedPrefillParams {
     float* out;             // [n_heads][n_q][head_dim]
     float* lse;             // [n_heads][n_q] natural log, or null
     int max_splits;         // key slices at most (workspace sizing), >= 1
-    int blocks_per_sm;      // attention kernel variants (AttentionPrefillParams::blocks_per_sm, m_tiles)
-    int m_tiles;
+    int m_tiles;            // attention kernel variant (AttentionPrefillParams::m_tiles)
     void* workspace;        // squeezed_prefill_workspace_bytes(*this), 256-byte aligned
 };
 

@@ -46,7 +46,6 @@ def main():
     result = {"date": args.date, "card": sq["card"], "commit": args.commit, "command": args.command,
               "torch": sdpa.get("torch"), "cudnn_version": sdpa.get("cudnn"), "squeezed": rows}
     graphs = any(r.get("graph_ms") for r in rows)
-    segments = any(r.get("segments4_ms") for r in rows)
 
     def x(v):
         return f"{v:.2f}x" if v else "-"
@@ -69,11 +68,8 @@ def main():
     ]
     if graphs:
         lines.append("Graph: the same squeezed decode replayed from CUDA graphs (no host launches in the timing).")
-    if segments:
-        lines.append("4 / 8 segments: the lookup's selection blocks take 1024 / 2048 clusters instead of 256 (plain launches).")
     header = ["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "TB/s", "cuDNN dense ms", "vs cuDNN",
-              "vs flash", "vs our dense", "other kernel ms", "heads max/mean"] + (["graph ms", "graph vs cuDNN"] if graphs else []) \
-        + (["4 segments ms", "8 segments ms"] if segments else [])
+              "vs flash", "vs our dense", "other kernel ms", "heads max/mean"] + (["graph ms", "graph vs cuDNN"] if graphs else [])
     table = []
     for r in rows:
         cells = [r["Hkv"], r["keys"], f"{r['target_sparsity']:.2f}", f"{r['achieved_sparsity']:.3f}", f"{r['ms']:.4f}",
@@ -82,8 +78,6 @@ def main():
                  f"{r.get('alt_kernel', '-')} {r.get('alt_ms', 0):.4f}", f"{r.get('head_keys_max_over_mean', 0):.2f}"]
         if graphs:
             cells += [fmt(r.get("graph_ms"), ".4f"), x(r.get("graph_speedup_vs_cudnn"))]
-        if segments:
-            cells += [fmt(r.get("segments4_ms"), ".4f"), fmt(r.get("segments8_ms"), ".4f")]
         table.append(cells)
     lines += ["", md_table(header, table)]
     if args.notes and os.path.exists(args.notes):

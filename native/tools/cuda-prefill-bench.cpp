@@ -166,22 +166,20 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
     dense.causal_offset = n;
     dense.workspace = ws.ptr;
     const double dense_ms = median_ms([&] { return cuda::attention_prefill(dense, kMaxSplits, nullptr); }, opt.reps);
-    cuda::AttentionPrefillParams capped = dense, two_tiles = dense;
-    capped.blocks_per_sm = 3;
-    two_tiles.m_tiles = 2;
-    const double capped_ms = median_ms([&] { return cuda::attention_prefill(capped, kMaxSplits, nullptr); }, opt.reps);
-    const double two_tiles_ms = median_ms([&] { return cuda::attention_prefill(two_tiles, kMaxSplits, nullptr); }, opt.reps);
+    cuda::AttentionPrefillParams one_tile = dense;
+    one_tile.m_tiles = 1;
+    const double one_tile_ms = median_ms([&] { return cuda::attention_prefill(one_tile, kMaxSplits, nullptr); }, opt.reps);
     const long causal_pairs = static_cast<long>(kQuestion) * (kQuestion + 1) / 2;
     const long dense_pairs = kHeads * (static_cast<long>(kQuestion) * n + causal_pairs);
     const double dense_tflops = flop_of(dense_pairs) / (dense_ms * 1e-3) / 1e12;
     const double kv_bytes = 2.0 * hkv * n_rows * kDim * 2;
-    std::printf("%4d %8d  dense          %9.3f ms  %6.1f TFLOP/s  %5.2f TB/s   3 blocks/SM: %.3f ms  2 m-tiles: %.3f ms\n", hkv, n,
-                dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, capped_ms, two_tiles_ms);
+    std::printf("%4d %8d  dense          %9.3f ms  %6.1f TFLOP/s  %5.2f TB/s   1 m-tile: %.3f ms\n", hkv, n, dense_ms, dense_tflops,
+                kv_bytes / (dense_ms * 1e-3) / 1e12, one_tile_ms);
     char row[768];
     std::snprintf(row, sizeof row,
                   "{\"kind\": \"dense\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"ms\": %.5f, \"tflops\": %.2f, \"tbps\": %.3f, "
-                  "\"ms_3_blocks\": %.5f, \"ms_2_m_tiles\": %.5f}",
-                  hkv, n, kQuestion, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, capped_ms, two_tiles_ms);
+                  "\"ms_1_m_tile\": %.5f}",
+                  hkv, n, kQuestion, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, one_tile_ms);
     rows.add(row);
 
     Index ix;
@@ -238,21 +236,19 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
         const double achieved = 1.0 - static_cast<double>(selected) / (static_cast<double>(n) * hkv);
         const double lookup_ms = median_ms([&] { return cuda::squeeze_lookup_prefill(lookup, nullptr); }, opt.reps);
         const double ms = median_ms([&] { return cuda::squeezed_prefill(sp, nullptr); }, opt.reps);
-        cuda::SqueezedPrefillParams sp3 = sp, sp2 = sp;
-        sp3.blocks_per_sm = 3;
-        sp2.m_tiles = 2;
-        const double ms3 = median_ms([&] { return cuda::squeezed_prefill(sp3, nullptr); }, opt.reps);
-        const double ms2 = median_ms([&] { return cuda::squeezed_prefill(sp2, nullptr); }, opt.reps);
+        cuda::SqueezedPrefillParams sp1 = sp;
+        sp1.m_tiles = 1;
+        const double ms1 = median_ms([&] { return cuda::squeezed_prefill(sp1, nullptr); }, opt.reps);
         const long pairs = kHeads * (static_cast<long>(kQuestion) * (selected / hkv) + causal_pairs);
         const double tflops = flop_of(pairs) / ((ms - lookup_ms) * 1e-3) / 1e12;
         const double tbps = 2.0 * (selected + static_cast<double>(hkv) * kQuestion) * kDim * 2 / (ms * 1e-3) / 1e12;
-        std::printf("%4d %8d  squeezed %.2f  %9.3f ms  lookup %.3f ms (%2.0f%%)  achieved %.3f  attention %6.1f TFLOP/s  vs our dense %.2fx  3 blocks/SM: %.3f ms  2 m-tiles: %.3f ms\n",
-                    hkv, n, sparsity, ms, lookup_ms, 100.0 * lookup_ms / ms, achieved, tflops, dense_ms / ms, ms3, ms2);
+        std::printf("%4d %8d  squeezed %.2f  %9.3f ms  lookup %.3f ms (%2.0f%%)  achieved %.3f  attention %6.1f TFLOP/s  vs our dense %.2fx  1 m-tile: %.3f ms\n",
+                    hkv, n, sparsity, ms, lookup_ms, 100.0 * lookup_ms / ms, achieved, tflops, dense_ms / ms, ms1);
         std::snprintf(row, sizeof row,
                       "{\"kind\": \"squeezed\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"target\": %.2f, \"achieved\": %.4f, "
                       "\"ms\": %.5f, \"lookup_ms\": %.5f, \"attention_tflops\": %.2f, \"tbps\": %.3f, \"dense_ours_ms\": %.5f, \"tau2\": %.6g, "
-                      "\"ms_3_blocks\": %.5f, \"ms_2_m_tiles\": %.5f}",
-                      hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, tflops, tbps, dense_ms, tau2, ms3, ms2);
+                      "\"ms_1_m_tile\": %.5f}",
+                      hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, tflops, tbps, dense_ms, tau2, ms1);
         rows.add(row);
     }
 }

@@ -138,7 +138,6 @@ struct DenseCase {
     cuda::KvType type;
     int n_splits;      // 0: automatic
     int n_list;        // > 0: random rows of the fixed part as a list, the question's keys causally after it
-    int blocks_per_sm = 0;
     int m_tiles = 0;
 };
 
@@ -198,7 +197,6 @@ void run_dense(const DenseCase& c) {
         p.causal_offset = c.n_fixed;
     }
     p.n_splits = c.n_splits;
-    p.blocks_per_sm = c.blocks_per_sm;
     p.m_tiles = c.m_tiles;
     p.workspace = ws.ptr;
     cudaMemset(out.ptr, 0xff, rows * c.d * sizeof(float));
@@ -233,14 +231,14 @@ TEST_CASE("attention_prefill: row lists before the causal part") {
     run_dense({"lists bf16 H6/Hkv2 d128, lists of 301/294 of 900 + 65 causal, 3 slices", 6, 2, 128, 900, 65, KT::BF16, 3, 301});
     run_dense({"lists f16 H4/Hkv4 d64, lists of 70..49 of 500 + 64 causal, auto", 4, 4, 64, 500, 64, KT::F16, 0, 70});
 }
-TEST_CASE("attention_prefill: the 3-blocks-per-SM variant") {
-    run_dense({"dense bf16 H4/Hkv1 d128, 2000 fixed + 100 question, 3 blocks/SM", 4, 1, 128, 2000, 100, KT::BF16, 0, 0, 3});
-    run_dense({"lists bf16 H2/Hkv2 d128, lists of 500/493 of 1500 + 70 causal, 3 blocks/SM", 2, 2, 128, 1500, 70, KT::BF16, 2, 500, 3});
+TEST_CASE("attention_prefill: one m-tile a warp (Q in registers)") {
+    run_dense({"dense bf16 H4/Hkv1 d128, 2000 fixed + 100 question, 1 m-tile", 4, 1, 128, 2000, 100, KT::BF16, 0, 0, 1});
+    run_dense({"lists bf16 H2/Hkv2 d128, lists of 500/493 of 1500 + 70 causal, 1 m-tile", 2, 2, 128, 1500, 70, KT::BF16, 2, 500, 1});
 }
-TEST_CASE("attention_prefill: two m-tiles a warp (Q in shared memory)") {
-    run_dense({"dense bf16 H4/Hkv2 d128, 1500 fixed + 200 question, 2 m-tiles", 4, 2, 128, 1500, 200, KT::BF16, 0, 0, 0, 2});
-    run_dense({"dense f16 H3/Hkv1 d64, 0 fixed + 129 question, 1 slice, 2 m-tiles", 3, 1, 64, 0, 129, KT::F16, 1, 0, 0, 2});
-    run_dense({"lists bf16 H4/Hkv4 d128, lists of 400..379 of 1200 + 150 causal, 2 m-tiles", 4, 4, 128, 1200, 150, KT::BF16, 3, 400, 0, 2});
+TEST_CASE("attention_prefill: two m-tiles a warp (the default), partial tiles") {
+    run_dense({"dense bf16 H4/Hkv2 d128, 1500 fixed + 200 question, 2 m-tiles", 4, 2, 128, 1500, 200, KT::BF16, 0, 0, 2});
+    run_dense({"dense f16 H3/Hkv1 d64, 0 fixed + 129 question, 1 slice, 2 m-tiles", 3, 1, 64, 0, 129, KT::F16, 1, 0, 2});
+    run_dense({"lists bf16 H4/Hkv4 d128, lists of 400..379 of 1200 + 150 causal, 2 m-tiles", 4, 4, 128, 1200, 150, KT::BF16, 3, 400, 2});
 }
 
 // ---- squeezed prefill ------------------------------------------------------------------------
@@ -250,7 +248,6 @@ struct SqueezedCase {
     int n_heads, n_kv_heads, d, n_fixed, n_q;
     cuda::KvType type;
     float quantile0, quantile1; // share of each level's pooled scores under its threshold
-    int blocks_per_sm = 0;
     int m_tiles = 0;
 };
 
@@ -381,7 +378,6 @@ void run_squeezed(const SqueezedCase& c) {
     p.out = out.ptr;
     p.lse = lse.ptr;
     p.max_splits = 8;
-    p.blocks_per_sm = c.blocks_per_sm;
     p.m_tiles = c.m_tiles;
     GpuArray<char> ws(cuda::squeezed_prefill_workspace_bytes(p));
     p.workspace = ws.ptr;
@@ -425,10 +421,10 @@ void run_squeezed(const SqueezedCase& c) {
 
 TEST_CASE("squeezed_prefill: K-means index, bf16, GQA 3, 90%") {
     run_squeezed({"squeezed bf16 H6/Hkv2 d128, 6000 fixed, 100 q, ~90%", 6, 2, 128, 6000, 100, KT::BF16, 0.5f, 0.9f});
-    run_squeezed({"squeezed bf16 H4/Hkv4 d128, 5000 fixed, 300 q, ~80%, 2 m-tiles", 4, 4, 128, 5000, 300, KT::BF16, 0.4f, 0.8f, 0, 2});
+    run_squeezed({"squeezed bf16 H4/Hkv4 d128, 5000 fixed, 300 q, ~80%, 2 m-tiles", 4, 4, 128, 5000, 300, KT::BF16, 0.4f, 0.8f, 2});
 }
 TEST_CASE("squeezed_prefill: K-means index, f16, no GQA, d 64, 70%") {
-    run_squeezed({"squeezed f16 H3/Hkv3 d64, 3001 fixed, 67 q, ~70%, 3 blocks/SM", 3, 3, 64, 3001, 67, KT::F16, 0.3f, 0.7f, 3});
+    run_squeezed({"squeezed f16 H3/Hkv3 d64, 3001 fixed, 67 q, ~70%, 1 m-tile", 3, 3, 64, 3001, 67, KT::F16, 0.3f, 0.7f, 1});
 }
 
 } // namespace

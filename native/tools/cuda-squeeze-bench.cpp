@@ -15,7 +15,7 @@
 // finds the previous call's rows in L2 (as in a real decode, where the other layers evict them).
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events).
 //
-// "graph": the same calls replayed from CUDA graphs; "4 segments": selection blocks of 1024 clusters.
+// "graph": the same calls replayed from CUDA graphs.
 //
 //   cuda-squeeze-bench [--reps 20] [--json FILE] [--min-keys 0] [--max-keys 524288]
 #include <cstdio>
@@ -303,18 +303,6 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
             }, opt.reps);
         };
         const double total_ms = timed(0);
-        // Selection blocks of four or eight segments (1024, 2048 clusters) instead of one: fewer blocks,
-        // each paying its start once.
-        const auto segmented = [&](int segments) {
-            turn = 0;
-            return median_ms([&] {
-                cuda::SqueezedDecodeParams p = params(turn++ % copies);
-                p.workspace = ws.ptr;
-                p.lookup.segments_per_block = segments;
-                return cuda::squeezed_decode(p, nullptr);
-            }, opt.reps);
-        };
-        const double seg4_ms = segmented(4), seg8_ms = segmented(8);
         // The same calls replayed from CUDA graphs (one per index copy): the host's launches (five to
         // seven kernels a call) leave the timing, what remains are the kernels and their boundaries.
         double graph_ms = -1.0;
@@ -363,18 +351,17 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
         const double read_bytes = selected * kDim * 2 * 2 + lookup_bytes;
         const double tbps = read_bytes / (total_ms * 1e-3) / 1e12;
         std::printf("%4d %7d  sparsity %.2f (%.3f) %9.4f ms %6.2f TB/s  lookup %.4f ms (%4.1f%%)  %5.2fx ours dense  %s %.4f ms"
-                    "  heads max/mean %.2f  graph %.4f ms  segments 4/8 %.4f/%.4f ms\n", hkv, n, sparsity, achieved, total_ms,
-                    tbps, lookup_ms, 100.0 * lookup_ms / total_ms, dense_ms / total_ms, alt_kernel, alt_ms, head_spread, graph_ms,
-                    seg4_ms, seg8_ms);
-        char row[768];
+                    "  heads max/mean %.2f  graph %.4f ms\n", hkv, n, sparsity, achieved, total_ms, tbps, lookup_ms,
+                    100.0 * lookup_ms / total_ms, dense_ms / total_ms, alt_kernel, alt_ms, head_spread, graph_ms);
+        char row[704];
         std::snprintf(row, sizeof row,
                       "{\"kv\": \"bf16\", \"H\": %d, \"Hkv\": %d, \"d\": %d, \"keys\": %d, \"k1\": %u, \"k2\": %u, "
                       "\"target_sparsity\": %.2f, \"achieved_sparsity\": %.4f, \"ms\": %.5f, \"lookup_ms\": %.5f, "
                       "\"lookup_share\": %.4f, \"dense_ours_ms\": %.5f, \"kv_bytes\": %.0f, \"lookup_bytes\": %.0f, "
                       "\"tbps\": %.4f, \"copies\": %d, \"alt_kernel\": \"%s\", \"alt_ms\": %.5f, \"head_keys_max_over_mean\": %.3f, "
-                      "\"graph_ms\": %.5f, \"segments4_ms\": %.5f, \"segments8_ms\": %.5f}",
+                      "\"graph_ms\": %.5f}",
                       kHeads, hkv, kDim, n, k1, k2, sparsity, achieved, total_ms, lookup_ms, lookup_ms / total_ms, dense_ms,
-                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread, graph_ms, seg4_ms, seg8_ms);
+                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread, graph_ms);
         rows.add(row);
     }
 }
