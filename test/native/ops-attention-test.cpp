@@ -129,7 +129,7 @@ TEST_CASE("single-token F16 attention has llama.cpp's bits at awkward lengths an
         std::printf("  skipped: llama.cpp's order is followed on AVX-512 CPUs only\n");
         return;
     }
-    for (uint32_t head_dim : {64u, 128u, 80u, 16u}) {
+    for (uint32_t head_dim : {64u, 128u, 256u, 80u, 16u}) {
         for (uint32_t n_kv : {1u, 15u, 16u, 17u, 63u, 64u, 65u, 255u, 257u, 1000u, 4099u}) {
             const Case c = random_case(n_kv, head_dim, n_kv * 131 + head_dim);
             const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
