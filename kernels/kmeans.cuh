@@ -19,6 +19,11 @@
 // back until the end.
 //
 // Every cluster ends non-empty while n_clusters <= n_points.
+//
+// Measured on an H200 (bench/results/gpu-kmeans-2026-11-26.md): 128K bf16 keys x 8 KV heads, d 128, 5%
+// (6,554 clusters), 10 steps: 77 ms a layer (one Lloyd step 6.9 ms, the assignment at 254 TFLOP/s;
+// seeding + finishing 7.8 ms), and level 1 (1% over those centroids) 2.2 ms: 2.54 s for 32 layers.
+// Objective within 0.5% of the CPU's k-means++ / 20-iteration result on the test sets.
 #pragma once
 
 #include <cstddef>

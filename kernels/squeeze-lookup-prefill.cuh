@@ -11,6 +11,10 @@
 // scored, since a product tile cannot skip scattered columns: the tree prunes the selection, not
 // the arithmetic); one selection + compaction pass per KV head. Queries and centroids are in the
 // cache type (f16/bf16), accumulation in f32.
+//
+// Measured on an H200 (bench/results/gpu-prefill-2026-11-26.md; 1024 tokens, H 32, d 128, K1 = 1% and
+// K2 = 5% of N): 0.48 ms at 128K keys, 1.8 ms at 512K (~160 TFLOP/s of products with an exp per
+// product): about a third of the squeezed prefill at 90% sparsity.
 #pragma once
 
 #include <cstddef>
