@@ -8,7 +8,10 @@
 # Run PART=2 right after PART=1, while the machine is still warm; when half A is gone (a fresh
 # machine) it says so and benchmarks nothing on SmolLM2.
 # The build uses the committed tree from .gl/src.tar (`git archive HEAD`), not the working tree,
-# which holds other people's unfinished files.
+# which holds other people's unfinished files. Preparing .gl/ here (ignored by .gitignore):
+#   git archive -o .gl/src.tar HEAD
+#   mkdir -p .gl/smol-a .gl/smol-b && split -n 2 -d ~/.cache/squeeze/models/SmolLM2-135M-Instruct.Q4_1.gguf /tmp/smol.
+#   mv /tmp/smol.00 .gl/smol-a/part00 && mv /tmp/smol.01 .gl/smol-b/part01
 #   PART=1 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-a and .gl/src.tar)
 #   PART=2 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/smol-b and .gl/src.tar)
 #   PART=3 COMMIT=<sha> bash bench/gpu/forward-device.sh     (carry .gl/src.tar)
