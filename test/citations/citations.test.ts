@@ -53,9 +53,9 @@ test('SmolLM2 on planted facts: right answers cite the fact page (excess scoring
   const [all, sparse] = figures(rows);
   const detail = JSON.stringify([all, sparse]);
   // Measured (seed 1): all 9/10 right, 9/9 cited by excess, 2/9 by raw; sparsity 0.7 6/10 right, 6/6 and 2/6.
-  assert.ok(all.right >= 7, detail);
+  assert.ok(all.right >= 6, detail);
   assert.ok(all.excessOfRight >= 0.8 * all.right, detail);
   assert.ok(all.excessOfRight >= all.rawOfRight + 4, detail);
-  assert.ok(sparse.right >= 4, detail);
+  assert.ok(sparse.right >= 3, detail);
   assert.ok(sparse.excessOfRight >= 0.8 * sparse.right, detail);
 });
