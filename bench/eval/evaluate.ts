@@ -59,6 +59,8 @@ export interface EvalOptions {
   quick?: boolean;
   /** only these documents (by name, e.g. eval-8k); default all */
   documents?: string[];
+  /** ask only about the facts planted at these depths (all five are planted regardless); default all */
+  depths?: number[];
   packDir?: string;
   threads?: number;
   maxTokens?: number;
@@ -92,7 +94,7 @@ export async function runEval(model: Model, options: EvalOptions = {}): Promise<
       pack: { built: chat.pack.built, bytes: chat.pack.bytes, ...(build && { buildMs: build.prefillMs + build.clusterMs + build.calibrateMs + build.writeMs }), ...(chat.pack.loadMs !== undefined && { loadMs: chat.pack.loadMs }) },
     });
     log(`${doc.name}: ${chat.fixedTokens.length} fixed tokens, pack ${chat.pack.built ? 'built' : 'loaded'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    for (const fact of doc.facts) {
+    for (const fact of doc.facts.filter((f) => !options.depths || options.depths.includes(f.depth))) {
       run.questions.push(await evalQuestion(chat, doc, fact, maxTokens));
       const q = run.questions[run.questions.length - 1];
       log(`  ${(fact.depth * 100).toFixed(0)}% ${fact.question} -> dense ${JSON.stringify(q.modes.dense.answer)} (${q.modes.dense.correct ? 'right' : 'wrong'})`);

@@ -1,4 +1,4 @@
-// `npm run eval [-- --quick] [--docs eval-2k,eval-8k] [--threads N] [--pack-dir DIR] [--out DIR]`:
+// `npm run eval [-- --quick] [--docs eval-2k,eval-8k] [--depths 0.1,0.5,0.9] [--threads N] [--pack-dir DIR] [--out DIR]`:
 // issue 3's accuracy evaluation of Squeezed Attention on SmolLM2-135M-Instruct. Prints a table; the
 // full run writes bench/results/eval-smollm2-<date>.json and .md (a quick run or a subset of the
 // documents writes only where --out says). `--merge A.json B.json ...` reports partial runs (subsets
@@ -22,6 +22,7 @@ const { values, positionals } = parseArgs({
     'pack-dir': { type: 'string' },
     out: { type: 'string' },
     docs: { type: 'string' },
+    depths: { type: 'string' },
     merge: { type: 'string', multiple: true },
   },
   allowPositionals: true,
@@ -34,7 +35,7 @@ if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
 
 const machine = describeMachine();
 const command = `npm run eval -- ${process.argv.slice(2).join(' ')}`.trim();
-const partial = values.quick || values.docs !== undefined;
+const partial = values.quick || values.docs !== undefined || values.depths !== undefined;
 let report: EvalReport;
 if (values.merge) {
   const parts = [...values.merge, ...positionals].map((path) => JSON.parse(readFileSync(path, 'utf8')) as EvalReport);
@@ -47,7 +48,8 @@ if (values.merge) {
   const started = performance.now();
   const model = await Model.load(smollm2Path());
   const documents = values.docs?.split(',').map((d) => d.trim());
-  const run = await runEval(model, { quick: values.quick, documents, threads, packDir: values['pack-dir'], log: (line) => process.stderr.write(line + '\n') });
+  const depths = values.depths?.split(',').map(Number);
+  const run = await runEval(model, { quick: values.quick, documents, depths, threads, packDir: values['pack-dir'], log: (line) => process.stderr.write(line + '\n') });
   const summary = summarize(run);
   const system = loadAddon().systemInfo();
   report = {
