@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 
 import type { FixedContext } from '../docs/index.ts';
-import { DocChat, type PackInfo } from '../engine/doc-chat.ts';
+import { readBuildRate, recordBuildRate } from '../docs/plan.ts';
+import { defaultPackDir, DocChat, type PackInfo } from '../engine/doc-chat.ts';
 import type { Model } from '../engine/engine.ts';
 import type { NativeIngestPhase } from '../engine/native.ts';
 import type { DocumentSet } from '../ipc/contract.ts';
@@ -57,11 +58,13 @@ export class DocPacks {
   private open?: { chatId: string; key: string; docChat: DocChat };
   private opening?: { chatId: string; controller: AbortController; phase?: PackProgress };
   private readonly modelIds = new WeakMap<Model, number>();
-  /** tokens per ms of the last pack's prefill, for the ETA before this one's first batch is done */
-  private prefillRate?: number;
   private nextModelId = 1;
 
-  constructor(private readonly packDir?: string) {}
+  private readonly packDir: string;
+
+  constructor(packDir?: string) {
+    this.packDir = packDir ?? defaultPackDir();
+  }
 
   /** A sentence for a BUSY error while a pack is being built, else undefined. */
   get busyReason(): string | undefined {
@@ -99,24 +102,26 @@ export class DocPacks {
       options.onProgress(p);
     });
     // The engine reports prefill per batch (512 tokens): a short document has no event until its
-    // prefill is over, so the phase is announced now, with the last build's rate for an ETA.
+    // prefill is over, so the phase is announced now, with the whole build's ETA at the rate of
+    // this model's last build (recorded in the pack dir, as the CLI does).
     const estimate = context.tokens;
-    if (estimate !== undefined) {
-      opening.phase = { phase: 'prefill', done: 0, total: estimate, ...(this.prefillRate && { etaMs: estimate / this.prefillRate }) };
-      options.onProgress(opening.phase);
-    }
     try {
+      if (estimate !== undefined) {
+        const rate = await readBuildRate(this.packDir, model.fingerprint());
+        opening.phase = { phase: 'prefill', done: 0, total: estimate, ...(rate && { etaMs: (1000 * estimate) / rate.tokensPerSecond }) };
+        options.onProgress(opening.phase);
+      }
       const docChat = await DocChat.open(model, context, {
         contextSize: options.contextSize,
         threads: options.threads,
         onProgress: track,
         signal: opening.controller.signal,
-        ...(this.packDir && { packDir: this.packDir }),
+        packDir: this.packDir,
       });
       // DocChat listens for the abort only once its build starts: one that came earlier is honoured here.
       if (opening.controller.signal.aborted) throw Object.assign(new Error('cancelled'), { code: 'SQUEEZE_CANCELLED' });
-      const build = docChat.pack.build;
-      if (build && build.prefillMs > 0) this.prefillRate = build.nFixed / build.prefillMs;
+      const b = docChat.pack.build;
+      if (b) await recordBuildRate(this.packDir, model.fingerprint(), b.nFixed, b.prefillMs + b.clusterMs + b.calibrateMs + b.writeMs);
       this.open = { chatId, key, docChat };
       return docChat;
     } catch (e) {

@@ -4,7 +4,7 @@
 // too-large / context-full behave as the user is told.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -167,4 +167,17 @@ test('documents opened before the model loads get their pack at the first questi
   const answered = (await early.call<{ chat: Chat }>('chat:send', { chatId: chat.id, text: 'How many folders are on shelf 3?', maxTokens: 8 })).chat;
   assert.equal(answered.documents?.pack?.state, 'built');
   assert.equal(answered.messages.length, 2);
+});
+
+test('a build records its rate in the pack dir, and the next build announces an ETA from it', async () => {
+  const chat = await app.call<Chat>('chat:new', {});
+  for (const floor of [1, 2]) {
+    progress.length = 0;
+    const notes = path.join(dataDir, `floor-${floor}.txt`);
+    writeFileSync(notes, Array.from({ length: 12 }, (_, i) => `Room ${floor}${i} has ${i * 3} chairs.`).join('\n'));
+    await app.call('doc:open', { chatId: chat.id, path: notes, kind: 'pdf' });
+  }
+  const announced = progress.find((p) => p.chatId === chat.id && p.phase === 'prefill' && p.done === 0);
+  assert.ok(announced && announced.etaMs !== undefined && announced.etaMs > 0, `an ETA before the first batch: ${JSON.stringify(announced)}`);
+  assert.ok(existsSync(path.join(packDir, 'build-rates.json')));
 });
