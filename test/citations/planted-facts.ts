@@ -3,7 +3,7 @@
 // Facts use names and numbers that appear nowhere else in the document; filler sentences are
 // drawn without replacement, so no two pages share a sentence.
 
-import { makePdf, wrapParagraphs, PDF_PAGE_LINES } from '../docs/make-pdf.ts';
+import { makePdf, wrapParagraphs } from '../docs/make-pdf.ts';
 
 export interface PlantedFact {
   /** the sentence written on the page */
@@ -119,9 +119,7 @@ function shuffle<T>(items: T[], next: () => number): T[] {
 
 /** A planted-facts document as a PDF. */
 export function plantedPdf(document: PlantedDocument): Buffer {
-  const pages = document.pages.map((paragraphs) => wrapParagraphs(paragraphs));
-  for (const lines of pages) if (lines.length > PDF_PAGE_LINES) throw new RangeError('a planted page overflows');
-  return makePdf(pages);
+  return makePdf(document.pages.map((paragraphs) => wrapParagraphs(paragraphs)));
 }
 
 /** Whether `answer` gives the expected string (numbers may drop their thousands commas). */
