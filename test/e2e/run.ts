@@ -306,6 +306,22 @@ const steps: Step[] = [
       await shot(page, '16-folder');
     },
   ],
+  [
+    'Cancel stops building a pack and leaves the chat without documents',
+    async (page) => {
+      await page.getByRole('button', { name: 'New chat' }).click();
+      await page.getByText('No documents in this chat.').waitFor();
+      await page.getByLabel('Document path').fill(path.join(path.dirname(PDF), 'mixed.pdf'));
+      await page.getByRole('button', { name: 'Open PDF' }).click();
+      await page.getByRole('status', { name: 'Processing' }).getByText(/into the model/).waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      const alert = page.getByLabel('Documents').getByRole('alert');
+      await alert.waitFor({ timeout: 30_000 });
+      check((await alert.innerText()).includes('cancelled'), `the user is told: ${await alert.innerText()}`);
+      check((await page.getByText('No documents in this chat.').count()) === 1, 'the chat has no documents');
+      await shot(page, '17-cancelled');
+    },
+  ],
 ];
 
 async function main(): Promise<number> {

@@ -9,7 +9,7 @@ function seconds(ms: number): string {
 }
 
 function progressText(p: EventPayload<'doc:progress'>): string {
-  const left = p.etaMs !== undefined && p.done < p.total ? `, ${seconds(p.etaMs)} left` : '';
+  const left = p.done >= p.total ? '' : p.etaMs !== undefined ? `, ${seconds(p.etaMs)} left` : ', estimating the time left…';
   switch (p.phase) {
     case 'prefill':
       return `Reading ${p.source} into the model: ${p.done} of ${p.total} tokens${left}`;
