@@ -12,6 +12,7 @@ import { chromium, type Page } from 'playwright-core';
 import { createAppCore } from '../../main/app/app-core.ts';
 import { ensureRendererBuilt, RENDERER_BUILD, ROOT } from '../../main/app/build-ui.ts';
 import { startWebServer, type WebServer } from '../../main/web/server.ts';
+import { startFileServer, type FileServer } from '../models/file-server.ts';
 
 const CHROMIUM = process.env.SQUEEZE_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
@@ -20,6 +21,8 @@ const ANSWER_TIMEOUT = 60_000;
 // Short answers keep the run near a minute on two cores; Stop is tested on a longer one.
 const MAX_TOKENS = 160;
 const folder = path.join(tmpdir(), `squeeze-e2e-folder-${process.pid}`, 'folder');
+/** Serves a slow fake model for the download steps. */
+let files: FileServer;
 
 type Step = [name: string, run: (page: Page) => Promise<void>];
 
@@ -322,6 +325,44 @@ const steps: Step[] = [
       await shot(page, '17-cancelled');
     },
   ],
+  [
+    'model manager: a file that is not a model is refused and the model stays',
+    async (page) => {
+      const models = page.getByRole('region', { name: 'Models' });
+      await models.getByText('Open or download another model').click();
+      await models.getByRole('textbox', { name: 'Model file path' }).fill(PDF);
+      await models.getByRole('button', { name: 'Open model' }).click();
+      await models.getByRole('alert').filter({ hasText: 'GGUF' }).waitFor();
+      check((await page.getByRole('status', { name: 'Model status' }).getAttribute('data-state')) === 'ready', 'the loaded model stays');
+      await shot(page, '18-models-bad-file');
+    },
+  ],
+  [
+    'model manager: a download shows progress and can be cancelled',
+    async (page) => {
+      const models = page.getByRole('region', { name: 'Models' });
+      await models.getByRole('textbox', { name: 'Model URL' }).fill(files.url('slow.gguf'));
+      await models.getByRole('button', { name: 'Download', exact: true }).click();
+      await models.getByRole('progressbar', { name: 'Download progress' }).waitFor();
+      await shot(page, '19-models-downloading');
+      await models.getByRole('button', { name: 'Cancel download' }).click();
+      await models.getByRole('alert').filter({ hasText: 'cancelled' }).waitFor();
+      await shot(page, '20-models-cancelled');
+    },
+  ],
+  [
+    'dropping a file in browser mode says it needs the desktop app',
+    async (page) => {
+      await page.locator('.drop-zone').evaluate((zone) => {
+        const t = new DataTransfer();
+        t.items.add(new File(['%PDF'], 'report.pdf', { type: 'application/pdf' }));
+        zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: t, bubbles: true, cancelable: true }));
+        zone.dispatchEvent(new DragEvent('drop', { dataTransfer: t, bubbles: true, cancelable: true }));
+      });
+      await page.getByRole('alert').filter({ hasText: 'desktop app' }).waitFor();
+      await shot(page, '21-drop-browser-mode');
+    },
+  ],
 ];
 
 async function main(): Promise<number> {
@@ -334,6 +375,8 @@ async function main(): Promise<number> {
   for (const name of ['report.pdf', 'corrupt.pdf', 'encrypted.pdf']) copyFileSync(path.join(path.dirname(PDF), name), path.join(folder, name));
   const profile = mkdtempSync(path.join(tmpdir(), 'squeeze-e2e-chromium-'));
   let server: WebServer | undefined;
+  files = await startFileServer();
+  files.files.set('slow.gguf', { body: Buffer.alloc(4_000_000, 1), trickle: 16_384 });
   // A fresh pack dir: the pack is built (with progress) on every run, never found from the last one.
   const core = createAppCore({ dataDir, packDir: path.join(dataDir, 'packs'), maxTokens: MAX_TOKENS, emit: (event, payload) => server?.broadcast(event, payload) });
   server = await startWebServer({ handlers: core.handlers, staticDir: RENDERER_BUILD });
@@ -378,6 +421,7 @@ async function main(): Promise<number> {
   } finally {
     await context.close();
     await server.close();
+    await files.close();
     rmSync(profile, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(path.dirname(folder), { recursive: true, force: true });
