@@ -42,7 +42,7 @@ if (values.merge) {
   const run = mergeRuns(parts.map((p) => p.run));
   const summary = summarize(run);
   const commands = parts.map((p) => p.machine.command).join(' & ');
-  report = { ...parts[0], machine: { ...parts[0].machine, command: `${commands}, then ${command}` }, run, summary, goals: goals(summary), wallSeconds: Math.max(...parts.map((p) => p.wallSeconds)) };
+  report = { ...parts[0], machine: { ...parts[0].machine, command: `${commands}, then ${command}` }, run, summary, goals: goals(summary, run.questions.length), wallSeconds: Math.max(...parts.map((p) => p.wallSeconds)) };
 } else {
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
   const started = performance.now();
@@ -57,7 +57,7 @@ if (values.merge) {
     machine: { ...machine, command, simd: system.simd, threads: threads ?? system.hardwareThreads, load },
     run,
     summary,
-    goals: goals(summary),
+    goals: goals(summary, run.questions.length),
     wallSeconds: (performance.now() - started) / 1000,
   };
 }
