@@ -66,7 +66,10 @@ export async function measureSeed(model: Model, seed: number, modes: MeasureMode
   for (const m of modes) {
     const answer = (question: string, maxTokens: number) =>
       native.answer(chat.dynamicTokens(question), { mode: m.mode, sparsity: m.sparsity, maxTokens, temperature: 0, stopTokens: model.eogTokens });
-    const baseline = (await answer(NEUTRAL_QUESTION, 1)).tokenMass;
+    // The neutral question as plain text, not a chat turn (as proposed for DocChat: it then shares
+    // no cached tokens with the questions, so their answers and stats are as without it).
+    const neutral = model.tokenizer.encode(NEUTRAL_QUESTION, { addSpecial: false, parseSpecial: false });
+    const baseline = (await native.answer(neutral, { mode: m.mode, sparsity: m.sparsity, maxTokens: 1, temperature: 0, stopTokens: [] })).tokenMass;
     for (const [i, fact] of planted.facts.entries()) {
       const r = await answer(fact.question, MAX_ANSWER_TOKENS);
       const text = model.tokenizer.decode(r.tokens);
