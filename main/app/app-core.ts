@@ -44,6 +44,7 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     onStatus: (status) => options.emit('model:status', status),
     threads: options.threads,
     contextSize: options.contextSize,
+    sessionSettings: () => settings.get(),
   });
   const settings = new SettingsStore(options.dataDir);
   const chats = new ChatService({
@@ -71,7 +72,11 @@ export function createAppCore(options: AppCoreOptions): AppCore {
     'doc:cancel': async ({ chatId }) => ({ cancelled: chats.cancelDocuments(chatId) }),
     'doc:page': ({ chatId, source, page }) => chats.pageText(chatId, source, page),
     'settings:get': async () => ({ settings: await settings.get(), system: settings.systemInfo }),
-    'settings:set': async (change) => ({ settings: await settings.update(change), system: settings.systemInfo }),
+    'settings:set': async (change) => {
+      const updated = await settings.update(change);
+      if (change.threads !== undefined || change.gpu !== undefined) await models.applySettings();
+      return { settings: updated, system: settings.systemInfo };
+    },
     'doc:pick': async ({ kind }) => {
       if (!options.pickPath) throw new AppError('UNSUPPORTED', 'This window cannot show a file dialog: type the path instead.');
       return { path: await options.pickPath(kind) };

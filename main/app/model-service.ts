@@ -17,6 +17,14 @@ export interface ModelServiceOptions {
   contextSize?: number;
   /** where the default model is (the model manager's folders); throws MODEL_NOT_DOWNLOADED */
   defaultModelPath?: () => string;
+  /** the user's threads and GPU choice, read whenever the session is made */
+  sessionSettings?: () => Promise<SessionSettings>;
+}
+
+export interface SessionSettings {
+  threads?: number;
+  /** run plain chats on the GPU when one takes the model (document answers stay on the CPU squeeze path) */
+  gpu?: boolean;
 }
 
 export interface LoadedModel {
@@ -62,9 +70,9 @@ export class ModelService {
       this.setStatus({ state: 'loading', path: target });
       const model = await openModelFile(target);
       const contextSize = this.options.contextSize ?? Math.min(model.info.nCtxTrain || DEFAULT_CONTEXT, DEFAULT_CONTEXT);
-      const session = model.createSession({ threads: this.options.threads, contextSize });
+      const session = await this.createSession(model, contextSize);
       this.loaded = { model, session, contextSize };
-      this.lastReady = { state: 'ready', path: target, description: describeModel(model.info), contextSize };
+      this.lastReady = { state: 'ready', path: target, description: describeModel(model.info), contextSize, device: session.device };
       this.setStatus(this.lastReady);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
@@ -75,6 +83,23 @@ export class ModelService {
       });
     }
     return this.current;
+  }
+
+  /** Makes the session again with the current settings (threads, GPU); its cached conversation goes. */
+  async applySettings(): Promise<ModelStatus> {
+    if (!this.loaded || !this.lastReady) return this.current;
+    if (this.busy) throw new AppError('BUSY', 'An answer is being written; the new settings apply once it ends.');
+    const { model, contextSize } = this.loaded;
+    const session = await this.createSession(model, contextSize);
+    this.loaded = { model, session, contextSize };
+    this.lastReady = { ...this.lastReady, device: session.device };
+    this.setStatus(this.lastReady);
+    return this.current;
+  }
+
+  private async createSession(model: Model, contextSize: number): Promise<Session> {
+    const settings = (await this.options.sessionSettings?.()) ?? {};
+    return model.createSession({ threads: this.options.threads ?? settings.threads, contextSize, backend: settings.gpu ? 'auto' : 'cpu' });
   }
 
   private setStatus(status: ModelStatus): void {

@@ -1,8 +1,10 @@
 // The typed engine facade: models, sessions, text in and text out. Token ids cross into the
 // native engine; text is handled here (tokenizer, chat template, stop strings, UTF-8 streaming).
 import { renderChat, type ChatMessage } from './chat-template.ts';
-import { loadAddon, type NativeDocSession, type NativeGenerateOptions, type NativeModel, type NativeModelInfo, type NativeSession, type NativeStopReason } from './native.ts';
+import { loadAddon, type Backend, type NativeDocSession, type NativeGenerateOptions, type NativeModel, type NativeModelInfo, type NativeSession, type NativeStopReason } from './native.ts';
 import { createTokenizer, tokenizerMetadataFromKv, type Tokenizer } from './tokenizer/index.ts';
+
+export type { Backend } from './native.ts';
 
 export type StopReason = NativeStopReason | 'stop_string';
 
@@ -37,6 +39,7 @@ export interface SessionOptions {
   contextSize?: number;
   threads?: number;
   kvType?: 'f16' | 'f32';
+  backend?: Backend;
 }
 
 /** An Error with the engine's code (e.g. GGUF_TRUNCATED, MODEL_UNKNOWN_ARCH, CONTEXT_FULL). */
@@ -94,18 +97,23 @@ export class Model {
   }
 
   /** A native session over a document pack (main/engine/doc-chat.ts drives it). */
-  createDocSession(options: Omit<SessionOptions, 'kvType'> = {}): NativeDocSession {
+  createDocSession(options: Omit<SessionOptions, 'kvType' | 'backend'> = {}): NativeDocSession {
     return this.native.createDocSession({ nCtx: options.contextSize, nThreads: options.threads });
   }
 
   createSession(options: SessionOptions = {}): Session {
     const nCtx = options.contextSize ?? Math.min(this.info.nCtxTrain || DEFAULT_CONTEXT, DEFAULT_CONTEXT);
-    return new Session(this, this.native.createSession({ nCtx, nThreads: options.threads, kvType: options.kvType }));
+    return new Session(this, this.native.createSession({ nCtx, nThreads: options.threads, kvType: options.kvType, backend: options.backend }));
   }
 }
 
 export class Session {
   constructor(readonly model: Model, private readonly native: NativeSession) {}
+
+  /** "cpu", or the GPU's name when this session runs there */
+  get device(): string {
+    return this.native.device();
+  }
 
   /** Generates after `prompt` (text is tokenized with special tokens parsed, BOS as the model wants). */
   async generate(prompt: string | number[], options: GenerateOptions = {}): Promise<GenerateResult> {

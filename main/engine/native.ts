@@ -32,7 +32,11 @@ export interface NativeSessionOptions {
   nThreads?: number;
   nBatch?: number;
   kvType?: 'f16' | 'f32';
+  /** where the forward pass runs; auto: the GPU when the addon has CUDA, a GPU is present and it takes the model */
+  backend?: Backend;
 }
+
+export type Backend = 'cpu' | 'cuda' | 'auto';
 
 export interface NativeGenerateOptions {
   maxTokens?: number;
@@ -64,6 +68,8 @@ export interface NativeSession {
   cancel(): void;
   reset(): void;
   cachedTokens(): number[];
+  /** "cpu", or the GPU's name when the session runs there */
+  device(): string;
 }
 
 /** How the attention over the document is computed (DESIGN.md §3). */

@@ -16,6 +16,8 @@ export const ModelStatus = z.object({
   /** e.g. "llama, 30 layers, 134.5M parameters" */
   description: z.string().optional(),
   contextSize: count.optional(),
+  /** where plain chats run: "cpu" or the GPU's name */
+  device: z.string().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 

@@ -1,5 +1,7 @@
 #include "convert.h"
 
+#include <algorithm>
+
 namespace sqnode {
 
 std::vector<int32_t> tokens_from_js(const Napi::Value& value) {
@@ -32,6 +34,39 @@ double number_option(const Napi::Object& opts, const char* name, double fallback
     if (v.IsUndefined() || v.IsNull()) return fallback;
     if (!v.IsNumber()) throw usage_error(opts.Env(), std::string("option '") + name + "' must be a number");
     return v.As<Napi::Number>().DoubleValue();
+}
+
+namespace {
+
+std::string string_option(const Napi::Object& opts, const char* name) {
+    if (!opts.Has(name)) return "";
+    Napi::Value v = opts.Get(name);
+    if (v.IsUndefined() || v.IsNull()) return "";
+    if (!v.IsString()) throw usage_error(opts.Env(), std::string("option '") + name + "' must be a string");
+    return v.As<Napi::String>().Utf8Value();
+}
+
+} // namespace
+
+sq::ContextParams context_params_from_js(const Napi::Object& opts, const sq::Model& model) {
+    constexpr uint32_t default_max_ctx = 8192;
+    sq::ContextParams params;
+    params.n_ctx = static_cast<uint32_t>(number_option(opts, "nCtx", std::min<uint32_t>(model.hparams().n_ctx_train, default_max_ctx)));
+    params.n_threads = static_cast<uint32_t>(number_option(opts, "nThreads", 0));
+    params.n_batch = static_cast<uint32_t>(number_option(opts, "nBatch", params.n_batch));
+    const std::string kv = string_option(opts, "kvType");
+    if (!kv.empty()) {
+        if (kv != "f16" && kv != "f32") throw usage_error(opts.Env(), "kvType must be 'f16' or 'f32'");
+        params.kv_type = kv == "f32" ? sq::KvType::F32 : sq::KvType::F16;
+    }
+    const std::string backend = string_option(opts, "backend");
+    if (!backend.empty()) {
+        if (backend == "cpu") params.backend = sq::Backend::Cpu;
+        else if (backend == "cuda") params.backend = sq::Backend::Cuda;
+        else if (backend == "auto") params.backend = sq::Backend::Auto;
+        else throw usage_error(opts.Env(), "backend must be 'cpu', 'cuda' or 'auto'");
+    }
+    return params;
 }
 
 namespace {

@@ -31,6 +31,10 @@ double number_option(const Napi::Object& opts, const char* name, double fallback
 // when exact, else BigInt).
 Napi::Value gguf_value_to_js(Napi::Env env, const sq::GgufValue& value);
 
+// Context options { nCtx (default: the model's training context, at most 8192), nThreads, nBatch,
+// kvType: 'f16' | 'f32', backend: 'cpu' | 'cuda' | 'auto' }.
+sq::ContextParams context_params_from_js(const Napi::Object& opts, const sq::Model& model);
+
 // Generation options { maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, stopTokens }.
 sq::GenerateParams generate_params_from_js(const Napi::Object& o);
 

@@ -115,6 +115,7 @@ Napi::Function SessionWrap::define(Napi::Env env) {
                            InstanceMethod<&SessionWrap::cancel>("cancel"),
                            InstanceMethod<&SessionWrap::reset>("reset"),
                            InstanceMethod<&SessionWrap::cached_tokens>("cachedTokens"),
+                           InstanceMethod<&SessionWrap::device>("device"),
                        });
 }
 
@@ -123,15 +124,7 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
 Napi::Value SessionWrap::create(const Napi::CallbackInfo& info, Napi::Value, std::shared_ptr<sq::Model> model) {
     Napi::Env env = info.Env();
     Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
-    sq::ContextParams params;
-    params.n_ctx = static_cast<uint32_t>(number_option(opts, "nCtx", std::min<uint32_t>(model->hparams().n_ctx_train, 4096)));
-    params.n_threads = static_cast<uint32_t>(number_option(opts, "nThreads", 0));
-    params.n_batch = static_cast<uint32_t>(number_option(opts, "nBatch", params.n_batch));
-    if (opts.Has("kvType") && !opts.Get("kvType").IsUndefined()) {
-        const std::string kv = opts.Get("kvType").ToString().Utf8Value();
-        if (kv != "f16" && kv != "f32") throw usage_error(env, "kvType must be 'f16' or 'f32'");
-        params.kv_type = kv == "f32" ? sq::KvType::F32 : sq::KvType::F16;
-    }
+    const sq::ContextParams params = context_params_from_js(opts, *model);
     auto state = std::make_shared<State>();
     sq::Status st;
     try {
@@ -197,6 +190,11 @@ Napi::Value SessionWrap::cached_tokens(const Napi::CallbackInfo& info) {
     Napi::Array out = Napi::Array::New(info.Env(), cached.size());
     for (size_t i = 0; i < cached.size(); ++i) out.Set(static_cast<uint32_t>(i), cached[i]);
     return out;
+}
+
+// "cpu", or the GPU's name when the context runs there.
+Napi::Value SessionWrap::device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), state_->session->context().device());
 }
 
 } // namespace sqnode

@@ -32,6 +32,7 @@ private:
     Napi::Value cancel(const Napi::CallbackInfo& info);
     Napi::Value reset(const Napi::CallbackInfo& info);
     Napi::Value cached_tokens(const Napi::CallbackInfo& info);
+    Napi::Value device(const Napi::CallbackInfo& info);
     void claim(Napi::Env env); // throws SESSION_BUSY while a job runs
 
     std::shared_ptr<State> state_;

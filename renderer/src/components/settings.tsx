@@ -59,7 +59,7 @@ export function SettingsPanel() {
         Use the GPU
       </label>
       <p id="gpu-note" className="muted">
-        {system.gpu.available ? `GPU: ${system.gpu.device ?? 'available'}` : `Unavailable: ${system.gpu.reason ?? 'no GPU found'}`}
+        {system.gpu.available ? `${system.gpu.device ?? 'GPU available'}: chats without documents run there; document answers use the CPU's squeezed attention.` : `Unavailable: ${system.gpu.reason ?? 'no GPU found'}`}
       </p>
       {settingsError && (
         <p role="alert" className="error">
