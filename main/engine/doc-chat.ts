@@ -11,6 +11,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { citePages, NEUTRAL_QUESTION } from '../docs/citations.ts';
 import { locate, type ContextSpan, type FixedContext } from '../docs/fixed-context.ts';
 import type { ChatMessage } from './chat-template.ts';
 import type { Model } from './engine.ts';
@@ -28,8 +29,6 @@ export const DEFAULT_SYSTEM_PROMPT =
 
 /** Tokens kept free after the documents for the conversation and the answer. */
 const DEFAULT_RESERVE_TOKENS = 1024;
-/** Fixed-context tokens by attention mass that a citation is drawn from. */
-const CITATION_TOKENS = 64;
 
 export function defaultPackDir(): string {
   return process.env.SQUEEZE_PACK_DIR ?? join(homedir(), '.cache', 'squeeze', 'packs');
@@ -149,6 +148,8 @@ interface SourceMap {
 export class DocChat {
   private history: ChatMessage[] = [];
   private sourceMap: SourceMap;
+  /** per squeeze mode: the attention a neutral question gives each fixed-context token (citations subtract it) */
+  private baselines = new Map<string, Float32Array>();
 
   private constructor(
     readonly model: Model,
@@ -231,6 +232,8 @@ export class DocChat {
       ...(options.repeatPenalty !== undefined && { repeatPenalty: options.repeatPenalty, repeatLastN: options.repeatLastN }),
       stopTokens: this.model.eogTokens,
     };
+    // Before the answer, so the session's cache ends holding this turn (the next one reuses it).
+    const baseline = mode.kind === 'dense' ? undefined : await this.baselineMass(mode);
     const decoder = this.model.tokenizer.createStreamDecoder();
     let answer = '';
     const onAbort = () => this.native.cancel();
@@ -287,8 +290,22 @@ export class DocChat {
         attentionMs: s.attentionMs,
         otherMs: Math.max(0, r.prefillMs + r.decodeMs - s.lookupMs - s.attentionMs),
       },
-      citations: this.citations(r.tokenMass),
+      citations: this.citations(r.tokenMass, baseline),
     };
+  }
+
+  /** The token mass of a neutral question in `mode` (one token generated), computed once per mode. */
+  private async baselineMass(mode: AskMode): Promise<Float32Array> {
+    const key = JSON.stringify(squeezeOptions(mode));
+    let mass = this.baselines.get(key);
+    if (!mass) {
+      // Plain text, not a chat turn: its first token differs from every turn's, so the session's
+      // cache shares nothing with it and the answers' timings and stats are as without it.
+      const tokens = this.model.tokenizer.encode(NEUTRAL_QUESTION, { addSpecial: false, parseSpecial: false });
+      mass = (await this.native.answer(tokens, { ...squeezeOptions(mode), maxTokens: 1, temperature: 0, stopTokens: [] })).tokenMass;
+      this.baselines.set(key, mass);
+    }
+    return mass;
   }
 
   /**
@@ -306,32 +323,12 @@ export class DocChat {
     };
   }
 
-  /** Pages holding the document tokens that got the most attention while answering. */
-  citations(tokenMass: Float32Array): Citation[] {
-    const { spans, runs } = this.sourceMap;
-    const spanOf = (token: number): number => {
-      let lo = 0;
-      let hi = runs.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (runs[mid][0] <= token) lo = mid;
-        else hi = mid - 1;
-      }
-      return runs.length > 0 && runs[lo][0] <= token ? runs[lo][1] : -1;
-    };
-    const docTokens: number[] = [];
-    for (let t = 0; t < tokenMass.length; t++) if (spanOf(t) >= 0) docTokens.push(t);
-    docTokens.sort((a, b) => tokenMass[b] - tokenMass[a]);
-    const bySpan = new Map<number, number>();
-    let total = 0;
-    for (const t of docTokens.slice(0, CITATION_TOKENS)) {
-      const span = spanOf(t);
-      bySpan.set(span, (bySpan.get(span) ?? 0) + tokenMass[t]);
-      total += tokenMass[t];
-    }
-    return [...bySpan.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([span, mass]) => ({ ...spans[span], share: total > 0 ? mass / total : 0 }));
+  /**
+   * Pages holding the document tokens that got the most attention while answering, beyond what a
+   * neutral question gives them (main/docs/citations.ts: raw mass cites attention sinks).
+   */
+  citations(tokenMass: Float32Array, baselineMass?: Float32Array): Citation[] {
+    return citePages(this.sourceMap, tokenMass, baselineMass);
   }
 
   cancel(): void {
