@@ -91,6 +91,45 @@ static __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(Quantize
     }
 }
 
+// One block per row, with rms_norm's threads and order of additions (so its bits): squares
+// rounded to float, summed in double over 256 thread slices and a tree, y = (x * scale) * w staged
+// in shared memory; then each warp converts blocks of the staged row.
+constexpr int kNormThreads = 256;
+
+static __global__ void __launch_bounds__(kNormThreads) quantize_norm_rows_kernel(QuantizeRowsParams p, int block_elems,
+                                                                                int block_bytes) {
+    extern __shared__ float row_n[]; // [n_cols] the normalised row
+    __shared__ double partial[kNormThreads];
+    const float* x = p.x + blockIdx.x * p.x_stride;
+    double sum = 0.0;
+    for (int i = threadIdx.x; i < p.n_cols; i += kNormThreads) sum += static_cast<double>(__fmul_rn(x[i], x[i]));
+    partial[threadIdx.x] = sum;
+    __syncthreads();
+    for (int step = kNormThreads / 2; step > 0; step /= 2) {
+        if (threadIdx.x < step) partial[threadIdx.x] += partial[threadIdx.x + step];
+        __syncthreads();
+    }
+    const float mean = static_cast<float>(partial[0] / static_cast<double>(p.n_cols));
+    const float scale = 1.0f / sqrtf(mean + p.norm_eps);
+    for (int i = threadIdx.x; i < p.n_cols; i += kNormThreads) row_n[i] = (x[i] * scale) * p.norm_w[i];
+    __syncthreads();
+
+    const int lane = threadIdx.x % 32;
+    uint8_t* y_row = static_cast<uint8_t*>(p.y) + blockIdx.x * p.y_row_bytes;
+    for (int blk = threadIdx.x / 32; blk < p.n_cols / block_elems; blk += kNormThreads / 32) {
+        const float* xb = row_n + blk * block_elems;
+        uint8_t* y = y_row + blk * block_bytes;
+        switch (p.type) {
+        case ActType::Q8_0: quantize_block_q8<false>(xb, y, lane); break;
+        case ActType::Q8_1: quantize_block_q8<true>(xb, y, lane); break;
+        case ActType::Q8_K: quantize_block_q8_k(xb, y, lane); break;
+        case ActType::F16: reinterpret_cast<__half*>(y)[lane] = __float2half_rn(xb[lane]); break;
+        case ActType::BF16: reinterpret_cast<__nv_bfloat16*>(y)[lane] = __float2bfloat16_rn(xb[lane]); break;
+        case ActType::F32: reinterpret_cast<float*>(y)[lane] = xb[lane]; break;
+        }
+    }
+}
+
 struct Layout {
     int elems, bytes;
 };
@@ -120,6 +159,11 @@ cudaError_t quantize_rows(const QuantizeRowsParams& p, cudaStream_t stream) {
     if (!l.elems || !p.x || !p.y || p.n_cols % l.elems != 0 || p.y_row_bytes < quantized_row_bytes(p.type, p.n_cols) ||
         p.y_row_bytes % 4 != 0 || reinterpret_cast<uintptr_t>(p.y) % 4 != 0)
         return cudaErrorInvalidValue;
+    if (p.norm_w) {
+        if (p.n_cols > kQuantizeNormMaxCols || p.n_rows > 0x7fffffff) return cudaErrorInvalidValue;
+        quantize_norm_rows_kernel<<<p.n_rows, kNormThreads, sizeof(float) * p.n_cols, stream>>>(p, l.elems, l.bytes);
+        return cudaGetLastError();
+    }
     const long n_blocks = static_cast<long>(p.n_cols / l.elems) * p.n_rows;
     const long grid = (n_blocks + kThreads / 32 - 1) / (kThreads / 32);
     if (grid > 0x7fffffffL) return cudaErrorInvalidValue;

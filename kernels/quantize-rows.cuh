@@ -20,7 +20,14 @@ struct QuantizeRowsParams {
     int n_cols;      // a multiple of the type's block size (32, 256 for Q8_K)
     long x_stride;
     long y_row_bytes; // >= quantized_row_bytes(type, n_cols), a multiple of 4
+    // When set, each row is RMS-normalised first, with rms_norm's arithmetic (rms-norm.cuh) and
+    // these weights, and the normalised row is what gets converted: one kernel instead of two for
+    // every matmul input that follows a norm (n_cols <= kQuantizeNormMaxCols).
+    const float* norm_w = nullptr; // [n_cols]
+    float norm_eps = 0.0f;
 };
+
+constexpr int kQuantizeNormMaxCols = 8192; // the normalised row is staged in shared memory
 
 // Bytes of one row of n_cols elements in `type` (n_cols a multiple of the block size).
 long quantized_row_bytes(ActType type, int n_cols);

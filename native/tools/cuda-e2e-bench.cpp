@@ -4,7 +4,7 @@
 // Model: 32 layers, n_embd 4096, 32 heads / 8 KV heads, head_dim 128, n_ff 14336, vocab 128256,
 // every matrix Q8_0 (8.0 GiB read per token). A decode step runs the CUDA forward pass's kernels in
 // its order (rms_norm, quantize_rows, matmul_q, rope, kv_store, attention, swiglu, add; the head),
-// queued by this tool rather than by CudaForward, and is replayed from a CUDA graph.
+// queued by this tool rather than by CudaForward; norms fused into the conversion as there, and is replayed from a CUDA graph.
 // Attention per layer: dense = attention_decode over the whole F16 cache (fixed context + dynamic
 // tokens); squeezed = squeezed_decode (the two-level lookup, split-K attention over the selected
 // slots read in place, dense attention over the dynamic tokens, the LSE merge).
@@ -40,7 +40,6 @@
 #include "kv-store.cuh"
 #include "matmul-q.cuh"
 #include "quantize-rows.cuh"
-#include "rms-norm.cuh"
 #include "rope.cuh"
 #include "squeezed-decode.cuh"
 #include "swiglu.cuh"
@@ -72,7 +71,7 @@ struct Model {
     std::vector<Layer> layers;
     Matrix head{};
     GpuArray<float> norm_w;        // [kEmbd] shared by every norm (values do not matter to speed)
-    GpuArray<float> x, xn, q, k, v, attn, proj, gate, up, logits; // activations of one token
+    GpuArray<float> x, q, k, v, attn, proj, gate, up, logits; // activations of one token
     GpuArray<uint8_t> act;         // [q8_row_bytes(kFf)] matmul input
     GpuArray<int> pos;             // [1]
     GpuArray<float> attn_ws;       // dense split-K workspace
@@ -106,7 +105,7 @@ bool make_model(Model& m) {
     for (int i = 0; i < kEmbd; ++i) x0[i] = std::sin(0.37f * i);
     m.norm_w.upload(ones);
     m.x.upload(x0);
-    for (GpuArray<float>* a : {&m.xn, &m.proj}) a->alloc(kEmbd);
+    m.proj.alloc(kEmbd);
     for (GpuArray<float>* a : {&m.q, &m.attn}) a->alloc(kQDim);
     for (GpuArray<float>* a : {&m.k, &m.v}) a->alloc(kKvDim);
     for (GpuArray<float>* a : {&m.gate, &m.up}) a->alloc(kFf);
@@ -177,9 +176,11 @@ class Step {
 public:
     Step(Model& m, Context& c) : m_(m), c_(c) {}
 
-    cudaError_t matmul(const Matrix& w, const float* x, float* y) {
+    // norm_w: x is RMS-normalised inside the conversion, as the forward pass does after a norm.
+    cudaError_t matmul(const Matrix& w, const float* x, float* y, const float* norm_w = nullptr) {
         const long a_bytes = q8_row_bytes(w.cols);
-        const cuda::QuantizeRowsParams qp{x, m_.act.ptr, cuda::ActType::Q8_0, 1, w.cols, w.cols, (a_bytes + 15) / 16 * 16};
+        const cuda::QuantizeRowsParams qp{x, m_.act.ptr, cuda::ActType::Q8_0, 1, w.cols, w.cols, (a_bytes + 15) / 16 * 16,
+                                          norm_w, 1e-5f};
         cudaError_t e = cuda::quantize_rows(qp, s_);
         if (e != cudaSuccess) return e;
         return gemv(w, y);
@@ -190,10 +191,6 @@ public:
         const cuda::MatmulQParams mp{w.w, cuda::WeightType::Q8_0, w.rows, w.cols, q8_row_bytes(w.cols), m_.act.ptr, a_bytes, 1, y, w.rows};
         return cuda::matmul_q(mp, s_);
     }
-    cudaError_t norm(const float* x, float* y) {
-        return cuda::rms_norm({x, m_.norm_w.ptr, y, 1, kEmbd, kEmbd, kEmbd, 1e-5f}, s_);
-    }
-
     cuda::SqueezedDecodeParams squeezed_params(int il) {
         const size_t layer = size_t(il) * kKvHeads * c_.n_ctx * kDim;
         cuda::SqueezedDecodeParams p{};
@@ -250,8 +247,7 @@ public:
 #define SQ_E2E(expr) do { const cudaError_t e_ = (expr); if (e_ != cudaSuccess) return e_; } while (0)
         for (int il = 0; il < kLayers; ++il) {
             const Layer& l = m_.layers[il];
-            SQ_E2E(norm(m_.x.ptr, m_.xn.ptr));
-            SQ_E2E(matmul(l.wq, m_.xn.ptr, m_.q.ptr));
+            SQ_E2E(matmul(l.wq, m_.x.ptr, m_.q.ptr, m_.norm_w.ptr));
             SQ_E2E(gemv(l.wk, m_.k.ptr)); // same quantized input
             SQ_E2E(gemv(l.wv, m_.v.ptr));
             for (const auto& [x, heads] : {std::pair{m_.q.ptr, kHeads}, std::pair{m_.k.ptr, kKvHeads}}) {
@@ -266,15 +262,13 @@ public:
             if (mode != Attn::None) SQ_E2E(attention(il, mode));
             SQ_E2E(matmul(l.wo, m_.attn.ptr, m_.proj.ptr));
             SQ_E2E(cuda::add({m_.x.ptr, m_.proj.ptr, kEmbd, kEmbd}, s_));
-            SQ_E2E(norm(m_.x.ptr, m_.xn.ptr));
-            SQ_E2E(matmul(l.gate, m_.xn.ptr, m_.gate.ptr));
+            SQ_E2E(matmul(l.gate, m_.x.ptr, m_.gate.ptr, m_.norm_w.ptr));
             SQ_E2E(gemv(l.up, m_.up.ptr));
             SQ_E2E(cuda::swiglu({m_.gate.ptr, m_.up.ptr, m_.gate.ptr, kFf}, s_));
             SQ_E2E(matmul(l.down, m_.gate.ptr, m_.proj.ptr));
             SQ_E2E(cuda::add({m_.x.ptr, m_.proj.ptr, kEmbd, kEmbd}, s_));
         }
-        SQ_E2E(norm(m_.x.ptr, m_.xn.ptr));
-        SQ_E2E(matmul(m_.head, m_.xn.ptr, m_.logits.ptr));
+        SQ_E2E(matmul(m_.head, m_.x.ptr, m_.logits.ptr, m_.norm_w.ptr));
         return cudaSuccess;
 #undef SQ_E2E
     }

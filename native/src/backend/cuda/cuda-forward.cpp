@@ -88,7 +88,10 @@ private:
     Status upload_matrix(const Weight& w, const std::string& name, DeviceMatrix& out);
     Status upload_vector(const Weight& w, const std::string& name, const float** out);
     // ys[i] = x . ws[i]^T for n rows of x [n][n_cols]; the input is converted once per act type.
-    Status project(const float* x, int n_cols, int n, const DeviceMatrix* const* ws, float* const* ys, int count);
+    // With norm_w, x is RMS-normalised first (rms_norm's bits), inside the conversion when every
+    // matrix takes one act type (a decode step then saves a kernel per norm).
+    Status project(const float* x, int n_cols, int n, const DeviceMatrix* const* ws, float* const* ys, int count,
+                   const float* norm_w = nullptr);
     Status norm(const float* w, const float* x, float* y, int n);
     // Queues the forward pass of n staged tokens; *rows: the rows of logits_ it fills.
     Status enqueue(uint32_t n, int pos0, bool want_logits, bool all_logits, int* rows);
@@ -276,7 +279,14 @@ Status CudaForward::norm(const float* w, const float* x, float* y, int n) {
 }
 
 Status CudaForward::project(const float* x, int n_cols, int n, const DeviceMatrix* const* ws, float* const* ys,
-                            int count) {
+                            int count, const float* norm_w) {
+    bool fuse_norm = norm_w && n_cols <= cuda::kQuantizeNormMaxCols;
+    for (int i = 1; i < count; ++i)
+        fuse_norm = fuse_norm && cuda::matmul_act_type(ws[i]->type) == cuda::matmul_act_type(ws[0]->type);
+    if (norm_w && !fuse_norm) {
+        SQ_TRY(norm(norm_w, x, xn_, n));
+        x = xn_;
+    }
     bool converted = false;
     cuda::ActType have = cuda::ActType::F32;
     long a_row_bytes = 0;
@@ -285,7 +295,8 @@ Status CudaForward::project(const float* x, int n_cols, int n, const DeviceMatri
         const cuda::ActType want = cuda::matmul_act_type(w.type);
         if (!converted || want != have) {
             a_row_bytes = round_up(cuda::quantized_row_bytes(want, n_cols), 16);
-            const cuda::QuantizeRowsParams qp{x, act_, want, n, n_cols, n_cols, a_row_bytes};
+            const cuda::QuantizeRowsParams qp{x, act_, want, n, n_cols, n_cols, a_row_bytes,
+                                              fuse_norm ? norm_w : nullptr, hp_.rms_eps};
             SQ_CUDA(cuda::quantize_rows(qp, stream_), "quantize_rows");
             converted = true;
             have = want;
@@ -371,9 +382,8 @@ Status CudaForward::enqueue(uint32_t n, int pos0, bool want_logits, bool all_log
         SQ_TRY(ffn_block(layers_[il], rows));
     }
     if (want_logits) {
-        SQ_TRY(norm(output_norm_, x_, xn_, rows));
         const DeviceMatrix* head = &output_;
-        SQ_TRY(project(xn_, static_cast<int>(hp_.n_embd), rows, &head, &logits_, 1));
+        SQ_TRY(project(x_, static_cast<int>(hp_.n_embd), rows, &head, &logits_, 1, output_norm_));
     }
     *rows_out = rows;
     return Status::ok();
@@ -381,10 +391,9 @@ Status CudaForward::enqueue(uint32_t n, int pos0, bool want_logits, bool all_log
 
 Status CudaForward::attention_block(const DeviceLayer& l, uint32_t il, int n, int pos0) {
     const long q_dim = long{hp_.n_heads} * hp_.head_dim, kv_dim = long{hp_.n_kv_heads} * hp_.head_dim;
-    SQ_TRY(norm(l.attn_norm, x_, xn_, n));
     const DeviceMatrix* ws[3] = {&l.wq, &l.wk, &l.wv};
     float* const ys[3] = {q_, k_, v_};
-    SQ_TRY(project(xn_, static_cast<int>(hp_.n_embd), n, ws, ys, 3));
+    SQ_TRY(project(x_, static_cast<int>(hp_.n_embd), n, ws, ys, 3, l.attn_norm));
     const float* biases[3] = {l.bq, l.bk, l.bv};
     for (int i = 0; i < 3; ++i) {
         if (!biases[i]) continue;
@@ -444,10 +453,9 @@ Status CudaForward::attend(uint32_t il, int n, int pos0) {
 }
 
 Status CudaForward::ffn_block(const DeviceLayer& l, int n) {
-    SQ_TRY(norm(l.ffn_norm, x_, xn_, n));
     const DeviceMatrix* ws[2] = {&l.gate, &l.up};
     float* const ys[2] = {gate_, up_};
-    SQ_TRY(project(xn_, static_cast<int>(hp_.n_embd), n, ws, ys, 2));
+    SQ_TRY(project(x_, static_cast<int>(hp_.n_embd), n, ws, ys, 2, l.ffn_norm));
     SQ_CUDA(cuda::swiglu({gate_, up_, gate_, long{n} * hp_.n_ff}, stream_), "swiglu");
     const DeviceMatrix* down = &l.down;
     SQ_TRY(project(gate_, static_cast<int>(hp_.n_ff), n, &down, &proj_, 1));
