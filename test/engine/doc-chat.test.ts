@@ -44,8 +44,9 @@ test('the first open builds the pack; dense answers equal plain generation, all-
   const dense = await chat.ask(QUESTION, { mode: { kind: 'dense' }, maxTokens: 24, remember: false });
   assert.deepEqual(dense.tokens, want.tokens);
   assert.equal(dense.timings.prefillTokens, dynamic.length);
-  // Every cluster through the squeezed path: f32 probabilities where the dense kernel rounds them to
-  // f16 (as large a difference as an F16 vs F32 cache) can flip a near-tie after a few tokens.
+  // Every cluster through the squeezed path: the same f16 rounding as the dense kernel, but keys in
+  // cluster order, so sums round differently; this model turns one-ulp differences in attention
+  // outputs into logit differences that can flip a near-tie after a few tokens.
   const all = await chat.ask(QUESTION, { mode: { kind: 'all' }, maxTokens: 24, remember: false });
   assert.deepEqual(all.tokens.slice(0, 8), want.tokens.slice(0, 8));
   assert.equal(all.stats.sparsity, 0);
@@ -63,6 +64,39 @@ test('achieved sparsity is within 5 points of the 70% and 90% targets', async ()
     assert.ok(r.citations.length > 0 && r.citations[0].source === 'apache-license-2.0.txt');
     assert.ok(Math.abs(r.citations.reduce((s, c) => s + c.share, 0) - 1) < 1e-6);
   }
+});
+
+function argmaxRows(logits: Float32Array, nVocab: number): number[] {
+  const out: number[] = [];
+  for (let off = 0; off < logits.length; off += nVocab) {
+    let best = 0;
+    for (let i = 1; i < nVocab; i++) if (logits[off + i] > logits[off + best]) best = i;
+    out.push(best);
+  }
+  return out;
+}
+
+test('evalLogits: teacher-forced rows reproduce greedy answers, dense is deterministic, recall is 1 with every cluster and below at 90%', async () => {
+  const dense = await chat.ask(QUESTION, { mode: { kind: 'dense' }, maxTokens: 12, remember: false });
+  const reference = await chat.evalLogits(QUESTION, dense.tokens, { kind: 'dense' });
+  assert.equal(reference.nVocab, model.info.nVocab);
+  assert.deepEqual(argmaxRows(reference.logits, reference.nVocab), dense.tokens);
+  assert.deepEqual((await chat.evalLogits(QUESTION, dense.tokens, { kind: 'dense' })).logits, reference.logits);
+  assert.deepEqual(reference.recallPerLayer, []);
+
+  const all = await chat.evalLogits(QUESTION, dense.tokens, { kind: 'all' }, { recall: true });
+  assert.equal(all.sparsity, 0);
+  assert.equal(all.recallPerLayer.length, model.info.nLayers);
+  for (const r of all.recallPerLayer) assert.ok(Math.abs(r - 1) < 1e-5, `recall ${r}`);
+
+  const mode = { kind: 'sparsity', sparsity: 0.9 } as const;
+  const squeezed = await chat.ask(QUESTION, { mode, maxTokens: 12, remember: false });
+  const scored = await chat.evalLogits(QUESTION, squeezed.tokens, mode, { recall: true });
+  assert.deepEqual(argmaxRows(scored.logits, scored.nVocab), squeezed.tokens);
+  assert.ok(Math.abs(scored.sparsity - 0.9) <= 0.05, `sparsity ${scored.sparsity}`);
+  for (const r of scored.recallPerLayer) assert.ok(r > 0 && r <= 1 + 1e-6, `recall ${r}`);
+  assert.ok(scored.recallPerLayer.some((r) => r < 0.99));
+  await assert.rejects(chat.evalLogits(QUESTION, [], { kind: 'dense' }), { code: 'EVAL_EMPTY' });
 });
 
 test('a second open loads the pack, and an answer evaluates only the question', async () => {
