@@ -241,43 +241,50 @@ constexpr int kX86Lanes = 8;
 // 64 threads (8 rows) a block: a decode GEMV of a few hundred rows still spreads over most SMs.
 constexpr int kX86Threads = 64;
 constexpr int kX86Rows = kX86Threads / kX86Lanes;
-// Blocks whose weight words one thread loads before using them: 16 x 8 lanes x 34 bytes keeps
-// enough bytes in flight for a 4096-row Q8_0 GEMV (32 rows an SM on an H100) to approach bandwidth.
-constexpr int kX86Unroll = 16;
+// Blocks whose weight words one thread loads before using them. Measured on an H100
+// (bench/results/gpu-e2e-2026-11-26.md): 16 left a 4096 x 4096 Q8_0 GEMV at 450 GB/s, each row
+// still waiting 8 memory round trips; decode (one token) takes 32, halving them. Prefill keeps 8:
+// its 8 tokens' chains already give each load enough work, and more would spill registers.
+constexpr int kX86DecodeUnroll = 32, kX86PrefillUnroll = 8;
 
-template <typename T>
+// kTokens activation rows per grid row (1 for decode), kUnroll blocks loaded ahead.
+template <typename T, int kTokens, int kUnroll>
 static __global__ void __launch_bounds__(kX86Threads) matmul_x86_kernel(MatmulQParams p) {
     const int l = threadIdx.x % kX86Lanes;
     const int row = blockIdx.x * kX86Rows + threadIdx.x / kX86Lanes;
     const bool valid = row < p.n_rows; // no early return: the lanes meet in shuffles
-    const int t0 = blockIdx.y * kMatmulTokens;
-    const int nt = min(kMatmulTokens, p.n_tokens - t0);
+    const int t0 = blockIdx.y * kTokens;
+    const int nt = min(kTokens, p.n_tokens - t0);
     const int n_blocks = valid ? p.n_cols / 32 : 0;
     const uint8_t* w = static_cast<const uint8_t*>(p.w) + (valid ? row : 0) * p.w_row_bytes;
     const uint8_t* a = static_cast<const uint8_t*>(p.a) + t0 * p.a_row_bytes;
 
-    float acc[kMatmulTokens] = {}, sum_m[kMatmulTokens] = {};
-    for (int blk0 = 0; blk0 < n_blocks; blk0 += kX86Unroll) {
-        typename T::W wv[kX86Unroll];
+    float acc[kTokens] = {}, sum_m[kTokens] = {};
+    for (int blk0 = 0; blk0 < n_blocks; blk0 += kUnroll) {
+        // Past the row's end a lane re-reads its last block and discards the term: no branch
+        // between the loads, so they are all issued before the first is used.
+        typename T::W wv[kUnroll];
 #pragma unroll
-        for (int u = 0; u < kX86Unroll; ++u) {
-            if (blk0 + u < n_blocks) wv[u] = T::load(w + static_cast<long>(blk0 + u) * T::kBytes, l);
-        }
+        for (int u = 0; u < kUnroll; ++u) wv[u] = T::load(w + static_cast<long>(min(blk0 + u, n_blocks - 1)) * T::kBytes, l);
 #pragma unroll
-        for (int u = 0; u < kX86Unroll; ++u) {
-            if (blk0 + u >= n_blocks) break;
-            const long a_off = static_cast<long>(blk0 + u) * T::kActBytes;
+        for (int t = 0; t < kTokens; ++t) {
+            if (t >= nt) break;
+            const uint8_t* at = a + t * p.a_row_bytes;
 #pragma unroll
-            for (int t = 0; t < kMatmulTokens; ++t) {
-                if (t >= nt) break;
-                const uint8_t* ab = a + t * p.a_row_bytes + a_off;
-                acc[t] = fmaf(T::scale(wv[u], ab), static_cast<float>(T::lane_sum(wv[u], ab, l)), acc[t]);
-                if (T::kHasMin) sum_m[t] = T::min_term(wv[u], ab, sum_m[t]);
+            for (int u = 0; u < kUnroll; ++u) {
+                const bool in_row = blk0 + u < n_blocks;
+                const uint8_t* ab = at + static_cast<long>(min(blk0 + u, n_blocks - 1)) * T::kActBytes;
+                const float next = fmaf(T::scale(wv[u], ab), static_cast<float>(T::lane_sum(wv[u], ab, l)), acc[t]);
+                acc[t] = in_row ? next : acc[t];
+                if (T::kHasMin) {
+                    const float next_m = T::min_term(wv[u], ab, sum_m[t]);
+                    sum_m[t] = in_row ? next_m : sum_m[t];
+                }
             }
         }
     }
 #pragma unroll
-    for (int t = 0; t < kMatmulTokens; ++t) {
+    for (int t = 0; t < kTokens; ++t) {
         float x = acc[t];
         x += __shfl_down_sync(0xffffffffu, x, 4, kX86Lanes); // lane l < 4: a_l + a_(l+4)
         x += __shfl_down_sync(0xffffffffu, x, 2, kX86Lanes); // lane l < 2: (a_l + a_(l+4)) + (a_(l+2) + a_(l+6))
@@ -291,9 +298,14 @@ cudaError_t launch_x86(const MatmulQParams& p, cudaStream_t stream) {
     if (p.n_cols % 32 != 0 || p.w_row_bytes < static_cast<long>(p.n_cols / 32) * T::kBytes ||
         p.a_row_bytes < static_cast<long>(p.n_cols / 32) * T::kActBytes)
         return cudaErrorInvalidValue;
-    const dim3 grid((p.n_rows + kX86Rows - 1) / kX86Rows, (p.n_tokens + kMatmulTokens - 1) / kMatmulTokens);
+    const unsigned row_blocks = (p.n_rows + kX86Rows - 1) / kX86Rows;
+    if (p.n_tokens == 1) {
+        matmul_x86_kernel<T, 1, kX86DecodeUnroll><<<row_blocks, kX86Threads, 0, stream>>>(p);
+        return cudaGetLastError();
+    }
+    const dim3 grid(row_blocks, (p.n_tokens + kMatmulTokens - 1) / kMatmulTokens);
     if (grid.y > 65535) return cudaErrorInvalidValue;
-    matmul_x86_kernel<T><<<grid, kX86Threads, 0, stream>>>(p);
+    matmul_x86_kernel<T, kMatmulTokens, kX86PrefillUnroll><<<grid, kX86Threads, 0, stream>>>(p);
     return cudaGetLastError();
 }
 
