@@ -273,27 +273,31 @@ public:
 #undef SQ_E2E
     }
 
-    // Milliseconds per replay of fn captured as one CUDA graph.
+    // Milliseconds per replay of fn captured as one CUDA graph. Captured on capture_stream (the
+    // legacy stream cannot capture), replayed on the legacy stream, where median_ms's events are.
     double graph_ms(const std::function<cudaError_t()>& fn, int reps) {
         cudaGraph_t g = nullptr;
         cudaGraphExec_t exec = nullptr;
-        if (!ok(cudaStreamBeginCapture(s_, cudaStreamCaptureModeThreadLocal), "capture")) return -1.0;
+        if (!ok(cudaStreamBeginCapture(capture_, cudaStreamCaptureModeThreadLocal), "capture")) return -1.0;
+        s_ = capture_;
         const cudaError_t queued = fn();
-        if (!ok(cudaStreamEndCapture(s_, &g), "capture") || !ok(queued, "capture") ||
+        s_ = nullptr;
+        if (!ok(cudaStreamEndCapture(capture_, &g), "capture") || !ok(queued, "capture") ||
             !ok(cudaGraphInstantiate(&exec, g, 0), "instantiate"))
             return -1.0;
         cudaGraphDestroy(g);
-        const double ms = median_ms([&] { return cudaGraphLaunch(exec, s_); }, reps);
+        const double ms = median_ms([&] { return cudaGraphLaunch(exec, nullptr); }, reps);
         cudaGraphExecDestroy(exec);
-        return ms;
+        return ok(cudaDeviceSynchronize(), "graph replays") ? ms : -1.0;
     }
 
-    void set_stream(cudaStream_t s) { s_ = s; }
+    void set_capture_stream(cudaStream_t s) { capture_ = s; }
 
 private:
     Model& m_;
     Context& c_;
-    cudaStream_t s_ = nullptr;
+    cudaStream_t s_ = nullptr;       // where kernels are queued: the legacy stream, as median_ms times it
+    cudaStream_t capture_ = nullptr; // non-blocking, for graph captures
 };
 
 size_t weight_bytes(const Matrix& w) { return size_t(w.rows) * q8_row_bytes(w.cols); }
@@ -352,14 +356,15 @@ int main(int argc, char** argv) {
             return 1;
         }
         Step step(m, c);
-        step.set_stream(stream);
+        step.set_capture_stream(stream);
         {
             cuda::SqueezedDecodeParams p = step.squeezed_params(0);
             c.sq_ws.alloc(std::max(cuda::squeezed_decode_workspace_bytes(p), cuda::squeeze_lookup_workspace_bytes(p.lookup)));
             if (!c.sq_ws.ok) return 1;
         }
         if (!gemv_done) {
-            // Each matrix kind over the 32 layers' copies (no layer finds the last one's rows in L2).
+            // Each matrix kind over the 32 layers' copies (no layer finds the last one's rows in L2),
+            // one graph replay, so launch gaps do not count.
             std::printf("\n%-10s %7s %7s %10s %9s\n", "GEMV Q8_0", "rows", "cols", "us", "GB/s");
             const char* names[7] = {"attn_q", "attn_k", "attn_v", "attn_out", "ffn_gate", "ffn_up", "ffn_down"};
             for (int i = 0; i < 8; ++i) {
@@ -370,7 +375,7 @@ int main(int argc, char** argv) {
                 };
                 const int n = i == 7 ? 1 : kLayers;
                 float* y = i == 7 ? m.logits.ptr : m.gate.ptr;
-                const double ms = median_ms([&] {
+                const double ms = step.graph_ms([&] {
                     cudaError_t e = cudaSuccess;
                     for (int il = 0; il < n && e == cudaSuccess; ++il) e = step.gemv(pick(il), y);
                     return e;
@@ -412,6 +417,7 @@ int main(int argc, char** argv) {
         const double squeezed_step = step.graph_ms([&] { return step.run(Attn::Squeezed); }, reps);
         if (dense_step < 0 || squeezed_step < 0 || lookup < 0 || gemv_all < 0) return 1;
 
+        if (!ok(cudaDeviceSynchronize(), "decode steps")) return 1;
         const std::vector<int> keys = c.n_keys.download();
         double selected = 0.0;
         for (const int k : keys) selected += k;
