@@ -3,7 +3,8 @@
 # (cuda-forward-bench on a generated SmolLM2-shaped model beside the CPU; cuda-e2e-bench, Llama-3.1-8B
 # shape, 32K and 128K context, dense vs squeezed 90%), then the checks that the forward pass still
 # gives the CPU's bits (cuda-forward-test: generated models, the SmolLM2-shaped one greedy for 64
-# tokens) and cuda-ops-test. Benches first: what a call ran before its time limit comes back.
+# tokens) and cuda-ops-test, and an ncu summary of one SmolLM2-shaped decode step. Benches first:
+# what a call ran before its time limit comes back.
 # Builds into the directory forward-device.sh uses, so its PART=2 (real SmolLM2, carried in .gl/smol-b
 # with half A carried here in .gl/smol-a) can follow on the warm machine without a rebuild.
 # Preparing (here, .gl/ is ignored):
@@ -37,3 +38,12 @@ $BUILD/cuda-forward-test > "$OUT/forward-test.txt" 2>&1
 echo "cuda-forward-test exit $?"; tail -12 "$OUT/forward-test.txt"
 $BUILD/cuda-ops-test > "$OUT/ops-test.txt" 2>&1
 echo "cuda-ops-test exit $?"; tail -3 "$OUT/ops-test.txt"
+# Where a SmolLM2-shaped decode step spends its time: one eager step's ~573 kernels (after the
+# bench's two prefills of 33 tokens and one decode step), durations only.
+if command -v ncu > /dev/null; then
+  SKIP=${NCU_SKIP:-1719}
+  timeout ${NCU_TIMEOUT:-120} ncu --clock-control none --metrics gpu__time_duration.sum --launch-skip $SKIP \
+    --launch-count 573 --print-summary per-kernel --csv $BUILD/cuda-forward-bench smollm2-shape --threads 4 \
+    --prompt 33 --decode 4 > "$OUT/ncu-smollm2-decode.csv" 2>&1
+  echo "ncu exit $?"
+fi
