@@ -242,9 +242,10 @@ constexpr int kX86Lanes = 8;
 constexpr int kX86Threads = 64;
 constexpr int kX86Rows = kX86Threads / kX86Lanes;
 // Blocks whose weight words one thread loads before using them. Measured on an H100
-// (bench/results/gpu-e2e-2026-11-26.md): 16 left a 4096 x 4096 Q8_0 GEMV at 450 GB/s, each row
-// still waiting 8 memory round trips; decode (one token) takes 32, halving them. Prefill keeps 8:
-// its 8 tokens' chains already give each load enough work, and more would spill registers.
+// (bench/results/gpu-forward-2026-11-26.md, gpu-e2e-2026-11-26.md): decode with 32 and no branch
+// between the loads runs SmolLM2-shaped decode at 416 tok/s (16 behind branches: 307; one at a
+// time: 268) and 8B-shaped Q8_0 GEMVs at 1.2-1.9 TB/s. Prefill keeps 8: 8 tokens x 16 cost a third
+// of its speed, and 8 x 32 spills registers.
 constexpr int kX86DecodeUnroll = 32, kX86PrefillUnroll = 8;
 
 // kTokens activation rows per grid row (1 for decode), kUnroll blocks loaded ahead.

@@ -2,7 +2,7 @@
 // attention vs Squeezed Attention at 90% sparsity, each phase of a step timed on its own.
 //
 // Model: 32 layers, n_embd 4096, 32 heads / 8 KV heads, head_dim 128, n_ff 14336, vocab 128256,
-// every matrix Q8_0 (8.0 GiB read per token). A decode step runs the CUDA forward pass's kernels in
+// every matrix Q8_0 (7.43 GiB read per token). A decode step runs the CUDA forward pass's kernels in
 // its order (rms_norm, quantize_rows, matmul_q, rope, kv_store, attention, swiglu, add; the head),
 // queued by this tool rather than by CudaForward; norms fused into the conversion as there, and is replayed from a CUDA graph.
 // Attention per layer: dense = attention_decode over the whole F16 cache (fixed context + dynamic
