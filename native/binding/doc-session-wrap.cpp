@@ -322,10 +322,9 @@ DocSessionWrap::DocSessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
 Napi::Value DocSessionWrap::create(const Napi::CallbackInfo& info, std::shared_ptr<sq::Model> model) {
     Napi::Env env = info.Env();
     Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
-    sq::ContextParams params;
-    params.n_ctx = static_cast<uint32_t>(number_option(opts, "nCtx", std::min<uint32_t>(model->hparams().n_ctx_train, 8192)));
-    params.n_threads = static_cast<uint32_t>(number_option(opts, "nThreads", 0));
-    params.n_batch = static_cast<uint32_t>(number_option(opts, "nBatch", params.n_batch));
+    const sq::ContextParams params = context_params_from_js(opts, *model);
+    // The squeeze path hooks the CPU forward pass's attention and reads its KV cache.
+    if (params.backend != sq::Backend::Cpu) throw usage_error(env, "document sessions run on the CPU (backend 'cpu')");
     auto state = std::make_shared<State>();
     sq::Status st;
     try {

@@ -140,7 +140,7 @@ bool make_context(int n_fixed, int n_dyn, Context& c) {
         !fill_u16(c.v.ptr, elems * 2, [](float f) { return f32_to_f16(f); }))
         return false;
     std::mt19937 gen(11 + n_fixed);
-    e2e::Noise noise{0x9e3779b97f4a7c15ULL ^ uint64_t(n_fixed) * 31};
+    Noise noise{0x9e3779b97f4a7c15ULL ^ uint64_t(n_fixed) * 31};
     std::vector<squeeze::HeadIndex> heads;
     std::vector<float> q(size_t(kHeads) * kDim);
     const int group = kHeads / kKvHeads;

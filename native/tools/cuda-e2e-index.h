@@ -1,10 +1,7 @@
-// A synthetic two-level squeeze index for cuda-e2e-bench, and thresholds that reach a target
-// sparsity for one query. What is synthetic: cluster sizes are uniform random cuts of the context
-// (roughly exponential sizes, some empty); level-1 centroids are random, level-2 centroids their
-// parent's plus noise (so the levels agree as with real keys); the query of each head leans towards
-// one parent's direction, as real queries favour a few clusters. The same construction as
-// cuda-squeeze-bench (which measures attention alone); thresholds here keep every parent of a kept
-// cluster (calibration's parent_keep = 1), so the tree loses no kept key.
+// A synthetic two-level squeeze index for cuda-e2e-bench (the trees of cuda-synthetic-index.h, as
+// cuda-squeeze-bench uses), and thresholds that reach a target sparsity for one query: the query of
+// each head leans towards one parent's direction, as real queries favour a few clusters. Thresholds
+// keep every parent of a kept cluster (calibration's parent_keep = 1), so the tree loses no kept key.
 #pragma once
 
 #include <algorithm>
@@ -15,56 +12,13 @@
 #include <vector>
 
 #include "cuda-squeeze-index.h"
+#include "cuda-synthetic-index.h"
 
 namespace sq::tools::e2e {
 
-struct Noise {
-    uint64_t s;
-    float next() { // uniform in [-1, 1)
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        return static_cast<float>(s >> 40) * (2.0f / 16777216.0f) - 1.0f;
-    }
-};
-
-// first[] of n ranges over total items with uniform random cuts.
-inline std::vector<uint32_t> cuts(uint32_t n, uint32_t total, std::mt19937& gen) {
-    std::vector<uint32_t> first(n + 1, 0);
-    first[n] = total;
-    std::uniform_int_distribution<uint32_t> dist(0, total);
-    for (uint32_t i = 1; i < n; ++i) first[i] = dist(gen);
-    std::sort(first.begin() + 1, first.end() - 1);
-    return first;
-}
-
 // K1 = 1% and K2 = 5% of n_tokens clusters after n_always always-attended slots; no keys.
 inline squeeze::HeadIndex make_head(uint32_t n_tokens, uint32_t n_always, int head_dim, std::mt19937& gen, Noise& noise) {
-    const uint32_t k1 = std::max(1u, n_tokens / 100), k2 = std::max(1u, n_tokens / 20);
-    squeeze::HeadIndex h;
-    h.n_tokens = n_tokens;
-    h.head_dim = head_dim;
-    h.n_always = n_always;
-    h.levels.resize(2);
-    squeeze::ClusterLevel &top = h.levels[0], &fine = h.levels[1];
-    top.n_clusters = k1;
-    fine.n_clusters = k2;
-    top.first = cuts(k1, k2, gen);
-    fine.first = cuts(k2, n_tokens - n_always, gen);
-    for (uint32_t& f : fine.first) f += n_always;
-    top.centroids.resize(size_t{k1} * head_dim);
-    fine.centroids.resize(size_t{k2} * head_dim);
-    for (float& c : top.centroids) c = noise.next();
-    top.counts.assign(k1, 0);
-    fine.counts.resize(k2);
-    for (uint32_t p = 0; p < k1; ++p)
-        for (uint32_t c = top.first[p]; c < top.first[p + 1]; ++c) {
-            fine.counts[c] = fine.first[c + 1] - fine.first[c];
-            top.counts[p] += fine.counts[c];
-            for (int e = 0; e < head_dim; ++e)
-                fine.centroids[size_t{c} * head_dim + e] = top.centroids[size_t{p} * head_dim + e] + 0.6f * noise.next();
-        }
-    return h;
+    return make_synthetic_head(n_tokens, std::max(1u, n_tokens / 100), std::max(1u, n_tokens / 20), n_always, head_dim, gen, noise);
 }
 
 // log s_j of every cluster of level l for query head q ([head_dim]), centroids rounded to `type`.

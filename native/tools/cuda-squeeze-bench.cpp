@@ -35,6 +35,7 @@
 #include "attention-decode.cuh"
 #include "cuda-bench-util.h"
 #include "cuda-squeeze-index.h"
+#include "cuda-synthetic-index.h"
 #include "device.cuh"
 #include "squeezed-decode.cuh"
 
@@ -53,55 +54,6 @@ struct Options {
     long max_keys = 512 * 1024;
     const char* json_path = nullptr;
 };
-
-// Fast deterministic noise (the bench builds ~10^8 centroid values).
-struct Noise {
-    uint64_t s;
-    float next() { // uniform in [-1, 1)
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        return static_cast<float>(s >> 40) * (2.0f / 16777216.0f) - 1.0f;
-    }
-};
-
-// first[] of n ranges over total items with uniform random cuts (uneven sizes, some empty).
-std::vector<uint32_t> cuts(uint32_t n, uint32_t total, std::mt19937& gen) {
-    std::vector<uint32_t> first(n + 1, 0);
-    first[n] = total;
-    std::uniform_int_distribution<uint32_t> dist(0, total);
-    for (uint32_t i = 1; i < n; ++i) first[i] = dist(gen);
-    std::sort(first.begin() + 1, first.end() - 1);
-    return first;
-}
-
-// A two-level tree without keys (the bench fills the K/V store separately).
-squeeze::HeadIndex make_head(uint32_t n_tokens, uint32_t k1, uint32_t k2, std::mt19937& gen, Noise& noise) {
-    squeeze::HeadIndex h;
-    h.n_tokens = n_tokens;
-    h.head_dim = kDim;
-    h.n_always = kAlways;
-    h.levels.resize(2);
-    squeeze::ClusterLevel &top = h.levels[0], &fine = h.levels[1];
-    top.n_clusters = k1;
-    fine.n_clusters = k2;
-    top.first = cuts(k1, k2, gen);
-    fine.first = cuts(k2, n_tokens - kAlways, gen);
-    for (uint32_t& f : fine.first) f += kAlways;
-    top.centroids.resize(size_t{k1} * kDim);
-    fine.centroids.resize(size_t{k2} * kDim);
-    for (float& c : top.centroids) c = noise.next();
-    top.counts.assign(k1, 0);
-    fine.counts.resize(k2);
-    for (uint32_t p = 0; p < k1; ++p)
-        for (uint32_t c = top.first[p]; c < top.first[p + 1]; ++c) {
-            fine.counts[c] = fine.first[c + 1] - fine.first[c];
-            top.counts[p] += fine.counts[c];
-            for (int e = 0; e < kDim; ++e)
-                fine.centroids[size_t{c} * kDim + e] = top.centroids[size_t{p} * kDim + e] + 0.6f * noise.next();
-        }
-    return h;
-}
 
 // log s of every cluster for every head of the group (before any pruning): [level][g][j].
 void log_scores(const squeeze::HeadIndex& h, const float* q, int group, float scale, std::vector<std::vector<double>>& out) {
@@ -205,7 +157,7 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
     s.q.resize(size_t(kHeads) * kDim);
     s.scores.resize(hkv);
     for (int kv = 0; kv < hkv; ++kv) {
-        s.heads.push_back(make_head(n, k1, k2, gen, noise));
+        s.heads.push_back(make_synthetic_head(n, k1, k2, kAlways, kDim, gen, noise));
         // Each query head leans towards one parent's direction, as real queries favour a few clusters.
         for (int g = 0; g < group; ++g) {
             const uint32_t p = std::uniform_int_distribution<uint32_t>(0, k1 - 1)(gen);
