@@ -118,7 +118,7 @@ export class DocPacks {
         signal: opening.controller.signal,
         packDir: this.packDir,
       });
-      // DocChat listens for the abort only once its build starts: one that came earlier is honoured here.
+      // A pack loaded from disk returns without looking at the signal: a Cancel meanwhile still wins.
       if (opening.controller.signal.aborted) throw Object.assign(new Error('cancelled'), { code: 'SQUEEZE_CANCELLED' });
       const b = docChat.pack.build;
       if (b) await recordBuildRate(this.packDir, model.fingerprint(), b.nFixed, b.prefillMs + b.clusterMs + b.calibrateMs + b.writeMs);

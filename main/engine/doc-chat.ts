@@ -201,6 +201,8 @@ export class DocChat {
         if (code !== 'PACK_MISSING') rebuildReason = `${code}: ${(e as Error).message}`;
       }
     }
+    // An abort while the pack was being looked for cancels the build before it starts.
+    if (options.signal?.aborted) throw coded('SQUEEZE_CANCELLED', 'building the document pack was cancelled');
     const onAbort = () => native.cancel();
     options.signal?.addEventListener('abort', onAbort);
     let build: NativeIngestResult;
