@@ -1,5 +1,5 @@
-// Generated GGUF models for the GPU forward-pass tools (cuda-forward-test, cuda-forward-bench): a
-// minimal GGUF writer and random weights of every type the GPU path reads, elements of about the
+// Generated GGUF models for the GPU forward-pass tools (cuda-forward-test, cuda-forward-bench): random
+// weights of every type the GPU path reads (written with gguf/gguf-writer.h), elements of about the
 // requested standard deviation, so activations stay O(1) through the layers.
 #pragma once
 
@@ -16,56 +16,9 @@
 #include "backend/cpu/quants.h"
 #include "common/half.h"
 #include "common/tensor-type.h"
+#include "gguf/gguf-writer.h"
 
 namespace sq::forward_model {
-
-// ---- a minimal GGUF writer ------------------------------------------------------------------
-
-class TinyGguf {
-public:
-    void kv_u32(const std::string& key, uint32_t v) { key_header(key, 4); put(v, kvs_); ++n_kv_; }
-    void kv_f32(const std::string& key, float v) { key_header(key, 6); put(v, kvs_); ++n_kv_; }
-    void kv_str(const std::string& key, const std::string& v) { key_header(key, 8); put_str(v, kvs_); ++n_kv_; }
-    void tensor(const std::string& name, std::vector<uint64_t> ne, TensorType type, const std::vector<uint8_t>& bytes) {
-        put_str(name, infos_);
-        put(static_cast<uint32_t>(ne.size()), infos_);
-        for (uint64_t d : ne) put(d, infos_);
-        put(static_cast<uint32_t>(type), infos_);
-        put(static_cast<uint64_t>(data_.size()), infos_);
-        data_.insert(data_.end(), bytes.begin(), bytes.end());
-        data_.resize((data_.size() + 31) / 32 * 32, 0);
-        ++n_tensors_;
-    }
-    bool write(const std::string& path) const {
-        std::vector<uint8_t> out;
-        put(0x46554747u, out); // "GGUF"
-        put(3u, out);
-        put(n_tensors_, out);
-        put(n_kv_, out);
-        out.insert(out.end(), kvs_.begin(), kvs_.end());
-        out.insert(out.end(), infos_.begin(), infos_.end());
-        out.resize((out.size() + 31) / 32 * 32, 0);
-        out.insert(out.end(), data_.begin(), data_.end());
-        std::FILE* f = std::fopen(path.c_str(), "wb");
-        if (!f) return false;
-        const bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
-        return std::fclose(f) == 0 && ok;
-    }
-
-private:
-    template <typename T> static void put(T v, std::vector<uint8_t>& b) {
-        const auto* p = reinterpret_cast<const uint8_t*>(&v);
-        b.insert(b.end(), p, p + sizeof v);
-    }
-    static void put_str(const std::string& s, std::vector<uint8_t>& b) {
-        put(static_cast<uint64_t>(s.size()), b);
-        b.insert(b.end(), s.begin(), s.end());
-    }
-    void key_header(const std::string& key, uint32_t type) { put_str(key, kvs_); put(type, kvs_); }
-
-    uint64_t n_kv_ = 0, n_tensors_ = 0;
-    std::vector<uint8_t> kvs_, infos_, data_;
-};
 
 // ---- random weights of each type, elements of standard deviation about `scale` ---------------
 
@@ -120,7 +73,7 @@ struct Shape {
 // Writes a random model of shape s with weights of `type` under $TMPDIR; returns its path, or ""
 // when the file cannot be written.
 inline std::string write_model(const Shape& s, TensorType type, uint32_t seed) {
-    TinyGguf g;
+    GgufWriter g;
     g.kv_str("general.architecture", s.arch);
     const std::string a = s.arch + ".";
     g.kv_u32(a + "block_count", s.n_layers);

@@ -17,6 +17,7 @@
 #include "backend/cpu/thread-pool.h"
 #include "check.h"
 #include "common/half.h"
+#include "gguf/gguf-writer.h"
 #include "model/model.h"
 
 #define CHECK_CODE(status, want)                                                              \
@@ -27,61 +28,6 @@
     } while (0)
 
 namespace {
-
-// ---- a minimal GGUF writer for crafted files ----------------------------------------------------
-
-class TinyGguf {
-public:
-    void kv_u32(const std::string& key, uint32_t v) { key_header(key, 4); put(v); ++n_kv_; }
-    void kv_f32(const std::string& key, float v) { key_header(key, 6); put(v); ++n_kv_; }
-    void kv_str(const std::string& key, const std::string& v) { key_header(key, 8); put_str(v); ++n_kv_; }
-    // An F32 tensor (or raw bytes of another type) of shape ne (ne[0] = row length).
-    void tensor(const std::string& name, std::vector<uint64_t> ne, const std::vector<float>& data) {
-        std::vector<uint8_t> bytes(data.size() * 4);
-        std::memcpy(bytes.data(), data.data(), bytes.size());
-        tensor_raw(name, std::move(ne), 0, bytes);
-    }
-    void tensor_raw(const std::string& name, std::vector<uint64_t> ne, uint32_t type, const std::vector<uint8_t>& bytes) {
-        put_str(name, tensor_infos_);
-        put(static_cast<uint32_t>(ne.size()), tensor_infos_);
-        for (uint64_t d : ne) put(d, tensor_infos_);
-        put(type, tensor_infos_);
-        put(static_cast<uint64_t>(data_.size()), tensor_infos_);
-        data_.insert(data_.end(), bytes.begin(), bytes.end());
-        data_.resize((data_.size() + 31) / 32 * 32, 0);
-        ++n_tensors_;
-    }
-    void write(const std::string& path) const {
-        std::vector<uint8_t> out;
-        put(0x46554747u, out); // "GGUF"
-        put(3u, out);
-        put(n_tensors_, out);
-        put(n_kv_, out);
-        out.insert(out.end(), kvs_.begin(), kvs_.end());
-        out.insert(out.end(), tensor_infos_.begin(), tensor_infos_.end());
-        out.resize((out.size() + 31) / 32 * 32, 0);
-        out.insert(out.end(), data_.begin(), data_.end());
-        std::FILE* f = std::fopen(path.c_str(), "wb");
-        std::fwrite(out.data(), 1, out.size(), f);
-        std::fclose(f);
-    }
-
-private:
-    template <typename T> static void put(T v, std::vector<uint8_t>& b) {
-        const auto* p = reinterpret_cast<const uint8_t*>(&v);
-        b.insert(b.end(), p, p + sizeof v);
-    }
-    template <typename T> void put(T v) { put(v, kvs_); }
-    static void put_str(const std::string& s, std::vector<uint8_t>& b) {
-        put(static_cast<uint64_t>(s.size()), b);
-        b.insert(b.end(), s.begin(), s.end());
-    }
-    void put_str(const std::string& s) { put_str(s, kvs_); }
-    void key_header(const std::string& key, uint32_t type) { put_str(key); put(type); }
-
-    uint64_t n_kv_ = 0, n_tensors_ = 0;
-    std::vector<uint8_t> kvs_, tensor_infos_, data_;
-};
 
 struct TinySpec {
     std::string arch = "llama";
@@ -100,7 +46,7 @@ std::string temp_path(const std::string& name) {
 
 // A random F32 model of the given shape; weights scaled so activations stay O(1).
 std::string write_tiny_model(const TinySpec& s, const std::string& name) {
-    TinyGguf g;
+    sq::GgufWriter g;
     g.kv_str("general.architecture", s.arch);
     const std::string a = s.arch + ".";
     g.kv_u32(a + "block_count", s.n_layers);
@@ -121,7 +67,7 @@ std::string write_tiny_model(const TinySpec& s, const std::string& name) {
         for (uint64_t d : ne) n *= d;
         std::vector<float> v(n);
         for (float& x : v) x = mean + scale * normal(rng);
-        g.tensor(tname, ne, v);
+        g.tensor_f32(tname, ne, v);
     };
     const uint64_t hd = s.n_embd / s.n_heads, q_dim = hd * s.n_heads, kv_dim = hd * s.n_kv_heads;
     const float in_scale = 1.0f / std::sqrt(static_cast<float>(s.n_embd));
@@ -145,7 +91,7 @@ std::string write_tiny_model(const TinySpec& s, const std::string& name) {
         add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, 1.0f / std::sqrt(static_cast<float>(s.n_ff)));
     }
     const std::string path = temp_path(name);
-    g.write(path);
+    CHECK(g.write(path));
     return path;
 }
 
@@ -427,7 +373,7 @@ TEST_CASE("Model::load gives coded errors naming what is wrong") {
 }
 
 TEST_CASE("Model::load rejects weight types without CPU kernels, naming tensor and type") {
-    TinyGguf g;
+    sq::GgufWriter g;
     g.kv_str("general.architecture", "llama");
     for (auto [k, v] : std::vector<std::pair<std::string, uint32_t>>{{"block_count", 1}, {"embedding_length", 256},
                                                                      {"feed_forward_length", 256},
@@ -438,15 +384,15 @@ TEST_CASE("Model::load rejects weight types without CPU kernels, naming tensor a
     auto f32 = [&](const std::string& name, std::vector<uint64_t> ne) {
         uint64_t n = 1;
         for (uint64_t d : ne) n *= d;
-        g.tensor(name, ne, std::vector<float>(n, 0.5f));
+        g.tensor_f32(name, ne, std::vector<float>(n, 0.5f));
     };
     f32("token_embd.weight", {256, 4});
     f32("output_norm.weight", {256});
     f32("blk.0.attn_norm.weight", {256});
     // Q2_K (type 10): a real GGUF type, 84 bytes per 256 elements, which the engine cannot run.
-    g.tensor_raw("blk.0.attn_q.weight", {256, 256}, 10, std::vector<uint8_t>(84 * 256, 0));
+    g.tensor("blk.0.attn_q.weight", {256, 256}, sq::TensorType::Q2_K, std::vector<uint8_t>(84 * 256, 0));
     const std::string path = temp_path("q2k");
-    g.write(path);
+    CHECK(g.write(path));
     std::unique_ptr<sq::Model> m;
     sq::Status st = sq::Model::load(path, m);
     std::remove(path.c_str());
