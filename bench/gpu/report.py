@@ -7,17 +7,14 @@ our dense decode beside PyTorch SDPA (cuDNN, flash) measured in the same device 
 import argparse
 import json
 
-from report_util import write_report
+from report_util import add_report_args, write_report
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ours", required=True)
     ap.add_argument("--sdpa", required=True)
-    ap.add_argument("--out-dir", required=True)
-    ap.add_argument("--date", required=True)
-    ap.add_argument("--commit", default="unknown")
-    ap.add_argument("--command", default="")
+    add_report_args(ap)
     args = ap.parse_args()
     ours = json.load(open(args.ours))
     sdpa = json.load(open(args.sdpa))

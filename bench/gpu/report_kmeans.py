@@ -6,17 +6,14 @@
 import argparse
 import json
 
-from report_util import md_table, write_report
+from report_util import add_report_args, md_table, write_report
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True)
     ap.add_argument("--test", default="")
-    ap.add_argument("--out-dir", required=True)
-    ap.add_argument("--date", required=True)
-    ap.add_argument("--commit", default="unknown")
-    ap.add_argument("--command", default="")
+    add_report_args(ap)
     args = ap.parse_args()
     b = json.load(open(args.bench))
     goal = "met" if b["total_s"] <= 10 else "**not met**"

@@ -8,18 +8,14 @@ all measured in the same device run.
 import argparse
 import json
 
-from report_util import fmt, md_table, write_report
+from report_util import add_report_args, fmt, md_table, write_report
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ours", required=True)
     ap.add_argument("--sdpa", required=True)
-    ap.add_argument("--out-dir", required=True)
-    ap.add_argument("--date", required=True)
-    ap.add_argument("--commit", default="unknown")
-    ap.add_argument("--command", default="")
-    ap.add_argument("--notes", default="", help="file whose markdown is appended (op tests, observations)")
+    add_report_args(ap, notes=True)
     args = ap.parse_args()
     ours = json.load(open(args.ours))
     sdpa = json.load(open(args.sdpa))

@@ -9,18 +9,14 @@ import argparse
 import json
 import os
 
-from report_util import fmt, md_table, write_report
+from report_util import add_report_args, fmt, md_table, write_report
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--squeezed", required=True)
     ap.add_argument("--sdpa", required=True)
-    ap.add_argument("--out-dir", required=True)
-    ap.add_argument("--date", required=True)
-    ap.add_argument("--commit", default="unknown")
-    ap.add_argument("--command", default="")
-    ap.add_argument("--notes", default="", help="markdown appended to the report (op tests, observations)")
+    add_report_args(ap, notes=True)
     args = ap.parse_args()
     sq = json.load(open(args.squeezed))
     sdpa = json.load(open(args.sdpa))

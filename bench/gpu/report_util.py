@@ -3,6 +3,16 @@ import json
 import os
 
 
+def add_report_args(ap, notes=False):
+    """The arguments every report script takes: where to write, and what the run was."""
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--date", required=True)
+    ap.add_argument("--commit", default="unknown")
+    ap.add_argument("--command", default="")
+    if notes:
+        ap.add_argument("--notes", default="", help="file whose markdown is appended (op tests, observations)")
+
+
 def md_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
