@@ -36,9 +36,9 @@ def median_ms(fn, reps):
     return statistics.median(times)
 
 
-def run_backend(backend, q, k, v, gqa, reps):
+def run_backend(backend, q, k, v, gqa, reps, mask=None):
     with sdpa_kernel(BACKENDS[backend]):
-        fn = lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=gqa)
+        fn = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
         fn()
         return median_ms(fn, reps)
 

@@ -16,20 +16,11 @@ import argparse
 import json
 
 import torch
-import torch.nn.functional as F
-from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.bias import causal_lower_right
 
-from sdpa_bench import BACKENDS, median_ms
+from sdpa_bench import BACKENDS, run_backend
 
 QUESTION = 1024
-
-
-def run(backend, q, k, v, gqa, mask, reps):
-    with sdpa_kernel(BACKENDS[backend]):
-        fn = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
-        fn()
-        return median_ms(fn, reps)
 
 
 def main():
@@ -57,14 +48,14 @@ def main():
                            "backend": backend, "mask": mask_name}
                     mode = "native"
                     try:
-                        ms = run(backend, q, k, v, n_kv_heads != n_heads, mask, args.reps)
+                        ms = run_backend(backend, q, k, v, n_kv_heads != n_heads, args.reps, mask)
                     except Exception as native_error:  # GQA or this mask refused
                         row["native_error"] = str(native_error).splitlines()[0][:200]
                         try:
                             group = n_heads // n_kv_heads
                             ke, ve = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
                             mode = "expanded"
-                            ms = run(backend, q, ke, ve, False, mask, args.reps)
+                            ms = run_backend(backend, q, ke, ve, False, args.reps, mask)
                             del ke, ve
                         except Exception as error:
                             row["error"] = str(error).splitlines()[0][:200]
