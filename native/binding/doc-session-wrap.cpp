@@ -4,17 +4,13 @@
 
 #include "addon-data.h"
 #include "convert.h"
+#include "session-job.h"
 
 namespace sqnode {
 
 namespace {
 
 using StatePtr = std::shared_ptr<DocSessionWrap::State>;
-
-struct BusyGuard {
-    StatePtr state;
-    ~BusyGuard() { state->busy.store(false); }
-};
 
 double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -34,46 +30,33 @@ sq::squeeze::PackMeta expected_meta(const sq::Model& model, std::string doc_hash
     return m;
 }
 
-class LoadPackWorker : public Napi::AsyncWorker {
+class LoadPackWorker : public SessionJob<DocSessionWrap::State> {
 public:
     LoadPackWorker(Napi::Env env, StatePtr state, std::string path, std::string doc_hash, std::vector<int32_t> fixed)
-        : Napi::AsyncWorker(env), state_(std::move(state)), path_(std::move(path)), doc_hash_(std::move(doc_hash)),
-          fixed_(std::move(fixed)), deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
+        : SessionJob(env, std::move(state), "loading the document pack"), path_(std::move(path)), doc_hash_(std::move(doc_hash)),
+          fixed_(std::move(fixed)) {}
 
 protected:
-    void Execute() override {
-        BusyGuard guard{state_};
-        try {
-            const double t0 = now_ms();
-            auto pack = std::make_shared<sq::squeeze::Pack>();
-            status_ = sq::squeeze::pack_read(path_, expected_meta(*state_->model, doc_hash_, fixed_), *pack);
-            if (status_) status_ = state_->session->attach(pack);
-            load_ms_ = now_ms() - t0;
-        } catch (const std::bad_alloc&) {
-            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory loading the document pack");
-        }
+    sq::Status run() override {
+        const double t0 = now_ms();
+        auto pack = std::make_shared<sq::squeeze::Pack>();
+        sq::Status st = sq::squeeze::pack_read(path_, expected_meta(*state_->model, doc_hash_, fixed_), *pack);
+        if (st) st = state_->session->attach(pack);
+        load_ms_ = now_ms() - t0;
+        return st;
     }
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (!status_) {
-            deferred_.Reject(status_error(env, status_).Value());
-            return;
-        }
+    Napi::Value result(Napi::Env env) override {
         const sq::squeeze::Pack& pack = *state_->session->pack();
         Napi::Object out = Napi::Object::New(env);
         out.Set("loadMs", load_ms_);
         out.Set("nFixed", static_cast<double>(pack.meta.fixed_tokens.size()));
         out.Set("sourceMap", pack.meta.source_map);
-        deferred_.Resolve(out);
+        return out;
     }
 
 private:
-    StatePtr state_;
     std::string path_, doc_hash_;
     std::vector<int32_t> fixed_;
-    Napi::Promise::Deferred deferred_;
-    sq::Status status_;
     double load_ms_ = 0;
 };
 
@@ -94,7 +77,7 @@ public:
 
 protected:
     void Execute(const ExecutionProgress& progress) override {
-        BusyGuard guard{state_};
+        BusyGuard<DocSessionWrap::State> guard{state_};
         try {
             auto pack = std::make_shared<sq::squeeze::Pack>();
             status_ = state_->session->ingest(
@@ -212,7 +195,7 @@ public:
 
 protected:
     void Execute(const ExecutionProgress& progress) override {
-        BusyGuard guard{state_};
+        BusyGuard<DocSessionWrap::State> guard{state_};
         try {
             status_ = state_->session->answer(
                 tokens_, mode_, params_, [&](int32_t token) { progress.Send(&token, 1); return true; }, &state_->cancel, result_);
@@ -261,28 +244,15 @@ private:
 };
 
 // Teacher-forced logits of a continuation in one mode (DocSession::eval_logits).
-class EvalLogitsWorker : public Napi::AsyncWorker {
+class EvalLogitsWorker : public SessionJob<DocSessionWrap::State> {
 public:
     EvalLogitsWorker(Napi::Env env, StatePtr state, std::vector<int32_t> tokens, std::vector<int32_t> continuation, sq::SqueezeMode mode)
-        : Napi::AsyncWorker(env), state_(std::move(state)), tokens_(std::move(tokens)), continuation_(std::move(continuation)),
-          mode_(mode), deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
+        : SessionJob(env, std::move(state), "scoring the continuation"), tokens_(std::move(tokens)),
+          continuation_(std::move(continuation)), mode_(mode) {}
 
 protected:
-    void Execute() override {
-        BusyGuard guard{state_};
-        try {
-            status_ = state_->session->eval_logits(tokens_, continuation_, mode_, result_);
-        } catch (const std::bad_alloc&) {
-            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory scoring the continuation");
-        }
-    }
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (!status_) {
-            deferred_.Reject(status_error(env, status_).Value());
-            return;
-        }
+    sq::Status run() override { return state_->session->eval_logits(tokens_, continuation_, mode_, result_); }
+    Napi::Value result(Napi::Env env) override {
         Napi::Object out = Napi::Object::New(env);
         Napi::Float32Array logits = Napi::Float32Array::New(env, result_.logits.size()); // [n_continuation][n_vocab]
         std::copy(result_.logits.begin(), result_.logits.end(), logits.Data());
@@ -291,16 +261,12 @@ protected:
         out.Set("target", result_.target);
         const sq::squeeze::SqueezeStats& s = result_.stats;
         out.Set("stats", stats_to_js(env, s, s.lookup_seconds * 1e3, s.attention_seconds * 1e3));
-        deferred_.Resolve(out);
+        return out;
     }
-    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
 private:
-    StatePtr state_;
     std::vector<int32_t> tokens_, continuation_;
     sq::SqueezeMode mode_;
-    Napi::Promise::Deferred deferred_;
-    sq::Status status_;
     sq::EvalResult result_;
 };
 
@@ -355,10 +321,7 @@ Napi::Value DocSessionWrap::load_pack(const Napi::CallbackInfo& info) {
     std::string doc_hash = string_option(env, o, "docHash");
     std::vector<int32_t> fixed = tokens_from_js(o.Get("fixedTokens"));
     claim(env);
-    auto* worker = new LoadPackWorker(env, state_, info[0].As<Napi::String>().Utf8Value(), std::move(doc_hash), std::move(fixed));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new LoadPackWorker(env, state_, info[0].As<Napi::String>().Utf8Value(), std::move(doc_hash), std::move(fixed)))->start();
 }
 
 // ingest(fixedTokens, { path, docHash, sourceMap }, onProgress?(phase, done, total)):
@@ -406,10 +369,7 @@ Napi::Value DocSessionWrap::eval_logits(const Napi::CallbackInfo& info) {
     Napi::Object opts = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
     const sq::SqueezeMode mode = mode_from_js(env, opts);
     claim(env);
-    auto* worker = new EvalLogitsWorker(env, state_, std::move(tokens), std::move(continuation), mode);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new EvalLogitsWorker(env, state_, std::move(tokens), std::move(continuation), mode))->start();
 }
 
 Napi::Value DocSessionWrap::cancel(const Napi::CallbackInfo& info) {

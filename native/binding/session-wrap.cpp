@@ -2,18 +2,13 @@
 
 #include "addon-data.h"
 #include "convert.h"
+#include "session-job.h"
 
 namespace sqnode {
 
 namespace {
 
 using StatePtr = std::shared_ptr<SessionWrap::State>;
-
-// Releases the session for the next job however the worker ends.
-struct BusyGuard {
-    StatePtr state;
-    ~BusyGuard() { state->busy.store(false); }
-};
 
 // Streams each generated token to `onToken(token)` on the JS thread; resolves with the result.
 class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
@@ -27,7 +22,7 @@ public:
 
 protected:
     void Execute(const ExecutionProgress& progress) override {
-        BusyGuard guard{state_};
+        BusyGuard<SessionWrap::State> guard{state_};
         try {
             status_ = state_->session->generate(
                 prompt_, params_, [&](int32_t token) { progress.Send(&token, 1); return true; },
@@ -69,39 +64,21 @@ private:
 };
 
 // Logits of every position of `tokens`, evaluated from an empty cache (reference comparisons).
-class EvalLogitsWorker : public Napi::AsyncWorker {
+class EvalLogitsWorker : public SessionJob<SessionWrap::State> {
 public:
     EvalLogitsWorker(Napi::Env env, StatePtr state, std::vector<int32_t> tokens)
-        : Napi::AsyncWorker(env), state_(std::move(state)), tokens_(std::move(tokens)),
-          deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
+        : SessionJob(env, std::move(state), "evaluating logits"), tokens_(std::move(tokens)) {}
 
 protected:
-    void Execute() override {
-        BusyGuard guard{state_};
-        try {
-            status_ = state_->session->eval_all_logits(tokens_, logits_);
-        } catch (const std::bad_alloc&) {
-            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory evaluating logits");
-        }
-    }
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (!status_) {
-            deferred_.Reject(status_error(env, status_).Value());
-            return;
-        }
+    sq::Status run() override { return state_->session->eval_all_logits(tokens_, logits_); }
+    Napi::Value result(Napi::Env env) override {
         Napi::Float32Array out = Napi::Float32Array::New(env, logits_.size()); // [n_tokens][n_vocab]
         std::copy(logits_.begin(), logits_.end(), out.Data());
-        deferred_.Resolve(out);
+        return out;
     }
-    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
 private:
-    StatePtr state_;
     std::vector<int32_t> tokens_;
-    Napi::Promise::Deferred deferred_;
-    sq::Status status_;
     std::vector<float> logits_;
 };
 
@@ -167,10 +144,7 @@ Napi::Value SessionWrap::eval_logits(const Napi::CallbackInfo& info) {
     if (info.Length() < 1) throw usage_error(env, "evalLogits(tokens)");
     std::vector<int32_t> tokens = tokens_from_js(info[0]);
     claim(env);
-    auto* worker = new EvalLogitsWorker(env, state_, std::move(tokens));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new EvalLogitsWorker(env, state_, std::move(tokens)))->start();
 }
 
 Napi::Value SessionWrap::cancel(const Napi::CallbackInfo& info) {
