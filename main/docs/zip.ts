@@ -50,37 +50,48 @@ function need(bytes: Uint8Array, offset: number, length: number, what: string): 
   }
 }
 
-/** The central directory's entries, in order. */
-export function readZipEntries(bytes: Uint8Array): ZipEntry[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let eocd = -1;
-  for (let at = bytes.length - EOCD_SIZE; at >= Math.max(0, bytes.length - EOCD_SIZE - MAX_COMMENT); at--) {
-    if (view.getUint32(at, true) === EOCD_SIG && at + EOCD_SIZE + view.getUint16(at + 20, true) <= bytes.length) {
-      eocd = at;
+export interface ZipEnd {
+  /** where the end-of-central-directory record starts in the bytes searched */
+  at: number;
+  entries: number;
+  directorySize: number;
+  directoryOffset: number;
+}
+
+/** The end-of-central-directory record in `tail`, the last bytes of the file (at least EOCD + comment). */
+export function findZipEnd(tail: Uint8Array): ZipEnd {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  let at = -1;
+  for (let i = tail.length - EOCD_SIZE; i >= Math.max(0, tail.length - EOCD_SIZE - MAX_COMMENT); i--) {
+    if (view.getUint32(i, true) === EOCD_SIG && i + EOCD_SIZE + view.getUint16(i + 20, true) <= tail.length) {
+      at = i;
       break;
     }
   }
-  if (eocd < 0) throw new ZipError('no end-of-central-directory record: not a ZIP file, or a truncated one');
-  const count = view.getUint16(eocd + 10, true);
-  const cdSize = view.getUint32(eocd + 12, true);
-  const cdOffset = view.getUint32(eocd + 16, true);
-  if (view.getUint16(eocd + 4, true) !== 0 || view.getUint16(eocd + 6, true) !== 0 || view.getUint16(eocd + 8, true) !== count) {
+  if (at < 0) throw new ZipError('no end-of-central-directory record: not a ZIP file, or a truncated one');
+  const entries = view.getUint16(at + 10, true);
+  const directorySize = view.getUint32(at + 12, true);
+  const directoryOffset = view.getUint32(at + 16, true);
+  if (view.getUint16(at + 4, true) !== 0 || view.getUint16(at + 6, true) !== 0 || view.getUint16(at + 8, true) !== entries) {
     throw new ZipError('a multi-disk archive');
   }
-  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) throw new ZipError('a ZIP64 archive');
-  if (cdOffset + cdSize > eocd) throw new ZipError(`the central directory (${cdSize} bytes at ${cdOffset}) overlaps its end record at ${eocd}`);
+  if (entries === 0xffff || directorySize === 0xffffffff || directoryOffset === 0xffffffff) throw new ZipError('a ZIP64 archive');
+  return { at, entries, directorySize, directoryOffset };
+}
 
+/** The entries of a central directory (`directory` holds exactly its bytes), in order. */
+export function parseZipDirectory(directory: Uint8Array, count: number): ZipEntry[] {
+  const view = new DataView(directory.buffer, directory.byteOffset, directory.byteLength);
   const entries: ZipEntry[] = [];
-  let at = cdOffset;
+  let at = 0;
   for (let i = 0; i < count; i++) {
-    need(bytes, at, CD_SIZE, `central directory entry ${i}`);
-    if (at + CD_SIZE > cdOffset + cdSize) throw new ZipError(`central directory entry ${i} lies outside the directory`);
+    need(directory, at, CD_SIZE, `central directory entry ${i}`);
     if (view.getUint32(at, true) !== CD_SIG) throw new ZipError(`central directory entry ${i} has a bad signature`);
     const nameLength = view.getUint16(at + 28, true);
     const variable = nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
-    need(bytes, at + CD_SIZE, variable, `central directory entry ${i}'s name`);
+    need(directory, at + CD_SIZE, variable, `central directory entry ${i}'s name`);
     entries.push({
-      name: Buffer.from(bytes.subarray(at + CD_SIZE, at + CD_SIZE + nameLength)).toString('utf8'),
+      name: Buffer.from(directory.subarray(at + CD_SIZE, at + CD_SIZE + nameLength)).toString('utf8'),
       flags: view.getUint16(at + 8, true),
       method: view.getUint16(at + 10, true),
       crc32: view.getUint32(at + 16, true),
@@ -91,6 +102,15 @@ export function readZipEntries(bytes: Uint8Array): ZipEntry[] {
     at += CD_SIZE + variable;
   }
   return entries;
+}
+
+/** The central directory's entries of a whole archive in memory, in order. */
+export function readZipEntries(bytes: Uint8Array): ZipEntry[] {
+  const end = findZipEnd(bytes);
+  if (end.directoryOffset + end.directorySize > end.at) {
+    throw new ZipError(`the central directory (${end.directorySize} bytes at ${end.directoryOffset}) overlaps its end record at ${end.at}`);
+  }
+  return parseZipDirectory(bytes.subarray(end.directoryOffset, end.directoryOffset + end.directorySize), end.entries);
 }
 
 /** An entry's bytes: inflated (or stored), at most `maxBytes`, CRC-checked. */

