@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { isDocumentError, readDocx, readFolder } from '../../main/docs/index.ts';
-import { makeDocx, makeZip, para } from './make-docx.ts';
+import { makeZip } from '../support/make-zip.ts';
+import { makeDocx, para } from './make-docx.ts';
 
 function rejects(bytes: Uint8Array, code: string, message: RegExp): void {
   assert.throws(() => readDocx(bytes, 'memo.docx'), (e: unknown) => {

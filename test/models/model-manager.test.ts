@@ -12,7 +12,7 @@ import { openModelFile } from '../../main/models/inspect.ts';
 import { fileNameForUrl, ModelManager, type DownloadProgressEvent } from '../../main/models/model-manager.ts';
 import { makeRandomModel } from '../support/random-model.ts';
 import { startFileServer } from './file-server.ts';
-import { makeZip } from './make-zip.ts';
+import { makeZip } from '../support/make-zip.ts';
 
 const server = await startFileServer();
 after(() => server.close());

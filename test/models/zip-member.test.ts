@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { extractZipMember, listZip } from '../../main/models/zip-member.ts';
-import { makeZip } from './make-zip.ts';
+import { makeZip } from '../support/make-zip.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'squeeze-zip-'));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -1,5 +1,5 @@
-// Writes zip archives shaped like Python wheels (deflated members, a central directory), so the
-// wheel path of the model manager can be tested without PyPI.
+// Writes zip archives for tests (deflated or stored members, CRCs, a central directory): the
+// wheels of the model manager's tests and the .docx files of the document tests.
 import { deflateRawSync, crc32 } from 'node:zlib';
 
 export interface ZipInput {
