@@ -30,6 +30,7 @@
 #include "device.cuh"
 #include "gemv.cuh"
 #include "lse-merge.cuh"
+#include "matmul-mma.cuh"
 #include "rms-norm.cuh"
 #include "rope.cuh"
 #include "swiglu.cuh"
@@ -442,6 +443,83 @@ TEST_CASE("gemv: Q8_0 and Q4_K against dequantized f32 rows") {
             }
         }
     }
+}
+
+// ---- tensor-core GEMM (prefill) -----------------------------------------------------------------
+
+// Random but valid weight blocks of a 32-element type: every quant bit pattern, small scales.
+std::vector<uint8_t> random_q32_rows(TensorType type, int n_rows, int n_cols, long row_bytes) {
+    const int block = type == TensorType::Q8_0 ? 34 : type == TensorType::Q4_0 ? 18 : 20;
+    std::vector<uint8_t> w(static_cast<size_t>(n_rows) * row_bytes);
+    for (uint8_t& b : w) b = static_cast<uint8_t>(rng()());
+    for (int r = 0; r < n_rows; ++r) {
+        for (int b = 0; b < n_cols / 32; ++b) {
+            uint8_t* blk = &w[r * row_bytes + b * block];
+            const uint16_t d = f32_to_f16(uniform(0.001f, 0.02f)), m = f32_to_f16(uniform(-0.1f, 0.0f));
+            std::memcpy(blk, &d, 2);
+            if (type == TensorType::Q4_1) std::memcpy(blk + 2, &m, 2);
+        }
+    }
+    return w;
+}
+
+TEST_CASE("matmul_mma: Q8_0, Q4_0, Q4_1 against the CPU vec_dot on awkward sizes") {
+    // Same quantized inputs as the CPU op; only the order of the float additions differs (whole
+    // blocks here, 8 lanes of 4 elements there), so each output is compared relative to
+    // sum |w x|, which cancellation cannot shrink.
+    struct Case { int n_rows, n_tokens, n_cols; };
+    const Case cases[] = {{1, 1, 32}, {67, 33, 96}, {200, 65, 576}, {129, 513, 1536}, {64, 64, 4096}, {576, 130, 160}};
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1}) {
+        const cpu::TypeKernels* tk = cpu::type_kernels(type);
+        CHECK(tk != nullptr);
+        if (!tk) continue;
+        const cpu::TypeKernels* ak = cpu::type_kernels(tk->vec_dot_type);
+        const int block = type == TensorType::Q8_0 ? 34 : type == TensorType::Q4_0 ? 18 : 20;
+        const int act_block = tk->vec_dot_type == TensorType::Q8_1 ? 36 : 34;
+        for (const Case& c : cases) {
+            // Rows padded to 4 bytes where the blocks leave them short (an odd block count).
+            const long row_bytes = (long{c.n_cols / 32} * block + 3) / 4 * 4;
+            const long a_row_bytes = (long{c.n_cols / 32} * act_block + 15) / 16 * 16;
+            const long y_stride = c.n_rows + 3;
+            const std::vector<uint8_t> w = random_q32_rows(type, c.n_rows, c.n_cols, row_bytes);
+            std::vector<float> x(static_cast<size_t>(c.n_tokens) * c.n_cols);
+            for (float& v : x) v = uniform(-1.0f, 1.0f);
+            std::vector<uint8_t> a(static_cast<size_t>(c.n_tokens) * a_row_bytes);
+            for (int t = 0; t < c.n_tokens; ++t) ak->from_float(&x[size_t(t) * c.n_cols], &a[t * a_row_bytes], c.n_cols);
+
+            DeviceBuffer<uint8_t> dw(w), da(a), ws(cuda::matmul_mma_workspace_bytes(c.n_tokens, c.n_cols));
+            DeviceBuffer<float> dy(static_cast<size_t>(c.n_tokens) * y_stride);
+            dy.poison();
+            const cuda::WeightType wt = static_cast<cuda::WeightType>(type);
+            CHECK(cuda::matmul_mma_supports(wt, c.n_cols, row_bytes));
+            const cuda::MatmulMmaParams p{dw.ptr, wt, c.n_rows, c.n_cols, row_bytes, da.ptr, a_row_bytes, c.n_tokens,
+                                          ws.ptr, dy.ptr, y_stride};
+            CHECK_CUDA(cuda::matmul_mma(p, nullptr));
+            CHECK_CUDA(cudaDeviceSynchronize());
+            const std::vector<float> y = dy.download();
+
+            std::vector<float> wrow(c.n_cols);
+            double worst = 0.0;
+            for (int r = 0; r < c.n_rows; ++r) {
+                tk->to_float(&w[r * row_bytes], wrow.data(), c.n_cols);
+                for (int t = 0; t < c.n_tokens; ++t) {
+                    float ref = 0.0f;
+                    tk->vec_dot(c.n_cols, &ref, &w[r * row_bytes], &a[t * a_row_bytes]);
+                    double mag = 0.0;
+                    for (int k = 0; k < c.n_cols; ++k) mag += std::fabs(double(wrow[k]) * x[size_t(t) * c.n_cols + k]);
+                    const double e = std::fabs(double(y[t * y_stride + r]) - ref) / std::max(mag, 1e-30);
+                    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+                }
+            }
+            char what[80];
+            std::snprintf(what, sizeof what, "%s %d rows x %d tokens x %d cols", tensor_type_traits(uint32_t(type)).name,
+                          c.n_rows, c.n_tokens, c.n_cols);
+            report("matmul_mma", what, worst, 1e-5);
+        }
+    }
+    DeviceBuffer<float> dy(1);
+    const cuda::MatmulMmaParams bad{dy.ptr, cuda::WeightType::Q8_0, 1, 48, 68, dy.ptr, 64, 1, dy.ptr, dy.ptr, 1};
+    CHECK(cuda::matmul_mma(bad, nullptr) == cudaErrorInvalidValue); // 48 columns: not whole blocks
 }
 
 } // namespace

@@ -10,6 +10,10 @@
 // A decode step is some 20 small kernels per layer, so launching them costs more than running them.
 // The second decode step is captured into a CUDA graph (the position read on the device) and every
 // later one replays it; SQUEEZE_CUDA_GRAPHS=0 turns that off (benchmarks compare the two).
+//
+// Batches of kMatmulMmaMinTokens tokens or more run their Q8_0/Q4_0/Q4_1 matmuls on int8 tensor
+// cores (matmul-mma.cuh), whose block sums round differently from the CPU's 8-lane order; decode
+// and small batches keep the CPU's bits. SQUEEZE_CUDA_GEMM=0 keeps every batch on the CPU's order.
 #include "cuda-forward.h"
 
 #include <algorithm>
@@ -29,6 +33,7 @@
 #include "device.cuh"
 #include "get-rows.cuh"
 #include "kv-store.cuh"
+#include "matmul-mma.cuh"
 #include "matmul-q.cuh"
 #include "quantize-rows.cuh"
 #include "rms-norm.cuh"
@@ -125,6 +130,8 @@ private:
     float* logits_ = nullptr;   // [n_batch][n_vocab]
     uint8_t* act_ = nullptr;    // [n_batch][act_row_capacity_] matmul input in its vec_dot type
     long act_row_capacity_ = 0;
+    void* mma_workspace_ = nullptr; // matmul_mma_workspace_bytes(n_batch, widest input)
+    bool gemm_ = false;             // large batches may use the tensor-core GEMM
     int* ids_ = nullptr;        // [n_batch]
     float* rope_cs_ = nullptr;  // [n_batch][n_rot] cos/sin of each token's position
     float* decode_workspace_ = nullptr; // split-K attention beyond the batch kernel's key limit
@@ -256,6 +263,13 @@ Status CudaForward::init(const Model& model, const ContextParams& params, const 
         }
     }
     SQ_TRY(alloc_n(nb * act_row_capacity_, &act_, "matmul inputs"));
+    const char* gemm = std::getenv("SQUEEZE_CUDA_GEMM");
+    gemm_ = !(gemm && std::strcmp(gemm, "0") == 0) && n_batch_ >= static_cast<uint32_t>(cuda::kMatmulMmaMinTokens);
+    if (gemm_) {
+        const int widest = static_cast<int>(std::max({hp_.n_embd, static_cast<uint32_t>(q_dim), hp_.n_ff}));
+        SQ_TRY(alloc(cuda::matmul_mma_workspace_bytes(static_cast<int>(n_batch_), widest), &mma_workspace_,
+                     "the GEMM workspace"));
+    }
     batch_kernel_max_keys_ = cuda::attention_batch_max_keys(hp_.head_dim);
     const char* graphs = std::getenv("SQUEEZE_CUDA_GRAPHS");
     // A replayed step reads the position on the device, so its attention is sized for n_ctx keys.
@@ -300,6 +314,12 @@ Status CudaForward::project(const float* x, int n_cols, int n, const DeviceMatri
             SQ_CUDA(cuda::quantize_rows(qp, stream_), "quantize_rows");
             converted = true;
             have = want;
+        }
+        if (gemm_ && n >= cuda::kMatmulMmaMinTokens && cuda::matmul_mma_supports(w.type, n_cols, w.row_bytes)) {
+            const cuda::MatmulMmaParams mp{w.data, w.type, w.n_rows, n_cols, w.row_bytes, act_, a_row_bytes, n,
+                                           mma_workspace_, ys[i], w.n_rows};
+            SQ_CUDA(cuda::matmul_mma(mp, stream_), "matmul_mma");
+            continue;
         }
         const cuda::MatmulQParams mp{w.data, w.type, w.n_rows, n_cols, w.row_bytes, act_, a_row_bytes, n, ys[i], w.n_rows};
         SQ_CUDA(cuda::matmul_q(mp, stream_), "matmul_q");
