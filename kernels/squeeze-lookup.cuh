@@ -8,11 +8,17 @@
 // s_j >= tau_l (compared as scale q.c_j - log D >= log tau_l). The finest clusters that pass for any
 // head of the group (GQA union) give the slots, after the always-attended ones [0, n_always).
 //
-// Work is O(clusters), never O(keys), in kernels over clusters: score level 0 (logits and per-chunk
-// log-sum-exp partials of D); one selection pass per deeper level (pass masks of the children of
-// passing parents; level 0 itself when it is the only level), the finest also counting keys per
-// block; compaction, where each block writes its clusters' slot runs at an offset summed from the
-// earlier blocks' counts, so the list comes out in slot order. Two levels: three kernels.
+// Work is O(clusters), never O(keys), in one kernel launch (plus a memset of its counters): blocks
+// take work items from a ticket counter: level-0 scoring items (logits and per-chunk log-sum-exp
+// partials of D; the last chunk of a head reduces log D), then selection items of 256 clusters per
+// deeper level (pass masks of the children of passing parents; level 0 itself when it is the only
+// level). Items of the finest level also write their passing clusters' slot runs, at an offset
+// found by decoupled look-back over the earlier segments of the head, so the list comes out in
+// slot order. An item waits only on items ticketed before it (per-head counters), so heads overlap
+// and no launch boundary separates the phases. The separate-kernel version (score, select,
+// compact) spent 130 us at 512K keys / 32 KV heads on an H200 (bench/results/
+// gpu-squeezed-2026-11-26-lookup-profile.md): its selection blocks ran at 36% occupancy and its
+// compaction binary-searched every slot.
 //
 // Centroids are stored in the cache type (f16/bf16): the lookup then reads half the bytes of f32,
 // and a centroid only estimates a cluster's attention.

@@ -4,12 +4,15 @@
 // cluster-ordered store in place, dense split-K attention covers the dynamic tokens, and lse_merge
 // joins the two parts.
 //
-// Kernels, in order: squeeze_lookup (three for a two-level tree), attention_decode over the slot
-// lists (one + the merge of its slices), and with dynamic tokens attention_decode over them (one +
-// merge) and the final lse_merge.
+// Kernels, in order: squeeze_lookup (a memset of its counters and one kernel), then
+// squeezed_attention over the slot lists, cut into equal chunks across all KV heads, whose merge
+// also joins the dynamic tokens' state (attention_decode over them, run before it when n_dyn > 0).
+// per_head_split = 1 runs the earlier path instead: attention_decode over the slot lists, each
+// head's list split on its own, and lse_merge with the dynamic part.
 //
-// Measured on an H200 (bench/results/gpu-squeezed-2026-11-26.md): 5.3x cuDNN dense at 90% sparsity
-// with 512K keys and 32 KV heads, 2.7x with 8; the lookup takes 37-57% of the time there.
+// Measured on an H200 before the fused lookup (bench/results/gpu-squeezed-2026-11-26-graph.md):
+// 5.3x cuDNN dense at 90% sparsity with 512K keys and 32 KV heads, 2.7x with 8; the lookup took
+// 37-57% of the time there.
 #pragma once
 
 #include <cstddef>
@@ -37,7 +40,8 @@ struct SqueezedDecodeParams {
     float* out;             // [n_heads][head_dim]
     float* lse;             // [n_heads] natural log, or null
     void* workspace;        // squeezed_decode_workspace_bytes(*this) bytes, 256-byte aligned
-    int tensor_cores;       // fixed part's kernel: 0 default, 1 mma, -1 CUDA cores (AttentionDecodeParams)
+    int tensor_cores;       // with per_head_split, attention_decode's kernel: 0 default, 1 mma, -1 CUDA cores
+    int per_head_split;     // 0: equal chunks across all heads (squeezed_attention); 1: attention_decode's per-head split
 };
 
 size_t squeezed_decode_workspace_bytes(const SqueezedDecodeParams& p);

@@ -54,13 +54,14 @@ def main():
         f"Command: `{args.command}`",
         "",
         "One query token, bf16, H = 32, d = 128. Squeezed = lookup (level-1 centroids in full, level-2 children of",
-        "passing parents, compaction) + split-K attention over the selected slots, read in place. K1 = 1% and",
+        "passing parents, the slot lists) + split-K attention over the selected slots, read in place. K1 = 1% and",
         "K2 = 5% of N clusters of uneven sizes, 104 always-attended slots. Achieved = 1 - keys read / keys.",
         "TB/s = (K and V bytes of the selected keys + centroid bytes) / time. Speedup = dense time / squeezed time.",
         "Median over 7 batches of back-to-back calls (CUDA events); index copies rotated so L2 holds no previous call.",
         "",
-        "Other kernel: the same squeezed decode with the attention kernel the default does not pick for this group",
-        "(mma = tensor cores, cores = CUDA cores). Heads max/mean: the largest KV head's selected keys over the mean.",
+        "Other kernel: the same squeezed decode with the alternative the row names (per-head: attention_decode",
+        "splitting each head's list on its own instead of equal chunks across all heads; mma / cores: the attention",
+        "kernel the default does not pick). Heads max/mean: the largest KV head's selected keys over the mean.",
     ]
     if graphs:
         lines.append("Graph: the same squeezed decode replayed from CUDA graphs (no host launches in the timing).")

@@ -15,7 +15,8 @@
 // finds the previous call's rows in L2 (as in a real decode, where the other layers evict them).
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events).
 //
-// "graph": the same calls replayed from CUDA graphs.
+// "graph": the same calls replayed from CUDA graphs. "alt" ("per-head"): the same lookup, then
+// attention_decode splitting each head's list on its own (the path before the equal chunks).
 //
 //   cuda-squeeze-bench [--reps 20] [--json FILE] [--min-keys 0] [--max-keys 524288]
 #include <cstdio>
@@ -244,19 +245,20 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
         const double head_spread = selected > 0 ? most / (selected / hkv) : 0.0; // largest head's keys / mean
         const double achieved = 1.0 - selected / (double(hkv) * n);
 
-        // The default attention kernel (CUDA cores for one head per KV head, tensor cores for GQA) and the other one.
-        const auto timed = [&](int tensor_cores) {
+        // The default (lookup + attention in equal chunks across all heads) and, as "alt", the same
+        // lookup with attention_decode splitting each head's list on its own.
+        const auto timed = [&](int per_head_split) {
             turn = 0;
             return median_ms([&] {
                 cuda::SqueezedDecodeParams p = params(turn++ % copies);
                 p.workspace = ws.ptr;
-                p.tensor_cores = tensor_cores;
+                p.per_head_split = per_head_split;
                 return cuda::squeezed_decode(p, nullptr);
             }, opt.reps);
         };
         const double total_ms = timed(0);
-        // The same calls replayed from CUDA graphs (one per index copy): the host's launches (five to
-        // seven kernels a call) leave the timing, what remains are the kernels and their boundaries.
+        // The same calls replayed from CUDA graphs (one per index copy): the host's launches (a memset
+        // and three kernels a call) leave the timing, what remains are the kernels and their boundaries.
         double graph_ms = -1.0;
         {
             cudaStream_t stream = nullptr;
@@ -281,8 +283,8 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
             for (cudaGraphExec_t g : graphs) cudaGraphExecDestroy(g);
             if (stream) cudaStreamDestroy(stream);
         }
-        const double alt_ms = timed(group == 1 ? 1 : -1);
-        const char* alt_kernel = group == 1 ? "mma" : "cores";
+        const double alt_ms = timed(1);
+        const char* alt_kernel = "per-head";
         turn = 0;
         const double lookup_ms = median_ms([&] {
             cuda::SqueezedDecodeParams p = params(turn++ % copies);

@@ -146,7 +146,9 @@ squeeze::HeadIndex make_kmeans(uint32_t n_tokens, uint32_t d, const squeeze::Clu
     return h;
 }
 
-enum class TauMode { Dense, Quantile, None };
+// Lopsided: KV head 0 selects every key and the other heads none beyond the always-attended ones
+// (see make_lopsided), so the attention's equal chunks all fall on one head.
+enum class TauMode { Dense, Quantile, None, Lopsided };
 
 struct Case {
     const char* what;
@@ -167,6 +169,11 @@ std::vector<float> pick_tau(const Case& c, const std::vector<squeeze::HeadIndex>
     const size_t n_levels = heads[0].levels.size();
     std::vector<float> tau(n_levels, 0.0f);
     if (c.tau_mode == TauMode::Dense) return tau;
+    if (c.tau_mode == TauMode::Lopsided) {
+        // Half of what every cluster scores under a zero query (1 / clustered keys, at every level).
+        tau.assign(n_levels, 0.5f / static_cast<float>(heads[0].n_tokens - heads[0].n_always));
+        return tau;
+    }
     if (c.tau_mode == TauMode::None) {
         if (n_levels) tau[0] = 2.0f; // s_j <= 1/n_j <= 1: nothing passes
         return tau;
@@ -275,6 +282,25 @@ double rel_error(const std::vector<A>& a, const std::vector<B>& b) {
     return den > 0.0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
+// Heads >= 1 of a two-level tree: parents at +u, children at -u, and their query at 4u. Every
+// parent then scores the same, 1 / clustered keys (D is over the parents), and every child
+// exp(-8 scale |u|^2) times less: none passes. Head 0 keeps its tree and gets a zero query, so
+// every cluster of every level scores 1 / clustered keys and passes.
+void make_lopsided(std::vector<squeeze::HeadIndex>& heads, std::vector<float>& q, int group) {
+    const uint32_t d = heads[0].head_dim;
+    std::vector<float> u(d);
+    for (float& x : u) x = normal(0.7f);
+    for (size_t kv = 0; kv < heads.size(); ++kv) {
+        for (int g = 0; g < group; ++g)
+            for (uint32_t e = 0; e < d; ++e) q[(kv * group + g) * d + e] = kv == 0 ? 0.0f : 4.0f * u[e];
+        if (kv == 0) continue;
+        for (size_t l = 0; l < heads[kv].levels.size(); ++l) {
+            std::vector<float>& cent = heads[kv].levels[l].centroids;
+            for (size_t i = 0; i < cent.size(); ++i) cent[i] = l == 0 ? u[i % d] : -u[i % d];
+        }
+    }
+}
+
 void run_case(const Case& c) {
     const int group = c.n_heads / c.n_kv_heads, d = c.head_dim;
     const float scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -289,7 +315,6 @@ void run_case(const Case& c) {
         } else {
             heads[kv] = make_tree(c.n_tokens, d, c.n_always, c.k, c.empties, centres);
         }
-        tools::round_centroids(heads[kv], c.type);
         // Each query head looks towards one cluster, so heads of a group select different clusters.
         const uint32_t n_centres = static_cast<uint32_t>(centres.size() / d);
         for (int g = 0; g < group; ++g) {
@@ -298,6 +323,8 @@ void run_case(const Case& c) {
                 q[(size_t(kv) * group + g) * d + e] = (n_centres ? 0.4f * centres[size_t(pick) * d + e] : 0.0f) + normal(0.5f);
         }
     }
+    if (c.tau_mode == TauMode::Lopsided) make_lopsided(heads, q, group);
+    for (auto& h : heads) tools::round_centroids(h, c.type);
     std::vector<const squeeze::HeadIndex*> ptrs;
     for (const auto& h : heads) ptrs.push_back(&h);
     tools::GpuSqueezeIndex gi;
@@ -359,6 +386,10 @@ void run_case(const Case& c) {
     if (!same) check::fail(__FILE__, __LINE__, std::string(c.what) + ": selection differs from lookup_select");
     if (c.tau_mode == TauMode::Dense) CHECK(n_ref == size_t(c.n_kv_heads) * c.n_tokens);
     if (c.tau_mode == TauMode::None) CHECK(n_ref == size_t(c.n_kv_heads) * heads[0].n_always);
+    if (c.tau_mode == TauMode::Lopsided) {
+        CHECK(got_n[0] == c.n_tokens);
+        for (int kv = 1; kv < c.n_kv_heads; ++kv) CHECK(got_n[kv] == int(heads[0].n_always));
+    }
 
     const std::vector<float> got = out.download(), got_lse = lse.download();
     const double err_out = rel_error(got, ref.out);
@@ -396,6 +427,14 @@ TEST_CASE("squeezed_decode: selection equals lookup_select, output equals the re
         {"three levels, groups of 7, 80%", 28, 4, 128, 20000, KvType::BF16, false, {8, 40, 300}, 104, true, TauMode::Quantile, 0.8f, 0},
         {"group of 32, 99%", 32, 1, 64, 6000, KvType::F16, false, {30, 300}, 104, false, TauMode::Quantile, 0.99f, 3},
         {"128K keys, 90%", 8, 2, 128, 131072, KvType::BF16, false, {1310, 6553}, 104, false, TauMode::Quantile, 0.9f, 100},
+        // The attention's equal chunks (>= 64 keys, sized from all heads' keys): every chunk on one
+        // head, the others' lists the always-attended slots alone; clusters of thousands of keys
+        // that span many chunks; and a 512K-key lookup (many segments: a long look-back).
+        {"one head all keys, 7 heads none, dynamic rows", 32, 8, 128, 20000, KvType::BF16, false, {40, 200}, 104, false,
+         TauMode::Lopsided, 0.0f, 17},
+        {"one head all keys, groups of 1, f16", 16, 16, 64, 3000, KvType::F16, false, {10, 60}, 0, false, TauMode::Lopsided, 0.0f, 0},
+        {"clusters larger than a chunk, 50%", 8, 2, 128, 40000, KvType::BF16, false, {2, 6}, 104, false, TauMode::Quantile, 0.5f, 3},
+        {"512K keys, 95%, groups of 4", 4, 1, 128, 524288, KvType::BF16, false, {5243, 26214}, 104, false, TauMode::Quantile, 0.95f, 0},
     };
     for (const Case& c : cases) run_case(c);
 }
