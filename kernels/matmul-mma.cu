@@ -18,6 +18,7 @@ constexpr int kTileTokens = 64;
 constexpr int kStageBlocks = 4;  // even, so that every stage starts 4-byte aligned in a Q8_0/Q4_0 row
 constexpr int kThreads = 128;
 constexpr int kTileStride = kStageBlocks * 32 + 16; // bytes per row of an int8 tile: ldmatrix's 8 rows in distinct banks
+constexpr int kMinBlocksPerSm = 3; // 12 warps an SM hide the stages' barriers; registers capped at 170
 
 __device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
     const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
@@ -46,6 +47,11 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], const uint32_t (&a)[4], uint
                  : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(0));
 }
+
+// A block's integer sum (|v| <= 32 * 128 * 127 < 2^22) as a float, exactly: v + 1.5 * 2^23 has v
+// in its low mantissa bits. An integer add and a float add instead of the conversion unit's I2F,
+// which has a quarter of their throughput and sat on the GEMM's critical path.
+__device__ __forceinline__ float exact_float(int v) { return __int_as_float(v + 0x4B400000) - 12582912.0f; }
 
 __device__ __forceinline__ float half_bits(unsigned short h) { return __half2float(__ushort_as_half(h)); }
 // Four bytes at a 2-byte aligned address.
@@ -138,16 +144,16 @@ constexpr size_t smem_bytes() {
 }
 
 template <typename W>
-static __global__ void __launch_bounds__(kThreads) matmul_mma_kernel(MatmulMmaParams p, ActWorkspace act) {
+static __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm) matmul_mma_kernel(MatmulMmaParams p, ActWorkspace act) {
     constexpr int kRaw = kStageBlocks * W::kBytes; // a multiple of 4
     extern __shared__ __align__(16) uint8_t smem[];
     uint8_t* raw = smem;                                                         // [2][kTileRows][kRaw] weight bytes as stored
     int8_t* wq = reinterpret_cast<int8_t*>(raw + 2 * kTileRows * kRaw);           // [kTileRows][kTileStride] weights as int8
     int8_t* aq = wq + kTileRows * kTileStride;                                    // [2][kTileTokens][kTileStride] activations
-    float* wd = reinterpret_cast<float*>(aq + 2 * kTileTokens * kTileStride);     // [kTileRows][kStageBlocks] weight d
-    float* wm = wd + kTileRows * kStageBlocks;                                    // [kTileRows][kStageBlocks] weight m (Q4_1)
-    float* ad = wm + kTileRows * kStageBlocks;                                    // [2][kTileTokens][kStageBlocks] activation d
-    float* as = ad + 2 * kTileTokens * kStageBlocks;                              // [2][kTileTokens][kStageBlocks] activation s
+    float* wd = reinterpret_cast<float*>(aq + 2 * kTileTokens * kTileStride);     // [kStageBlocks][kTileRows] weight d
+    float* wm = wd + kTileRows * kStageBlocks;                                    // [kStageBlocks][kTileRows] weight m (Q4_1)
+    float* ad = wm + kTileRows * kStageBlocks;                                    // [2][kStageBlocks][kTileTokens] activation d
+    float* as = ad + 2 * kTileTokens * kStageBlocks;                              // [2][kStageBlocks][kTileTokens] activation s
 
     const int row0 = blockIdx.x * kTileRows, tok0 = blockIdx.y * kTileTokens;
     const int n_blocks = p.n_cols / 32;
@@ -175,8 +181,9 @@ static __global__ void __launch_bounds__(kThreads) matmul_mma_kernel(MatmulMmaPa
             const int t = i / kStageBlocks, b = i % kStageBlocks;
             const bool ok = tok0 + t < p.n_tokens && b0 + b < n_blocks;
             const long src = ok ? long{tok0 + t} * n_blocks + b0 + b : 0;
-            cp_async_zfill<4>(ad + buf * kTileTokens * kStageBlocks + i, act.d + src, ok);
-            if (W::kHasMin) cp_async_zfill<4>(as + buf * kTileTokens * kStageBlocks + i, act.s + src, ok);
+            const int dst = (buf * kStageBlocks + b) * kTileTokens + t;
+            cp_async_zfill<4>(ad + dst, act.d + src, ok);
+            if (W::kHasMin) cp_async_zfill<4>(as + dst, act.s + src, ok);
         }
         cp_async_commit();
     };
@@ -192,15 +199,14 @@ static __global__ void __launch_bounds__(kThreads) matmul_mma_kernel(MatmulMmaPa
             uint4* dst = reinterpret_cast<uint4*>(wq + r * kTileStride + b * 32);
             dst[0] = make_uint4(q[0], q[1], q[2], q[3]);
             dst[1] = make_uint4(q[4], q[5], q[6], q[7]);
-            wd[i] = d;
-            if (W::kHasMin) wm[i] = m;
+            wd[b * kTileRows + r] = d;
+            if (W::kHasMin) wm[b * kTileRows + r] = m;
         }
     };
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
     const int wr = (warp % 2) * 32, wc = (warp / 2) * 32; // the warp's first row and token in the tile
-    float acc[2][4][4] = {};  // [row tile][token tile][C register]
-    float macc[2][4][4] = {}; // Q4_1: sum over blocks of m_w s_a, added at the end as the CPU does
+    float acc[2][4][4] = {}; // [row tile][token tile][C register]
 
     load_stage(0, 0);
     for (int stage = 0; stage < n_stages; ++stage) {
@@ -211,8 +217,8 @@ static __global__ void __launch_bounds__(kThreads) matmul_mma_kernel(MatmulMmaPa
         unpack_stage(stage, buf);
         __syncthreads();
         const int8_t* at = aq + buf * kTileTokens * kTileStride;
-        const float* atd = ad + buf * kTileTokens * kStageBlocks;
-        const float* ats = as + buf * kTileTokens * kStageBlocks;
+        const float* atd = ad + buf * kStageBlocks * kTileTokens;
+        const float* ats = as + buf * kStageBlocks * kTileTokens;
         const int nb = min(kStageBlocks, n_blocks - stage * kStageBlocks);
 #pragma unroll
         for (int b = 0; b < kStageBlocks; ++b) { // one block at a time: each output adds its blocks in order
@@ -229,22 +235,20 @@ static __global__ void __launch_bounds__(kThreads) matmul_mma_kernel(MatmulMmaPa
                 bf[2 * jj + 1][0] = r[2];
                 bf[2 * jj + 1][1] = r[3];
             }
-            float dw[2][2], mw[2][2], da[4][2], sa[4][2]; // scales of this thread's C rows and tokens
+            float dw[2][2], mw[2][2]; // scales of this thread's C rows
+            float2 da[4], sa[4];      // and of its two tokens in each token tile
 #pragma unroll
             for (int i = 0; i < 2; ++i) {
 #pragma unroll
                 for (int h = 0; h < 2; ++h) {
-                    dw[i][h] = wd[(wr + 16 * i + g + 8 * h) * kStageBlocks + b];
-                    if (W::kHasMin) mw[i][h] = wm[(wr + 16 * i + g + 8 * h) * kStageBlocks + b];
+                    dw[i][h] = wd[b * kTileRows + wr + 16 * i + g + 8 * h];
+                    if (W::kHasMin) mw[i][h] = wm[b * kTileRows + wr + 16 * i + g + 8 * h];
                 }
             }
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
-#pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    da[j][e] = atd[(wc + 8 * j + 2 * tq + e) * kStageBlocks + b];
-                    if (W::kHasMin) sa[j][e] = ats[(wc + 8 * j + 2 * tq + e) * kStageBlocks + b];
-                }
+                da[j] = *reinterpret_cast<const float2*>(atd + b * kTileTokens + wc + 8 * j + 2 * tq);
+                if (W::kHasMin) sa[j] = *reinterpret_cast<const float2*>(ats + b * kTileTokens + wc + 8 * j + 2 * tq);
             }
 #pragma unroll
             for (int i = 0; i < 2; ++i) {
@@ -254,9 +258,10 @@ static __global__ void __launch_bounds__(kThreads) matmul_mma_kernel(MatmulMmaPa
                     mma_s8(c, af[i], bf[j][0], bf[j][1]);
 #pragma unroll
                     for (int k = 0; k < 4; ++k) {
-                        const int h = k / 2, e = k % 2;
-                        acc[i][j][k] = fmaf(dw[i][h] * da[j][e], static_cast<float>(c[k]), acc[i][j][k]);
-                        if (W::kHasMin) macc[i][j][k] = fmaf(mw[i][h], sa[j][e], macc[i][j][k]);
+                        const int h = k / 2;
+                        const float d_a = k % 2 ? da[j].y : da[j].x;
+                        acc[i][j][k] = fmaf(dw[i][h] * d_a, exact_float(c[k]), acc[i][j][k]);
+                        if (W::kHasMin) acc[i][j][k] = fmaf(mw[i][h], k % 2 ? sa[j].y : sa[j].x, acc[i][j][k]);
                     }
                 }
             }
@@ -270,7 +275,7 @@ static __global__ void __launch_bounds__(kThreads) matmul_mma_kernel(MatmulMmaPa
             for (int k = 0; k < 4; ++k) {
                 const int row = row0 + wr + 16 * i + g + 8 * (k / 2), tok = tok0 + wc + 8 * j + 2 * tq + k % 2;
                 if (row < p.n_rows && tok < p.n_tokens)
-                    p.y[long{tok} * p.y_stride + row] = W::kHasMin ? acc[i][j][k] + macc[i][j][k] : acc[i][j][k];
+                    p.y[long{tok} * p.y_stride + row] = acc[i][j][k];
             }
         }
     }
