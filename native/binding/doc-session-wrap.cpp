@@ -280,6 +280,7 @@ Napi::Function DocSessionWrap::define(Napi::Env env) {
                            InstanceMethod<&DocSessionWrap::answer>("answer"),
                            InstanceMethod<&DocSessionWrap::eval_logits>("evalLogits"),
                            InstanceMethod<&DocSessionWrap::cancel>("cancel"),
+                           InstanceMethod<&DocSessionWrap::device>("device"),
                        });
 }
 
@@ -289,8 +290,6 @@ Napi::Value DocSessionWrap::create(const Napi::CallbackInfo& info, std::shared_p
     Napi::Env env = info.Env();
     Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
     const sq::ContextParams params = context_params_from_js(opts, *model);
-    // The squeeze path hooks the CPU forward pass's attention and reads its KV cache.
-    if (params.backend != sq::Backend::Cpu) throw usage_error(env, "document sessions run on the CPU (backend 'cpu')");
     auto state = std::make_shared<State>();
     sq::Status st;
     try {
@@ -375,6 +374,11 @@ Napi::Value DocSessionWrap::eval_logits(const Napi::CallbackInfo& info) {
 Napi::Value DocSessionWrap::cancel(const Napi::CallbackInfo& info) {
     state_->cancel.store(true);
     return info.Env().Undefined();
+}
+
+// "cpu", or the GPU's name when the session's forward pass and squeezed attention run there.
+Napi::Value DocSessionWrap::device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), state_->session->session().context().device());
 }
 
 } // namespace sqnode

@@ -14,7 +14,7 @@ namespace sqnode {
 class DocSessionWrap : public Napi::ObjectWrap<DocSessionWrap> {
 public:
     static Napi::Function define(Napi::Env env);
-    // model.createDocSession({ nCtx, nThreads, nBatch })
+    // model.createDocSession({ nCtx, nThreads, nBatch, backend })
     static Napi::Value create(const Napi::CallbackInfo& info, std::shared_ptr<sq::Model> model);
 
     explicit DocSessionWrap(const Napi::CallbackInfo& info);
@@ -33,6 +33,7 @@ private:
     Napi::Value answer(const Napi::CallbackInfo& info);
     Napi::Value eval_logits(const Napi::CallbackInfo& info);
     Napi::Value cancel(const Napi::CallbackInfo& info);
+    Napi::Value device(const Napi::CallbackInfo& info);
     void claim(Napi::Env env); // throws SESSION_BUSY while a job runs
 
     std::shared_ptr<State> state_;

@@ -148,6 +148,7 @@ void Context::truncate(uint32_t n) { impl_->n_past = std::min(n, impl_->n_past);
 const Model& Context::model() const { return *impl_->model; }
 const ContextParams& Context::params() const { return impl_->params; }
 std::string Context::device() const { return impl_->gpu ? impl_->gpu->device_name() : "cpu"; }
+GpuForward* Context::gpu() { return impl_->gpu.get(); }
 KvCacheRef Context::kv_cache() { return {impl_->k_cache.get(), impl_->v_cache.get(), impl_->params.kv_type, impl_->params.n_ctx}; }
 void Context::set_n_past(uint32_t n) { impl_->n_past = std::min(n, impl_->params.n_ctx); }
 void Context::set_attention_hook(AttentionHook* hook) { impl_->hook = hook; }

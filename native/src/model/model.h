@@ -20,6 +20,7 @@ namespace sq {
 namespace cpu {
 class ThreadPool;
 }
+class GpuForward;
 
 enum class RopeOrder { Normal, NeoX }; // Normal: pairs (2i, 2i+1); NeoX: pairs (i, i + d/2)
 
@@ -144,6 +145,9 @@ public:
     const ContextParams& params() const;
     // "cpu", or the GPU's name when the forward pass runs there.
     std::string device() const;
+    // The GPU forward pass when the context runs there (document sessions hook its attention and
+    // move its cache), else null.
+    GpuForward* gpu();
 
     // For document packs: cluster the fixed context's K/V, or restore them without a prefill.
     // CPU contexts only: on a GPU context the cache lives on the device and k/v are null.

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "../backend/cpu/thread-pool.h"
+#include "../backend/cuda/cuda-doc-attention.h"
 
 namespace sq {
 
@@ -18,6 +19,15 @@ double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::
 bool same_mode(const SqueezeMode& a, const SqueezeMode& b) {
     return a.kind == b.kind && a.sparsity == b.sparsity && a.per_layer == b.per_layer && a.budget_keys == b.budget_keys &&
            a.mass_target == b.mass_target && a.recall == b.recall;
+}
+
+// The GPU squeezed path runs the calibrated and every-cluster selections; the others are CPU-only so far.
+Status gpu_mode_check(const SqueezeMode& m) {
+    if (m.kind == SqueezeKind::Budget || m.kind == SqueezeKind::Mass || m.recall) {
+        return Status::error("SQUEEZE_BAD_MODE", std::string("mode '") + squeeze_kind_name(m.kind) +
+                                                     (m.recall ? "' with recall" : "'") + " runs on the CPU only; this session runs on the GPU");
+    }
+    return Status::ok();
 }
 
 } // namespace
@@ -48,6 +58,7 @@ public:
     }
     // [n_layers][window][n_heads][head_dim]
     const std::vector<float>& captured() const { return q_cal_; }
+    float* captured_data() { return q_cal_.data(); }
     uint32_t window() const { return window_; }
 
     void squeeze(const Pack* pack, const KvCacheRef& cache, SelectParams select, uint32_t target, bool per_layer, float* token_mass,
@@ -136,6 +147,15 @@ Status DocSession::create(const Model& model, const ContextParams& params, std::
     SQ_TRY(Session::create(model, params, ds->session_));
     ds->hook_ = std::make_unique<Hook>(model.hparams());
     ds->session_->context().set_attention_hook(ds->hook_.get());
+    if (GpuForward* gpu = ds->session_->context().gpu()) {
+        const Status st = gpu_doc_attention_create(*gpu, model.hparams(), ds->session_->context().params().n_batch, ds->gpu_attention_);
+        if (!st && params.backend == Backend::Auto) {
+            ContextParams cpu = params;
+            cpu.backend = Backend::Cpu;
+            return create(model, cpu, out);
+        }
+        SQ_TRY(st);
+    }
     out = std::move(ds);
     return Status::ok();
 }
@@ -159,20 +179,21 @@ Status DocSession::ingest(const std::vector<int32_t>& fixed, const IngestParams&
     session_->reset();
     const uint32_t n = static_cast<uint32_t>(fixed.size());
     hook_->capture(n, params.cluster.n_window);
+    if (gpu_attention_) gpu_attention_->capture(n, hook_->window(), hook_->captured_data());
 
     double t0 = now_ms();
     std::vector<float> logits;
     const uint32_t step = ctx.params().n_batch;
     for (uint32_t i = 0; i < n; i += step) {
         if (cancel && cancel->load()) {
-            hook_->stop();
+            stop_attention();
             session_->reset();
             return Status::error("SQUEEZE_CANCELLED", "document processing was cancelled");
         }
         const uint32_t m = std::min(step, n - i);
         Status st = ctx.eval(fixed.data() + i, m, false, logits);
         if (!st) {
-            hook_->stop();
+            stop_attention();
             session_->reset();
             return st;
         }
@@ -181,13 +202,23 @@ Status DocSession::ingest(const std::vector<int32_t>& fixed, const IngestParams&
     session_->adopt_cache(fixed);
     const std::vector<float> q_cal = hook_->captured();
     const uint32_t window = hook_->window();
-    hook_->stop();
+    stop_attention();
     timings.prefill_ms = now_ms() - t0;
 
     t0 = now_ms();
-    const KvCacheRef cache = ctx.kv_cache();
-    const KvView view{cache.k, cache.v, cache.type == KvType::F16 ? KvElem::F16 : KvElem::F32, hp.n_layers, hp.n_kv_heads,
-                      hp.head_dim, cache.n_ctx, n};
+    KvView view;
+    std::vector<uint16_t> gpu_k, gpu_v; // GPU: [n_layers][n_kv_heads][n][head_dim], the cache brought back to cluster it
+    if (GpuForward* gpu = ctx.gpu()) {
+        const size_t elems = size_t{hp.n_layers} * hp.n_kv_heads * n * hp.head_dim;
+        gpu_k.resize(elems);
+        gpu_v.resize(elems);
+        SQ_TRY(gpu->kv_download(n, gpu_k.data(), gpu_v.data()));
+        view = {gpu_k.data(), gpu_v.data(), KvElem::F16, hp.n_layers, hp.n_kv_heads, hp.head_dim, n, n};
+    } else {
+        const KvCacheRef cache = ctx.kv_cache();
+        view = {cache.k, cache.v, cache.type == KvType::F16 ? KvElem::F16 : KvElem::F32, hp.n_layers, hp.n_kv_heads,
+                hp.head_dim, cache.n_ctx, n};
+    }
     BuildProgress build;
     if (progress) build.on_progress = [&](uint32_t done, uint32_t total) { progress("cluster", done, total); };
     build.cancel = cancel;
@@ -209,7 +240,7 @@ Status DocSession::ingest(const std::vector<int32_t>& fixed, const IngestParams&
 
 Status DocSession::attach(std::shared_ptr<const Pack> pack) {
     pack_.reset();
-    hook_->stop();
+    stop_attention();
     session_->reset();
     if (!pack) return Status::ok();
     if (pack->index.n_tokens != pack->meta.fixed_tokens.size()) {
@@ -225,9 +256,27 @@ Status DocSession::attach(std::shared_ptr<const Pack> pack) {
 }
 
 Status DocSession::restore_fixed() {
-    SQ_TRY(pack_restore_kv(*pack_, session_->context()));
+    if (gpu_attention_) SQ_TRY(restore_fixed_gpu());
+    else SQ_TRY(pack_restore_kv(*pack_, session_->context()));
     session_->adopt_cache(pack_->meta.fixed_tokens);
     return Status::ok();
+}
+
+Status DocSession::restore_fixed_gpu() {
+    Context& ctx = session_->context();
+    const uint32_t n = pack_->index.n_tokens;
+    if (n >= ctx.params().n_ctx) {
+        return Status::error("PACK_MISMATCH", "the fixed context of " + std::to_string(n) + " tokens leaves no room in a context of " +
+                                                  std::to_string(ctx.params().n_ctx));
+    }
+    SQ_TRY(gpu_attention_->attach(pack_->index));
+    ctx.set_n_past(n);
+    return Status::ok();
+}
+
+void DocSession::stop_attention() {
+    hook_->stop();
+    if (gpu_attention_) gpu_attention_->stop();
 }
 
 Status DocSession::select_params(const SqueezeMode& mode, SelectParams& select, uint32_t& target) const {
@@ -261,7 +310,22 @@ Status DocSession::select_params(const SqueezeMode& mode, SelectParams& select, 
 
 void DocSession::begin(const SqueezeMode& mode, const SelectParams& select, uint32_t target, float* token_mass) {
     hook_->stats().reset(pack_->index);
-    if (mode.kind == SqueezeKind::Dense) hook_->stop();
+    if (gpu_attention_) {
+        if (mode.kind == SqueezeKind::Dense) return gpu_attention_->stop();
+        const Thresholds& th = pack_->thresholds;
+        const uint32_t n_layers = pack_->index.n_layers, n_levels = pack_->index.n_levels;
+        std::vector<float> tau; // [n_layers][n_levels]; empty: every cluster
+        uint32_t keys_hint = 0;
+        if (select.mode == SelectMode::Threshold) {
+            for (uint32_t l = 0; l < n_layers; ++l) {
+                const float* t = th.tau(target, l, mode.per_layer);
+                tau.insert(tau.end(), t, t + n_levels);
+            }
+            keys_hint = static_cast<uint32_t>((1.0f - th.targets[target]) * pack_->index.n_tokens);
+        }
+        return gpu_attention_->squeeze(std::move(tau), keys_hint);
+    }
+    if (mode.kind == SqueezeKind::Dense) stop_attention();
     else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode.per_layer, token_mass, mode.recall);
 }
 
@@ -275,6 +339,7 @@ Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode
     SelectParams select;
     uint32_t target = 0;
     SQ_TRY(select_params(mode, select, target));
+    if (gpu_attention_) SQ_TRY(gpu_mode_check(mode));
     if (mode.kind == SqueezeKind::Threshold) out.target = pack_->thresholds.targets[target];
 
     // A failed generation resets the session: put the fixed context back rather than prefill it.
@@ -288,11 +353,12 @@ Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode
     prompt.insert(prompt.end(), fixed.begin(), fixed.end());
     prompt.insert(prompt.end(), dynamic.begin(), dynamic.end());
 
-    if (mode.token_mass && mode.kind != SqueezeKind::Dense) out.token_mass.assign(fixed.size(), 0.0f);
+    if (mode.token_mass && mode.kind != SqueezeKind::Dense && !gpu_attention_) out.token_mass.assign(fixed.size(), 0.0f);
     begin(mode, select, target, out.token_mass.empty() ? nullptr : out.token_mass.data());
     Status st = session_->generate(prompt, params, on_token, cancel, out.generation);
-    hook_->stop();
-    out.stats = hook_->stats();
+    stop_attention();
+    if (!gpu_attention_ || mode.kind == SqueezeKind::Dense) out.stats = hook_->stats();
+    else if (const Status gs = gpu_attention_->stats(pack_->index, out.stats); !gs && st) st = gs;
     out.lookup_ms = out.stats.lookup_seconds * 1e3;
     out.attention_ms = out.stats.attention_seconds * 1e3;
     SQ_TRY(st);
@@ -309,6 +375,7 @@ Status DocSession::eval_logits(const std::vector<int32_t>& dynamic, const std::v
     SelectParams select;
     uint32_t target = 0;
     SQ_TRY(select_params(mode, select, target));
+    if (gpu_attention_) SQ_TRY(gpu_mode_check(mode));
     if (mode.kind == SqueezeKind::Threshold) out.target = pack_->thresholds.targets[target];
 
     const std::vector<int32_t>& cached = session_->cached_tokens();
@@ -325,8 +392,9 @@ Status DocSession::eval_logits(const std::vector<int32_t>& dynamic, const std::v
         out.logits.insert(out.logits.end(), logits.begin(), logits.end());
         if (i + 1 < continuation.size()) st = ctx.eval(continuation.data() + i, 1, false, logits);
     }
-    hook_->stop();
-    out.stats = hook_->stats();
+    stop_attention();
+    if (!gpu_attention_ || mode.kind == SqueezeKind::Dense) out.stats = hook_->stats();
+    else if (const Status gs = gpu_attention_->stats(pack_->index, out.stats); !gs && st) st = gs;
     session_->adopt_cache(fixed); // the dynamic rows written here belong to no conversation
     SQ_TRY(st);
     return hook_->error();

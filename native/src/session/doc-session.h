@@ -74,6 +74,8 @@ struct EvalResult {
     squeeze::SqueezeStats stats;  // no lookups for Dense; recall per layer when the mode asks for it
 };
 
+class GpuDocAttention;
+
 class DocSession {
 public:
     static Status create(const Model& model, const ContextParams& params, std::unique_ptr<DocSession>& out);
@@ -108,6 +110,9 @@ private:
     DocSession() = default;
     class Hook;
     Status restore_fixed();
+    // The fixed context into the GPU cache in slot order, the tree beside it (cuda-doc-attention.h).
+    Status restore_fixed_gpu();
+    void stop_attention();
     // The lookup's parameters for a mode; target: index of the calibrated sparsity (Threshold).
     Status select_params(const SqueezeMode& mode, squeeze::SelectParams& select, uint32_t& target) const;
     // Points the hook at the pack in this mode (Dense: the engine's own attention); stats reset.
@@ -115,6 +120,9 @@ private:
 
     std::unique_ptr<Session> session_;
     std::unique_ptr<Hook> hook_;
+    // The squeezed path inside the GPU forward pass when the context runs there; declared after
+    // session_ so that it is released first (it unhooks itself from the forward pass).
+    std::unique_ptr<GpuDocAttention> gpu_attention_;
     std::shared_ptr<const squeeze::Pack> pack_;
     // Cached dynamic tokens were computed in this mode; another mode evaluates them again.
     SqueezeMode last_mode_;

@@ -83,6 +83,9 @@ public:
     Status init(const Model& model, const ContextParams& params, const std::string& device_name);
     Status forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* logits, bool all_logits) override;
     const std::string& device_name() const override { return name_; }
+    void set_attention_hook(GpuAttentionHook* hook) override { hook_ = hook; }
+    Status kv_download(uint32_t n, uint16_t* k, uint16_t* v) override;
+    Status kv_upload_head(uint32_t layer, uint32_t kv_head, uint32_t n, const uint16_t* k, const uint16_t* v) override;
 
 private:
     Status alloc(size_t bytes, void** out, const std::string& what);
@@ -142,6 +145,7 @@ private:
     bool decode_warm_ = false;          // one decode step ran eagerly (kernel attributes set)
     cudaGraphExec_t decode_graph_ = nullptr;
     int batch_kernel_max_keys_ = 0;
+    GpuAttentionHook* hook_ = nullptr;  // a document session's squeezed attention; not owned
     // Pinned, so the per-step copies are plain DMA instead of staged pageable copies.
     int* host_ids_ = nullptr;         // [n_batch]
     float* host_rope_cs_ = nullptr;   // [n_batch][n_rot]
@@ -339,7 +343,7 @@ Status CudaForward::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, fl
     SQ_CUDA(cudaMemcpyAsync(rope_cs_, host_rope_cs_, sizeof(float) * n * hp_.n_rot, cudaMemcpyHostToDevice, stream_),
             "copying the rope table");
 
-    const bool graph_step = graphs_ && n == 1 && logits;
+    const bool graph_step = graphs_ && n == 1 && logits && !hook_;
     int rows = 1;
     if (graph_step && decode_graph_) {
         SQ_CUDA(cudaGraphLaunch(decode_graph_, stream_), "replaying the decode step");
@@ -443,6 +447,13 @@ Status CudaForward::attention_block(const DeviceLayer& l, uint32_t il, int n, in
 Status CudaForward::attend(uint32_t il, int n, int pos0) {
     const long q_dim = long{hp_.n_heads} * hp_.head_dim;
     const size_t layer_offset = size_t{il} * hp_.n_kv_heads * n_ctx_ * hp_.head_dim;
+    if (hook_) {
+        const GpuAttentionCall call{il, static_cast<uint32_t>(n), static_cast<uint32_t>(pos0), q_, attn_,
+                                    k_cache_ + layer_offset, v_cache_ + layer_offset, n_ctx_, stream_};
+        bool taken = false;
+        SQ_TRY(hook_->attend(call, taken));
+        if (taken) return Status::ok();
+    }
     const float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
     if (device_pos0_ || pos0 + n <= batch_kernel_max_keys_) {
         const cuda::AttentionBatchParams ap{q_, k_cache_ + layer_offset, v_cache_ + layer_offset, attn_, n,
@@ -469,6 +480,30 @@ Status CudaForward::attend(uint32_t il, int n, int pos0) {
         dp.scale = scale;
         SQ_CUDA(cuda::attention_decode(dp, stream_), "attention_decode");
     }
+    return Status::ok();
+}
+
+Status CudaForward::kv_download(uint32_t n, uint16_t* k, uint16_t* v) {
+    if (n > n_ctx_) return Status::error("CUDA_ERROR", "reading more cache rows than the context holds");
+    const size_t row_bytes = sizeof(__half) * hp_.head_dim;
+    const size_t heads = size_t{hp_.n_layers} * hp_.n_kv_heads;
+    SQ_CUDA(cudaStreamSynchronize(stream_), "finishing the forward pass");
+    for (const auto& [dst, src] : {std::pair{k, k_cache_}, std::pair{v, v_cache_}}) {
+        SQ_CUDA(cudaMemcpy2D(dst, n * row_bytes, src, n_ctx_ * row_bytes, n * row_bytes, heads, cudaMemcpyDeviceToHost),
+                "reading the KV cache");
+    }
+    return Status::ok();
+}
+
+Status CudaForward::kv_upload_head(uint32_t layer, uint32_t kv_head, uint32_t n, const uint16_t* k, const uint16_t* v) {
+    if (layer >= hp_.n_layers || kv_head >= hp_.n_kv_heads || n > n_ctx_) {
+        return Status::error("CUDA_ERROR", "writing cache rows outside the context");
+    }
+    const size_t offset = (size_t{layer} * hp_.n_kv_heads + kv_head) * n_ctx_ * hp_.head_dim;
+    const size_t bytes = sizeof(__half) * n * hp_.head_dim;
+    SQ_CUDA(cudaStreamSynchronize(stream_), "finishing the forward pass");
+    SQ_CUDA(cudaMemcpy(k_cache_ + offset, k, bytes, cudaMemcpyHostToDevice), "writing the KV cache");
+    SQ_CUDA(cudaMemcpy(v_cache_ + offset, v, bytes, cudaMemcpyHostToDevice), "writing the KV cache");
     return Status::ok();
 }
 

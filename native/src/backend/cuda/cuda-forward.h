@@ -18,6 +18,30 @@ namespace sq {
 class Model;
 struct ContextParams;
 
+// One layer's attention as the GPU forward pass is about to compute it (the batch's K/V already
+// stored). Every pointer is device memory; work is queued on `stream` (a cudaStream_t).
+struct GpuAttentionCall {
+    uint32_t layer = 0;
+    uint32_t n_tokens = 0;      // tokens of the batch
+    uint32_t pos0 = 0;          // position of the batch's first token
+    const float* q = nullptr;   // [n_tokens][n_heads][head_dim] post-RoPE queries
+    float* out = nullptr;       // [n_tokens][n_heads][head_dim]
+    const void* k = nullptr;    // this layer's F16 cache: [n_kv_heads][n_ctx][head_dim]
+    const void* v = nullptr;
+    uint32_t n_ctx = 0;
+    void* stream = nullptr;
+};
+
+// Installed by a document session (session/doc-session.cpp): sees every layer's queries on the
+// device and may compute the attention itself. While one is installed, decode steps run eagerly
+// (a captured graph would bake in one step's choices).
+class GpuAttentionHook {
+public:
+    virtual ~GpuAttentionHook() = default;
+    // taken: true when it wrote call.out (the dense attention is then skipped).
+    virtual Status attend(const GpuAttentionCall& call, bool& taken) = 0;
+};
+
 class GpuForward {
 public:
     virtual ~GpuForward() = default;
@@ -26,6 +50,14 @@ public:
     virtual Status forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* logits, bool all_logits) = 0;
     // The GPU's name, as the driver reports it.
     virtual const std::string& device_name() const = 0;
+
+    // Null: the forward pass's own attention only. Not owned.
+    virtual void set_attention_hook(GpuAttentionHook* hook) = 0;
+    // Positions [0, n) of every (layer, KV head) of the F16 cache into host
+    // k, v [n_layers][n_kv_heads][n][head_dim].
+    virtual Status kv_download(uint32_t n, uint16_t* k, uint16_t* v) = 0;
+    // Host k, v [n][head_dim] F16 into rows [0, n) of one (layer, KV head) of the cache.
+    virtual Status kv_upload_head(uint32_t layer, uint32_t kv_head, uint32_t n, const uint16_t* k, const uint16_t* v) = 0;
 };
 
 // Errors: CUDA_UNAVAILABLE (no CUDA build, no driver or no device: the message says which),

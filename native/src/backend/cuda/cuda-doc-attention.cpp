@@ -1,0 +1,393 @@
+// CudaDocAttention: see cuda-doc-attention.h. The per-call work is queued on the forward pass's
+// stream; nothing here waits for the GPU except attach (uploads) and stats (one copy back).
+#include "cuda-doc-attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "attention-prefill.cuh"
+#include "head-major.cuh"
+#include "squeeze-key-count.cuh"
+#include "squeeze-lookup-prefill.cuh"
+#include "squeezed-decode.cuh"
+
+#include "../../common/half.h"
+#include "../../model/model.h"
+
+namespace sq {
+
+namespace {
+
+using squeeze::ClusterIndex;
+using squeeze::ClusterLevel;
+using squeeze::HeadIndex;
+
+// Key slices of the question's prefill attention at most: the workspace holds this many partial
+// outputs of [n_heads][n_batch][head_dim + 1] floats.
+constexpr int kPrefillMaxSplits = 8;
+
+Status cuda_status(cudaError_t err, const std::string& what) {
+    const char* code = err == cudaErrorMemoryAllocation ? "CUDA_OUT_OF_MEMORY" : "CUDA_ERROR";
+    return Status::error(code, what + ": " + cudaGetErrorString(err));
+}
+
+#define SQ_CUDA(expr, what)                                        \
+    do {                                                           \
+        const cudaError_t sq_cuda_err_ = (expr);                   \
+        if (sq_cuda_err_ != cudaSuccess) return cuda_status(sq_cuda_err_, what); \
+    } while (0)
+
+// Device memory owned by one holder.
+struct DeviceBuffer {
+    void* ptr = nullptr;
+    DeviceBuffer() = default;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    ~DeviceBuffer() { cudaFree(ptr); }
+
+    Status alloc(size_t bytes, const std::string& what) {
+        cudaFree(ptr);
+        ptr = nullptr;
+        const cudaError_t err = cudaMalloc(&ptr, std::max<size_t>(bytes, 16));
+        if (err != cudaSuccess) {
+            cudaGetLastError(); // not sticky: clear it for the next call
+            ptr = nullptr;
+            return Status::error("CUDA_OUT_OF_MEMORY", what + " needs " + std::to_string((bytes + (1 << 20) - 1) >> 20) +
+                                                           " MiB of GPU memory: " + cudaGetErrorString(err));
+        }
+        return Status::ok();
+    }
+    template <typename T>
+    Status upload(const std::vector<T>& host, const std::string& what) {
+        SQ_TRY(alloc(sizeof(T) * host.size(), what));
+        SQ_CUDA(cudaMemcpy(ptr, host.data(), sizeof(T) * host.size(), cudaMemcpyHostToDevice), what);
+        return Status::ok();
+    }
+    template <typename T>
+    T* as() const { return static_cast<T*>(ptr); }
+};
+
+enum class HookMode { Off, Capture, Squeeze };
+
+class CudaDocAttention final : public GpuDocAttention {
+public:
+    CudaDocAttention(GpuForward& gpu, const Hparams& hp, uint32_t n_batch)
+        : gpu_(gpu), n_layers_(hp.n_layers), n_heads_(hp.n_heads), n_kv_heads_(hp.n_kv_heads), head_dim_(hp.head_dim),
+          n_batch_(n_batch), scale_(1.0f / std::sqrt(static_cast<float>(hp.head_dim))) {}
+    ~CudaDocAttention() override { stop(); }
+
+    void capture(uint32_t n_fixed, uint32_t window, float* q_out) override {
+        mode_ = HookMode::Capture;
+        capture_end_ = n_fixed;
+        window_ = std::min(window, n_fixed);
+        q_window_ = q_out;
+        gpu_.set_attention_hook(this);
+    }
+    Status attach(const ClusterIndex& index) override;
+    void squeeze(std::vector<float> tau, uint32_t keys_hint) override {
+        mode_ = HookMode::Squeeze;
+        tau_ = std::move(tau);
+        keys_hint_ = keys_hint;
+        std::fill(lookups_.begin(), lookups_.end(), 0);
+        reset_sums_ = true;
+        gpu_.set_attention_hook(this);
+    }
+    void stop() override {
+        mode_ = HookMode::Off;
+        q_window_ = nullptr;
+        gpu_.set_attention_hook(nullptr);
+    }
+    Status stats(const ClusterIndex& index, squeeze::SqueezeStats& out) override;
+    Status attend(const GpuAttentionCall& call, bool& taken) override;
+
+private:
+    Status copy_window(const GpuAttentionCall& call);
+    cuda::SqueezeLevelView level_view(uint32_t layer, int level) const;
+    Status decode(const GpuAttentionCall& call, cudaStream_t stream);
+    Status prefill(const GpuAttentionCall& call, cudaStream_t stream);
+    Status clear_sums(cudaStream_t stream);
+
+    GpuForward& gpu_;
+    const uint32_t n_layers_, n_heads_, n_kv_heads_, head_dim_, n_batch_;
+    const float scale_;
+    HookMode mode_ = HookMode::Off;
+
+    // Capture (ingest)
+    uint32_t capture_end_ = 0, window_ = 0;
+    float* q_window_ = nullptr; // host [n_layers][window][n_heads][head_dim]
+
+    // The attached tree, every layer's heads side by side (the GPU lookup takes one cluster count
+    // per level for all heads, which the CPU build gives: counts follow from n_tokens alone).
+    int n_fixed_ = 0, n_always_ = 0, n_levels_ = 0;
+    int n_clusters_[cuda::kMaxSqueezeLevels] = {};
+    DeviceBuffer centroids_[cuda::kMaxSqueezeLevels]; // [n_layers][n_kv_heads][K_l][head_dim] f16
+    DeviceBuffer parent_[cuda::kMaxSqueezeLevels];    // [n_layers][n_kv_heads][K_l] int, levels >= 1
+    DeviceBuffer log_counts_;                         // [n_layers][n_kv_heads][K_0] float
+    DeviceBuffer first_;                              // [n_layers][n_kv_heads][K_finest + 1] int slots
+    DeviceBuffer slots_;                              // [n_kv_heads][n_fixed] int: one lookup's selection
+    DeviceBuffer n_keys_;                             // [n_kv_heads] int
+    DeviceBuffer key_sums_;                           // [n_layers][n_kv_heads][2] double: sum, sum of squares
+    DeviceBuffer workspace_;                          // the larger of the decode and prefill workspaces
+    DeviceBuffer q_heads_;                            // [n_heads][n_batch][head_dim] f16 question queries
+    DeviceBuffer out_heads_;                          // [n_heads][n_batch][head_dim] float
+    size_t workspace_bytes_ = 0;
+
+    std::vector<float> tau_;          // [n_layers][n_levels]; empty: every cluster
+    uint32_t keys_hint_ = 0;
+    std::vector<uint64_t> lookups_;   // [n_layers] lookups since squeeze() (each covers every KV head)
+    bool reset_sums_ = false;
+};
+
+cuda::SqueezeLevelView CudaDocAttention::level_view(uint32_t layer, int l) const {
+    const size_t heads = size_t{layer} * n_kv_heads_;
+    const int k = n_clusters_[l];
+    const float tau = tau_.empty() ? 0.0f : tau_[size_t{layer} * n_levels_ + l];
+    return {centroids_[l].as<__half>() + heads * k * head_dim_, l > 0 ? parent_[l].as<int>() + heads * k : nullptr, k, tau};
+}
+
+Status CudaDocAttention::attach(const ClusterIndex& index) {
+    stop();
+    n_fixed_ = n_levels_ = 0;
+    if (index.n_layers != n_layers_ || index.n_kv_heads != n_kv_heads_ || index.head_dim != head_dim_) {
+        return Status::error("PACK_MISMATCH", "the document pack's shape is not the model's");
+    }
+    const HeadIndex& h0 = index.heads.at(0);
+    const int n_levels = h0.levels.empty() || h0.levels[0].n_clusters == 0 ? 0 : static_cast<int>(h0.levels.size());
+    if (n_levels > cuda::kMaxSqueezeLevels) {
+        return Status::error("CUDA_UNSUPPORTED", "the pack's tree has " + std::to_string(n_levels) + " levels; the GPU lookup takes " +
+                                                     std::to_string(cuda::kMaxSqueezeLevels));
+    }
+    for (const HeadIndex& h : index.heads) {
+        bool same = h.n_tokens == h0.n_tokens && h.n_always == h0.n_always && h.levels.size() == h0.levels.size();
+        for (size_t l = 0; same && l < h.levels.size(); ++l) same = h.levels[l].n_clusters == h0.levels[l].n_clusters;
+        if (!same) return Status::error("CUDA_UNSUPPORTED", "the pack's heads differ in shape; the GPU lookup needs one cluster count per level");
+    }
+    for (uint32_t l = 0; l < n_layers_; ++l)
+        for (uint32_t h = 0; h < n_kv_heads_; ++h) {
+            const HeadIndex& head = index.head(l, h);
+            SQ_TRY(gpu_.kv_upload_head(l, h, head.n_tokens, head.keys.data(), head.values.data()));
+        }
+
+    for (int l = 0; l < n_levels; ++l) {
+        const int k = static_cast<int>(h0.levels[l].n_clusters);
+        n_clusters_[l] = k;
+        std::vector<uint16_t> cent;  // [n_layers][n_kv_heads][k][head_dim]
+        std::vector<int> parent;     // [n_layers][n_kv_heads][k]
+        cent.reserve(index.heads.size() * k * head_dim_);
+        for (const HeadIndex& h : index.heads) {
+            for (const float c : h.levels[l].centroids) cent.push_back(f32_to_f16(c));
+            if (l == 0) continue;
+            const ClusterLevel& up = h.levels[l - 1];
+            std::vector<int> par(k, 0);
+            for (uint32_t p = 0; p < up.n_clusters; ++p)
+                for (uint32_t c = up.first[p]; c < up.first[p + 1] && c < static_cast<uint32_t>(k); ++c) par[c] = static_cast<int>(p);
+            parent.insert(parent.end(), par.begin(), par.end());
+        }
+        SQ_TRY(centroids_[l].upload(cent, "the pack's centroids"));
+        if (l > 0) SQ_TRY(parent_[l].upload(parent, "the pack's tree"));
+    }
+    if (n_levels > 0) {
+        std::vector<float> log_counts;
+        std::vector<int> first;
+        for (const HeadIndex& h : index.heads) {
+            for (const uint32_t c : h.levels[0].counts) log_counts.push_back(std::log(static_cast<float>(c)));
+            for (const uint32_t f : h.levels.back().first) first.push_back(static_cast<int>(f));
+        }
+        SQ_TRY(log_counts_.upload(log_counts, "the pack's cluster counts"));
+        SQ_TRY(first_.upload(first, "the pack's cluster ranges"));
+    }
+    const int n_fixed = static_cast<int>(index.n_tokens);
+    SQ_TRY(slots_.alloc(sizeof(int) * n_kv_heads_ * std::max(n_fixed, 1), "the lookup's slot lists"));
+    SQ_TRY(n_keys_.alloc(sizeof(int) * n_kv_heads_, "the lookup's key counts"));
+    SQ_TRY(key_sums_.alloc(sizeof(double) * 2 * n_layers_ * n_kv_heads_, "the key statistics"));
+    SQ_TRY(q_heads_.alloc(sizeof(__half) * n_heads_ * n_batch_ * head_dim_, "the question's queries"));
+    SQ_TRY(out_heads_.alloc(sizeof(float) * n_heads_ * n_batch_ * head_dim_, "the question's attention"));
+
+    n_fixed_ = n_fixed;
+    n_always_ = static_cast<int>(h0.n_always);
+    n_levels_ = n_levels;
+    // Workspaces for the largest calls: a decode step with every slot, a prefill of n_batch tokens.
+    cuda::SqueezedDecodeParams dp{};
+    dp.lookup.n_heads = static_cast<int>(n_heads_);
+    dp.lookup.n_kv_heads = static_cast<int>(n_kv_heads_);
+    dp.lookup.head_dim = static_cast<int>(head_dim_);
+    dp.lookup.n_levels = std::max(n_levels, 1);
+    for (int l = 0; l < n_levels; ++l) dp.lookup.levels[l].n_clusters = n_clusters_[l];
+    dp.lookup.slot_stride = n_fixed;
+    cuda::SqueezeLookupPrefillParams lp{};
+    lp.n_q = static_cast<int>(n_batch_);
+    lp.n_heads = dp.lookup.n_heads;
+    lp.n_kv_heads = dp.lookup.n_kv_heads;
+    lp.head_dim = dp.lookup.head_dim;
+    lp.n_levels = n_levels;
+    for (int l = 0; l < n_levels; ++l) lp.levels[l].n_clusters = n_clusters_[l];
+    lp.slot_stride = n_fixed;
+    const size_t prefill = std::max(cuda::squeeze_lookup_prefill_workspace_bytes(lp),
+                                    sizeof(float) * cuda::attention_prefill_workspace_floats(lp.n_heads, lp.n_q, lp.head_dim,
+                                                                                             kPrefillMaxSplits));
+    workspace_bytes_ = std::max(cuda::squeezed_decode_workspace_bytes(dp), prefill);
+    SQ_TRY(workspace_.alloc(workspace_bytes_, "the squeezed attention's workspace"));
+    lookups_.assign(n_layers_, 0);
+    return Status::ok();
+}
+
+Status CudaDocAttention::attend(const GpuAttentionCall& call, bool& taken) {
+    taken = false;
+    if (mode_ == HookMode::Capture) return copy_window(call);
+    // A tree-less pack (every fixed token always attended) is dense attention exactly.
+    if (mode_ != HookMode::Squeeze || n_levels_ == 0 || call.pos0 < static_cast<uint32_t>(n_fixed_)) return Status::ok();
+    if (head_dim_ != 64 && head_dim_ != 128) return Status::ok();
+    const cudaStream_t stream = static_cast<cudaStream_t>(call.stream);
+    if (reset_sums_) {
+        SQ_CUDA(cudaMemsetAsync(key_sums_.ptr, 0, sizeof(double) * 2 * n_layers_ * n_kv_heads_, stream), "resetting the key statistics");
+        reset_sums_ = false;
+    }
+    SQ_TRY(call.n_tokens == 1 ? decode(call, stream) : prefill(call, stream));
+    const cuda::SqueezeKeyCountParams kp{n_keys_.as<int>(), key_sums_.as<double>() + size_t{call.layer} * n_kv_heads_ * 2,
+                                         static_cast<int>(n_kv_heads_)};
+    SQ_CUDA(cuda::squeeze_key_count(kp, stream), "squeeze_key_count");
+    ++lookups_[call.layer];
+    taken = true;
+    return Status::ok();
+}
+
+Status CudaDocAttention::copy_window(const GpuAttentionCall& call) {
+    const uint32_t w0 = capture_end_ - window_;
+    const uint32_t begin = std::max(call.pos0, w0), end = std::min(call.pos0 + call.n_tokens, capture_end_);
+    if (begin >= end || !q_window_) return Status::ok();
+    const size_t row = size_t{n_heads_} * head_dim_;
+    SQ_CUDA(cudaMemcpyAsync(q_window_ + (size_t{call.layer} * window_ + (begin - w0)) * row, call.q + (begin - call.pos0) * row,
+                            sizeof(float) * row * (end - begin), cudaMemcpyDeviceToHost, static_cast<cudaStream_t>(call.stream)),
+            "copying the observation window's queries");
+    return Status::ok();
+}
+
+Status CudaDocAttention::decode(const GpuAttentionCall& call, cudaStream_t stream) {
+    const long head_stride = long{call.n_ctx} * head_dim_;
+    cuda::SqueezedDecodeParams p{};
+    cuda::SqueezeLookupParams& l = p.lookup;
+    l.q = call.q;
+    l.centroid_type = cuda::KvType::F16;
+    for (int i = 0; i < n_levels_; ++i) l.levels[i] = level_view(call.layer, i);
+    l.n_levels = n_levels_;
+    l.log_counts = log_counts_.as<float>() + size_t{call.layer} * n_kv_heads_ * n_clusters_[0];
+    l.first = first_.as<int>() + size_t{call.layer} * n_kv_heads_ * (n_clusters_[n_levels_ - 1] + 1);
+    l.n_always = n_always_;
+    l.n_heads = static_cast<int>(n_heads_);
+    l.n_kv_heads = static_cast<int>(n_kv_heads_);
+    l.head_dim = static_cast<int>(head_dim_);
+    l.scale = scale_;
+    l.slots = slots_.as<int>();
+    l.n_keys = n_keys_.as<int>();
+    l.slot_stride = n_fixed_;
+    p.k = call.k;
+    p.v = call.v;
+    p.kv_head_stride = head_stride;
+    p.kv_type = cuda::KvType::F16;
+    p.n_fixed = n_fixed_;
+    p.n_keys_hint = static_cast<int>(keys_hint_);
+    // Dynamic rows [n_fixed, pos0]: this token's key is already stored.
+    p.k_dyn = static_cast<const __half*>(call.k) + size_t(n_fixed_) * head_dim_;
+    p.v_dyn = static_cast<const __half*>(call.v) + size_t(n_fixed_) * head_dim_;
+    p.dyn_head_stride = head_stride;
+    p.n_dyn = static_cast<int>(call.pos0) + 1 - n_fixed_;
+    p.out = call.out;
+    p.workspace = workspace_.ptr;
+    SQ_CUDA(cuda::squeezed_decode(p, stream), "squeezed_decode");
+    return Status::ok();
+}
+
+Status CudaDocAttention::prefill(const GpuAttentionCall& call, cudaStream_t stream) {
+    const int n = static_cast<int>(call.n_tokens);
+    if (call.n_tokens > n_batch_) return Status::error("CUDA_ERROR", "a batch larger than the session's n_batch");
+    const cuda::HeadMajorParams to_heads{call.q, q_heads_.ptr, cuda::HeadMajorDirection::ToHeads, n, static_cast<int>(n_heads_),
+                                         static_cast<int>(head_dim_)};
+    SQ_CUDA(cuda::head_major(to_heads, stream), "head_major");
+
+    cuda::SqueezeLookupPrefillParams l{};
+    l.q = q_heads_.ptr;
+    l.n_q = n;
+    l.centroid_type = cuda::KvType::F16;
+    for (int i = 0; i < n_levels_; ++i) l.levels[i] = level_view(call.layer, i);
+    l.n_levels = n_levels_;
+    l.log_counts = log_counts_.as<float>() + size_t{call.layer} * n_kv_heads_ * n_clusters_[0];
+    l.first = first_.as<int>() + size_t{call.layer} * n_kv_heads_ * (n_clusters_[n_levels_ - 1] + 1);
+    l.n_always = n_always_;
+    l.n_heads = static_cast<int>(n_heads_);
+    l.n_kv_heads = static_cast<int>(n_kv_heads_);
+    l.head_dim = static_cast<int>(head_dim_);
+    l.scale = scale_;
+    l.slots = slots_.as<int>();
+    l.n_keys = n_keys_.as<int>();
+    l.slot_stride = n_fixed_;
+    l.workspace = workspace_.ptr;
+    SQ_CUDA(cuda::squeeze_lookup_prefill(l, stream), "squeeze_lookup_prefill");
+
+    // The selected slots (all visible) and the dynamic rows [n_fixed, pos0 + n): question token j
+    // sees dynamic row j + (pos0 - n_fixed) and those before it.
+    cuda::AttentionPrefillParams a{};
+    a.q = q_heads_.ptr;
+    a.k = call.k;
+    a.v = call.v;
+    a.kv_type = cuda::KvType::F16;
+    a.out = out_heads_.as<float>();
+    a.n_heads = l.n_heads;
+    a.n_kv_heads = l.n_kv_heads;
+    a.head_dim = l.head_dim;
+    a.n_q = n;
+    a.kv_head_stride = long{call.n_ctx} * head_dim_;
+    a.scale = scale_;
+    a.key_rows = l.slots;
+    a.n_list = l.n_keys;
+    a.key_rows_stride = n_fixed_;
+    a.n_list_hint = keys_hint_ ? static_cast<int>(keys_hint_) : n_fixed_;
+    a.dense_begin = n_fixed_;
+    a.dense_end = static_cast<int>(call.pos0) + n;
+    a.causal = true;
+    a.causal_offset = static_cast<int>(call.pos0) - n_fixed_;
+    a.workspace = workspace_.as<float>();
+    SQ_CUDA(cuda::attention_prefill(a, kPrefillMaxSplits, stream), "attention_prefill");
+
+    const cuda::HeadMajorParams to_rows{out_heads_.as<float>(), call.out, cuda::HeadMajorDirection::ToRows, n,
+                                        static_cast<int>(n_heads_), static_cast<int>(head_dim_)};
+    SQ_CUDA(cuda::head_major(to_rows, stream), "head_major");
+    return Status::ok();
+}
+
+Status CudaDocAttention::stats(const ClusterIndex& index, squeeze::SqueezeStats& out) {
+    out.reset(index);
+    if (n_levels_ == 0 || lookups_.empty()) return Status::ok();
+    std::vector<double> sums(size_t{2} * n_layers_ * n_kv_heads_, 0.0);
+    if (!reset_sums_) SQ_CUDA(cudaMemcpy(sums.data(), key_sums_.ptr, sizeof(double) * sums.size(), cudaMemcpyDeviceToHost), "reading the key statistics");
+    const uint64_t row_bytes = uint64_t{head_dim_} * sizeof(uint16_t) * 2; // one key + one value
+    for (uint32_t l = 0; l < n_layers_; ++l)
+        for (uint32_t h = 0; h < n_kv_heads_; ++h) {
+            const size_t i = size_t{l} * n_kv_heads_ + h;
+            out.lookups[i] = lookups_[l];
+            out.keys_sum[i] = sums[2 * i];
+            out.keys_sum_sq[i] = sums[2 * i + 1];
+            out.keys_attended += static_cast<uint64_t>(sums[2 * i]);
+            out.keys_fixed += lookups_[l] * uint64_t(n_fixed_);
+        }
+    out.bytes_read = out.keys_attended * row_bytes;
+    out.bytes_dense = out.keys_fixed * row_bytes;
+    return Status::ok();
+}
+
+} // namespace
+
+Status gpu_doc_attention_create(GpuForward& gpu, const Hparams& hp, uint32_t n_batch, std::unique_ptr<GpuDocAttention>& out) {
+    if (hp.head_dim != 64 && hp.head_dim != 128) {
+        return Status::error("CUDA_UNSUPPORTED", "squeezed attention on the GPU takes head dimension 64 or 128, not " +
+                                                     std::to_string(hp.head_dim));
+    }
+    out = std::make_unique<CudaDocAttention>(gpu, hp, n_batch);
+    return Status::ok();
+}
+
+} // namespace sq
