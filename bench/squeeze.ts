@@ -1,8 +1,9 @@
 // Squeezed Attention on the CPU beside our dense attention and llama.cpp (issue 3's benchmark):
 // a fixed context of N tokens becomes a document pack through DocChat (prefill, clustering,
-// calibration, pack size and load time), then a short question is answered with 32 generated tokens
-// in each mode, timed per phase from the engine's stats; llama-bench decodes 32 tokens at depth N
-// on the same file and thread count in the same run.
+// calibration, pack size and load time), then a short question is answered with exactly 32 generated
+// tokens in each mode (end-of-generation ignored, no token mass collected unless the row says
+// "+mass"), timed per phase from the engine's stats; llama-bench decodes 32 tokens at depth N on the
+// same file and thread count in the same run.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
@@ -51,6 +52,8 @@ type ModeName = 'dense' | 'all' | `${number}%`;
 
 interface ModeRow {
   mode: ModeName;
+  /** per-token attention mass of the document collected (what citations cost) */
+  tokenMass: boolean;
   /** single-token forward passes timed: the question's last token, then one per generated token */
   passes: number;
   generated: number;
@@ -58,7 +61,8 @@ interface ModeRow {
   /** forward passes per second, end to end (sampling included), mean over repeats */
   tokensPerSecond: number;
   /** per forward pass, means over repeats */
-  msPerToken: { total: number; lookup: number; attention: number; rest: number };
+  /** attention = fixed (sparse, over the document) + dynamic (the conversation's tokens) + merge */
+  msPerToken: { total: number; lookup: number; attention: number; fixed: number; dynamic: number; merge: number; rest: number };
   /** CPU time of the process (all threads) per pass: what the step costs whatever the machine's load */
   cpuMsPerToken: number;
   sparsity: number;
@@ -174,15 +178,21 @@ function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
+function rowLabel(m: ModeRow): string {
+  return m.tokenMass ? `${m.mode} +mass` : m.mode;
+}
+
 /**
- * One warm-up answer evaluates the question in this mode; each timed answer then reuses it from the
- * cache and evaluates only its last token, so every timed pass is a single-token decode step.
+ * One warm-up answer evaluates the question in this mode (and, with token mass, the neutral question
+ * citations subtract); each timed answer then reuses it from the cache and evaluates only its last
+ * token, so every timed pass is a single-token decode step, GENERATED_TOKENS of them.
  */
-async function timeMode(chat: DocChat, mode: ModeName, repeats: number): Promise<ModeRow> {
-  await chat.ask(QUESTION, { mode: askMode(mode), maxTokens: 1, remember: false });
+async function timeMode(chat: DocChat, mode: ModeName, tokenMass: boolean, repeats: number): Promise<ModeRow> {
+  const options = { mode: askMode(mode), remember: false, tokenMass, ignoreEog: true };
+  await chat.ask(QUESTION, { ...options, maxTokens: 1 });
   const runs: AskResult[] = [];
   const cpuStart = process.cpuUsage();
-  for (let r = 0; r < repeats; r++) runs.push(await chat.ask(QUESTION, { mode: askMode(mode), maxTokens: GENERATED_TOKENS, remember: false }));
+  for (let r = 0; r < repeats; r++) runs.push(await chat.ask(QUESTION, { ...options, maxTokens: GENERATED_TOKENS }));
   const passesOf = (r: AskResult): number => r.timings.generated + (r.stopReason === 'max_tokens' ? 0 : 1);
   const perPass = (f: (r: AskResult) => number): number => mean(runs.map((r) => f(r) / passesOf(r)));
   const total = (r: AskResult): number => r.timings.prefillMs + r.timings.decodeMs;
@@ -190,6 +200,7 @@ async function timeMode(chat: DocChat, mode: ModeName, repeats: number): Promise
   const last = runs[runs.length - 1];
   return {
     mode,
+    tokenMass,
     passes: passesOf(last),
     generated: last.timings.generated,
     stopReason: last.stopReason,
@@ -198,6 +209,9 @@ async function timeMode(chat: DocChat, mode: ModeName, repeats: number): Promise
       total: perPass(total),
       lookup: perPass((r) => r.stats.lookupMs),
       attention: perPass((r) => r.stats.attentionMs),
+      fixed: perPass((r) => r.stats.fixedAttentionMs),
+      dynamic: perPass((r) => r.stats.dynamicAttentionMs),
+      merge: perPass((r) => r.stats.mergeMs),
       rest: perPass((r) => total(r) - r.stats.lookupMs - r.stats.attentionMs),
     },
     cpuMsPerToken: cpuMs / runs.reduce((n, r) => n + passesOf(r), 0),
@@ -216,10 +230,18 @@ function llamaBench(bin: string, model: string, threads: number, depth: number, 
   return { tokensPerSecond: row.avg_ts, flashAttn: row.flash_attn, typeK: row.type_k, repetitions: repeats };
 }
 
-function ratiosOf(modes: ModeRow[], llamaTokensPerSecond: number): Record<string, number> {
+function ratiosOf(rows: ModeRow[], llamaTokensPerSecond: number): Record<string, number> {
+  const modes = rows.filter((m) => !m.tokenMass);
   const dense = modes.find((m) => m.mode === 'dense');
   const all = modes.find((m) => m.mode === 'all');
   const out: Record<string, number> = {};
+  for (const withMass of rows.filter((m) => m.tokenMass)) {
+    const without = modes.find((m) => m.mode === withMass.mode);
+    if (!without) continue;
+    out[`${withMass.mode}: token mass collection, ms/token (wall)`] = withMass.msPerToken.total - without.msPerToken.total;
+    out[`${withMass.mode}: token mass collection, CPU ms/token`] = withMass.cpuMsPerToken - without.cpuMsPerToken;
+    out[`${withMass.mode}: token mass collection, fixed-part ms/token`] = withMass.msPerToken.fixed - without.msPerToken.fixed;
+  }
   // The engine's own dense attention is not instrumented; with the rest of the step equal to the
   // all-clusters run's, its attention time is the dense step less that rest.
   const denseAttention = dense && all ? dense.msPerToken.total - all.msPerToken.rest - all.msPerToken.lookup : NaN;
@@ -300,13 +322,17 @@ function markdown(r: Report): string {
       `${(b.calibrateMs / 1000).toFixed(1)}${cpu(b.cpuMs?.calibrate)} | ${(d.pack.bytes / 2 ** 20).toFixed(1)} | ${d.pack.loadMs.toFixed(0)} | ` +
       `${b.thisRun ? 'this run' : `cached, ${b.date}`} |`, '');
     lines.push('Times per single-token step in ms (wall); CPU ms = CPU time of all threads per step.', '');
-    lines.push('| mode | tok/s | ms/token | CPU ms/token | lookup | attention | rest | keys read | bytes read |', '|---|---|---|---|---|---|---|---|---|');
+    lines.push('attention = sparse (fixed context) + dynamic part + LSE merge.', '');
+    lines.push('| mode | tok/s | ms/token | CPU ms/token | lookup | attention | sparse | dynamic | merge | rest | keys read | bytes read |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const m of d.modes) {
       const t = m.msPerToken;
       const dash = m.mode === 'dense';
-      lines.push(`| ${m.mode} | ${m.tokensPerSecond.toFixed(2)} | ${t.total.toFixed(1)} | ${m.cpuMsPerToken.toFixed(1)} | ${dash ? '—' : t.lookup.toFixed(2)} | ${dash ? '—' : t.attention.toFixed(2)} | ${dash ? '—' : t.rest.toFixed(1)} | ${(100 * m.keysAttendedShare).toFixed(1)}% | ${dash ? '—' : `${(m.bytesRead / 2 ** 20).toFixed(0)} / ${(m.bytesDense / 2 ** 20).toFixed(0)} MiB`} |`);
+      const phase = (x: number, digits: number): string => (dash ? '—' : x.toFixed(digits));
+      lines.push(`| ${rowLabel(m)} | ${m.tokensPerSecond.toFixed(2)} | ${t.total.toFixed(1)} | ${m.cpuMsPerToken.toFixed(1)} | ${phase(t.lookup, 2)} | ${phase(t.attention, 2)} | ` +
+        `${phase(t.fixed, 2)} | ${phase(t.dynamic, 3)} | ${phase(t.merge, 3)} | ${phase(t.rest, 1)} | ${(100 * m.keysAttendedShare).toFixed(1)}% | ` +
+        `${dash ? '—' : `${(m.bytesRead / 2 ** 20).toFixed(0)} / ${(m.bytesDense / 2 ** 20).toFixed(0)} MiB`} |`);
     }
-    lines.push(`| llama.cpp tg${GENERATED_TOKENS} @ d${d.depth} | ${d.llamaCpp.tokensPerSecond.toFixed(2)} | ${(1000 / d.llamaCpp.tokensPerSecond).toFixed(1)} | | | | | | |`, '');
+    lines.push(`| llama.cpp tg${GENERATED_TOKENS} @ d${d.depth} | ${d.llamaCpp.tokensPerSecond.toFixed(2)} | ${(1000 / d.llamaCpp.tokensPerSecond).toFixed(1)} | | | | | | | | | |`, '');
     for (const [k, v] of Object.entries(d.ratios)) lines.push(`- ${k}: ${v.toFixed(2)}`);
     lines.push('');
   }
@@ -317,7 +343,7 @@ function markdown(r: Report): string {
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npm run bench -- squeeze [--model ${Object.keys(PRESETS).join('|')}|PATH] [--depths N,...] [--sparsities 70,90]\n` +
-    '       [--threads N] [--repeats N] [--llama-repeats N] [--pack-dir DIR] [--rebuild]\n');
+    '       [--mass-modes all,90] [--threads N] [--repeats N] [--llama-repeats N] [--pack-dir DIR] [--rebuild]\n');
   process.exit(2);
 }
 
@@ -333,7 +359,7 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        model: { type: 'string' }, depths: { type: 'string' }, sparsities: { type: 'string' }, threads: { type: 'string' },
+        model: { type: 'string' }, depths: { type: 'string' }, sparsities: { type: 'string' }, 'mass-modes': { type: 'string' }, threads: { type: 'string' },
         repeats: { type: 'string' }, 'llama-repeats': { type: 'string' }, 'pack-dir': { type: 'string' }, rebuild: { type: 'boolean' },
       },
     }));
@@ -347,6 +373,8 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
   const depths = values.depths ? positiveInts(values.depths, '--depths') : (preset?.depths ?? [8192]);
   const sparsities = positiveInts(values.sparsities ?? '70,90', '--sparsities');
   if (sparsities.some((s) => s >= 100)) usage('--sparsities are percentages below 100');
+  // Modes timed a second time with token mass collected: what citations cost per token.
+  const massModes = (values['mass-modes'] ?? 'all,90').split(',').filter(Boolean).map((m) => (m === 'all' ? m : `${positiveInts(m, '--mass-modes')[0]}%`)) as ModeName[];
   const [threads] = positiveInts(values.threads ?? '2', '--threads');
   const [repeats] = positiveInts(values.repeats ?? '3', '--repeats');
   const [llamaRepeats] = positiveInts(values['llama-repeats'] ?? '1', '--llama-repeats');
@@ -363,7 +391,11 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
     const loadOurs = loadavg()[0];
     for (const mode of modes) {
       process.stderr.write(`  decode ${mode}\n`);
-      rows.push(await timeMode(chat, mode, repeats));
+      rows.push(await timeMode(chat, mode, false, repeats));
+    }
+    for (const mode of massModes) {
+      process.stderr.write(`  decode ${mode} +mass\n`);
+      rows.push(await timeMode(chat, mode, true, repeats));
     }
     process.stderr.write(`  llama-bench -d ${depth}\n`);
     const loadLlamaCpp = loadavg()[0];
@@ -386,8 +418,8 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
     notes: [
       'Shared machine: other helpers were building and testing on the same 2 cores during the run (1-minute load averages per depth in results[].load, at the end in machine.load); timings move with that load, llama.cpp (spinning thread pool) more than ours.',
       'Per-token times are over single-token forward passes: a warm-up answer evaluates the question, each timed answer reuses it and evaluates its last token, then one pass per generated token. Means over the repeats.',
-      "attention = the squeezed path's sparse + dynamic + merge time; lookup = centroid scoring and selection; rest = total - both (weights, norms, sampling). The engine's dense mode is not instrumented: its attention time is estimated as its step time less the all-clusters run's rest and lookup.",
-      'The squeezed modes also collect per-token attention mass for citations (DocChat always asks for it).',
+      "attention = the squeezed path's sparse (selected document keys) + dynamic (the conversation's rows) + merge time, each the threads' time in that part scaled to the phase's wall time; lookup = centroid scoring and selection; rest = total - both (weights, norms, sampling). The engine's dense mode is not instrumented: its attention time is estimated as its step time less the all-clusters run's rest and lookup.",
+      'Timed answers ignore end-of-generation (always the same number of decode steps) and collect no per-token attention mass, except the "+mass" rows, which collect it as answers with citations do (its cost counts in the sparse column).',
       `llama-bench: -p 0 -n ${GENERATED_TOKENS} -d DEPTH on the same GGUF and thread count (tg at depth, after its own prefill of DEPTH tokens).`,
       'The document is the Apache License 2.0 text repeated into pages; the question asks for a long answer, but the model may end early (passes and stopReason are recorded).',
     ],
@@ -397,11 +429,12 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
   for (const d of results) {
     process.stdout.write(`\n${modelName}: ${d.nFixed} fixed tokens; pack ${(d.pack.bytes / 2 ** 20).toFixed(1)} MiB, prefill ${(d.pack.build.prefillMs / 1000).toFixed(1)} s, ` +
       `clustering ${(d.pack.build.clusterMs / 1000).toFixed(1)} s, calibration ${(d.pack.build.calibrateMs / 1000).toFixed(1)} s, load ${d.pack.loadMs.toFixed(0)} ms\n`);
-    printTable(['mode', 'tok/s', 'ms/token', 'CPU ms/token', 'lookup ms', 'attention ms', 'rest ms', 'keys read %'], [
-      ...d.modes.map((m) => [
-        m.mode, m.tokensPerSecond, m.msPerToken.total, m.cpuMsPerToken, m.msPerToken.lookup, m.msPerToken.attention, m.msPerToken.rest, 100 * m.keysAttendedShare,
-      ]),
-      [`llama.cpp d${d.depth}`, d.llamaCpp.tokensPerSecond, 1000 / d.llamaCpp.tokensPerSecond, '', '', '', '', ''],
+    printTable(['mode', 'tok/s', 'ms/token', 'CPU ms/token', 'lookup ms', 'attention ms', 'sparse ms', 'dynamic ms', 'merge ms', 'rest ms', 'keys read %'], [
+      ...d.modes.map((m) => {
+        const t = m.msPerToken;
+        return [rowLabel(m), m.tokensPerSecond, t.total, m.cpuMsPerToken, t.lookup, t.attention, t.fixed, t.dynamic, t.merge, t.rest, 100 * m.keysAttendedShare];
+      }),
+      [`llama.cpp d${d.depth}`, d.llamaCpp.tokensPerSecond, 1000 / d.llamaCpp.tokensPerSecond, '', '', '', '', '', '', '', ''],
     ]);
   }
   process.stdout.write('\n');

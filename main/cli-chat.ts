@@ -182,7 +182,8 @@ function statsLines(r: AskResult): string[] {
     `clusters per level: ${s.clustersPerLevel.join(' / ') || '-'}`,
     `keys read per layer: mean ${mean(means).toFixed(0)}, min ${Math.min(...means).toFixed(0)}, max ${Math.max(...means).toFixed(0)}`,
     `KV read ${mib(s.bytesRead)} of ${mib(s.bytesDense)} MiB dense`,
-    `time: lookup ${s.lookupMs.toFixed(1)} ms, attention ${s.attentionMs.toFixed(1)} ms, the rest ${s.otherMs.toFixed(1)} ms`,
+    `time: lookup ${s.lookupMs.toFixed(1)} ms, attention ${s.attentionMs.toFixed(1)} ms (document keys ${s.fixedAttentionMs.toFixed(1)}, ` +
+      `conversation ${s.dynamicAttentionMs.toFixed(1)}, merge ${s.mergeMs.toFixed(1)}), the rest ${s.otherMs.toFixed(1)} ms`,
     `prefill ${r.timings.prefillTokens} tokens at ${r.timings.prefillTokensPerSecond.toFixed(1)} tok/s (${r.timings.reusedTokens} reused), ` +
       `decode ${r.timings.generated} at ${r.timings.decodeTokensPerSecond.toFixed(1)} tok/s`,
   ];

@@ -19,7 +19,7 @@ const USAGE = `usage:
   squeeze chat [--model MODEL] --doc PATH [--only F1,F2] [--sparsity S | --dense] [--pack-dir DIR] [--max-tokens N] [--threads N]
   squeeze ingest [--model MODEL] --doc PATH [--only F1,F2] [--plan] [--pack-dir DIR] [--rebuild] [--threads N] [--json]
   squeeze ask [--model MODEL] --doc PATH [--only F1,F2] [--sparsity S | --budget B | --dense | --all-clusters] [--per-layer]
-              [--pack-dir DIR] [--max-tokens N] [--threads N] [--json] QUESTION
+              [--no-citations] [--pack-dir DIR] [--max-tokens N] [--threads N] [--json] QUESTION
   squeeze system [--json]`;
 
 class UsageError extends Error {}
@@ -280,6 +280,7 @@ async function ask(argv: string[]): Promise<void> {
     dense: { type: 'boolean' },
     'all-clusters': { type: 'boolean' },
     'per-layer': { type: 'boolean' },
+    'no-citations': { type: 'boolean' },
     'max-tokens': { type: 'string' },
   });
   const question = requireString(positionals.join(' '), 'QUESTION');
@@ -290,6 +291,8 @@ async function ask(argv: string[]): Promise<void> {
   const result = await chat.ask(question, {
     mode,
     maxTokens: numberFlag(values['max-tokens'], '--max-tokens') ?? 256,
+    // Without citations no attention mass is collected per document token (a little faster).
+    tokenMass: !values['no-citations'],
     signal: controller.signal,
     onText: values.json ? undefined : (t) => process.stdout.write(t),
   });

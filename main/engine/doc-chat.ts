@@ -43,6 +43,8 @@ export interface DocChatOptions {
   reserveTokens?: number;
   /** build the pack even when a valid one exists */
   rebuild?: boolean;
+  /** the sparsities to calibrate the pack for (ascending, in (0, 1)); default: the engine's ladder (calibrate.h) */
+  sparsities?: number[];
   onProgress?: (phase: NativeIngestPhase, done: number, total: number) => void;
   /** stops building the pack (rejects with SQUEEZE_CANCELLED; nothing is written) */
   signal?: AbortSignal;
@@ -58,6 +60,10 @@ export interface PackInfo {
   bytes: number;
   build?: NativeIngestResult;
   loadMs?: number;
+  /** the sparsities the pack is calibrated for, as the engine read them from it: mode 'sparsity' uses the nearest */
+  sparsities: number[];
+  /** per-layer thresholds are available (AskMode perLayer) */
+  perLayerThresholds: boolean;
 }
 
 export type AskMode =
@@ -83,6 +89,13 @@ export interface AskOptions {
   remember?: boolean;
   /** the conversation before this question, replacing the remembered one (a stored chat, an edit) */
   history?: ChatMessage[];
+  /**
+   * collect each document token's attention mass for citations (default true). false: no citations
+   * (AskResult.noCitations says so), and no neutral-question pass before the first answer in a mode.
+   */
+  tokenMass?: boolean;
+  /** keep generating through end-of-generation tokens until maxTokens (benchmarks: a fixed number of decode steps) */
+  ignoreEog?: boolean;
 }
 
 export interface Citation {
@@ -107,7 +120,14 @@ export interface AskStats {
   bytesRead: number;
   bytesDense: number;
   lookupMs: number;
+  /** fixedAttentionMs + dynamicAttentionMs + mergeMs */
   attentionMs: number;
+  /** exact attention over the selected document keys (with token-mass collection when asked) */
+  fixedAttentionMs: number;
+  /** exact causal attention over the conversation's own tokens */
+  dynamicAttentionMs: number;
+  /** joining the two parts (log-sum-exp merge, or their shared softmax) */
+  mergeMs: number;
   otherMs: number;
 }
 
@@ -127,6 +147,8 @@ export interface AskResult {
   };
   stats: AskStats;
   citations: Citation[];
+  /** why citations is empty by construction: dense attention measures no attention mass, or tokenMass was off */
+  noCitations?: 'dense' | 'token-mass-off';
 }
 
 export interface EvalLogits {
@@ -192,8 +214,11 @@ export class DocChat {
     let rebuildReason: string | undefined;
     if (!options.rebuild) {
       try {
-        const loaded = await native.loadPack(path, { docHash, fixedTokens });
-        const pack: PackInfo = { path, built: false, nFixed: loaded.nFixed, bytes: statSync(path).size, loadMs: loaded.loadMs };
+        const loaded = await native.loadPack(path, { docHash, fixedTokens, sparsities: options.sparsities });
+        const pack: PackInfo = {
+          path, built: false, nFixed: loaded.nFixed, bytes: statSync(path).size, loadMs: loaded.loadMs,
+          sparsities: ladder(loaded.sparsities), perLayerThresholds: loaded.perLayer,
+        };
         return new DocChat(model, native, fixedTokens, systemMessage, prefixText, pack, JSON.parse(loaded.sourceMap) as SourceMap);
       } catch (e) {
         const code = (e as { code?: string }).code ?? '';
@@ -207,11 +232,14 @@ export class DocChat {
     options.signal?.addEventListener('abort', onAbort);
     let build: NativeIngestResult;
     try {
-      build = await native.ingest(fixedTokens, { path, docHash, sourceMap: JSON.stringify(sourceMap) }, options.onProgress);
+      build = await native.ingest(fixedTokens, { path, docHash, sourceMap: JSON.stringify(sourceMap), sparsities: options.sparsities }, options.onProgress);
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
-    const pack: PackInfo = { path, built: true, nFixed: build.nFixed, bytes: build.packBytes, build, ...(rebuildReason && { rebuildReason }) };
+    const pack: PackInfo = {
+      path, built: true, nFixed: build.nFixed, bytes: build.packBytes, build, ...(rebuildReason && { rebuildReason }),
+      sparsities: ladder(build.sparsities), perLayerThresholds: build.perLayer,
+    };
     return new DocChat(model, native, fixedTokens, systemMessage, prefixText, pack, sourceMap);
   }
 
@@ -226,16 +254,18 @@ export class DocChat {
     if (options.history) this.history = options.history.map(({ role, content }) => ({ role, content }));
     const dynamic = this.dynamicTokens(question);
     const mode = options.mode ?? { kind: 'sparsity', sparsity: 0.9 };
+    const tokenMass = mode.kind !== 'dense' && (options.tokenMass ?? true);
     const nativeOptions: NativeAnswerOptions = {
       ...squeezeOptions(mode),
+      tokenMass,
       maxTokens: options.maxTokens ?? 256,
       temperature: options.temperature ?? 0,
       seed: options.seed,
       ...(options.repeatPenalty !== undefined && { repeatPenalty: options.repeatPenalty, repeatLastN: options.repeatLastN }),
-      stopTokens: this.model.eogTokens,
+      stopTokens: options.ignoreEog ? [] : this.model.eogTokens,
     };
     // Before the answer, so the session's cache ends holding this turn (the next one reuses it).
-    const baseline = mode.kind === 'dense' ? undefined : await this.baselineMass(mode);
+    const baseline = tokenMass ? await this.baselineMass(mode) : undefined;
     const decoder = this.model.tokenizer.createStreamDecoder();
     let answer = '';
     const onAbort = () => this.native.cancel();
@@ -290,9 +320,13 @@ export class DocChat {
         bytesDense: s.bytesDense,
         lookupMs: s.lookupMs,
         attentionMs: s.attentionMs,
+        fixedAttentionMs: s.fixedAttentionMs,
+        dynamicAttentionMs: s.dynamicAttentionMs,
+        mergeMs: s.mergeMs,
         otherMs: Math.max(0, r.prefillMs + r.decodeMs - s.lookupMs - s.attentionMs),
       },
-      citations: this.citations(r.tokenMass, baseline),
+      citations: tokenMass ? this.citations(r.tokenMass, baseline) : [],
+      ...(!tokenMass && { noCitations: mode.kind === 'dense' ? 'dense' : 'token-mass-off' }),
     };
   }
 
@@ -360,6 +394,11 @@ function buildSourceMap(model: Model, spans: ContextSpan[], docFirstToken: numbe
   }
   runs.push([docFirstToken + docTokens.length, -1]);
   return { spans: spans.map((s) => ({ source: s.source, page: s.page, ...(s.lines && { lines: s.lines }) })), runs };
+}
+
+/** The engine stores the ladder as f32 (0.7 reads 0.699999988): back to the decimals it was given in. */
+function ladder(sparsities: number[]): number[] {
+  return sparsities.map((s) => Math.round(s * 1e4) / 1e4);
 }
 
 function sha256(text: string): string {

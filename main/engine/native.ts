@@ -88,6 +88,8 @@ export interface NativeAnswerOptions extends NativeGenerateOptions {
   perLayer?: boolean;
   /** evaluation: attention-mass recall per layer in the stats (costs a dense pass over the document) */
   recall?: boolean;
+  /** collect each document token's attention mass (for citations; default true); false: tokenMass is empty */
+  tokenMass?: boolean;
 }
 
 export interface NativeSqueezeStats {
@@ -104,13 +106,20 @@ export interface NativeSqueezeStats {
   bytesRead: number;
   bytesDense: number;
   lookupMs: number;
+  /** fixedAttentionMs + dynamicAttentionMs + mergeMs (wall time) */
   attentionMs: number;
+  /** exact attention over the selected document keys (token-mass collection included) */
+  fixedAttentionMs: number;
+  /** exact causal attention over the dynamic tokens (question, turns, answer) */
+  dynamicAttentionMs: number;
+  /** log-sum-exp merge of the two parts (the shared softmax when rounding as the dense kernel) */
+  mergeMs: number;
   /** [nLayers] mean attention-mass recall of the selected keys (empty unless options.recall) */
   recallPerLayer: Float64Array;
 }
 
 /** The squeeze part of NativeAnswerOptions. */
-export type NativeSqueezeOptions = Pick<NativeAnswerOptions, 'mode' | 'sparsity' | 'budget' | 'massTarget' | 'perLayer' | 'recall'>;
+export type NativeSqueezeOptions = Pick<NativeAnswerOptions, 'mode' | 'sparsity' | 'budget' | 'massTarget' | 'perLayer' | 'recall' | 'tokenMass'>;
 
 export interface NativeEvalLogitsResult {
   /** [continuation.length][nVocab] */
@@ -125,11 +134,19 @@ export interface NativeAnswerResult extends NativeGenerateResult {
   /** mode 'sparsity': the calibrated target used */
   target: number;
   stats: NativeSqueezeStats;
-  /** [nFixed] attention probability per fixed-context token, summed over layers, heads and tokens */
+  /** [nFixed] attention probability per fixed-context token, summed over layers, heads and tokens; empty when not asked */
   tokenMass: Float32Array;
 }
 
-export interface NativeIngestResult {
+/** The sparsities a pack's thresholds were calibrated for (its own ladder, whatever the engine's default). */
+export interface NativePackLadder {
+  /** ascending, in (0, 1) */
+  sparsities: number[];
+  /** per-layer thresholds are stored beside the global ones */
+  perLayer: boolean;
+}
+
+export interface NativeIngestResult extends NativePackLadder {
   nFixed: number;
   prefillMs: number;
   clusterMs: number;
@@ -138,21 +155,26 @@ export interface NativeIngestResult {
   packBytes: number;
 }
 
-export interface NativePackLoad {
+export interface NativePackLoad extends NativePackLadder {
   loadMs: number;
   nFixed: number;
   sourceMap: string;
+}
+
+/** sparsities: the ladder to calibrate (ingest) or expect (loadPack; a pack of another ladder is PACK_STALE); default calibrate.h's. */
+export interface NativePackSettings {
+  sparsities?: number[];
 }
 
 export type NativeIngestPhase = 'prefill' | 'cluster' | 'calibrate';
 
 export interface NativeDocSession {
   /** Rejects with PACK_MISSING, PACK_STALE, PACK_TRUNCATED, PACK_BAD, PACK_READ or PACK_MISMATCH. */
-  loadPack(path: string, expect: { docHash: string; fixedTokens: number[] }): Promise<NativePackLoad>;
+  loadPack(path: string, expect: { docHash: string; fixedTokens: number[] } & NativePackSettings): Promise<NativePackLoad>;
   /** Dense prefill, clustering, calibration; writes the pack atomically at options.path and uses it. */
   ingest(
     fixedTokens: number[],
-    options: { path: string; docHash: string; sourceMap: string },
+    options: { path: string; docHash: string; sourceMap: string } & NativePackSettings,
     onProgress?: (phase: NativeIngestPhase, done: number, total: number) => void,
   ): Promise<NativeIngestResult>;
   /** Generates after the pack's fixed context followed by `tokens` (the conversation's dynamic part). */

@@ -48,7 +48,14 @@ export const SqueezeStats = z.object({
   bytesRead: z.number().nonnegative(),
   bytesDense: z.number().nonnegative(),
   lookupMs: ms,
+  /** the three parts below together (answers stored before the split have only this) */
   attentionMs: ms,
+  /** exact attention over the selected document keys */
+  fixedAttentionMs: ms.optional(),
+  /** exact attention over the conversation's own tokens */
+  dynamicAttentionMs: ms.optional(),
+  /** joining the two (log-sum-exp merge) */
+  mergeMs: ms.optional(),
   otherMs: ms,
 });
 

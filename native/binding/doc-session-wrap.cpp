@@ -19,12 +19,48 @@ std::string string_option(Napi::Env env, const Napi::Object& o, const char* name
     return o.Get(name).As<Napi::String>().Utf8Value();
 }
 
+// The engine's ingest settings, with the calibrated sparsities of o.sparsities when given (a
+// non-empty ascending list in (0, 1); default: calibrate.h's ladder).
+sq::IngestParams ingest_params_from_js(Napi::Env env, const Napi::Object& o) {
+    sq::IngestParams p;
+    if (!o.Has("sparsities") || o.Get("sparsities").IsUndefined()) return p;
+    const Napi::Value v = o.Get("sparsities");
+    const char* rule = "sparsities must be a non-empty ascending list of numbers in (0, 1)";
+    if (!v.IsArray() || v.As<Napi::Array>().Length() == 0) throw usage_error(env, rule);
+    Napi::Array arr = v.As<Napi::Array>();
+    p.calibration.targets.clear();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+        const Napi::Value x = arr.Get(i);
+        const double s = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1.0;
+        if (!(s > 0.0 && s < 1.0) || (i > 0 && s <= p.calibration.targets.back())) throw usage_error(env, rule);
+        p.calibration.targets.push_back(static_cast<float>(s));
+    }
+    return p;
+}
+
+// A pack's calibrated ladder, read on the worker thread while the job holds the session.
+struct PackLadder {
+    std::vector<float> sparsities;
+    bool per_layer = false; // per-layer thresholds stored beside the global ones
+
+    static PackLadder of(const sq::squeeze::Pack& pack) {
+        const sq::squeeze::Thresholds& th = pack.thresholds;
+        return {th.targets, !th.per_layer.empty() && th.per_layer.size() == th.global.size() * th.n_layers};
+    }
+    // out.sparsities, out.perLayer
+    void set(Napi::Object& out) const {
+        Napi::Array list = Napi::Array::New(out.Env(), sparsities.size());
+        for (size_t i = 0; i < sparsities.size(); ++i) list.Set(static_cast<uint32_t>(i), static_cast<double>(sparsities[i]));
+        out.Set("sparsities", list);
+        out.Set("perLayer", per_layer);
+    }
+};
+
 // What a pack must say about itself to be used with this model, these documents and this engine.
-sq::squeeze::PackMeta expected_meta(const sq::Model& model, std::string doc_hash, std::vector<int32_t> fixed) {
+sq::squeeze::PackMeta expected_meta(const sq::Model& model, const sq::IngestParams& params, std::string doc_hash, std::vector<int32_t> fixed) {
     sq::squeeze::PackMeta m;
-    const sq::IngestParams defaults;
     m.model_hash = sq::squeeze::model_fingerprint(model);
-    m.settings = sq::squeeze::pack_settings(defaults.cluster, defaults.calibration);
+    m.settings = sq::squeeze::pack_settings(params.cluster, params.calibration);
     m.doc_hash = std::move(doc_hash);
     m.fixed_tokens = std::move(fixed);
     return m;
@@ -32,17 +68,18 @@ sq::squeeze::PackMeta expected_meta(const sq::Model& model, std::string doc_hash
 
 class LoadPackWorker : public SessionJob<DocSessionWrap::State> {
 public:
-    LoadPackWorker(Napi::Env env, StatePtr state, std::string path, std::string doc_hash, std::vector<int32_t> fixed)
-        : SessionJob(env, std::move(state), "loading the document pack"), path_(std::move(path)), doc_hash_(std::move(doc_hash)),
-          fixed_(std::move(fixed)) {}
+    LoadPackWorker(Napi::Env env, StatePtr state, std::string path, sq::IngestParams params, std::string doc_hash, std::vector<int32_t> fixed)
+        : SessionJob(env, std::move(state), "loading the document pack"), path_(std::move(path)), params_(std::move(params)),
+          doc_hash_(std::move(doc_hash)), fixed_(std::move(fixed)) {}
 
 protected:
     sq::Status run() override {
         const double t0 = now_ms();
         auto pack = std::make_shared<sq::squeeze::Pack>();
-        sq::Status st = sq::squeeze::pack_read(path_, expected_meta(*state_->model, doc_hash_, fixed_), *pack);
+        sq::Status st = sq::squeeze::pack_read(path_, expected_meta(*state_->model, params_, doc_hash_, fixed_), *pack);
         if (st) st = state_->session->attach(pack);
         load_ms_ = now_ms() - t0;
+        if (st) ladder_ = PackLadder::of(*pack);
         return st;
     }
     Napi::Value result(Napi::Env env) override {
@@ -51,13 +88,17 @@ protected:
         out.Set("loadMs", load_ms_);
         out.Set("nFixed", static_cast<double>(pack.meta.fixed_tokens.size()));
         out.Set("sourceMap", pack.meta.source_map);
+        ladder_.set(out);
         return out;
     }
 
 private:
-    std::string path_, doc_hash_;
+    std::string path_;
+    sq::IngestParams params_;
+    std::string doc_hash_;
     std::vector<int32_t> fixed_;
     double load_ms_ = 0;
+    PackLadder ladder_;
 };
 
 struct IngestEvent {
@@ -68,10 +109,10 @@ struct IngestEvent {
 // Prefill, cluster, calibrate, write the pack atomically, attach it; progress goes to onProgress.
 class IngestWorker : public Napi::AsyncProgressQueueWorker<IngestEvent> {
 public:
-    IngestWorker(Napi::Env env, Napi::Function on_progress, StatePtr state, std::vector<int32_t> fixed, std::string path,
-                 std::string doc_hash, std::string source_map)
+    IngestWorker(Napi::Env env, Napi::Function on_progress, StatePtr state, std::vector<int32_t> fixed, sq::IngestParams params,
+                 std::string path, std::string doc_hash, std::string source_map)
         : Napi::AsyncProgressQueueWorker<IngestEvent>(on_progress.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {}) : on_progress),
-          state_(std::move(state)), fixed_(std::move(fixed)), path_(std::move(path)), doc_hash_(std::move(doc_hash)),
+          state_(std::move(state)), fixed_(std::move(fixed)), params_(std::move(params)), path_(std::move(path)), doc_hash_(std::move(doc_hash)),
           source_map_(std::move(source_map)), deferred_(Napi::Promise::Deferred::New(env)) {}
     Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -81,7 +122,7 @@ protected:
         try {
             auto pack = std::make_shared<sq::squeeze::Pack>();
             status_ = state_->session->ingest(
-                fixed_, sq::IngestParams{},
+                fixed_, params_,
                 [&](const char* phase, uint32_t done, uint32_t total) {
                     const IngestEvent e{phase, done, total};
                     progress.Send(&e, 1);
@@ -94,6 +135,7 @@ protected:
             status_ = sq::squeeze::pack_write(path_, *pack, &pack_bytes_);
             write_ms_ = now_ms() - t0;
             if (status_) status_ = state_->session->attach(pack);
+            if (status_) ladder_ = PackLadder::of(*pack);
         } catch (const std::bad_alloc&) {
             status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory building the document pack");
         }
@@ -118,6 +160,7 @@ protected:
         out.Set("calibrateMs", timings_.calibrate_ms);
         out.Set("writeMs", write_ms_);
         out.Set("packBytes", static_cast<double>(pack_bytes_));
+        ladder_.set(out);
         deferred_.Resolve(out);
     }
     void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
@@ -125,12 +168,14 @@ protected:
 private:
     StatePtr state_;
     std::vector<int32_t> fixed_;
+    sq::IngestParams params_;
     std::string path_, doc_hash_, source_map_;
     Napi::Promise::Deferred deferred_;
     sq::Status status_;
     sq::IngestTimings timings_;
     double write_ms_ = 0;
     uint64_t pack_bytes_ = 0;
+    PackLadder ladder_;
 };
 
 sq::SqueezeMode mode_from_js(Napi::Env env, const Napi::Object& o) {
@@ -147,11 +192,12 @@ sq::SqueezeMode mode_from_js(Napi::Env env, const Napi::Object& o) {
     m.mass_target = static_cast<float>(number_option(o, "massTarget", m.mass_target));
     m.per_layer = o.Has("perLayer") && o.Get("perLayer").ToBoolean().Value();
     m.recall = o.Has("recall") && o.Get("recall").ToBoolean().Value();
+    if (o.Has("tokenMass") && !o.Get("tokenMass").IsUndefined()) m.token_mass = o.Get("tokenMass").ToBoolean().Value();
     if (!(m.sparsity >= 0.0f && m.sparsity < 1.0f)) throw usage_error(env, "sparsity must be in [0, 1)");
     return m;
 }
 
-Napi::Object stats_to_js(Napi::Env env, const sq::squeeze::SqueezeStats& s, double lookup_ms, double attention_ms) {
+Napi::Object stats_to_js(Napi::Env env, const sq::squeeze::SqueezeStats& s) {
     Napi::Object out = Napi::Object::New(env);
     Napi::Array levels = Napi::Array::New(env, s.clusters_per_level.size());
     for (size_t i = 0; i < s.clusters_per_level.size(); ++i) levels.Set(static_cast<uint32_t>(i), s.clusters_per_level[i]);
@@ -174,8 +220,11 @@ Napi::Object stats_to_js(Napi::Env env, const sq::squeeze::SqueezeStats& s, doub
     out.Set("centroidsScored", static_cast<double>(s.centroids_scored));
     out.Set("bytesRead", static_cast<double>(s.bytes_read));
     out.Set("bytesDense", static_cast<double>(s.bytes_dense));
-    out.Set("lookupMs", lookup_ms);
-    out.Set("attentionMs", attention_ms);
+    out.Set("lookupMs", s.lookup_seconds * 1e3);
+    out.Set("attentionMs", s.attention_seconds * 1e3);
+    out.Set("fixedAttentionMs", s.fixed_seconds * 1e3);
+    out.Set("dynamicAttentionMs", s.dynamic_seconds * 1e3);
+    out.Set("mergeMs", s.merge_seconds * 1e3);
     // [n_layers] mean attention-mass recall, only when the mode asked for it
     Napi::Float64Array recall = Napi::Float64Array::New(env, s.recall_rows.empty() ? 0 : s.n_layers);
     for (uint32_t l = 0; l < recall.ElementLength(); ++l) recall[l] = s.mean_recall(l);
@@ -225,7 +274,7 @@ protected:
         out.Set("stopReason", sq::stop_reason_name(g.stop_reason));
         out.Set("mode", sq::squeeze_kind_name(result_.kind));
         out.Set("target", result_.target);
-        out.Set("stats", stats_to_js(env, result_.stats, result_.lookup_ms, result_.attention_ms));
+        out.Set("stats", stats_to_js(env, result_.stats));
         Napi::Float32Array mass = Napi::Float32Array::New(env, result_.token_mass.size()); // [n_fixed]
         std::copy(result_.token_mass.begin(), result_.token_mass.end(), mass.Data());
         out.Set("tokenMass", mass);
@@ -259,8 +308,7 @@ protected:
         out.Set("logits", logits);
         out.Set("mode", sq::squeeze_kind_name(mode_.kind));
         out.Set("target", result_.target);
-        const sq::squeeze::SqueezeStats& s = result_.stats;
-        out.Set("stats", stats_to_js(env, s, s.lookup_seconds * 1e3, s.attention_seconds * 1e3));
+        out.Set("stats", stats_to_js(env, result_.stats));
         return out;
     }
 
@@ -311,20 +359,22 @@ void DocSessionWrap::claim(Napi::Env env) {
     state_->cancel.store(false);
 }
 
-// loadPack(path, { docHash, fixedTokens }): Promise<{ loadMs, nFixed, sourceMap }>; rejects with
-// PACK_MISSING, PACK_STALE, PACK_TRUNCATED, PACK_BAD, PACK_READ or PACK_MISMATCH.
+// loadPack(path, { docHash, fixedTokens, sparsities? }): Promise<{ loadMs, nFixed, sourceMap, sparsities, perLayer }>;
+// rejects with PACK_MISSING, PACK_STALE (another ladder too), PACK_TRUNCATED, PACK_BAD, PACK_READ or PACK_MISMATCH.
 Napi::Value DocSessionWrap::load_pack(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) throw usage_error(env, "loadPack(path, { docHash, fixedTokens })");
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) throw usage_error(env, "loadPack(path, { docHash, fixedTokens, sparsities? })");
     Napi::Object o = info[1].As<Napi::Object>();
     std::string doc_hash = string_option(env, o, "docHash");
     std::vector<int32_t> fixed = tokens_from_js(o.Get("fixedTokens"));
+    sq::IngestParams params = ingest_params_from_js(env, o);
     claim(env);
-    return (new LoadPackWorker(env, state_, info[0].As<Napi::String>().Utf8Value(), std::move(doc_hash), std::move(fixed)))->start();
+    return (new LoadPackWorker(env, state_, info[0].As<Napi::String>().Utf8Value(), std::move(params), std::move(doc_hash), std::move(fixed)))
+        ->start();
 }
 
-// ingest(fixedTokens, { path, docHash, sourceMap }, onProgress?(phase, done, total)):
-// Promise<{ nFixed, prefillMs, clusterMs, calibrateMs, writeMs, packBytes }>.
+// ingest(fixedTokens, { path, docHash, sourceMap, sparsities? }, onProgress?(phase, done, total)):
+// Promise<{ nFixed, prefillMs, clusterMs, calibrateMs, writeMs, packBytes, sparsities, perLayer }>.
 Napi::Value DocSessionWrap::ingest(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[1].IsObject()) throw usage_error(env, "ingest(fixedTokens, { path, docHash, sourceMap }, onProgress?)");
@@ -333,15 +383,17 @@ Napi::Value DocSessionWrap::ingest(const Napi::CallbackInfo& info) {
     std::string path = string_option(env, o, "path");
     std::string doc_hash = string_option(env, o, "docHash");
     std::string source_map = string_option(env, o, "sourceMap");
+    sq::IngestParams params = ingest_params_from_js(env, o);
     Napi::Function on_progress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
     claim(env);
-    auto* worker = new IngestWorker(env, on_progress, state_, std::move(fixed), std::move(path), std::move(doc_hash), std::move(source_map));
+    auto* worker = new IngestWorker(env, on_progress, state_, std::move(fixed), std::move(params), std::move(path), std::move(doc_hash),
+                                    std::move(source_map));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
 }
 
-// answer(tokens, { mode, sparsity, budget, massTarget, perLayer, ...generation options }, onToken?):
+// answer(tokens, { mode, sparsity, budget, massTarget, perLayer, tokenMass, ...generation options }, onToken?):
 // Promise<{ tokens, nPrompt, nPromptReused, prefillMs, decodeMs, stopReason, mode, target, stats, tokenMass }>.
 Napi::Value DocSessionWrap::answer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

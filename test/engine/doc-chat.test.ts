@@ -61,8 +61,59 @@ test('achieved sparsity is within 5 points of the 70% and 90% targets', async ()
     assert.ok(r.stats.bytesRead < r.stats.bytesDense * (1 - target + 0.1));
     assert.equal(r.stats.keysPerLayer.length, model.info.nLayers);
     assert.ok(r.stats.lookupMs > 0 && r.stats.attentionMs > 0);
+    const { fixedAttentionMs, dynamicAttentionMs, mergeMs } = r.stats;
+    assert.ok(fixedAttentionMs > 0 && dynamicAttentionMs > 0 && mergeMs > 0, JSON.stringify({ fixedAttentionMs, dynamicAttentionMs, mergeMs }));
+    assert.ok(Math.abs(fixedAttentionMs + dynamicAttentionMs + mergeMs - r.stats.attentionMs) < 1e-6 * r.stats.attentionMs);
     assert.ok(r.citations.length > 0 && r.citations[0].source === 'apache-license-2.0.txt');
     assert.ok(Math.abs(r.citations.reduce((s, c) => s + c.share, 0) - 1) < 1e-6);
+  }
+});
+
+test('tokenMass false answers the same without citations and says why; ignoreEog decodes exactly maxTokens', async () => {
+  const mode = { kind: 'sparsity', sparsity: 0.7 } as const;
+  const cited = await chat.ask(QUESTION, { mode, maxTokens: 10, remember: false });
+  const plain = await chat.ask(QUESTION, { mode, maxTokens: 10, remember: false, tokenMass: false });
+  assert.deepEqual(plain.tokens, cited.tokens);
+  assert.ok(cited.citations.length > 0);
+  assert.equal(cited.noCitations, undefined);
+  assert.deepEqual(plain.citations, []);
+  assert.equal(plain.noCitations, 'token-mass-off');
+  const dense = await chat.ask(QUESTION, { mode: { kind: 'dense' }, maxTokens: 4, remember: false });
+  assert.equal(dense.noCitations, 'dense');
+
+  // A one-token reply ("Yes") ends at end-of-generation unless it is ignored.
+  const short = 'Answer with one word: is this a license?';
+  const stopped = await chat.ask(short, { mode, maxTokens: 40, remember: false, tokenMass: false });
+  assert.equal(stopped.stopReason, 'eog');
+  const through = await chat.ask(short, { mode, maxTokens: 40, remember: false, tokenMass: false, ignoreEog: true });
+  assert.equal(through.stopReason, 'max_tokens');
+  assert.equal(through.tokens.length, 40);
+  assert.deepEqual(through.tokens.slice(0, stopped.tokens.length - 1), stopped.tokens.slice(0, -1));
+});
+
+test('the pack reports the ladder it was calibrated for; a pack of another ladder shows and uses its own', async () => {
+  assert.deepEqual(chat.pack.sparsities, [0.5, 0.7, 0.8, 0.9, 0.95]);
+  assert.equal(chat.pack.perLayerThresholds, true);
+  const dir = mkdtempSync(join(tmpdir(), 'sq-ladder-'));
+  try {
+    const small = join(dir, 'notes.txt');
+    writeFileSync(small, readFileSync(DOC, 'utf8').slice(0, 3000));
+    const ladder = [0.6, 0.85];
+    const built = await DocChat.open(model, await contextOf(small), { packDir: dir, sparsities: ladder });
+    assert.equal(built.pack.built, true);
+    assert.deepEqual(built.pack.sparsities, ladder);
+    const loaded = await DocChat.open(model, await contextOf(small), { packDir: dir, sparsities: ladder });
+    assert.equal(loaded.pack.built, false);
+    assert.deepEqual(loaded.pack.sparsities, built.pack.sparsities);
+    const r = await loaded.ask(QUESTION, { mode: { kind: 'sparsity', sparsity: 0.9 }, maxTokens: 4, remember: false, tokenMass: false });
+    assert.equal(r.stats.target, 0.85);
+    // The engine's own ladder is other settings: that pack is stale for it and rebuilt.
+    const engineLadder = await DocChat.open(model, await contextOf(small), { packDir: dir });
+    assert.equal(engineLadder.pack.built, true);
+    assert.match(engineLadder.pack.rebuildReason ?? '', /^PACK_STALE/);
+    await assert.rejects(DocChat.open(model, await contextOf(small), { packDir: dir, sparsities: [0.9, 0.5] }), { code: 'BAD_ARGUMENT' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

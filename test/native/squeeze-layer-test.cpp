@@ -284,4 +284,32 @@ TEST_CASE("recall: share of the dense attention over the fixed context that fall
     CHECK(squeeze_attend_layer(a, pool, scratch, nullptr).code == "SQUEEZE_BAD_PARAMS"); // recall needs stats
 }
 
+TEST_CASE("stats: attention time splits into the fixed part, the dynamic part and the merge, adding up to the whole") {
+    // The threads' part times are scaled to the tasks' wall time; the serial remainder is fixed-part time.
+    SqueezeStats by_hand;
+    by_hand.add_attention(2.5, 2.0, {AttnTimes{1.0, 0.5, 0.5}, AttnTimes{1.0, 1.5, 0.5}});
+    CHECK_NEAR(by_hand.attention_seconds, 2.5, 1e-12);
+    // Thread time 5 s over 2 s of tasks: each part counts 0.4 of its thread time.
+    CHECK_NEAR(by_hand.fixed_seconds, 2.0 * 0.4 + 0.5, 1e-12);
+    CHECK_NEAR(by_hand.dynamic_seconds, 2.0 * 0.4, 1e-12);
+    CHECK_NEAR(by_hand.merge_seconds, 1.0 * 0.4, 1e-12);
+
+    const Setup s = make_setup();
+    sq::cpu::ThreadPool pool(2);
+    LayerScratch scratch;
+    std::vector<float> out(size_t{kBatch} * kHeads * kDim), mass(kFixed, 0.0f);
+    for (const bool rounded : {false, true}) {
+        SqueezeStats stats;
+        stats.reset(s.index);
+        LayerAttention a = layer_args(s, 1, out.data());
+        a.round_as_dense = rounded;
+        a.token_mass = mass.data();
+        for (int repeat = 0; repeat < 3; ++repeat) CHECK(squeeze_attend_layer(a, pool, scratch, &stats).is_ok());
+        CHECK(stats.fixed_seconds > 0.0 && stats.dynamic_seconds > 0.0 && stats.merge_seconds > 0.0);
+        CHECK_NEAR(stats.fixed_seconds + stats.dynamic_seconds + stats.merge_seconds, stats.attention_seconds, 1e-9);
+        // Every fixed-context key against a few dynamic rows: the fixed part dominates.
+        CHECK(stats.fixed_seconds > stats.dynamic_seconds);
+    }
+}
+
 int main() { return run_all_tests(); }

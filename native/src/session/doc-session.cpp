@@ -359,8 +359,6 @@ Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode
     stop_attention();
     if (!gpu_attention_ || mode.kind == SqueezeKind::Dense) out.stats = hook_->stats();
     else if (const Status gs = gpu_attention_->stats(pack_->index, out.stats); !gs && st) st = gs;
-    out.lookup_ms = out.stats.lookup_seconds * 1e3;
-    out.attention_ms = out.stats.attention_seconds * 1e3;
     SQ_TRY(st);
     return hook_->error();
 }

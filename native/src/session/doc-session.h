@@ -63,9 +63,7 @@ struct AnswerResult {
     SqueezeKind kind = SqueezeKind::Threshold;
     float target = 0;                 // Threshold: the calibrated sparsity used
     squeeze::SqueezeStats stats;      // no lookups for Dense
-    std::vector<float> token_mass;    // [n_fixed] attention probability summed over layers, heads, tokens
-    double lookup_ms = 0;
-    double attention_ms = 0;          // fixed (sparse) + dynamic part + merge
+    std::vector<float> token_mass;    // [n_fixed] attention probability summed over layers, heads, tokens (empty unless asked)
 };
 
 struct EvalResult {

@@ -68,6 +68,7 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         for (std::vector<float>& m : scratch.mass) m.assign(index->n_tokens, 0.0f);
     }
     if (a.recall) scratch.recall.assign(n_threads, 0.0);
+    scratch.times.assign(n_threads, AttnTimes{});
 
     // Phase 1: one selection per KV head from all of the batch's query rows of its group.
     auto t0 = std::chrono::steady_clock::now();
@@ -96,30 +97,42 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         if (a.recall)
             for (uint32_t g = 0; g < group; ++g)
                 scratch.recall[slot] += selection_recall(head, sel, a.q + row0 + size_t{g} * d, a.scale, scratch.partial[slot]);
+        // Token mass reads the fixed part's probabilities: its time counts as the fixed part's.
+        AttnTimes& times = scratch.times[slot];
         if (a.round_as_dense) {
             // probs: [group][n_keys + n_dyn] final probabilities, the fixed slots first.
             attention_rounded_f16(head, sel, a.q + row0, group, reinterpret_cast<const uint16_t*>(k), reinterpret_cast<const uint16_t*>(v),
-                                  n_dyn, a.scale, scratch.partial[slot], probs, a.out + row0);
-            if (a.token_mass)
+                                  n_dyn, a.scale, scratch.partial[slot], probs, a.out + row0, &times);
+            if (a.token_mass) {
+                auto since = std::chrono::steady_clock::now();
                 for (uint32_t g = 0; g < group; ++g)
                     add_token_mass(head, sel, probs.data() + size_t{g} * (sel.n_keys + n_dyn), 1.0f, scratch.mass[slot].data());
+                attn_lap(since, times.fixed);
+            }
             return;
         }
         std::vector<AttnPartial>& parts = scratch.parts[slot];
         parts.resize(group);
         AttnPartial dyn;
+        auto since = std::chrono::steady_clock::now();
         sparse_attention(head, sel, a.q + row0, group, a.scale, probs, a.out + row0, parts.data());
+        attn_lap(since, times.fixed);
         std::vector<float>& buf = scratch.partial[slot]; // [d] output + [n_dyn] logits
         buf.resize(d + n_dyn);
         for (uint32_t g = 0; g < group; ++g) {
             const size_t row = row0 + size_t{g} * d;
             attention_partial(a.q + row, k, v, a.elem, n_dyn, d, a.scale, buf.data() + d, buf.data(), dyn);
-            if (a.token_mass)
+            attn_lap(since, times.dynamic);
+            if (a.token_mass) {
                 add_token_mass(head, sel, probs.data() + size_t{g} * sel.n_keys, fixed_probability_coef(parts[g], dyn),
                                scratch.mass[slot].data());
+                attn_lap(since, times.fixed);
+            }
             lse_merge(a.out + row, parts[g], buf.data(), dyn, d);
+            attn_lap(since, times.merge);
         }
     });
+    const double tasks_s = seconds_since(t0);
     if (a.token_mass)
         for (const std::vector<float>& m : scratch.mass)
             for (uint32_t i = 0; i < index->n_tokens; ++i) a.token_mass[i] += m[i];
@@ -128,7 +141,7 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
     if (stats) {
         for (uint32_t h = 0; h < n_kv; ++h) stats->add_lookup(a.layer, h, index->head(a.layer, h), scratch.selections[h]);
         stats->lookup_seconds += lookup_s;
-        stats->attention_seconds += attention_s;
+        stats->add_attention(attention_s, tasks_s, scratch.times);
         if (a.recall) {
             double sum = 0.0;
             for (const double r : scratch.recall) sum += r;

@@ -57,6 +57,7 @@ struct LayerScratch {
     std::vector<std::vector<AttnPartial>> parts; // [n_threads][group] fixed-part (max, sum) per row
     std::vector<std::vector<float>> mass;       // [n_threads][n_fixed_tokens] token_mass shares
     std::vector<double> recall;                 // [n_threads] recall summed over the slot's rows
+    std::vector<AttnTimes> times;               // [n_threads] part times of the slot's attention tasks
     std::vector<Selection> selections;          // [n_kv_heads]
 };
 

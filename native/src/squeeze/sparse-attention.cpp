@@ -112,7 +112,10 @@ void lse_merge(float* out_a, AttnPartial& a, const float* out_b, const AttnParti
 
 void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const float* q, uint32_t n_rows, const uint16_t* k_dyn,
                            const uint16_t* v_dyn, uint32_t n_dyn, float scale, std::vector<float>& q16, std::vector<float>& probs,
-                           float* out) {
+                           float* out, AttnTimes* times) {
+    AttnTimes local;
+    AttnTimes& t = times ? *times : local;
+    auto since = std::chrono::steady_clock::now();
     const Kernels& kern = kernels();
     const uint32_t d = head.head_dim;
     const auto ranges = selection_ranges(head, sel);
@@ -130,9 +133,11 @@ void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const fl
             const uint16_t* key = head.keys.data() + size_t{s} * d;
             for (uint32_t row = 0; row < n_rows; ++row) probs[size_t{row} * n + i] = scale * kern.dot_f16(q16.data() + size_t{row} * d, key, d);
         }
+    attn_lap(since, t.fixed);
     for (uint32_t row = 0; row < n_rows; ++row)
         for (uint32_t j = 0; j < n_dyn; ++j)
             probs[size_t{row} * n + n_sel + j] = scale * kern.dot_f16(q16.data() + size_t{row} * d, k_dyn + size_t{j} * d, d);
+    attn_lap(since, t.dynamic);
 
     // One softmax per row over both key sets, each probability then rounded to f16 as dense does.
     for (uint32_t row = 0; row < n_rows; ++row) {
@@ -142,6 +147,7 @@ void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const fl
         for (uint32_t j = 0; j < n; ++j) p[j] = f16_to_f32(f32_to_f16(p[j] * inv));
         std::fill(out + size_t{row} * d, out + size_t{row + 1} * d, 0.0f);
     }
+    attn_lap(since, t.merge);
 
     // Values: the selected rows in one pass for all rows, then the dynamic rows.
     i = 0;
@@ -150,9 +156,11 @@ void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const fl
             const uint16_t* value = head.values.data() + size_t{s} * d;
             for (uint32_t row = 0; row < n_rows; ++row) kern.axpy_f16(out + size_t{row} * d, probs[size_t{row} * n + i], value, d);
         }
+    attn_lap(since, t.fixed);
     for (uint32_t row = 0; row < n_rows; ++row)
         for (uint32_t j = 0; j < n_dyn; ++j)
             kern.axpy_f16(out + size_t{row} * d, probs[size_t{row} * n + n_sel + j], v_dyn + size_t{j} * d, d);
+    attn_lap(since, t.dynamic);
 }
 
 } // namespace sq::squeeze

@@ -6,6 +6,7 @@
 // attention over their union exactly (up to float rounding), whatever their maxima.
 #pragma once
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <utility>
@@ -20,6 +21,22 @@ struct AttnPartial {
     float max = -INFINITY; // of the scaled logits; -inf with sum 0 for an empty key set
     float sum = 0.0f;
 };
+
+// Thread time of attention computations by part, in seconds (added to): the selected fixed-context
+// keys, the dynamic rows, and what joins them (the log-sum-exp merge, or the shared softmax of
+// attention_rounded_f16).
+struct AttnTimes {
+    double fixed = 0.0;
+    double dynamic = 0.0;
+    double merge = 0.0;
+};
+
+// Adds the time since `since` to `part` and restarts the clock.
+inline void attn_lap(std::chrono::steady_clock::time_point& since, double& part) {
+    const auto now = std::chrono::steady_clock::now();
+    part += std::chrono::duration<double>(now - since).count();
+    since = now;
+}
 
 // The slot ranges a selection reads, in the order sparse_attention reads them: the always-attended
 // prefix, then the selected clusters, adjacent runs joined.
@@ -49,9 +66,10 @@ void lse_merge(float* out_a, AttnPartial& a, const float* out_b, const AttnParti
 // after the value pass; the result is the same attention.
 // q, out: [n_rows][head_dim]; k_dyn, v_dyn: [n_dyn][head_dim] f16; q16: resized to [n_rows][head_dim];
 // probs: resized to [n_rows][n_sel + n_dyn], holding on return each row's final probabilities over the
-// slots of selection_ranges (in order), then over the dynamic rows.
+// slots of selection_ranges (in order), then over the dynamic rows. times (optional): each part's
+// time is added (the shared softmax counts as the merge).
 void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const float* q, uint32_t n_rows, const uint16_t* k_dyn,
                            const uint16_t* v_dyn, uint32_t n_dyn, float scale, std::vector<float>& q16, std::vector<float>& probs,
-                           float* out);
+                           float* out, AttnTimes* times = nullptr);
 
 } // namespace sq::squeeze

@@ -29,6 +29,22 @@ void SqueezeStats::add_lookup(uint32_t layer, uint32_t kv_head, const HeadIndex&
     bytes_dense += head.n_tokens * row_bytes;
 }
 
+void SqueezeStats::add_attention(double wall, double tasks_wall, const std::vector<AttnTimes>& times) {
+    AttnTimes sum;
+    for (const AttnTimes& t : times) {
+        sum.fixed += t.fixed;
+        sum.dynamic += t.dynamic;
+        sum.merge += t.merge;
+    }
+    const double thread_s = sum.fixed + sum.dynamic + sum.merge;
+    const double to_wall = thread_s > 0.0 ? tasks_wall / thread_s : 0.0;
+    const double untimed = thread_s > 0.0 ? wall - tasks_wall : wall;
+    attention_seconds += wall;
+    fixed_seconds += sum.fixed * to_wall + untimed;
+    dynamic_seconds += sum.dynamic * to_wall;
+    merge_seconds += sum.merge * to_wall;
+}
+
 double SqueezeStats::mean_keys(uint32_t layer, uint32_t kv_head) const {
     const size_t i = size_t{layer} * n_kv_heads + kv_head;
     return lookups[i] ? keys_sum[i] / double(lookups[i]) : 0.0;

@@ -1,6 +1,7 @@
 // What the squeeze path did for one answer (DESIGN.md §3, "Stats"): keys attended per (layer, KV
 // head) with their spread, achieved sparsity, bytes of KV read against dense, and time in lookup
-// against attention. Filled by squeeze_attend_layer on the calling thread.
+// against attention (split into the fixed part, the dynamic part and their merge). Filled by
+// squeeze_attend_layer on the calling thread.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 
 #include "cluster-index.h"
 #include "lookup.h"
+#include "sparse-attention.h"
 
 namespace sq::squeeze {
 
@@ -24,7 +26,12 @@ struct SqueezeStats {
     uint64_t bytes_read = 0;                  // K and V rows (f16) read plus centroids (f32) scored
     uint64_t bytes_dense = 0;                 // K and V rows (f16) dense attention reads
     double lookup_seconds = 0.0;
-    double attention_seconds = 0.0;           // sparse fixed part + dense dynamic part + merge
+    double attention_seconds = 0.0;           // sparse fixed part + dense dynamic part + merge (wall)
+    // attention_seconds split by part: the threads' time in each part scaled to the wall time, so
+    // the three add up to attention_seconds. Token-mass collection (citations) counts as fixed.
+    double fixed_seconds = 0.0;               // exact attention over the selected fixed-context keys
+    double dynamic_seconds = 0.0;             // exact causal attention over the dynamic tokens
+    double merge_seconds = 0.0;               // log-sum-exp merge (the shared softmax when rounding as dense)
     // Evaluation only (LayerAttention::recall): per layer, the attention-mass recall of each (token,
     // query head) row summed, and the number of rows. Empty unless recall was asked for.
     std::vector<double> recall_sum;           // [n_layers]
@@ -32,6 +39,9 @@ struct SqueezeStats {
 
     void reset(const ClusterIndex& index);
     void add_lookup(uint32_t layer, uint32_t kv_head, const HeadIndex& head, const Selection& sel);
+    // One layer's attention phase: `wall` seconds, of which `tasks_wall` in the parallel tasks whose
+    // per-thread part times are `times`; the remainder (the serial token-mass sum) is fixed-part time.
+    void add_attention(double wall, double tasks_wall, const std::vector<AttnTimes>& times);
 
     double sparsity() const { return keys_fixed ? 1.0 - double(keys_attended) / double(keys_fixed) : 0.0; }
     double mean_keys(uint32_t layer, uint32_t kv_head) const;

@@ -88,6 +88,13 @@ function StatsList({ stats }: { stats: AnswerStats }) {
         <Row label="Clusters" value={s ? s.clustersPerLevel.join(' → ') : NONE} />
         <Row label="Lookup time" value={s ? ms(s.lookupMs) : NONE} />
         <Row label="Attention time" value={s ? ms(s.attentionMs) : NONE} />
+        {s?.fixedAttentionMs !== undefined && (
+          <>
+            <Row label="… over document keys" value={ms(s.fixedAttentionMs)} />
+            <Row label="… over the conversation" value={ms(s.dynamicAttentionMs ?? 0)} />
+            <Row label="… merging the two" value={ms(s.mergeMs ?? 0)} />
+          </>
+        )}
         <Row label="Other time" value={s ? ms(s.otherMs) : NONE} />
         <Row label="Decode speed" value={rate(stats.decodeTokensPerSecond)} />
         <Row label="Generated" value={`${stats.nGenerated} tokens in ${ms(stats.decodeMs)}`} />
