@@ -17,9 +17,11 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kMaxGroup = 32;     // pass masks are 32-bit, one bit per query head of the group
 constexpr int kScoreChunk = 128;  // level-0 centroids per scoring item: at 512K keys (5243) 41 items a head
 constexpr int kSegment = kThreads; // clusters per selection item, one per thread
-// 4 blocks of 256 threads an SM (<= 64 registers): the items are chains of dependent loads, so
-// latency is hidden by blocks in flight (the separate selection kernel ran at 36% occupancy, 1.7 TB/s).
-constexpr int kMinBlocksPerSm = 4;
+// Blocks of 256 threads an SM: the items are chains of dependent loads, so latency is hidden by
+// blocks in flight (the separate selection kernel ran at 36% occupancy, 1.7 TB/s). 4 caps the
+// kernel at 64 registers (ptxas spills ~100 bytes); 3 allows 80 (no spills). Both are built; the
+// bench times both (SqueezeLookupParams::blocks_per_sm).
+constexpr int kDefaultBlocksPerSm = 4;
 
 // Look-back words of the finest level's segments: (state << 32) | keys.
 constexpr unsigned kEmpty = 0, kAggregate = 1, kPrefix = 2;
@@ -155,7 +157,14 @@ __device__ __forceinline__ float row_dot(const float* q_s, int g, int li, const 
     return dot;
 }
 
+
 __device__ __forceinline__ float log_tau(float tau) { return tau > 0.0f ? logf(tau) : -CUDART_INF_F; }
+
+// log(exp(a) + exp(b)) with -inf for an empty side.
+__device__ __forceinline__ float log_add(float a, float b) {
+    const float m = fmaxf(a, b);
+    return m == -CUDART_INF_F ? m : m + logf(__expf(a - m) + __expf(b - m));
+}
 
 struct Shared {
     float log_d[kMaxGroup];
@@ -183,6 +192,10 @@ __device__ void score_chunk(const SqueezeLookupParams& p, const Layout& lay, Sha
         const int r = row0 + b * kRows;
         raw[b] = r < n ? __ldg(c + static_cast<long>(r) * kLanes + li) : make_uint4(0, 0, 0, 0);
     }
+    const float* log_counts = p.log_counts + static_cast<long>(kv) * k0 + j0;
+    float log_n[kScoreChunk / 32]; // of rows lane + 32 i, for the chunk's log-sum-exp
+#pragma unroll
+    for (int i = 0; i < kScoreChunk / 32; ++i) log_n[i] = lane + 32 * i < n ? __ldg(log_counts + lane + 32 * i) : -CUDART_INF_F;
     if (sh.head_of_q != kv) {
         load_group_queries<D>(p, kv, group, q_s);
         __syncthreads();
@@ -204,7 +217,6 @@ __device__ void score_chunk(const SqueezeLookupParams& p, const Layout& lay, Sha
 
     float* logits = at<float>(p.workspace, lay.logits) + static_cast<long>(kv) * group * k0;
     for (int i = threadIdx.x; i < group * n; i += kThreads) logits[static_cast<long>(i / n) * k0 + j0 + i % n] = logit_s[(i / n) * kScoreChunk + i % n];
-    const float* log_counts = p.log_counts + static_cast<long>(kv) * k0 + j0;
     float* chunk_lse = at<float>(p.workspace, lay.chunk_lse) + (static_cast<long>(kv) * lay.n_chunks + chunk) * group;
     for (int g = threadIdx.x / 32; g < group; g += kWarps) {
         float x[kScoreChunk / 32];
@@ -212,7 +224,7 @@ __device__ void score_chunk(const SqueezeLookupParams& p, const Layout& lay, Sha
 #pragma unroll
         for (int i = 0; i < kScoreChunk / 32; ++i) {
             const int r = lane + 32 * i;
-            x[i] = r < n ? logit_s[g * kScoreChunk + r] + __ldg(log_counts + r) : -CUDART_INF_F;
+            x[i] = r < n ? logit_s[g * kScoreChunk + r] + log_n[i] : -CUDART_INF_F;
             m = fmaxf(m, x[i]);
         }
         for (int off = 16; off > 0; off /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
@@ -230,24 +242,29 @@ __device__ void score_chunk(const SqueezeLookupParams& p, const Layout& lay, Sha
     if (!sh.flag) return;
     // Last chunk of the head: log D from every chunk's partial, then phase 0 of the head is over.
     __threadfence();
+    // One pass of loads (this is on the head's critical path): a running log-sum-exp per lane.
     const float* all = at<float>(p.workspace, lay.chunk_lse) + static_cast<long>(kv) * lay.n_chunks * group;
     for (int g = threadIdx.x / 32; g < group; g += kWarps) {
-        float m = -CUDART_INF_F;
-        for (int i = lane; i < lay.n_chunks; i += 32) m = fmaxf(m, __ldcg(all + i * group + g));
-        for (int off = 16; off > 0; off /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
-        float s = 0.0f;
-        for (int i = lane; i < lay.n_chunks; i += 32) s += __expf(__ldcg(all + i * group + g) - m);
-        for (int off = 16; off > 0; off /= 2) s += __shfl_xor_sync(0xffffffffu, s, off);
-        if (lane == 0) at<float>(p.workspace, lay.log_d)[kv * group + g] = m + logf(s);
+        float acc = -CUDART_INF_F;
+        for (int i = lane; i < lay.n_chunks; i += 32) acc = log_add(acc, __ldcg(all + i * group + g));
+        for (int off = 16; off > 0; off /= 2) acc = log_add(acc, __shfl_xor_sync(0xffffffffu, acc, off));
+        if (lane == 0) at<float>(p.workspace, lay.log_d)[kv * group + g] = acc;
     }
     arrive(arrivals);
 }
 
 // Heads of the group for which level-0 cluster j passes: logit - log D >= log tau_0.
+// Loads of 8 heads are issued before any is compared (one latency, not one per head).
 __device__ __forceinline__ unsigned level0_pass(const float* logits, int k0, int j, int group, const float* log_d, float lt) {
     unsigned m = 0;
-    for (int g = 0; g < group; ++g)
-        if (__ldcg(logits + static_cast<long>(g) * k0 + j) - log_d[g] >= lt) m |= 1u << g;
+    for (int g0 = 0; g0 < group; g0 += 8) {
+        float x[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) x[k] = g0 + k < group ? __ldcg(logits + static_cast<long>(g0 + k) * k0 + j) : 0.0f;
+#pragma unroll
+        for (int k = 0; k < 8; ++k)
+            if (g0 + k < group && x[k] - log_d[g0 + k] >= lt) m |= 1u << (g0 + k);
+    }
     return m;
 }
 
@@ -263,11 +280,14 @@ __device__ int look_back(unsigned long long* words, int seg, int aggregate) {
     int excl = 0;
     for (int end = seg - 1;; end -= 32) {
         const int j = end - lane;
+        // Wait only for the segments up to the nearest one that knows its prefix.
         unsigned long long w;
+        unsigned prefixes, empties;
         do {
             w = j >= 0 ? load_volatile(words + j) : static_cast<unsigned long long>(kPrefix) << 32;
-        } while (__any_sync(0xffffffffu, (w >> 32) == kEmpty));
-        const unsigned prefixes = __ballot_sync(0xffffffffu, (w >> 32) == kPrefix);
+            prefixes = __ballot_sync(0xffffffffu, (w >> 32) == kPrefix);
+            empties = __ballot_sync(0xffffffffu, (w >> 32) == kEmpty);
+        } while (empties && !(prefixes && __ffs(prefixes) < __ffs(empties)));
         const int stop = prefixes ? __ffs(prefixes) - 1 : 31; // nearest segment that knows its prefix
         int v = lane <= stop ? static_cast<int>(w & 0xffffffffu) : 0;
         for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
@@ -299,15 +319,12 @@ __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, 
             run_keys = __ldg(first + c + 1) - run_start;
         }
     }
+    if (level > 0 && sh.head_of_q != kv) load_group_queries<D>(p, kv, group, q_s);
     int* arrivals = at<int>(p.workspace, lay.arrivals);
     if (level <= 1) wait_for(arrivals + kv, lay.n_chunks + 1);
     else wait_for(arrivals + (level - 1) * p.n_kv_heads + kv, lay.n_segments[level - 1]);
     if (i < group) sh.log_d[i] = __ldcg(at<float>(p.workspace, lay.log_d) + kv * group + i);
-    if (level > 0 && sh.head_of_q != kv) {
-        load_group_queries<D>(p, kv, group, q_s);
-        __syncthreads();
-        if (threadIdx.x == 0) sh.head_of_q = kv;
-    }
+    if (threadIdx.x == 0 && level > 0) sh.head_of_q = kv;
     __syncthreads();
 
     // Level 0 (only level): final masks. Deeper: the heads to score each cluster for.
@@ -387,8 +404,8 @@ __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, 
 // ever waits on items ticketed before it, which are running or done (no deadlock whatever the
 // number of resident blocks), and heads overlap (one head's selection runs while another's level
 // 0 is scored). q_s: [group][8][D/8] scaled queries; logit_s: [group][kScoreChunk].
-template <int D, typename T>
-static __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm) lookup_kernel(SqueezeLookupParams p, Layout lay) {
+template <int D, typename T, int MIN_BLOCKS>
+static __global__ void __launch_bounds__(kThreads, MIN_BLOCKS) lookup_kernel(SqueezeLookupParams p, Layout lay) {
     extern __shared__ float dyn_s[];
     __shared__ Shared sh;
     const int group = p.n_heads / p.n_kv_heads;
@@ -398,14 +415,15 @@ static __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm) lookup_kerne
     const int total = lay.phase_start[lay.n_phases];
     if (threadIdx.x == 0) {
         sh.head_of_q = -1;
-        sh.next_item = atomicAdd(ticket, 1);
+        sh.next_item = -1;
     }
     __syncthreads();
     for (;;) {
-        // The next ticket is fetched while this item runs.
+        // The next ticket is fetched while this item runs, unless few items are left: then a held
+        // ticket would wait behind this item while another block could run it now.
         if (threadIdx.x == 0) {
-            sh.item = sh.next_item;
-            if (sh.item < total) sh.next_item = atomicAdd(ticket, 1);
+            sh.item = sh.next_item < 0 ? atomicAdd(ticket, 1) : sh.next_item;
+            sh.next_item = sh.item + static_cast<int>(gridDim.x) < total ? atomicAdd(ticket, 1) : -1;
         }
         __syncthreads();
         const int item = sh.item;
@@ -430,20 +448,26 @@ static __global__ void always_only_kernel(SqueezeLookupParams p) {
     if (threadIdx.x == 0) p.n_keys[blockIdx.x] = p.n_always;
 }
 
-template <int D, typename T>
-cudaError_t run(const SqueezeLookupParams& p, const Layout& lay, cudaStream_t stream) {
+template <int D, typename T, int MIN_BLOCKS>
+cudaError_t launch(const SqueezeLookupParams& p, const Layout& lay, cudaStream_t stream) {
     const int group = p.n_heads / p.n_kv_heads;
     const size_t smem = static_cast<size_t>(group) * (D + kScoreChunk) * sizeof(float);
     int dev = 0, n_sms = 0, per_sm = 0;
     cudaError_t err = cudaGetDevice(&dev);
     if (err == cudaSuccess) err = cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev);
-    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, lookup_kernel<D, T>, kThreads, smem);
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, lookup_kernel<D, T, MIN_BLOCKS>, kThreads, smem);
     if (err == cudaSuccess)
         err = cudaMemsetAsync(static_cast<char*>(p.workspace) + lay.arrivals, 0, lay.ticket + sizeof(int) - lay.arrivals, stream);
     if (err != cudaSuccess) return err;
     const int blocks = max(1, min(lay.phase_start[lay.n_phases], n_sms * max(1, per_sm)));
-    lookup_kernel<D, T><<<blocks, kThreads, smem, stream>>>(p, lay);
+    lookup_kernel<D, T, MIN_BLOCKS><<<blocks, kThreads, smem, stream>>>(p, lay);
     return cudaGetLastError();
+}
+
+template <int D, typename T>
+cudaError_t run(const SqueezeLookupParams& p, const Layout& lay, cudaStream_t stream) {
+    const int blocks_per_sm = p.blocks_per_sm > 0 ? p.blocks_per_sm : kDefaultBlocksPerSm;
+    return blocks_per_sm == 3 ? launch<D, T, 3>(p, lay, stream) : launch<D, T, 4>(p, lay, stream);
 }
 
 } // namespace
@@ -459,6 +483,7 @@ cudaError_t squeeze_lookup(const SqueezeLookupParams& p, cudaStream_t stream) {
     if (p.n_levels < 0 || p.n_levels > kMaxSqueezeLevels || p.n_always < 0 || !p.slots || !p.n_keys || !p.q)
         return cudaErrorInvalidValue;
     if (p.head_dim != 64 && p.head_dim != 128) return cudaErrorInvalidValue;
+    if (p.blocks_per_sm != 0 && p.blocks_per_sm != 3 && p.blocks_per_sm != 4) return cudaErrorInvalidValue;
     if (p.n_levels == 0) {
         if (p.slot_stride < p.n_always) return cudaErrorInvalidValue;
         always_only_kernel<<<p.n_kv_heads, 128, 0, stream>>>(p);

@@ -56,6 +56,7 @@ struct SqueezeLookupParams {
     int* n_keys;             // out: [n_kv_heads] entries of slots written per head
     long slot_stride;        // >= the fixed context's token count
     void* workspace;         // squeeze_lookup_workspace_bytes(*this) bytes
+    int blocks_per_sm;       // 0: default; 3 or 4: the kernel's register cap (tuning, see squeeze-lookup.cu)
 };
 
 size_t squeeze_lookup_workspace_bytes(const SqueezeLookupParams& p);

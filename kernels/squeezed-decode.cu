@@ -89,7 +89,8 @@ cudaError_t squeezed_decode(const SqueezedDecodeParams& p, cudaStream_t stream) 
         if (err != cudaSuccess) return err;
     }
 
-    if (p.per_head_split) {
+    const bool per_head = p.per_head_split != 0 ? p.per_head_split > 0 : p.lookup.n_heads == p.lookup.n_kv_heads;
+    if (per_head) {
         err = fixed_per_head(p, attention_ws, dyn ? state_o : p.out, dyn ? state_lse : p.lse, stream);
         if (err != cudaSuccess || !dyn) return err;
         return lse_merge(LseMergeParams{state_o, state_lse, p.out, p.lse, 2, p.lookup.n_heads, p.lookup.head_dim, o_size,

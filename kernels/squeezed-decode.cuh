@@ -4,11 +4,13 @@
 // cluster-ordered store in place, dense split-K attention covers the dynamic tokens, and lse_merge
 // joins the two parts.
 //
-// Kernels, in order: squeeze_lookup (a memset of its counters and one kernel), then
-// squeezed_attention over the slot lists, cut into equal chunks across all KV heads, whose merge
-// also joins the dynamic tokens' state (attention_decode over them, run before it when n_dyn > 0).
-// per_head_split = 1 runs the earlier path instead: attention_decode over the slot lists, each
-// head's list split on its own, and lse_merge with the dynamic part.
+// Kernels, in order: squeeze_lookup (a memset of its counters and one kernel), then the fixed part
+// and, with n_dyn > 0, attention_decode over the dynamic tokens. The fixed part for GQA groups is
+// squeezed_attention: the slot lists cut into equal chunks across all KV heads (tensor cores), its
+// merge also joining the dynamic state. With one query head per KV head it is attention_decode over
+// the slot lists, each head's list split on its own (CUDA cores), and lse_merge with the dynamic
+// part: measured on an H200 at 256K-512K keys, Hkv 32, that was 2-5% faster than the equal chunks
+// through tensor cores, which won by up to 7% with Hkv 8 (bench/results/gpu-squeezed-2026-11-26-fused.md).
 //
 // Measured on an H200 before the fused lookup (bench/results/gpu-squeezed-2026-11-26-graph.md):
 // 5.3x cuDNN dense at 90% sparsity with 512K keys and 32 KV heads, 2.7x with 8; the lookup took
@@ -41,7 +43,7 @@ struct SqueezedDecodeParams {
     float* lse;             // [n_heads] natural log, or null
     void* workspace;        // squeezed_decode_workspace_bytes(*this) bytes, 256-byte aligned
     int tensor_cores;       // with per_head_split, attention_decode's kernel: 0 default, 1 mma, -1 CUDA cores
-    int per_head_split;     // 0: equal chunks across all heads (squeezed_attention); 1: attention_decode's per-head split
+    int per_head_split;     // fixed part: 0 as above; 1 attention_decode's per-head split; -1 equal chunks (squeezed_attention)
 };
 
 size_t squeezed_decode_workspace_bytes(const SqueezedDecodeParams& p);

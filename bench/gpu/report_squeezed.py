@@ -42,6 +42,7 @@ def main():
     result = {"date": args.date, "card": sq["card"], "commit": args.commit, "command": args.command,
               "torch": sdpa.get("torch"), "cudnn_version": sdpa.get("cudnn"), "squeezed": rows}
     graphs = any(r.get("graph_ms") for r in rows)
+    lookup3 = any(r.get("lookup_3_blocks_ms") for r in rows)
 
     def x(v):
         return f"{v:.2f}x" if v else "-"
@@ -65,8 +66,11 @@ def main():
     ]
     if graphs:
         lines.append("Graph: the same squeezed decode replayed from CUDA graphs (no host launches in the timing).")
+    if lookup3:
+        lines.append("Lookup 3/SM: the lookup alone with its kernel capped at 80 registers, 3 blocks an SM (default: 64, 4).")
     header = ["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "TB/s", "cuDNN dense ms", "vs cuDNN",
-              "vs flash", "vs our dense", "other kernel ms", "heads max/mean"] + (["graph ms", "graph vs cuDNN"] if graphs else [])
+              "vs flash", "vs our dense", "other kernel ms", "heads max/mean"] + (["graph ms", "graph vs cuDNN"] if graphs else []) + \
+        (["lookup 3/SM ms"] if lookup3 else [])
     table = []
     for r in rows:
         cells = [r["Hkv"], r["keys"], f"{r['target_sparsity']:.2f}", f"{r['achieved_sparsity']:.3f}", f"{r['ms']:.4f}",
@@ -75,6 +79,8 @@ def main():
                  f"{r.get('alt_kernel', '-')} {r.get('alt_ms', 0):.4f}", f"{r.get('head_keys_max_over_mean', 0):.2f}"]
         if graphs:
             cells += [fmt(r.get("graph_ms"), ".4f"), x(r.get("graph_speedup_vs_cudnn"))]
+        if lookup3:
+            cells.append(fmt(r.get("lookup_3_blocks_ms"), ".4f"))
         table.append(cells)
     lines += ["", md_table(header, table)]
     if args.notes and os.path.exists(args.notes):

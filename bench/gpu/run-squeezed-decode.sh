@@ -68,12 +68,12 @@ if has memcheck; then
   tail -4 "$OUT/tests.txt"
 fi
 
-# The fused lookup and the equal-chunk attention at 512K keys, Hkv 32 (first sparsity, one call each):
+# The fused lookup at 512K keys, Hkv 32 (first sparsity: the checked call and two timed ones):
 # hardware counters, clocks left as found.
 if has ncu; then
-  timeout ${NCU_TIMEOUT:-100} ncu --clock-control none -k regex:"lookup_kernel|squeezed_attention_kernel|merge_kernel" --launch-count 6 \
-      --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+  timeout ${NCU_TIMEOUT:-100} ncu --clock-control none -k "regex:lookup_kernel" --launch-count 3 \
+      --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
       $B/cuda-squeeze-bench --min-keys 524288 --reps 1 > "$OUT/ncu-lookup.txt" 2>&1
   echo "ncu exit $?"
-  grep -E "lookup_kernel|squeezed_attention_kernel|merge_kernel|Duration|Memory Throughput|Achieved Occupancy|Registers Per" "$OUT/ncu-lookup.txt" | head -40
+  grep -E "lookup_kernel|Duration|Memory Throughput|Achieved Occupancy|Registers Per|Warp Cycles Per Issued|Eligible Warps|Issued Warp" "$OUT/ncu-lookup.txt" | head -40
 fi

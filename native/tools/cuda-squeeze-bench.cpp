@@ -15,8 +15,9 @@
 // finds the previous call's rows in L2 (as in a real decode, where the other layers evict them).
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events).
 //
-// "graph": the same calls replayed from CUDA graphs. "alt" ("per-head"): the same lookup, then
-// attention_decode splitting each head's list on its own (the path before the equal chunks).
+// "graph": the same calls replayed from CUDA graphs. "alt": the same lookup, then the fixed part the
+// default does not pick for this group ("per-head": attention_decode splitting each head's list on
+// its own; "equal chunks": squeezed_attention across all heads).
 //
 //   cuda-squeeze-bench [--reps 20] [--json FILE] [--min-keys 0] [--max-keys 524288]
 #include <cstdio>
@@ -245,8 +246,8 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
         const double head_spread = selected > 0 ? most / (selected / hkv) : 0.0; // largest head's keys / mean
         const double achieved = 1.0 - selected / (double(hkv) * n);
 
-        // The default (lookup + attention in equal chunks across all heads) and, as "alt", the same
-        // lookup with attention_decode splitting each head's list on its own.
+        // The default and, as "alt", the same lookup with the other fixed part (squeezed-decode.cuh):
+        // attention_decode splitting each head's list on its own, or equal chunks across all heads.
         const auto timed = [&](int per_head_split) {
             turn = 0;
             return median_ms([&] {
@@ -283,14 +284,20 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
             for (cudaGraphExec_t g : graphs) cudaGraphExecDestroy(g);
             if (stream) cudaStreamDestroy(stream);
         }
-        const double alt_ms = timed(1);
-        const char* alt_kernel = "per-head";
+        const double alt_ms = timed(group == 1 ? -1 : 1);
+        const char* alt_kernel = group == 1 ? "equal chunks" : "per-head";
         turn = 0;
-        const double lookup_ms = median_ms([&] {
-            cuda::SqueezedDecodeParams p = params(turn++ % copies);
-            p.lookup.workspace = ws.ptr;
-            return cuda::squeeze_lookup(p.lookup, nullptr);
-        }, opt.reps);
+        // The lookup alone, at its default register cap and at 3 blocks an SM (80 registers).
+        const auto lookup_timed = [&](int blocks_per_sm) {
+            turn = 0;
+            return median_ms([&] {
+                cuda::SqueezedDecodeParams p = params(turn++ % copies);
+                p.lookup.workspace = ws.ptr;
+                p.lookup.blocks_per_sm = blocks_per_sm;
+                return cuda::squeeze_lookup(p.lookup, nullptr);
+            }, opt.reps);
+        };
+        const double lookup_ms = lookup_timed(0), lookup3_ms = lookup_timed(3);
         // Centroid bytes: all of level 1, level-2 children of parents that pass for some head (host count).
         double scored2 = 0.0;
         for (int kv = 0; kv < hkv; ++kv) {
@@ -305,17 +312,17 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
         const double read_bytes = selected * kDim * 2 * 2 + lookup_bytes;
         const double tbps = read_bytes / (total_ms * 1e-3) / 1e12;
         std::printf("%4d %7d  sparsity %.2f (%.3f) %9.4f ms %6.2f TB/s  lookup %.4f ms (%4.1f%%)  %5.2fx ours dense  %s %.4f ms"
-                    "  heads max/mean %.2f  graph %.4f ms\n", hkv, n, sparsity, achieved, total_ms, tbps, lookup_ms,
-                    100.0 * lookup_ms / total_ms, dense_ms / total_ms, alt_kernel, alt_ms, head_spread, graph_ms);
-        char row[704];
+                    "  heads max/mean %.2f  graph %.4f ms  lookup at 3 blocks/SM %.4f ms\n", hkv, n, sparsity, achieved, total_ms, tbps,
+                    lookup_ms, 100.0 * lookup_ms / total_ms, dense_ms / total_ms, alt_kernel, alt_ms, head_spread, graph_ms, lookup3_ms);
+        char row[768];
         std::snprintf(row, sizeof row,
                       "{\"kv\": \"bf16\", \"H\": %d, \"Hkv\": %d, \"d\": %d, \"keys\": %d, \"k1\": %u, \"k2\": %u, "
                       "\"target_sparsity\": %.2f, \"achieved_sparsity\": %.4f, \"ms\": %.5f, \"lookup_ms\": %.5f, "
                       "\"lookup_share\": %.4f, \"dense_ours_ms\": %.5f, \"kv_bytes\": %.0f, \"lookup_bytes\": %.0f, "
                       "\"tbps\": %.4f, \"copies\": %d, \"alt_kernel\": \"%s\", \"alt_ms\": %.5f, \"head_keys_max_over_mean\": %.3f, "
-                      "\"graph_ms\": %.5f}",
+                      "\"graph_ms\": %.5f, \"lookup_3_blocks_ms\": %.5f}",
                       kHeads, hkv, kDim, n, k1, k2, sparsity, achieved, total_ms, lookup_ms, lookup_ms / total_ms, dense_ms,
-                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread, graph_ms);
+                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread, graph_ms, lookup3_ms);
         rows.add(row);
     }
 }

@@ -2,7 +2,8 @@
 // against the CPU squeeze core. The selection must equal squeeze::lookup_select's (threshold mode,
 // one token) slot for slot; the output must match a double-precision attention over exactly those
 // slots plus the dynamic rows, and, for f16 caches, the engine's own CPU path (sparse_attention,
-// attention_partial, lse_merge). Indexes are built by the real K-means builder and by hand (uneven
+// attention_partial, lse_merge), through both fixed parts (equal chunks across all heads, and each
+// head's list split on its own). Indexes are built by the real K-means builder and by hand (uneven
 // and empty clusters, one to three levels, groups of 1 to 32 heads, 1 key to 128K keys).
 // Thresholds sit halfway (in log) between two neighbouring scores, so float rounding cannot flip a
 // cluster. Outputs are poisoned with NaN before each launch.
@@ -366,48 +367,56 @@ void run_case(const Case& c) {
     p.lse = lse.ptr;
     GpuArray<char> ws(cuda::squeezed_decode_workspace_bytes(p));
     p.workspace = ws.ptr;
-    CHECK(cudaMemset(out.ptr, 0xff, out.n * sizeof(float)) == cudaSuccess);
-    CHECK(cudaMemset(lse.ptr, 0xff, lse.n * sizeof(float)) == cudaSuccess);
-    const cudaError_t err = cuda::squeezed_decode(p, nullptr);
-    CHECK(err == cudaSuccess);
-    CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    // Both fixed parts: equal chunks across all heads and each head's list split on its own. Every
+    // output (the slot lists too) is poisoned before each run.
+    for (const int split : {-1, 1}) {
+        p.per_head_split = split;
+        p.lookup.blocks_per_sm = split < 0 ? 0 : 3; // the lookup's two register caps, too
+        CHECK(cudaMemset(slots.ptr, 0xff, slots.n * sizeof(int)) == cudaSuccess);
+        CHECK(cudaMemset(n_keys.ptr, 0xff, n_keys.n * sizeof(int)) == cudaSuccess);
+        CHECK(cudaMemset(out.ptr, 0xff, out.n * sizeof(float)) == cudaSuccess);
+        CHECK(cudaMemset(lse.ptr, 0xff, lse.n * sizeof(float)) == cudaSuccess);
+        const cudaError_t err = cuda::squeezed_decode(p, nullptr);
+        CHECK(err == cudaSuccess);
+        CHECK(cudaDeviceSynchronize() == cudaSuccess);
 
-    // Selection: slot for slot.
-    const std::vector<int> got_n = n_keys.download(), got_slots = slots.download();
-    bool same = got_n == ref.n_keys;
-    size_t at = 0;
-    for (int kv = 0; same && kv < c.n_kv_heads; ++kv) {
-        same = std::equal(ref.slots.begin() + at, ref.slots.begin() + at + ref.n_keys[kv], got_slots.begin() + size_t(kv) * c.n_tokens);
-        at += ref.n_keys[kv];
-    }
-    size_t n_ref = ref.slots.size();
-    std::printf("  %-44s keys %7zu of %8zu (%5.1f%%)  selection %s", c.what, n_ref, size_t(c.n_kv_heads) * c.n_tokens,
-                100.0 * n_ref / (double(c.n_kv_heads) * c.n_tokens), same ? "same" : "DIFFERS");
-    if (!same) check::fail(__FILE__, __LINE__, std::string(c.what) + ": selection differs from lookup_select");
-    if (c.tau_mode == TauMode::Dense) CHECK(n_ref == size_t(c.n_kv_heads) * c.n_tokens);
-    if (c.tau_mode == TauMode::None) CHECK(n_ref == size_t(c.n_kv_heads) * heads[0].n_always);
-    if (c.tau_mode == TauMode::Lopsided) {
-        CHECK(got_n[0] == c.n_tokens);
-        for (int kv = 1; kv < c.n_kv_heads; ++kv) CHECK(got_n[kv] == int(heads[0].n_always));
-    }
+        // Selection: slot for slot.
+        const std::vector<int> got_n = n_keys.download(), got_slots = slots.download();
+        bool same = got_n == ref.n_keys;
+        size_t at = 0;
+        for (int kv = 0; same && kv < c.n_kv_heads; ++kv) {
+            same = std::equal(ref.slots.begin() + at, ref.slots.begin() + at + ref.n_keys[kv], got_slots.begin() + size_t(kv) * c.n_tokens);
+            at += ref.n_keys[kv];
+        }
+        size_t n_ref = ref.slots.size();
+        std::printf("  %-44s %-8s keys %7zu of %8zu (%5.1f%%)  selection %s", c.what, split < 0 ? "chunks" : "per-head", n_ref,
+                    size_t(c.n_kv_heads) * c.n_tokens, 100.0 * n_ref / (double(c.n_kv_heads) * c.n_tokens), same ? "same" : "DIFFERS");
+        if (!same) check::fail(__FILE__, __LINE__, std::string(c.what) + ": selection differs from lookup_select");
+        if (c.tau_mode == TauMode::Dense) CHECK(n_ref == size_t(c.n_kv_heads) * c.n_tokens);
+        if (c.tau_mode == TauMode::None) CHECK(n_ref == size_t(c.n_kv_heads) * heads[0].n_always);
+        if (c.tau_mode == TauMode::Lopsided) {
+            CHECK(got_n[0] == c.n_tokens);
+            for (int kv = 1; kv < c.n_kv_heads; ++kv) CHECK(got_n[kv] == int(heads[0].n_always));
+        }
 
-    const std::vector<float> got = out.download(), got_lse = lse.download();
-    const double err_out = rel_error(got, ref.out);
-    double err_lse = 0.0;
-    for (int h = 0; h < c.n_heads; ++h) {
-        const double e = std::isinf(ref.lse[h]) ? (std::isinf(got_lse[h]) && got_lse[h] < 0 ? 0.0 : INFINITY)
-                                                : std::fabs(got_lse[h] - ref.lse[h]);
-        err_lse = std::isnan(e) ? INFINITY : std::max(err_lse, e);
+        const std::vector<float> got = out.download(), got_lse = lse.download();
+        const double err_out = rel_error(got, ref.out);
+        double err_lse = 0.0;
+        for (int h = 0; h < c.n_heads; ++h) {
+            const double e = std::isinf(ref.lse[h]) ? (std::isinf(got_lse[h]) && got_lse[h] < 0 ? 0.0 : INFINITY)
+                                                    : std::fabs(got_lse[h] - ref.lse[h]);
+            err_lse = std::isnan(e) ? INFINITY : std::max(err_lse, e);
+        }
+        std::printf("  out err %.2e  lse err %.2e", err_out, err_lse);
+        if (!(err_out <= 2e-5)) check::fail(__FILE__, __LINE__, std::string(c.what) + ": output over tolerance");
+        if (!(err_lse <= 1e-4)) check::fail(__FILE__, __LINE__, std::string(c.what) + ": lse over tolerance");
+        if (c.type == cuda::KvType::F16) {
+            const double err_cpu = rel_error(got, ref.cpu_out);
+            std::printf("  vs CPU op %.2e", err_cpu);
+            if (!(err_cpu <= 2e-5)) check::fail(__FILE__, __LINE__, std::string(c.what) + ": differs from the CPU op");
+        }
+        std::printf("\n");
     }
-    std::printf("  out err %.2e  lse err %.2e", err_out, err_lse);
-    if (!(err_out <= 2e-5)) check::fail(__FILE__, __LINE__, std::string(c.what) + ": output over tolerance");
-    if (!(err_lse <= 1e-4)) check::fail(__FILE__, __LINE__, std::string(c.what) + ": lse over tolerance");
-    if (c.type == cuda::KvType::F16) {
-        const double err_cpu = rel_error(got, ref.cpu_out);
-        std::printf("  vs CPU op %.2e", err_cpu);
-        if (!(err_cpu <= 2e-5)) check::fail(__FILE__, __LINE__, std::string(c.what) + ": differs from the CPU op");
-    }
-    std::printf("\n");
 }
 
 using cuda::KvType;
