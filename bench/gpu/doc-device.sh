@@ -2,9 +2,9 @@
 # Document sessions on the GPU (issue 4: the squeezed path inside the CUDA forward pass), on the lent
 # GPU machine (no Node there), in two calls because SmolLM2 (98 MB) is larger than one call carries.
 #   PART=1: keep half A of SmolLM2, build, cuda-doc-test on a generated SmolLM2-shaped model, then
-#           cuda-doc-bench: SmolLM2 shape at 8K fixed tokens, Llama-3.2-1B shape at 16K
+#           cuda-doc-bench: SmolLM2 shape at 8K fixed tokens, Llama-3.2-1B shape at 32K
 #   PART=2: join half B, check the sha256, cuda-doc-test and cuda-doc-bench (7K fixed tokens) on the
-#           real SmolLM2, then the Llama-3.2-1B shape at 32K
+#           real SmolLM2, then cuda-doc-test again with the int8 GEMM off (SQUEEZE_CUDA_GEMM=0)
 # Run PART=2 right after PART=1, while the machine is still warm (it reuses the build and half A).
 # The build uses the committed tree, not the working tree (others' unfinished files sit there):
 #   mkdir -p .gl/cuda-doc && git archive -o .gl/cuda-doc/src.tar HEAD
@@ -39,8 +39,8 @@ if [ "$PART" = 1 ]; then
   COMMIT=$COMMIT timeout 90 $BUILD/cuda-doc-bench smollm2-shape --fixed 8192 --decode 64 \
     --json "$OUT/doc-bench-smollm2-shape-8k.json" 2>&1 | tee -a "$OUT/doc-bench.txt"
   echo "cuda-doc-bench exit $?"
-  COMMIT=$COMMIT timeout 150 $BUILD/cuda-doc-bench llama-1b-shape --fixed 16384 --decode 32 \
-    --json "$OUT/doc-bench-llama-1b-shape-16k.json" 2>&1 | tee -a "$OUT/doc-bench.txt"
+  COMMIT=$COMMIT timeout 200 $BUILD/cuda-doc-bench llama-1b-shape --fixed 32768 --decode 32 \
+    --json "$OUT/doc-bench-llama-1b-shape-32k.json" 2>&1 | tee -a "$OUT/doc-bench.txt"
   echo "cuda-doc-bench exit $?"
   exit 0
 fi
@@ -56,6 +56,6 @@ echo "cuda-doc-test exit $?"
 COMMIT=$COMMIT timeout 90 $BUILD/cuda-doc-bench /tmp/smol/model.gguf --fixed 7000 --decode 64 \
   --json "$OUT/doc-bench-smollm2-7k.json" 2>&1 | tee -a "$OUT/doc-bench-2.txt"
 echo "cuda-doc-bench exit $?"
-COMMIT=$COMMIT timeout 200 $BUILD/cuda-doc-bench llama-1b-shape --fixed 32768 --decode 32 \
-  --json "$OUT/doc-bench-llama-1b-shape-32k.json" 2>&1 | tee -a "$OUT/doc-bench-2.txt"
-echo "cuda-doc-bench exit $?"
+# The same comparison with the GPU's matmuls in the CPU's order: what is left is the attention.
+SQUEEZE_CUDA_GEMM=0 SQUEEZE_SMOLLM2=/tmp/smol/model.gguf timeout 150 $BUILD/cuda-doc-test 2>&1 | tee "$OUT/doc-test-smollm2-gemm0.txt"
+echo "cuda-doc-test (GEMM off) exit $?"

@@ -16,6 +16,7 @@ import { locate, type ContextSpan, type FixedContext } from '../docs/fixed-conte
 import type { ChatMessage } from './chat-template.ts';
 import type { Model } from './engine.ts';
 import type {
+  Backend,
   NativeAnswerOptions,
   NativeDocSession,
   NativeIngestPhase,
@@ -38,6 +39,8 @@ export interface DocChatOptions {
   packDir?: string;
   systemPrompt?: string;
   threads?: number;
+  /** where the forward pass and the squeezed attention run (default 'cpu'); 'auto': the GPU when one takes the model */
+  backend?: Backend;
   /** KV cache size; default: the documents plus reserveTokens, at most the model's training context */
   contextSize?: number;
   reserveTokens?: number;
@@ -185,6 +188,11 @@ export class DocChat {
     this.sourceMap = sourceMap;
   }
 
+  /** 'cpu', or the GPU's name when the session runs there. */
+  get device(): string {
+    return this.native.device();
+  }
+
   /** Uses the pack for these documents if a valid one is on disk, else builds and writes it. */
   static async open(model: Model, context: FixedContext, options: DocChatOptions = {}): Promise<DocChat> {
     const systemMessage: ChatMessage = { role: 'system', content: `${options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT}\n\n${context.text}` };
@@ -203,7 +211,7 @@ export class DocChat {
     if (fixedTokens.length >= contextSize) {
       throw coded('CONTEXT_FULL', `the documents take ${fixedTokens.length} tokens; the model's context holds ${contextSize}`);
     }
-    const native = model.createDocSession({ contextSize, threads: options.threads });
+    const native = model.createDocSession({ contextSize, threads: options.threads, backend: options.backend });
 
     const docHash = sha256(JSON.stringify({ prefixText, spans: context.spans }));
     const fingerprint = model.fingerprint();

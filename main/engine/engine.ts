@@ -97,8 +97,8 @@ export class Model {
   }
 
   /** A native session over a document pack (main/engine/doc-chat.ts drives it). */
-  createDocSession(options: Omit<SessionOptions, 'kvType' | 'backend'> = {}): NativeDocSession {
-    return this.native.createDocSession({ nCtx: options.contextSize, nThreads: options.threads });
+  createDocSession(options: Omit<SessionOptions, 'kvType'> = {}): NativeDocSession {
+    return this.native.createDocSession({ nCtx: options.contextSize, nThreads: options.threads, backend: options.backend });
   }
 
   createSession(options: SessionOptions = {}): Session {

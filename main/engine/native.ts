@@ -185,6 +185,8 @@ export interface NativeDocSession {
    */
   evalLogits(tokens: number[], continuation: number[], options?: NativeSqueezeOptions): Promise<NativeEvalLogitsResult>;
   cancel(): void;
+  /** 'cpu', or the GPU's name when the forward pass and the squeezed attention run there */
+  device(): string;
 }
 
 export interface NativeModel {

@@ -323,7 +323,7 @@ void DocSession::begin(const SqueezeMode& mode, const SelectParams& select, uint
             }
             keys_hint = static_cast<uint32_t>((1.0f - th.targets[target]) * pack_->index.n_tokens);
         }
-        return gpu_attention_->squeeze(std::move(tau), keys_hint);
+        return gpu_attention_->squeeze(std::move(tau), keys_hint, token_mass);
     }
     if (mode.kind == SqueezeKind::Dense) stop_attention();
     else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode.per_layer, token_mass, mode.recall);
@@ -353,7 +353,7 @@ Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode
     prompt.insert(prompt.end(), fixed.begin(), fixed.end());
     prompt.insert(prompt.end(), dynamic.begin(), dynamic.end());
 
-    if (mode.token_mass && mode.kind != SqueezeKind::Dense && !gpu_attention_) out.token_mass.assign(fixed.size(), 0.0f);
+    if (mode.token_mass && mode.kind != SqueezeKind::Dense) out.token_mass.assign(fixed.size(), 0.0f);
     begin(mode, select, target, out.token_mass.empty() ? nullptr : out.token_mass.data());
     Status st = session_->generate(prompt, params, on_token, cancel, out.generation);
     stop_attention();

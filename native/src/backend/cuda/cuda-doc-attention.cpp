@@ -14,6 +14,7 @@
 #include "head-major.cuh"
 #include "squeeze-key-count.cuh"
 #include "squeeze-lookup-prefill.cuh"
+#include "squeeze-token-mass.cuh"
 #include "squeezed-decode.cuh"
 
 #include "../../common/half.h"
@@ -80,6 +81,7 @@ public:
         : gpu_(gpu), n_layers_(hp.n_layers), n_heads_(hp.n_heads), n_kv_heads_(hp.n_kv_heads), head_dim_(hp.head_dim),
           n_batch_(n_batch), scale_(1.0f / std::sqrt(static_cast<float>(hp.head_dim))) {}
     ~CudaDocAttention() override { stop(); }
+    Status init();
 
     void capture(uint32_t n_fixed, uint32_t window, float* q_out) override {
         mode_ = HookMode::Capture;
@@ -89,10 +91,11 @@ public:
         gpu_.set_attention_hook(this);
     }
     Status attach(const ClusterIndex& index) override;
-    void squeeze(std::vector<float> tau, uint32_t keys_hint) override {
+    void squeeze(std::vector<float> tau, uint32_t keys_hint, float* token_mass) override {
         mode_ = HookMode::Squeeze;
         tau_ = std::move(tau);
         keys_hint_ = keys_hint;
+        token_mass_ = token_mass;
         std::fill(lookups_.begin(), lookups_.end(), 0);
         reset_sums_ = true;
         gpu_.set_attention_hook(this);
@@ -110,7 +113,14 @@ private:
     cuda::SqueezeLevelView level_view(uint32_t layer, int level) const;
     Status decode(const GpuAttentionCall& call, cudaStream_t stream);
     Status prefill(const GpuAttentionCall& call, cudaStream_t stream);
-    Status clear_sums(cudaStream_t stream);
+    // Dense causal attention of an ingest batch over rows [0, pos0 + n) on tensor cores: the forward
+    // pass's own kernel mirrors the CPU's rounding one (head, token) at a time and is slow at long
+    // contexts; the clustering only needs the keys, which this does not change.
+    Status prefill_dense(const GpuAttentionCall& call, cudaStream_t stream);
+    // [n_heads][n][head_dim] attention_prefill over the batch's queries, then back to token-major rows.
+    Status run_prefill_attention(const GpuAttentionCall& call, cuda::AttentionPrefillParams a, cudaStream_t stream);
+    // Adds the final probabilities of the keys the call read to mass_ (lse_: the rows' lse).
+    Status add_token_mass(const GpuAttentionCall& call, long lse_head_stride, long lse_token_stride, cudaStream_t stream);
 
     GpuForward& gpu_;
     const uint32_t n_layers_, n_heads_, n_kv_heads_, head_dim_, n_batch_;
@@ -132,13 +142,17 @@ private:
     DeviceBuffer slots_;                              // [n_kv_heads][n_fixed] int: one lookup's selection
     DeviceBuffer n_keys_;                             // [n_kv_heads] int
     DeviceBuffer key_sums_;                           // [n_layers][n_kv_heads][2] double: sum, sum of squares
-    DeviceBuffer workspace_;                          // the larger of the decode and prefill workspaces
-    DeviceBuffer q_heads_;                            // [n_heads][n_batch][head_dim] f16 question queries
+    DeviceBuffer token_of_slot_;                      // [n_layers][n_kv_heads][n_fixed] int
+    DeviceBuffer mass_;                               // [n_fixed] float: attention mass per fixed token
+    DeviceBuffer lse_;                                // [n_heads][n_batch] float: the rows' lse (token mass)
+    DeviceBuffer workspace_;                          // the larger of the decode and prefill lookups' workspaces
+    DeviceBuffer attention_workspace_;                // attention_prefill's key slices for n_batch queries
+    DeviceBuffer q_heads_;                            // [n_heads][n_batch][head_dim] f16 batch queries
     DeviceBuffer out_heads_;                          // [n_heads][n_batch][head_dim] float
-    size_t workspace_bytes_ = 0;
 
     std::vector<float> tau_;          // [n_layers][n_levels]; empty: every cluster
     uint32_t keys_hint_ = 0;
+    float* token_mass_ = nullptr;     // host [n_fixed]: where stats() adds mass_, or null
     std::vector<uint64_t> lookups_;   // [n_layers] lookups since squeeze() (each covers every KV head)
     bool reset_sums_ = false;
 };
@@ -205,8 +219,11 @@ Status CudaDocAttention::attach(const ClusterIndex& index) {
     SQ_TRY(slots_.alloc(sizeof(int) * n_kv_heads_ * std::max(n_fixed, 1), "the lookup's slot lists"));
     SQ_TRY(n_keys_.alloc(sizeof(int) * n_kv_heads_, "the lookup's key counts"));
     SQ_TRY(key_sums_.alloc(sizeof(double) * 2 * n_layers_ * n_kv_heads_, "the key statistics"));
-    SQ_TRY(q_heads_.alloc(sizeof(__half) * n_heads_ * n_batch_ * head_dim_, "the question's queries"));
-    SQ_TRY(out_heads_.alloc(sizeof(float) * n_heads_ * n_batch_ * head_dim_, "the question's attention"));
+    std::vector<int> token_of_slot; // [n_layers][n_kv_heads][n_fixed]
+    token_of_slot.reserve(index.heads.size() * n_fixed);
+    for (const HeadIndex& h : index.heads) token_of_slot.insert(token_of_slot.end(), h.token_of_slot.begin(), h.token_of_slot.end());
+    SQ_TRY(token_of_slot_.upload(token_of_slot, "the pack's slot map"));
+    SQ_TRY(mass_.alloc(sizeof(float) * std::max(n_fixed, 1), "the token mass"));
 
     n_fixed_ = n_fixed;
     n_always_ = static_cast<int>(h0.n_always);
@@ -227,24 +244,36 @@ Status CudaDocAttention::attach(const ClusterIndex& index) {
     lp.n_levels = n_levels;
     for (int l = 0; l < n_levels; ++l) lp.levels[l].n_clusters = n_clusters_[l];
     lp.slot_stride = n_fixed;
-    const size_t prefill = std::max(cuda::squeeze_lookup_prefill_workspace_bytes(lp),
-                                    sizeof(float) * cuda::attention_prefill_workspace_floats(lp.n_heads, lp.n_q, lp.head_dim,
-                                                                                             kPrefillMaxSplits));
-    workspace_bytes_ = std::max(cuda::squeezed_decode_workspace_bytes(dp), prefill);
-    SQ_TRY(workspace_.alloc(workspace_bytes_, "the squeezed attention's workspace"));
+    SQ_TRY(workspace_.alloc(std::max(cuda::squeezed_decode_workspace_bytes(dp), cuda::squeeze_lookup_prefill_workspace_bytes(lp)),
+                            "the squeezed attention's workspace"));
     lookups_.assign(n_layers_, 0);
     return Status::ok();
 }
 
+Status CudaDocAttention::init() {
+    SQ_TRY(q_heads_.alloc(sizeof(__half) * n_heads_ * n_batch_ * head_dim_, "a batch's queries"));
+    SQ_TRY(lse_.alloc(sizeof(float) * n_heads_ * n_batch_, "a batch's log-sum-exp"));
+    SQ_TRY(out_heads_.alloc(sizeof(float) * n_heads_ * n_batch_ * head_dim_, "a batch's attention"));
+    return attention_workspace_.alloc(sizeof(float) * cuda::attention_prefill_workspace_floats(static_cast<int>(n_heads_), static_cast<int>(n_batch_),
+                                                                                              static_cast<int>(head_dim_), kPrefillMaxSplits),
+                                      "the prefill attention's workspace");
+}
+
 Status CudaDocAttention::attend(const GpuAttentionCall& call, bool& taken) {
     taken = false;
-    if (mode_ == HookMode::Capture) return copy_window(call);
+    if (mode_ == HookMode::Capture) {
+        SQ_TRY(copy_window(call));
+        SQ_TRY(prefill_dense(call, static_cast<cudaStream_t>(call.stream)));
+        taken = true;
+        return Status::ok();
+    }
     // A tree-less pack (every fixed token always attended) is dense attention exactly.
     if (mode_ != HookMode::Squeeze || n_levels_ == 0 || call.pos0 < static_cast<uint32_t>(n_fixed_)) return Status::ok();
     if (head_dim_ != 64 && head_dim_ != 128) return Status::ok();
     const cudaStream_t stream = static_cast<cudaStream_t>(call.stream);
     if (reset_sums_) {
         SQ_CUDA(cudaMemsetAsync(key_sums_.ptr, 0, sizeof(double) * 2 * n_layers_ * n_kv_heads_, stream), "resetting the key statistics");
+        SQ_CUDA(cudaMemsetAsync(mass_.ptr, 0, sizeof(float) * n_fixed_, stream), "resetting the token mass");
         reset_sums_ = false;
     }
     SQ_TRY(call.n_tokens == 1 ? decode(call, stream) : prefill(call, stream));
@@ -297,9 +326,10 @@ Status CudaDocAttention::decode(const GpuAttentionCall& call, cudaStream_t strea
     p.dyn_head_stride = head_stride;
     p.n_dyn = static_cast<int>(call.pos0) + 1 - n_fixed_;
     p.out = call.out;
+    p.lse = token_mass_ ? lse_.as<float>() : nullptr;
     p.workspace = workspace_.ptr;
     SQ_CUDA(cuda::squeezed_decode(p, stream), "squeezed_decode");
-    return Status::ok();
+    return token_mass_ ? add_token_mass(call, 1, 0, stream) : Status::ok();
 }
 
 Status CudaDocAttention::prefill(const GpuAttentionCall& call, cudaStream_t stream) {
@@ -331,28 +361,68 @@ Status CudaDocAttention::prefill(const GpuAttentionCall& call, cudaStream_t stre
     // The selected slots (all visible) and the dynamic rows [n_fixed, pos0 + n): question token j
     // sees dynamic row j + (pos0 - n_fixed) and those before it.
     cuda::AttentionPrefillParams a{};
-    a.q = q_heads_.ptr;
-    a.k = call.k;
-    a.v = call.v;
-    a.kv_type = cuda::KvType::F16;
-    a.out = out_heads_.as<float>();
-    a.n_heads = l.n_heads;
-    a.n_kv_heads = l.n_kv_heads;
-    a.head_dim = l.head_dim;
-    a.n_q = n;
-    a.kv_head_stride = long{call.n_ctx} * head_dim_;
-    a.scale = scale_;
     a.key_rows = l.slots;
     a.n_list = l.n_keys;
     a.key_rows_stride = n_fixed_;
     a.n_list_hint = keys_hint_ ? static_cast<int>(keys_hint_) : n_fixed_;
     a.dense_begin = n_fixed_;
+    a.causal_offset = static_cast<int>(call.pos0) - n_fixed_;
+    a.lse = token_mass_ ? lse_.as<float>() : nullptr;
+    SQ_TRY(run_prefill_attention(call, a, stream));
+    return token_mass_ ? add_token_mass(call, n, 1, stream) : Status::ok();
+}
+
+Status CudaDocAttention::add_token_mass(const GpuAttentionCall& call, long lse_head_stride, long lse_token_stride, cudaStream_t stream) {
+    cuda::SqueezeTokenMassParams p{};
+    p.q = call.q;
+    p.lse = lse_.as<float>();
+    p.lse_head_stride = lse_head_stride;
+    p.lse_token_stride = lse_token_stride;
+    p.k = call.k;
+    p.kv_head_stride = long{call.n_ctx} * head_dim_;
+    p.slots = slots_.as<int>();
+    p.n_keys = n_keys_.as<int>();
+    p.slot_stride = n_fixed_;
+    p.token_of_slot = token_of_slot_.as<int>() + size_t{call.layer} * n_kv_heads_ * n_fixed_;
+    p.n_fixed = n_fixed_;
+    p.n_q = static_cast<int>(call.n_tokens);
+    p.n_heads = static_cast<int>(n_heads_);
+    p.n_kv_heads = static_cast<int>(n_kv_heads_);
+    p.head_dim = static_cast<int>(head_dim_);
+    p.scale = scale_;
+    p.mass = mass_.as<float>();
+    SQ_CUDA(cuda::squeeze_token_mass(p, stream), "squeeze_token_mass");
+    return Status::ok();
+}
+
+Status CudaDocAttention::prefill_dense(const GpuAttentionCall& call, cudaStream_t stream) {
+    if (call.n_tokens > n_batch_) return Status::error("CUDA_ERROR", "a batch larger than the session's n_batch");
+    const cuda::HeadMajorParams to_heads{call.q, q_heads_.ptr, cuda::HeadMajorDirection::ToHeads, static_cast<int>(call.n_tokens),
+                                         static_cast<int>(n_heads_), static_cast<int>(head_dim_)};
+    SQ_CUDA(cuda::head_major(to_heads, stream), "head_major");
+    cuda::AttentionPrefillParams a{};
+    a.dense_begin = 0;
+    a.causal_offset = static_cast<int>(call.pos0);
+    return run_prefill_attention(call, a, stream);
+}
+
+Status CudaDocAttention::run_prefill_attention(const GpuAttentionCall& call, cuda::AttentionPrefillParams a, cudaStream_t stream) {
+    const int n = static_cast<int>(call.n_tokens);
+    a.q = q_heads_.ptr;
+    a.k = call.k;
+    a.v = call.v;
+    a.kv_type = cuda::KvType::F16;
+    a.out = out_heads_.as<float>();
+    a.n_heads = static_cast<int>(n_heads_);
+    a.n_kv_heads = static_cast<int>(n_kv_heads_);
+    a.head_dim = static_cast<int>(head_dim_);
+    a.n_q = n;
+    a.kv_head_stride = long{call.n_ctx} * head_dim_;
+    a.scale = scale_;
     a.dense_end = static_cast<int>(call.pos0) + n;
     a.causal = true;
-    a.causal_offset = static_cast<int>(call.pos0) - n_fixed_;
-    a.workspace = workspace_.as<float>();
+    a.workspace = attention_workspace_.as<float>();
     SQ_CUDA(cuda::attention_prefill(a, kPrefillMaxSplits, stream), "attention_prefill");
-
     const cuda::HeadMajorParams to_rows{out_heads_.as<float>(), call.out, cuda::HeadMajorDirection::ToRows, n,
                                         static_cast<int>(n_heads_), static_cast<int>(head_dim_)};
     SQ_CUDA(cuda::head_major(to_rows, stream), "head_major");
@@ -376,6 +446,11 @@ Status CudaDocAttention::stats(const ClusterIndex& index, squeeze::SqueezeStats&
         }
     out.bytes_read = out.keys_attended * row_bytes;
     out.bytes_dense = out.keys_fixed * row_bytes;
+    if (token_mass_ && !reset_sums_) {
+        std::vector<float> mass(n_fixed_);
+        SQ_CUDA(cudaMemcpy(mass.data(), mass_.ptr, sizeof(float) * mass.size(), cudaMemcpyDeviceToHost), "reading the token mass");
+        for (size_t i = 0; i < mass.size(); ++i) token_mass_[i] += mass[i];
+    }
     return Status::ok();
 }
 
@@ -386,7 +461,9 @@ Status gpu_doc_attention_create(GpuForward& gpu, const Hparams& hp, uint32_t n_b
         return Status::error("CUDA_UNSUPPORTED", "squeezed attention on the GPU takes head dimension 64 or 128, not " +
                                                      std::to_string(hp.head_dim));
     }
-    out = std::make_unique<CudaDocAttention>(gpu, hp, n_batch);
+    auto attention = std::make_unique<CudaDocAttention>(gpu, hp, n_batch);
+    SQ_TRY(attention->init());
+    out = std::move(attention);
     return Status::ok();
 }
 

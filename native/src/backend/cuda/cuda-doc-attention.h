@@ -11,6 +11,9 @@
 //                 decode (one token) through squeezed_decode; the question's prefill through
 //                 squeeze_lookup_prefill (scores averaged over its tokens, as on the CPU) and
 //                 attention_prefill over the slot list + the dynamic rows in one online softmax.
+// Ingest (capture) attends densely with attention_prefill as well: the forward pass's own kernel
+// reproduces the CPU's rounding one (head, token) block at a time and is slow past a few thousand
+// keys, and the clustering needs only the keys.
 // Thresholds are per (layer, level), so the global and per-layer calibrations both run; a
 // threshold of 0 selects every cluster. Keys attended are summed on the device (no copy back per
 // step) and read once per answer.
@@ -35,7 +38,7 @@ class GpuDocAttention : public GpuAttentionHook {
 public:
     // Installs itself on the forward pass: the following evaluations copy the queries of positions
     // [n_fixed - window, n_fixed) into q_out [n_layers][window][n_heads][head_dim] (calibration)
-    // and run dense. q_out must live until stop().
+    // and attend densely on tensor cores (attention_prefill). q_out must live until stop().
     virtual void capture(uint32_t n_fixed, uint32_t window, float* q_out) = 0;
     // Uploads the index's tree and writes its keys/values into the cache in slot order (the
     // caller then marks [0, n_tokens) filled). Errors: CUDA_UNSUPPORTED (a tree the GPU lookup
@@ -43,11 +46,14 @@ public:
     virtual Status attach(const squeeze::ClusterIndex& index) = 0;
     // Installs itself: the following evaluations past the fixed context attend squeezed.
     // tau: [n_layers][n_levels]; empty selects every cluster. keys_hint: keys a head is expected
-    // to read (sizes the attention's split count; 0: all). Resets the stats.
-    virtual void squeeze(std::vector<float> tau, uint32_t keys_hint) = 0;
+    // to read (sizes the attention's split count; 0: all). token_mass: null, or host [n_fixed]
+    // to which stats() adds each fixed token's attention probability (summed over layers, heads
+    // and tokens, as the CPU's; kernels/squeeze-token-mass.cuh). Resets the stats.
+    virtual void squeeze(std::vector<float> tau, uint32_t keys_hint, float* token_mass) = 0;
     // Uninstalls itself: dense attention (and CUDA graphs) again.
     virtual void stop() = 0;
     // What the lookups since squeeze() selected (waits for the GPU); no times or centroid counts.
+    // Also adds the token mass to squeeze()'s token_mass.
     virtual Status stats(const squeeze::ClusterIndex& index, squeeze::SqueezeStats& out) = 0;
 };
 
