@@ -9,6 +9,10 @@
 //   4. With SQUEEZE_SMOLLM2=<gguf>: 64-token greedy generation of SmolLM2 on the GPU and the CPU
 //      from the prompts of test/engine/generate.test.ts; every token must agree.
 //
+// Batches of 32+ tokens normally run the int8 tensor-core GEMM (matmul_mma), whose block sums cannot
+// follow the CPU's lane order; this test turns it off (SQUEEZE_CUDA_GEMM=0) to check the path that
+// gives the CPU's bits, and cuda-forward-bench --agree measures the GEMM's agreement instead.
+//
 //   cuda-forward-test        exit 0 when all pass, or when there is no CUDA build / no GPU (it says so)
 #include <cstdio>
 
@@ -269,6 +273,7 @@ int check_without_gpu() {
 
 int main() {
     if (!have_gpu()) return check_without_gpu();
+    setenv("SQUEEZE_CUDA_GEMM", "0", 1);
     std::printf("cuda-forward-test on %s; CPU reference at SIMD level %s\n", cuda::probe_devices().name,
                 cpu::simd_level());
     return run_all_tests();
