@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 
+#include "../backend/cpu/attention-tiled.h"
 #include "../backend/cpu/matmul.h"
 #include "../backend/cpu/ops.h"
 #include "../backend/cpu/quants.h"
@@ -43,6 +44,7 @@ struct Context::Impl {
     std::vector<float> scores;  // [n_threads][scores_stride] attention probabilities, per thread
     std::vector<uint16_t> p16;  // [n_threads][scores_stride] the same rounded to F16 (F16 cache)
     std::vector<uint16_t> q16;  // [n_threads][head_dim] F16 query, per thread
+    std::vector<float> tiled_scratch; // per-thread tiles of cpu::attention_tiled, grown on first use
     cpu::MatmulScratch mm;
 
     uint8_t* kv_row(uint8_t* cache, uint32_t layer, uint32_t kv_head, uint32_t pos) const {
@@ -56,6 +58,7 @@ struct Context::Impl {
     void attention_block(const LayerWeights& l, uint32_t il, uint32_t n, uint32_t pos0);
     void store_kv(uint32_t il, uint32_t n, uint32_t pos0);
     void attend(uint32_t il, uint32_t n, uint32_t pos0);
+    bool attend_tiled(uint32_t il, uint32_t n, uint32_t pos0);
     void ffn_block(const LayerWeights& l, uint32_t n);
     void norm_rows(const Weight& w, uint32_t n);
 };
@@ -284,6 +287,7 @@ void Context::Impl::store_kv(uint32_t il, uint32_t n, uint32_t pos0) {
 
 void Context::Impl::attend(uint32_t il, uint32_t n, uint32_t pos0) {
     if (hook && hook->attend(AttentionCall{il, n, pos0, q.data(), attn.data()}, *pool)) return;
+    if (attend_tiled(il, n, pos0)) return;
     const Hparams& hp = model->hparams();
     const size_t q_dim = size_t{hp.n_heads} * hp.head_dim;
     const uint32_t group = hp.n_heads / hp.n_kv_heads;
@@ -311,6 +315,29 @@ void Context::Impl::attend(uint32_t il, uint32_t n, uint32_t pos0) {
             }
         }
     });
+}
+
+// Batches that see many keys take the tiled kernel (several times faster there); short ones and
+// decode keep the per-head kernels, whose bits follow llama.cpp's non-flash path.
+bool Context::Impl::attend_tiled(uint32_t il, uint32_t n, uint32_t pos0) {
+    const Hparams& hp = model->hparams();
+    if (n < 2 || pos0 + n < cpu::kTiledMinKeys || !cpu::attention_tiled_supported(hp.head_dim)) return false;
+    cpu::TiledAttentionParams p;
+    p.q = q.data();
+    p.q_stride = size_t{hp.n_heads} * hp.head_dim;
+    p.out = attn.data();
+    p.out_stride = p.q_stride;
+    p.k = kv_row(k_cache.get(), il, 0, 0);
+    p.v = kv_row(v_cache.get(), il, 0, 0);
+    p.kv_f16 = params.kv_type == KvType::F16;
+    p.kv_head_rows = params.n_ctx;
+    p.n_tokens = n;
+    p.pos0 = pos0;
+    p.n_heads = hp.n_heads;
+    p.n_kv_heads = hp.n_kv_heads;
+    p.head_dim = hp.head_dim;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+    return cpu::attention_tiled(*pool, p, tiled_scratch);
 }
 
 void Context::Impl::ffn_block(const LayerWeights& l, uint32_t n) {
