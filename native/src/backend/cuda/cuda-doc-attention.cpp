@@ -167,10 +167,11 @@ cuda::SqueezeLevelView CudaDocAttention::level_view(uint32_t layer, int l) const
 Status CudaDocAttention::attach(const ClusterIndex& index) {
     stop();
     n_fixed_ = n_levels_ = 0;
-    if (index.n_layers != n_layers_ || index.n_kv_heads != n_kv_heads_ || index.head_dim != head_dim_) {
+    if (index.n_layers != n_layers_ || index.n_kv_heads != n_kv_heads_ || index.head_dim != head_dim_ ||
+        index.heads.size() != size_t{n_layers_} * n_kv_heads_) {
         return Status::error("PACK_MISMATCH", "the document pack's shape is not the model's");
     }
-    const HeadIndex& h0 = index.heads.at(0);
+    const HeadIndex& h0 = index.heads[0];
     const int n_levels = h0.levels.empty() || h0.levels[0].n_clusters == 0 ? 0 : static_cast<int>(h0.levels.size());
     if (n_levels > cuda::kMaxSqueezeLevels) {
         return Status::error("CUDA_UNSUPPORTED", "the pack's tree has " + std::to_string(n_levels) + " levels; the GPU lookup takes " +
