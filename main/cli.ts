@@ -252,6 +252,7 @@ async function ingest(argv: string[]): Promise<void> {
     `  ${p.built ? 'built' : 'loaded'}: ${p.nFixed} fixed-context tokens, ${(p.bytes / 2 ** 20).toFixed(1)} MiB` + (p.rebuildReason ? ` (rebuilt: ${p.rebuildReason})` : ''),
     b ? `  prefill ${(b.prefillMs / 1e3).toFixed(2)} s, clustering ${(b.clusterMs / 1e3).toFixed(2)} s, calibration ${(b.calibrateMs / 1e3).toFixed(2)} s, write ${(b.writeMs / 1e3).toFixed(2)} s`
       : `  load ${((p.loadMs ?? 0) / 1e3).toFixed(3)} s`,
+    `  calibrated sparsities: ${p.sparsities.map((s) => `${Math.round(s * 1000) / 10}%`).join(', ')}${p.perLayerThresholds ? ' (global and per layer)' : ''}`,
     ...docs.skipped.map((s) => `  skipped ${s.source}${s.page ? ` page ${s.page}` : ''}: ${s.reason}`),
   ].join('\n'));
 }

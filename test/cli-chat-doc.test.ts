@@ -48,6 +48,7 @@ test('chat --doc: answers with stats and sources, the second turn reuses the fir
   assert.equal((r.stdout.match(/^sources: museum\.pdf p\.\d+ \d+%/gm) ?? []).length, 3);
   assert.match(r.stdout, /> Who is the night guard of the museum\?\n[^\n]*Tobias Wren/, 'the first answer names the planted guard');
   assert.match(r.stdout, /achieved sparsity 0\.0% of \d+ document tokens/);
+  assert.match(r.stdout, /time: lookup [\d.]+ ms, attention [\d.]+ ms \(document keys [\d.]+, conversation [\d.]+, merge [\d.]+\), the rest [\d.]+ ms/);
   assert.match(r.stdout, /\[sparsity 0\.7: the least relevant 70% of document keys are skipped\]/);
   assert.match(r.stdout, /usage: \/sparsity S with S in \[0, 1\)/);
   assert.doesNotMatch(r.stdout, /never asked\n[^>]/, 'nothing is answered after /quit');

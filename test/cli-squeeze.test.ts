@@ -44,8 +44,20 @@ test('ask --json gives the answer, stats at the asked sparsity and page citation
   assert.equal(out.stats.target, 0.7);
   assert.equal(out.stats.keysPerLayer.length, 30);
   assert.ok(out.stats.bytesRead < out.stats.bytesDense);
+  const { attentionMs, fixedAttentionMs, dynamicAttentionMs, mergeMs } = out.stats;
+  assert.ok(fixedAttentionMs > 0 && dynamicAttentionMs > 0 && mergeMs > 0, JSON.stringify(out.stats));
+  assert.ok(Math.abs(fixedAttentionMs + dynamicAttentionMs + mergeMs - attentionMs) < 1e-6 * attentionMs);
   assert.ok(out.timings.prefillTokens < 40, `${out.timings.prefillTokens} tokens evaluated`);
   assert.ok(out.citations.length > 0 && out.citations[0].source === 'report.pdf' && out.citations[0].page >= 1);
+});
+
+test('ask --no-citations answers without collecting attention mass, and says so', () => {
+  const r = squeeze('ask', '--model', smollm2Path(), '--doc', DOC, '--pack-dir', packDir, '--sparsity', '0.7', '--max-tokens', '6', '--no-citations', '--json', 'What is the report about?');
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.json();
+  assert.ok(out.tokens.length > 0);
+  assert.deepEqual(out.citations, []);
+  assert.equal(out.noCitations, 'token-mass-off');
 });
 
 test('ask with two modes is bad usage (2); a missing document is a bad input (3)', () => {

@@ -51,6 +51,8 @@ export function packStatus(pack: PackInfo, contextSize: number): NonNullable<Doc
     contextSize,
     ...(build && { buildMs: build.prefillMs + build.clusterMs + build.calibrateMs + build.writeMs }),
     ...(pack.loadMs !== undefined && { loadMs: pack.loadMs }),
+    sparsities: pack.sparsities,
+    perLayerThresholds: pack.perLayerThresholds,
   };
 }
 

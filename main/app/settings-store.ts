@@ -3,11 +3,12 @@
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 
+import { ladder } from '../engine/doc-chat.ts';
 import { systemInfo as engineSystemInfo } from '../engine/engine.ts';
 import { Settings, type SystemInfo } from '../ipc/contract.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 
-/** 80%: between the paper's loss-free 70% and its 8x KV cut at 90%, on the calibrated ladder. */
+/** 80%: between the paper's loss-free 70% and its 8x KV cut at 90% (the engine's ladder has it). */
 const DEFAULT_SPARSITY = 0.8;
 /** More threads than this gain little for decode on desktop CPUs and starve the UI's process. */
 const MAX_DEFAULT_THREADS = 8;
@@ -22,6 +23,7 @@ export function systemInfo(): SystemInfo {
   return {
     hardwareThreads: info.hardwareThreads,
     gpu: { available, ...(reason && { reason }), ...(available && cuda.device && { device: cuda.device }) },
+    sparsities: ladder(info.squeezeSparsities),
   };
 }
 

@@ -404,8 +404,8 @@ function buildSourceMap(model: Model, spans: ContextSpan[], docFirstToken: numbe
   return { spans: spans.map((s) => ({ source: s.source, page: s.page, ...(s.lines && { lines: s.lines }) })), runs };
 }
 
-/** The engine stores the ladder as f32 (0.7 reads 0.699999988): back to the decimals it was given in. */
-function ladder(sparsities: number[]): number[] {
+/** The engine stores a ladder of sparsities as f32 (0.7 reads 0.699999988): back to the decimals it was given in. */
+export function ladder(sparsities: number[]): number[] {
   return sparsities.map((s) => Math.round(s * 1e4) / 1e4);
 }
 

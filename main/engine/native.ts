@@ -204,6 +204,8 @@ export interface NativeSystemInfo {
   availableMemory: number;
   /** GPU support: compiled in, and usable on this machine (devices > 0), or why not. */
   cuda: { compiled: boolean; devices: number; device: string };
+  /** the sparsities new document packs are calibrated for (f32 values: 0.7 reads 0.699999988) */
+  squeezeSparsities: number[];
 }
 
 export interface NativeAddon {

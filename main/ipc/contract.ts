@@ -32,9 +32,6 @@ export const DownloadSource = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('known'), modelId: id }).strict(),
 ]);
 
-/** Sparsities the engine calibrates every pack for (native/src/squeeze/calibrate.h's ladder). */
-export const CALIBRATED_SPARSITIES = [0.5, 0.7, 0.8, 0.9, 0.95] as const;
-
 /** Squeezed Attention's measurements for one answer (absent when attention was dense). */
 export const SqueezeStats = z.object({
   /** the calibrated sparsity target used */
@@ -109,14 +106,18 @@ export const DocumentSet = z.object({
       contextSize: count,
       buildMs: ms.optional(),
       loadMs: ms.optional(),
+      /** the sparsities the pack is calibrated for, as the engine read them (the settings' sparsity uses the nearest) */
+      sparsities: z.array(z.number().gt(0).lt(1)).optional(),
+      /** per-layer thresholds are stored too */
+      perLayerThresholds: z.boolean().optional(),
     })
     .optional(),
 });
 
 export const Settings = z.object({
   attention: z.enum(['squeezed', 'dense']),
-  /** one of CALIBRATED_SPARSITIES */
-  sparsity: z.number().refine((s) => CALIBRATED_SPARSITIES.some((c) => Math.abs(c - s) < 1e-9), 'must be a calibrated sparsity'),
+  /** document keys to skip; each answer uses the nearest sparsity its pack is calibrated for */
+  sparsity: z.number().gt(0).lt(1),
   threads: z.number().int().min(1).max(256),
   gpu: z.boolean(),
 });
@@ -125,6 +126,8 @@ export const Settings = z.object({
 export const SystemInfo = z.object({
   hardwareThreads: count,
   gpu: z.object({ available: z.boolean(), reason: z.string().optional(), device: z.string().optional() }),
+  /** the sparsities the engine calibrates new packs for (a chat's pack reports its own) */
+  sparsities: z.array(z.number().gt(0).lt(1)).optional(),
 });
 
 export const Chat = z.object({

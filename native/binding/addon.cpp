@@ -21,6 +21,11 @@ Napi::Value system_info(const Napi::CallbackInfo& info) {
     cuda.Set("devices", si.cuda_devices);
     cuda.Set("device", si.cuda_device);
     out.Set("cuda", cuda);
+    // The sparsities a new document pack is calibrated for (a loaded pack reports its own).
+    const std::vector<float> ladder = sq::IngestParams{}.calibration.targets;
+    Napi::Array sparsities = Napi::Array::New(info.Env(), ladder.size());
+    for (size_t i = 0; i < ladder.size(); ++i) sparsities.Set(static_cast<uint32_t>(i), static_cast<double>(ladder[i]));
+    out.Set("squeezeSparsities", sparsities);
     return out;
 }
 

@@ -107,52 +107,36 @@ struct IngestEvent {
 };
 
 // Prefill, cluster, calibrate, write the pack atomically, attach it; progress goes to onProgress.
-class IngestWorker : public Napi::AsyncProgressQueueWorker<IngestEvent> {
+class IngestWorker : public SessionProgressJob<DocSessionWrap::State, IngestEvent> {
 public:
     IngestWorker(Napi::Env env, Napi::Function on_progress, StatePtr state, std::vector<int32_t> fixed, sq::IngestParams params,
                  std::string path, std::string doc_hash, std::string source_map)
-        : Napi::AsyncProgressQueueWorker<IngestEvent>(on_progress.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {}) : on_progress),
-          state_(std::move(state)), fixed_(std::move(fixed)), params_(std::move(params)), path_(std::move(path)), doc_hash_(std::move(doc_hash)),
-          source_map_(std::move(source_map)), deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
+        : SessionProgressJob(env, on_progress, std::move(state), "building the document pack"), fixed_(std::move(fixed)),
+          params_(std::move(params)), path_(std::move(path)), doc_hash_(std::move(doc_hash)), source_map_(std::move(source_map)) {}
 
 protected:
-    void Execute(const ExecutionProgress& progress) override {
-        BusyGuard<DocSessionWrap::State> guard{state_};
-        try {
-            auto pack = std::make_shared<sq::squeeze::Pack>();
-            status_ = state_->session->ingest(
-                fixed_, params_,
-                [&](const char* phase, uint32_t done, uint32_t total) {
-                    const IngestEvent e{phase, done, total};
-                    progress.Send(&e, 1);
-                },
-                &state_->cancel, *pack, timings_);
-            if (!status_) return;
-            pack->meta.doc_hash = doc_hash_;
-            pack->meta.source_map = source_map_;
-            const double t0 = now_ms();
-            status_ = sq::squeeze::pack_write(path_, *pack, &pack_bytes_);
-            write_ms_ = now_ms() - t0;
-            if (status_) status_ = state_->session->attach(pack);
-            if (status_) ladder_ = PackLadder::of(*pack);
-        } catch (const std::bad_alloc&) {
-            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory building the document pack");
-        }
+    sq::Status run(const Progress& progress) override {
+        auto pack = std::make_shared<sq::squeeze::Pack>();
+        SQ_TRY(state_->session->ingest(
+            fixed_, params_,
+            [&](const char* phase, uint32_t done, uint32_t total) {
+                const IngestEvent e{phase, done, total};
+                progress.Send(&e, 1);
+            },
+            &state_->cancel, *pack, timings_));
+        pack->meta.doc_hash = doc_hash_;
+        pack->meta.source_map = source_map_;
+        const double t0 = now_ms();
+        SQ_TRY(sq::squeeze::pack_write(path_, *pack, &pack_bytes_));
+        write_ms_ = now_ms() - t0;
+        SQ_TRY(state_->session->attach(pack));
+        ladder_ = PackLadder::of(*pack);
+        return sq::Status::ok();
     }
-    void OnProgress(const IngestEvent* events, size_t count) override {
-        Napi::HandleScope scope(Env());
-        for (size_t i = 0; i < count; ++i) {
-            Callback().Call({Napi::String::New(Env(), events[i].phase), Napi::Number::New(Env(), events[i].done),
-                             Napi::Number::New(Env(), events[i].total)});
-        }
+    std::vector<napi_value> event_args(Napi::Env env, const IngestEvent& e) override {
+        return {Napi::String::New(env, e.phase), Napi::Number::New(env, e.done), Napi::Number::New(env, e.total)};
     }
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (!status_) {
-            deferred_.Reject(status_error(env, status_).Value());
-            return;
-        }
+    Napi::Value result(Napi::Env env) override {
         Napi::Object out = Napi::Object::New(env);
         out.Set("nFixed", static_cast<double>(fixed_.size()));
         out.Set("prefillMs", timings_.prefill_ms);
@@ -161,17 +145,13 @@ protected:
         out.Set("writeMs", write_ms_);
         out.Set("packBytes", static_cast<double>(pack_bytes_));
         ladder_.set(out);
-        deferred_.Resolve(out);
+        return out;
     }
-    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
 private:
-    StatePtr state_;
     std::vector<int32_t> fixed_;
     sq::IngestParams params_;
     std::string path_, doc_hash_, source_map_;
-    Napi::Promise::Deferred deferred_;
-    sq::Status status_;
     sq::IngestTimings timings_;
     double write_ms_ = 0;
     uint64_t pack_bytes_ = 0;
@@ -233,35 +213,20 @@ Napi::Object stats_to_js(Napi::Env env, const sq::squeeze::SqueezeStats& s) {
 }
 
 // Streams each generated token to onToken(token); resolves with tokens, timings, stats and token mass.
-class AnswerWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
+class AnswerWorker : public SessionProgressJob<DocSessionWrap::State, int32_t> {
 public:
     AnswerWorker(Napi::Env env, Napi::Function on_token, StatePtr state, std::vector<int32_t> tokens, sq::SqueezeMode mode,
                  sq::GenerateParams params)
-        : Napi::AsyncProgressQueueWorker<int32_t>(on_token.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {}) : on_token),
-          state_(std::move(state)), tokens_(std::move(tokens)), mode_(mode), params_(std::move(params)),
-          deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
+        : SessionProgressJob(env, on_token, std::move(state), "during generation"), tokens_(std::move(tokens)), mode_(mode),
+          params_(std::move(params)) {}
 
 protected:
-    void Execute(const ExecutionProgress& progress) override {
-        BusyGuard<DocSessionWrap::State> guard{state_};
-        try {
-            status_ = state_->session->answer(
-                tokens_, mode_, params_, [&](int32_t token) { progress.Send(&token, 1); return true; }, &state_->cancel, result_);
-        } catch (const std::bad_alloc&) {
-            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory during generation");
-        }
+    sq::Status run(const Progress& progress) override {
+        return state_->session->answer(
+            tokens_, mode_, params_, [&](int32_t token) { progress.Send(&token, 1); return true; }, &state_->cancel, result_);
     }
-    void OnProgress(const int32_t* tokens, size_t count) override {
-        Napi::HandleScope scope(Env());
-        for (size_t i = 0; i < count; ++i) Callback().Call({Napi::Number::New(Env(), tokens[i])});
-    }
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (!status_) {
-            deferred_.Reject(status_error(env, status_).Value());
-            return;
-        }
+    std::vector<napi_value> event_args(Napi::Env env, const int32_t& token) override { return {Napi::Number::New(env, token)}; }
+    Napi::Value result(Napi::Env env) override {
         const sq::GenerateResult& g = result_.generation;
         Napi::Object out = Napi::Object::New(env);
         Napi::Array tokens = Napi::Array::New(env, g.tokens.size());
@@ -278,17 +243,13 @@ protected:
         Napi::Float32Array mass = Napi::Float32Array::New(env, result_.token_mass.size()); // [n_fixed]
         std::copy(result_.token_mass.begin(), result_.token_mass.end(), mass.Data());
         out.Set("tokenMass", mass);
-        deferred_.Resolve(out);
+        return out;
     }
-    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
 private:
-    StatePtr state_;
     std::vector<int32_t> tokens_;
     sq::SqueezeMode mode_;
     sq::GenerateParams params_;
-    Napi::Promise::Deferred deferred_;
-    sq::Status status_;
     sq::AnswerResult result_;
 };
 
@@ -386,11 +347,9 @@ Napi::Value DocSessionWrap::ingest(const Napi::CallbackInfo& info) {
     sq::IngestParams params = ingest_params_from_js(env, o);
     Napi::Function on_progress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
     claim(env);
-    auto* worker = new IngestWorker(env, on_progress, state_, std::move(fixed), std::move(params), std::move(path), std::move(doc_hash),
-                                    std::move(source_map));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new IngestWorker(env, on_progress, state_, std::move(fixed), std::move(params), std::move(path), std::move(doc_hash),
+                             std::move(source_map)))
+        ->start();
 }
 
 // answer(tokens, { mode, sparsity, budget, massTarget, perLayer, tokenMass, ...generation options }, onToken?):
@@ -404,10 +363,7 @@ Napi::Value DocSessionWrap::answer(const Napi::CallbackInfo& info) {
     sq::GenerateParams params = generate_params_from_js(opts);
     Napi::Function on_token = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
     claim(env);
-    auto* worker = new AnswerWorker(env, on_token, state_, std::move(tokens), mode, std::move(params));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new AnswerWorker(env, on_token, state_, std::move(tokens), mode, std::move(params)))->start();
 }
 
 // evalLogits(tokens, continuation, { mode, sparsity, budget, massTarget, perLayer, recall }):

@@ -11,36 +11,18 @@ namespace {
 using StatePtr = std::shared_ptr<SessionWrap::State>;
 
 // Streams each generated token to `onToken(token)` on the JS thread; resolves with the result.
-class GenerateWorker : public Napi::AsyncProgressQueueWorker<int32_t> {
+class GenerateWorker : public SessionProgressJob<SessionWrap::State, int32_t> {
 public:
-    GenerateWorker(Napi::Env env, Napi::Function on_token, StatePtr state, std::vector<int32_t> prompt,
-                   sq::GenerateParams params)
-        : Napi::AsyncProgressQueueWorker<int32_t>(on_token.IsEmpty() ? Napi::Function::New(env, [](const Napi::CallbackInfo&) {}) : on_token),
-          state_(std::move(state)), prompt_(std::move(prompt)), params_(std::move(params)),
-          deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
+    GenerateWorker(Napi::Env env, Napi::Function on_token, StatePtr state, std::vector<int32_t> prompt, sq::GenerateParams params)
+        : SessionProgressJob(env, on_token, std::move(state), "during generation"), prompt_(std::move(prompt)), params_(std::move(params)) {}
 
 protected:
-    void Execute(const ExecutionProgress& progress) override {
-        BusyGuard<SessionWrap::State> guard{state_};
-        try {
-            status_ = state_->session->generate(
-                prompt_, params_, [&](int32_t token) { progress.Send(&token, 1); return true; },
-                &state_->cancel, result_);
-        } catch (const std::bad_alloc&) {
-            status_ = sq::Status::error("OUT_OF_MEMORY", "ran out of memory during generation");
-        }
+    sq::Status run(const Progress& progress) override {
+        return state_->session->generate(
+            prompt_, params_, [&](int32_t token) { progress.Send(&token, 1); return true; }, &state_->cancel, result_);
     }
-    void OnProgress(const int32_t* tokens, size_t count) override {
-        Napi::HandleScope scope(Env());
-        for (size_t i = 0; i < count; ++i) Callback().Call({Napi::Number::New(Env(), tokens[i])});
-    }
-    void OnOK() override {
-        Napi::Env env = Env();
-        if (!status_) {
-            deferred_.Reject(status_error(env, status_).Value());
-            return;
-        }
+    std::vector<napi_value> event_args(Napi::Env env, const int32_t& token) override { return {Napi::Number::New(env, token)}; }
+    Napi::Value result(Napi::Env env) override {
         Napi::Object out = Napi::Object::New(env);
         Napi::Array tokens = Napi::Array::New(env, result_.tokens.size());
         for (size_t i = 0; i < result_.tokens.size(); ++i) tokens.Set(static_cast<uint32_t>(i), result_.tokens[i]);
@@ -50,16 +32,12 @@ protected:
         out.Set("prefillMs", result_.prefill_ms);
         out.Set("decodeMs", result_.decode_ms);
         out.Set("stopReason", sq::stop_reason_name(result_.stop_reason));
-        deferred_.Resolve(out);
+        return out;
     }
-    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
 private:
-    StatePtr state_;
     std::vector<int32_t> prompt_;
     sq::GenerateParams params_;
-    Napi::Promise::Deferred deferred_;
-    sq::Status status_;
     sq::GenerateResult result_;
 };
 
@@ -132,10 +110,7 @@ Napi::Value SessionWrap::generate(const Napi::CallbackInfo& info) {
     sq::GenerateParams params = generate_params_from_js(opts);
     Napi::Function on_token = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
     claim(env);
-    auto* worker = new GenerateWorker(env, on_token, state_, std::move(prompt), std::move(params));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return (new GenerateWorker(env, on_token, state_, std::move(prompt), std::move(params)))->start();
 }
 
 // evalLogits(tokens): Promise<Float32Array> of [n_tokens][n_vocab] logits.

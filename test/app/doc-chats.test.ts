@@ -50,6 +50,9 @@ test('opening a PDF builds its pack with progress per phase; a second chat loads
   assert.deepEqual(phases, ['read', 'prefill', 'cluster', 'calibrate']);
   for (const p of progress) assert.ok(p.done <= p.total && p.chatId === chat.id, JSON.stringify(p));
   assert.ok(progress.some((p) => p.phase === 'cluster' && p.etaMs !== undefined && p.done < p.total), 'clustering reports an ETA');
+  // The slider steps over the ladder the engine read from the pack.
+  assert.deepEqual(pack.sparsities, [0.5, 0.7, 0.8, 0.9, 0.95]);
+  assert.equal(pack.perLayerThresholds, true);
 
   const other = await app.call<Chat>('chat:new', {});
   const again = await app.call<Chat>('doc:open', { chatId: other.id, path: PDF, kind: 'pdf' });
@@ -60,7 +63,8 @@ test('opening a PDF builds its pack with progress per phase; a second chat loads
 test('answers attend through the pack: stats, citations, only new tokens evaluated on a follow-up', async () => {
   const chat = await app.call<Chat>('chat:new', {});
   await app.call('doc:open', { chatId: chat.id, path: PDF, kind: 'pdf' });
-  await app.call('settings:set', { attention: 'squeezed', sparsity: 0.5 });
+  // Any sparsity may be set: the answer uses the pack's nearest calibrated one.
+  await app.call('settings:set', { attention: 'squeezed', sparsity: 0.52 });
   const first = (await app.call<{ chat: Chat }>('chat:send', { chatId: chat.id, text: 'What is this report about?', maxTokens: 12 })).chat.messages[1];
   const s = first.stats!;
   assert.equal(s.attention, 'squeezed');
@@ -70,6 +74,8 @@ test('answers attend through the pack: stats, citations, only new tokens evaluat
   assert.equal(q.keysPerHead.length, 30);
   assert.ok(q.keysPerHead.every((row) => row.length === 3 && row.every((k) => k > 0 && k < q.fixedTokens)));
   assert.ok(q.bytesRead > 0 && q.bytesRead < q.bytesDense && q.lookupMs > 0 && q.attentionMs > 0);
+  const parts = [q.fixedAttentionMs ?? 0, q.dynamicAttentionMs ?? 0, q.mergeMs ?? 0];
+  assert.ok(parts.every((ms) => ms > 0) && Math.abs(parts[0] + parts[1] + parts[2] - q.attentionMs) < 1e-6 * q.attentionMs, `attention split ${parts} of ${q.attentionMs}`);
   assert.ok(first.citations && first.citations.length > 0 && first.citations.every((c) => c.source === 'report.pdf' && c.page >= 1 && c.page <= 4));
 
   const second = (await app.call<{ chat: Chat }>('chat:send', { chatId: chat.id, text: 'And the last page?', maxTokens: 8 })).chat.messages[3];

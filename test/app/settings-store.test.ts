@@ -36,15 +36,16 @@ test('the GPU stays off without one, whatever is asked or stored', async () => {
 });
 
 test('a damaged or foreign settings file gives the defaults', async () => {
-  for (const text of ['{not json', JSON.stringify({ sparsity: 0.61 }), JSON.stringify([1, 2]), JSON.stringify({ threads: -1 })]) {
+  for (const text of ['{not json', JSON.stringify({ sparsity: 1.5 }), JSON.stringify([1, 2]), JSON.stringify({ threads: -1 })]) {
     const dir = fresh();
     writeFileSync(path.join(dir, 'settings.json'), text);
     assert.deepEqual(await new SettingsStore(dir, noGpu).get(), { attention: 'squeezed', sparsity: 0.8, threads: 8, gpu: false }, text);
   }
 });
 
-test("the machine's GPU state comes from the engine, with a reason when there is none", () => {
+test("the machine's GPU state and the sparsities new packs are calibrated for come from the engine", () => {
   const info = systemInfo();
   assert.ok(info.hardwareThreads >= 1);
+  assert.deepEqual(info.sparsities, [0.5, 0.7, 0.8, 0.9, 0.95]);
   if (!info.gpu.available) assert.ok(info.gpu.reason && info.gpu.reason.length > 10, info.gpu.reason);
 });

@@ -75,7 +75,7 @@ test('bad payloads are rejected with IPC_BAD_REQUEST and name the field', async 
     ['chat:regenerate', { chatId: 'c1', maxTokens: 0 }, 'maxTokens'],
     ['chat:edit', { chatId: 'c1', text: 'new question' }, 'messageId'],
     ['chat:edit', { chatId: 'c1', messageId: 'm1', text: ' ' }, 'text'],
-    ['settings:set', { sparsity: 0.6 }, 'sparsity'],
+    ['settings:set', { sparsity: 1 }, 'sparsity'],
     ['settings:set', { sparsity: '0.9' }, 'sparsity'],
     ['settings:set', { threads: 0 }, 'threads'],
     ['settings:set', { attention: 'sparse' }, 'attention'],

@@ -1,15 +1,29 @@
-import { CALIBRATED_SPARSITIES, type Settings } from '../../../main/ipc/contract.ts';
+import type { Settings } from '../../../main/ipc/contract.ts';
 import { useAppStore } from '../store/store-context.tsx';
 
-/** Slider positions: dense, then the calibrated ladder (50% … 95% of document keys skipped). */
-const POSITIONS: { label: string; change: Partial<Settings> }[] = [
-  { label: 'Dense (full attention)', change: { attention: 'dense' } },
-  ...CALIBRATED_SPARSITIES.map((sparsity) => ({ label: `${Math.round(100 * sparsity)}% sparsity`, change: { attention: 'squeezed' as const, sparsity } })),
-];
+interface Position {
+  label: string;
+  change: Partial<Settings>;
+}
 
-function position(settings: Settings): number {
-  if (settings.attention === 'dense') return 0;
-  return 1 + CALIBRATED_SPARSITIES.findIndex((s) => Math.abs(s - settings.sparsity) < 1e-9);
+const percent = (sparsity: number) => `${Math.round(1000 * sparsity) / 10}%`;
+
+/** Slider positions: dense, then each calibrated sparsity of the ladder (document keys skipped). */
+function positions(ladder: readonly number[]): Position[] {
+  return [
+    { label: 'Dense (full attention)', change: { attention: 'dense' } },
+    ...ladder.map((sparsity) => ({ label: `${percent(sparsity)} sparsity`, change: { attention: 'squeezed' as const, sparsity } })),
+  ];
+}
+
+/** The ladder position answers use: the engine picks the calibrated sparsity nearest to the setting. */
+function position(settings: Settings, ladder: readonly number[]): number {
+  if (settings.attention === 'dense' || ladder.length === 0) return 0;
+  let nearest = 0;
+  ladder.forEach((s, i) => {
+    if (Math.abs(s - settings.sparsity) < Math.abs(ladder[nearest] - settings.sparsity)) nearest = i;
+  });
+  return 1 + nearest;
 }
 
 export function SettingsPanel() {
@@ -17,6 +31,8 @@ export function SettingsPanel() {
   const system = useAppStore((s) => s.system);
   const settingsError = useAppStore((s) => s.settingsError);
   const updateSettings = useAppStore((s) => s.updateSettings);
+  // The current chat's pack was calibrated for its own ladder; without one, the engine's applies.
+  const packLadder = useAppStore((s) => s.current?.documents?.pack?.sparsities);
   if (!settings || !system) {
     return (
       <section className="settings" aria-label="Settings">
@@ -25,25 +41,30 @@ export function SettingsPanel() {
       </section>
     );
   }
-  const at = position(settings);
+  const ladder = packLadder ?? system.sparsities ?? [settings.sparsity];
+  const steps = positions(ladder);
+  const at = position(settings, ladder);
   const maxThreads = Math.max(system.hardwareThreads, settings.threads);
   return (
     <section className="settings" aria-label="Settings">
       <h2>Settings</h2>
       <label>
-        Attention over documents: <strong>{POSITIONS[at].label}</strong>
+        Attention over documents: <strong>{steps[at].label}</strong>
         <input
           type="range"
           aria-label="Sparsity"
-          aria-valuetext={POSITIONS[at].label}
+          aria-valuetext={steps[at].label}
           min={0}
-          max={POSITIONS.length - 1}
+          max={steps.length - 1}
           step={1}
           value={at}
-          onChange={(e) => void updateSettings(POSITIONS[Number(e.target.value)].change)}
+          onChange={(e) => void updateSettings(steps[Number(e.target.value)].change)}
         />
       </label>
-      <p className="muted">Higher sparsity reads fewer document keys per token: faster on long documents, a little less exact.</p>
+      <p className="muted">
+        Higher sparsity reads fewer document keys per token: faster on long documents, a little less exact.{' '}
+        {packLadder ? "Steps: the sparsities this chat's document pack is calibrated for." : 'Steps: the sparsities new document packs are calibrated for.'}
+      </p>
       <label>
         Threads
         <select value={settings.threads} onChange={(e) => void updateSettings({ threads: Number(e.target.value) })}>
