@@ -185,18 +185,31 @@ function rowLabel(m: ModeRow): string {
 /**
  * One warm-up answer evaluates the question in this mode (and, with token mass, the neutral question
  * citations subtract); each timed answer then reuses it from the cache and evaluates only its last
- * token, so every timed pass is a single-token decode step, GENERATED_TOKENS of them.
+ * token, so every timed pass is a single-token decode step, GENERATED_TOKENS of them. The token-mass
+ * variants share the cached question (collecting mass does not change K/V) and take turns, so a
+ * change in the machine's load falls on both alike.
  */
-async function timeMode(chat: DocChat, mode: ModeName, tokenMass: boolean, repeats: number): Promise<ModeRow> {
-  const options = { mode: askMode(mode), remember: false, tokenMass, ignoreEog: true };
-  await chat.ask(QUESTION, { ...options, maxTokens: 1 });
-  const runs: AskResult[] = [];
-  const cpuStart = process.cpuUsage();
-  for (let r = 0; r < repeats; r++) runs.push(await chat.ask(QUESTION, { ...options, maxTokens: GENERATED_TOKENS }));
+async function timeMode(chat: DocChat, mode: ModeName, tokenMassVariants: boolean[], repeats: number): Promise<ModeRow[]> {
+  const options = (tokenMass: boolean) => ({ mode: askMode(mode), remember: false, tokenMass, ignoreEog: true });
+  for (const tokenMass of [...tokenMassVariants].sort((a, b) => Number(b) - Number(a))) await chat.ask(QUESTION, { ...options(tokenMass), maxTokens: 1 });
+  const runs = tokenMassVariants.map(() => [] as { result: AskResult; cpuMs: number }[]);
+  for (let r = 0; r < repeats; r++) {
+    const order = tokenMassVariants.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const i of order) {
+      const cpuStart = process.cpuUsage();
+      const result = await chat.ask(QUESTION, { ...options(tokenMassVariants[i]), maxTokens: GENERATED_TOKENS });
+      runs[i].push({ result, cpuMs: cpuMsSince(cpuStart) });
+    }
+  }
+  return tokenMassVariants.map((tokenMass, i) => rowOf(mode, tokenMass, runs[i]));
+}
+
+function rowOf(mode: ModeName, tokenMass: boolean, timed: { result: AskResult; cpuMs: number }[]): ModeRow {
+  const runs = timed.map((t) => t.result);
   const passesOf = (r: AskResult): number => r.timings.generated + (r.stopReason === 'max_tokens' ? 0 : 1);
   const perPass = (f: (r: AskResult) => number): number => mean(runs.map((r) => f(r) / passesOf(r)));
   const total = (r: AskResult): number => r.timings.prefillMs + r.timings.decodeMs;
-  const cpuMs = cpuMsSince(cpuStart);
   const last = runs[runs.length - 1];
   return {
     mode,
@@ -214,7 +227,7 @@ async function timeMode(chat: DocChat, mode: ModeName, tokenMass: boolean, repea
       merge: perPass((r) => r.stats.mergeMs),
       rest: perPass((r) => total(r) - r.stats.lookupMs - r.stats.attentionMs),
     },
-    cpuMsPerToken: cpuMs / runs.reduce((n, r) => n + passesOf(r), 0),
+    cpuMsPerToken: timed.reduce((ms, t) => ms + t.cpuMs, 0) / runs.reduce((n, r) => n + passesOf(r), 0),
     sparsity: last.stats.sparsity,
     keysAttendedShare: mode === 'dense' ? 1 : 1 - last.stats.sparsity,
     bytesRead: last.stats.bytesRead,
@@ -373,7 +386,7 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
   const depths = values.depths ? positiveInts(values.depths, '--depths') : (preset?.depths ?? [8192]);
   const sparsities = positiveInts(values.sparsities ?? '70,90', '--sparsities');
   if (sparsities.some((s) => s >= 100)) usage('--sparsities are percentages below 100');
-  // Modes timed a second time with token mass collected: what citations cost per token.
+  // Modes timed with and without token mass collected, taking turns: what citations cost per token.
   const massModes = (values['mass-modes'] ?? 'all,90').split(',').filter(Boolean).map((m) => (m === 'all' ? m : `${positiveInts(m, '--mass-modes')[0]}%`)) as ModeName[];
   const [threads] = positiveInts(values.threads ?? '2', '--threads');
   const [repeats] = positiveInts(values.repeats ?? '3', '--repeats');
@@ -383,6 +396,8 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
 
   const model = await Model.load(modelPath);
   const modes: ModeName[] = ['dense', 'all', ...sparsities.map((s) => `${s}%` as const)];
+  const untimed = massModes.filter((m) => !modes.includes(m));
+  if (untimed.length > 0) usage(`--mass-modes ${untimed.join(',')} must be among the timed modes (${modes.join(',')})`);
   const results: DepthResult[] = [];
   for (const depth of depths) {
     process.stderr.write(`${name} at ${depth} tokens: pack\n`);
@@ -390,12 +405,9 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
     const rows: ModeRow[] = [];
     const loadOurs = loadavg()[0];
     for (const mode of modes) {
-      process.stderr.write(`  decode ${mode}\n`);
-      rows.push(await timeMode(chat, mode, false, repeats));
-    }
-    for (const mode of massModes) {
-      process.stderr.write(`  decode ${mode} +mass\n`);
-      rows.push(await timeMode(chat, mode, true, repeats));
+      const withMass = massModes.includes(mode);
+      process.stderr.write(`  decode ${mode}${withMass ? ', with and without token mass' : ''}\n`);
+      rows.push(...(await timeMode(chat, mode, withMass ? [false, true] : [false], repeats)));
     }
     process.stderr.write(`  llama-bench -d ${depth}\n`);
     const loadLlamaCpp = loadavg()[0];
