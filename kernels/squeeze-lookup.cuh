@@ -12,9 +12,9 @@
 // take work items from a ticket counter: level-0 scoring items (logits and per-chunk log-sum-exp
 // partials of D; the last chunk of a head reduces log D), then selection items of 256 clusters per
 // deeper level (pass masks of the children of passing parents; level 0 itself when it is the only
-// level). At the finest level each warp of an item then writes its 32 clusters' passing slot runs,
-// at an offset found by decoupled look-back over the head's earlier warp segments, so the list
-// comes out in slot order. An item waits only on items ticketed before it (per-head counters), so heads overlap
+// level). Items of the finest level also write their passing clusters' slot runs, at an offset
+// found by decoupled look-back over the earlier segments of the head, so the list comes out in
+// slot order. An item waits only on items ticketed before it (per-head counters), so heads overlap
 // and no launch boundary separates the phases. The separate-kernel version (score, select,
 // compact) spent 130 us at 512K keys / 32 KV heads on an H200 (bench/results/
 // gpu-squeezed-2026-11-26-lookup-profile.md): its selection blocks ran at 36% occupancy and its
