@@ -15,10 +15,10 @@
 // level). Items of the finest level also write their passing clusters' slot runs, at an offset
 // found by decoupled look-back over the earlier segments of the head, so the list comes out in
 // slot order. An item waits only on items ticketed before it (per-head counters), so heads overlap
-// and no launch boundary separates the phases. The separate-kernel version (score, select,
-// compact) spent 130 us at 512K keys / 32 KV heads on an H200 (bench/results/
-// gpu-squeezed-2026-11-26-lookup-profile.md): its selection blocks ran at 36% occupancy and its
-// compaction binary-searched every slot.
+// and no launch boundary separates the phases. At 512K keys / 32 KV heads / 90% on an H200 it takes
+// 125 us against 130 us for the separate kernels (score, select, compact; bench/results/
+// gpu-squeezed-2026-11-26-fused.md): still latency-bound (ncu on an H100: 1.36 TB/s, 40% of stall
+// cycles at block barriers; gpu-squeezed-2026-11-26-fused-h100-312f752.md).
 //
 // Centroids are stored in the cache type (f16/bf16): the lookup then reads half the bytes of f32,
 // and a centroid only estimates a cluster's attention.
