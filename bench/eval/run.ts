@@ -1,4 +1,4 @@
-// `npm run eval [-- --quick] [--docs eval-2k,eval-8k] [--depths 0.1,0.5,0.9] [--threads N] [--pack-dir DIR] [--out DIR]`:
+// `npm run eval [-- --quick] [--docs eval-2k,eval-8k] [--depths 0.1,0.5,0.9] [--modes s50,o50c,...] [--threads N] [--pack-dir DIR] [--out DIR]`:
 // issue 3's accuracy evaluation of Squeezed Attention on SmolLM2-135M-Instruct. Prints a table; the
 // full run writes bench/results/eval-smollm2-<date>.json and .md (a quick run or a subset of the
 // documents writes only where --out says). `--merge A.json B.json ...` reports partial runs (subsets
@@ -12,7 +12,7 @@ import { Model } from '../../main/engine/engine.ts';
 import { loadAddon } from '../../main/engine/native.ts';
 import { smollm2Path } from '../../test/support/models.ts';
 import { describeMachine } from '../report.ts';
-import { goals, mergeRuns, runEval, summarize } from './evaluate.ts';
+import { goals, mergeRuns, runEval, selectModes, summarize } from './evaluate.ts';
 import { printReport, saveReport, type EvalReport } from './report.ts';
 
 const { values, positionals } = parseArgs({
@@ -23,6 +23,7 @@ const { values, positionals } = parseArgs({
     out: { type: 'string' },
     docs: { type: 'string' },
     depths: { type: 'string' },
+    modes: { type: 'string' },
     merge: { type: 'string', multiple: true },
   },
   allowPositionals: true,
@@ -35,7 +36,7 @@ if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
 
 const machine = describeMachine();
 const command = `npm run eval -- ${process.argv.slice(2).join(' ')}`.trim();
-const partial = values.quick || values.docs !== undefined || values.depths !== undefined;
+const partial = values.quick || values.docs !== undefined || values.depths !== undefined || values.modes !== undefined;
 let report: EvalReport;
 if (values.merge) {
   const parts = [...values.merge, ...positionals].map((path) => JSON.parse(readFileSync(path, 'utf8')) as EvalReport);
@@ -49,7 +50,8 @@ if (values.merge) {
   const model = await Model.load(smollm2Path());
   const documents = values.docs?.split(',').map((d) => d.trim());
   const depths = values.depths?.split(',').map(Number);
-  const run = await runEval(model, { quick: values.quick, documents, depths, threads, packDir: values['pack-dir'], log: (line) => process.stderr.write(line + '\n') });
+  const modes = values.modes === undefined ? undefined : selectModes(values.modes.split(',').map((m) => m.trim()));
+  const run = await runEval(model, { quick: values.quick, documents, depths, threads, modes, packDir: values['pack-dir'], log: (line) => process.stderr.write(line + '\n') });
   const summary = summarize(run);
   const system = loadAddon().systemInfo();
   report = {

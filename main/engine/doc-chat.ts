@@ -74,7 +74,7 @@ export type AskMode =
   | { kind: 'dense' }
   /** the squeezed path with every cluster selected: dense to float rounding, with stats and citations */
   | { kind: 'all' }
-  | { kind: 'sparsity'; sparsity: number; perLayer?: boolean }
+  | { kind: 'sparsity'; sparsity: number; perLayer?: boolean; perToken?: boolean; oracle?: 'clusters' | 'keys' }
   | { kind: 'budget'; budget: number }
   | { kind: 'mass'; massTarget: number };
 
@@ -383,7 +383,7 @@ export class DocChat {
 function squeezeOptions(mode: AskMode): NativeSqueezeOptions {
   return {
     mode: mode.kind,
-    ...(mode.kind === 'sparsity' && { sparsity: mode.sparsity, perLayer: mode.perLayer }),
+    ...(mode.kind === 'sparsity' && { sparsity: mode.sparsity, perLayer: mode.perLayer, perToken: mode.perToken, oracle: mode.oracle }),
     ...(mode.kind === 'budget' && { budget: mode.budget }),
     ...(mode.kind === 'mass' && { massTarget: mode.massTarget }),
   };

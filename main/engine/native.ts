@@ -90,6 +90,10 @@ export interface NativeAnswerOptions extends NativeGenerateOptions {
   recall?: boolean;
   /** collect each document token's attention mass (for citations; default true); false: tokenMass is empty */
   tokenMass?: boolean;
+  /** the question's prefill selects keys per token, as decode does, instead of from its averaged scores */
+  perToken?: boolean;
+  /** evaluation: each lookup's selection replaced by the clusters or single keys of the same count with the most true attention */
+  oracle?: 'none' | 'clusters' | 'keys';
 }
 
 export interface NativeSqueezeStats {
@@ -119,7 +123,7 @@ export interface NativeSqueezeStats {
 }
 
 /** The squeeze part of NativeAnswerOptions. */
-export type NativeSqueezeOptions = Pick<NativeAnswerOptions, 'mode' | 'sparsity' | 'budget' | 'massTarget' | 'perLayer' | 'recall' | 'tokenMass'>;
+export type NativeSqueezeOptions = Pick<NativeAnswerOptions, 'mode' | 'sparsity' | 'budget' | 'massTarget' | 'perLayer' | 'recall' | 'tokenMass' | 'perToken' | 'oracle'>;
 
 export interface NativeEvalLogitsResult {
   /** [continuation.length][nVocab] */

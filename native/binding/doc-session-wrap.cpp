@@ -172,6 +172,11 @@ sq::SqueezeMode mode_from_js(Napi::Env env, const Napi::Object& o) {
     m.mass_target = static_cast<float>(number_option(o, "massTarget", m.mass_target));
     m.per_layer = o.Has("perLayer") && o.Get("perLayer").ToBoolean().Value();
     m.recall = o.Has("recall") && o.Get("recall").ToBoolean().Value();
+    m.per_token = o.Has("perToken") && o.Get("perToken").ToBoolean().Value();
+    const std::string oracle = o.Has("oracle") && o.Get("oracle").IsString() ? o.Get("oracle").As<Napi::String>().Utf8Value() : "none";
+    if (oracle == "clusters") m.oracle = sq::squeeze::Oracle::Clusters;
+    else if (oracle == "keys") m.oracle = sq::squeeze::Oracle::Keys;
+    else if (oracle != "none") throw usage_error(env, "oracle must be 'none', 'clusters' or 'keys'");
     if (o.Has("tokenMass") && !o.Get("tokenMass").IsUndefined()) m.token_mass = o.Get("tokenMass").ToBoolean().Value();
     if (!(m.sparsity >= 0.0f && m.sparsity < 1.0f)) throw usage_error(env, "sparsity must be in [0, 1)");
     return m;

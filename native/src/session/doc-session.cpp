@@ -18,7 +18,7 @@ double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::
 
 bool same_mode(const SqueezeMode& a, const SqueezeMode& b) {
     return a.kind == b.kind && a.sparsity == b.sparsity && a.per_layer == b.per_layer && a.budget_keys == b.budget_keys &&
-           a.mass_target == b.mass_target && a.recall == b.recall;
+           a.mass_target == b.mass_target && a.recall == b.recall && a.per_token == b.per_token && a.oracle == b.oracle;
 }
 
 // The GPU squeezed path runs the calibrated and every-cluster selections; the others are CPU-only so far.
@@ -61,15 +61,16 @@ public:
     float* captured_data() { return q_cal_.data(); }
     uint32_t window() const { return window_; }
 
-    void squeeze(const Pack* pack, const KvCacheRef& cache, SelectParams select, uint32_t target, bool per_layer, float* token_mass,
-                 bool recall) {
+    void squeeze(const Pack* pack, const KvCacheRef& cache, SelectParams select, uint32_t target, const SqueezeMode& mode, float* token_mass) {
         pack_ = pack;
         cache_ = cache;
         select_ = select;
         target_ = target;
-        per_layer_ = per_layer;
+        per_layer_ = mode.per_layer;
         token_mass_ = token_mass;
-        recall_ = recall;
+        recall_ = mode.recall;
+        per_token_ = mode.per_token;
+        oracle_ = mode.oracle;
         q_cal_.clear();
         error_ = Status::ok();
     }
@@ -108,6 +109,8 @@ public:
         // With an F16 cache, round as the dense kernel does: every cluster selected then agrees with dense.
         a.round_as_dense = a.elem == KvElem::F16;
         a.recall = recall_;
+        a.per_token = per_token_;
+        a.oracle = oracle_;
         Status st = squeeze_attend_layer(a, pool, scratch_, &stats_);
         if (st) return true;
         // Validated at attach, so this is a bug; dense attention still gives a right answer.
@@ -137,6 +140,8 @@ private:
     bool per_layer_ = false;
     float* token_mass_ = nullptr;
     bool recall_ = false;
+    bool per_token_ = false;
+    Oracle oracle_ = Oracle::None;
     LayerScratch scratch_;
     SqueezeStats stats_;
     Status error_;
@@ -222,7 +227,7 @@ Status DocSession::ingest(const std::vector<int32_t>& fixed, const IngestParams&
     BuildProgress build;
     if (progress) build.on_progress = [&](uint32_t done, uint32_t total) { progress("cluster", done, total); };
     build.cancel = cancel;
-    SQ_TRY(cluster_index_build(view, params.cluster, build, out.index));
+    SQ_TRY(cluster_index_build(view, params.cluster, build, out.index, QueryRows{q_cal.data(), window, hp.n_heads}));
     timings.cluster_ms = now_ms() - t0;
 
     t0 = now_ms();
@@ -326,7 +331,7 @@ void DocSession::begin(const SqueezeMode& mode, const SelectParams& select, uint
         return gpu_attention_->squeeze(std::move(tau), keys_hint, token_mass);
     }
     if (mode.kind == SqueezeKind::Dense) stop_attention();
-    else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode.per_layer, token_mass, mode.recall);
+    else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode, token_mass);
 }
 
 Status DocSession::answer(const std::vector<int32_t>& dynamic, const SqueezeMode& mode, const GenerateParams& params,

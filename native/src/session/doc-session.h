@@ -42,6 +42,8 @@ struct SqueezeMode {
     float mass_target = 0.95f; // Mass
     bool token_mass = true;    // collect per-token attention mass of the fixed context (citations)
     bool recall = false;       // evaluation: attention-mass recall per layer in the stats (costs a dense pass)
+    bool per_token = false;    // the question's prefill selects per token, as decode does, instead of averaging
+    squeeze::Oracle oracle = squeeze::Oracle::None; // evaluation: oracle selections of the lookup's sizes (recall.h)
 };
 
 struct IngestParams {

@@ -50,8 +50,38 @@ void cluster_level_derive(ClusterLevel& level, uint32_t head_dim) {
     for (uint32_t j = 0; j < level.n_clusters; ++j) level.log_counts[j] = std::log(static_cast<float>(level.counts[j]));
 }
 
+void cluster_query_metric(const float* rows, uint32_t n_rows, uint32_t dim, std::vector<float>& metric) {
+    std::vector<double> m(size_t{dim} * dim, 0.0); // [dim][dim] second moment, then its Cholesky factor L (lower)
+    for (uint32_t r = 0; r < n_rows; ++r) {
+        const float* q = rows + size_t{r} * dim;
+        for (uint32_t i = 0; i < dim; ++i)
+            for (uint32_t j = 0; j <= i; ++j) m[size_t{i} * dim + j] += double(q[i]) * q[j];
+    }
+    for (double& x : m) x /= std::max(1u, n_rows);
+    double trace = 0.0;
+    for (uint32_t i = 0; i < dim; ++i) trace += m[size_t{i} * dim + i];
+    // The ridge keeps M positive definite (fewer rows than dimensions, dead dimensions) and leaves
+    // directions no query reads a small weight instead of none.
+    const double ridge = 1e-3 * trace / dim + 1e-12;
+    for (uint32_t i = 0; i < dim; ++i) m[size_t{i} * dim + i] += ridge;
+    for (uint32_t j = 0; j < dim; ++j) {
+        double diag = m[size_t{j} * dim + j];
+        for (uint32_t k = 0; k < j; ++k) diag -= m[size_t{j} * dim + k] * m[size_t{j} * dim + k];
+        diag = std::sqrt(std::max(diag, ridge));
+        m[size_t{j} * dim + j] = diag;
+        for (uint32_t i = j + 1; i < dim; ++i) {
+            double v = m[size_t{i} * dim + j];
+            for (uint32_t k = 0; k < j; ++k) v -= m[size_t{i} * dim + k] * m[size_t{j} * dim + k];
+            m[size_t{i} * dim + j] = v / diag;
+        }
+    }
+    metric.assign(size_t{dim} * dim, 0.0f);
+    for (uint32_t i = 0; i < dim; ++i)
+        for (uint32_t j = 0; j <= i; ++j) metric[size_t{j} * dim + i] = static_cast<float>(m[size_t{i} * dim + j]); // L^T
+}
+
 Status cluster_head_build(const float* keys, const float* values, uint32_t n_tokens, uint32_t head_dim,
-                          const ClusterParams& params, HeadIndex& out) {
+                          const ClusterParams& params, HeadIndex& out, const float* metric) {
     SQ_TRY(check_params(params));
     if (n_tokens == 0 || head_dim == 0)
         return Status::error("SQUEEZE_BAD_PARAMS", "nothing to cluster: n_tokens=" + std::to_string(n_tokens) + " head_dim=" + std::to_string(head_dim));
@@ -72,7 +102,7 @@ Status cluster_head_build(const float* keys, const float* values, uint32_t n_tok
         const bool finest = l + 1 == n_levels;
         const float* points = finest ? keys + size_t{n_sink} * head_dim : km[l + 1].centroids.data();
         const uint32_t n_points = finest ? n_clustered : km[l + 1].n_clusters;
-        SQ_TRY(kmeans_cluster(points, n_points, head_dim, kp, km[l]));
+        SQ_TRY(kmeans_cluster(points, n_points, head_dim, kp, km[l], metric));
     }
 
     // Renumber top-down so that the children of each parent are contiguous: order[l] lists the old
@@ -158,8 +188,11 @@ Status cluster_head_build(const float* keys, const float* values, uint32_t n_tok
 }
 
 Status cluster_index_build(const KvView& kv, const ClusterParams& params, const BuildProgress& progress,
-                           ClusterIndex& out) {
+                           ClusterIndex& out, const QueryRows& queries) {
     SQ_TRY(check_params(params));
+    const bool use_queries = params.query_metric && queries.q && queries.n_q > 0;
+    if (use_queries && (queries.n_heads == 0 || queries.n_heads % std::max(1u, kv.n_kv_heads) != 0))
+        return Status::error("SQUEEZE_BAD_PARAMS", "query rows of " + std::to_string(queries.n_heads) + " heads for " + std::to_string(kv.n_kv_heads) + " KV heads");
     if (!kv.k || !kv.v || kv.n_layers == 0 || kv.n_kv_heads == 0 || kv.head_dim == 0 || kv.n_tokens == 0)
         return Status::error("SQUEEZE_BAD_PARAMS", "empty KV view (layers, heads, head_dim or tokens is zero)");
     if (kv.n_tokens > kv.n_ctx)
@@ -185,6 +218,7 @@ Status cluster_index_build(const KvView& kv, const ClusterParams& params, const 
         const Kernels& kern = kernels();
         const size_t elem_bytes = kv.elem == KvElem::F16 ? 2 : 4;
         std::vector<float> k32(size_t{kv.n_tokens} * kv.head_dim), v32(k32.size()); // [n_tokens][head_dim]
+        std::vector<float> rows, metric; // [n_q][group][head_dim] the KV head's query rows; [head_dim][head_dim]
         for (uint32_t task; (task = next.fetch_add(1)) < total;) {
             if (failed.load() || (progress.cancel && progress.cancel->load())) return;
             const size_t offset = size_t{task} * kv.n_ctx * kv.head_dim * elem_bytes; // (layer, head) row block
@@ -200,7 +234,17 @@ Status cluster_index_build(const KvView& kv, const ClusterParams& params, const 
             }
             ClusterParams head_params = params;
             head_params.seed = params.seed ^ (0x9e3779b97f4a7c15ULL * (task + 1));
-            Status st = cluster_head_build(k32.data(), v32.data(), kv.n_tokens, kv.head_dim, head_params, out.heads[task]);
+            if (use_queries) {
+                const uint32_t layer = task / kv.n_kv_heads, h = task % kv.n_kv_heads, group = queries.n_heads / kv.n_kv_heads;
+                const size_t row_floats = size_t{group} * kv.head_dim;
+                rows.resize(size_t{queries.n_q} * row_floats);
+                for (uint32_t t = 0; t < queries.n_q; ++t)
+                    std::copy_n(queries.q + ((size_t{layer} * queries.n_q + t) * queries.n_heads + size_t{h} * group) * kv.head_dim, row_floats,
+                                rows.begin() + t * row_floats);
+                cluster_query_metric(rows.data(), queries.n_q * group, kv.head_dim, metric);
+            }
+            Status st = cluster_head_build(k32.data(), v32.data(), kv.n_tokens, kv.head_dim, head_params, out.heads[task],
+                                           use_queries ? metric.data() : nullptr);
             std::lock_guard<std::mutex> lock(mutex);
             if (!st) {
                 if (first_error) first_error = st;

@@ -46,6 +46,17 @@ struct ClusterParams {
     uint32_t max_iters = 20;  // Lloyd iterations per level (stops earlier once assignments settle)
     uint64_t seed = 0x5eed5eedULL;
     uint32_t n_threads = 0;   // workers over (layer, KV head); 0: hardware concurrency
+    // With calibration queries given (QueryRows): compare keys in the metric of their query heads'
+    // second moment (cluster_query_metric) rather than as plain directions.
+    bool query_metric = true;
+};
+
+// Post-RoPE queries that stand for future questions (the observation window's):
+// q [n_layers][n_q][n_heads][head_dim]; query head g uses KV head g / (n_heads / n_kv_heads).
+struct QueryRows {
+    const float* q = nullptr;
+    uint32_t n_q = 0;
+    uint32_t n_heads = 0;
 };
 
 struct BuildProgress {
@@ -84,15 +95,25 @@ struct ClusterIndex {
     const HeadIndex& head(uint32_t layer, uint32_t kv_head) const { return heads[size_t{layer} * n_kv_heads + kv_head]; }
 };
 
-// Clusters every (layer, KV head) of the view, in parallel.
+// Clusters every (layer, KV head) of the view, in parallel; with queries (and params.query_metric),
+// each in the metric of its query heads' rows.
 // Errors: SQUEEZE_BAD_PARAMS (empty view, n_tokens > n_ctx, a level fraction outside (0, 1] or
-// not increasing), SQUEEZE_CANCELLED.
+// not increasing, query heads not a multiple of the KV heads), SQUEEZE_CANCELLED.
 Status cluster_index_build(const KvView& kv, const ClusterParams& params, const BuildProgress& progress,
-                           ClusterIndex& out);
+                           ClusterIndex& out, const QueryRows& queries = {});
 
-// One head, from its keys and values in token order: keys, values [n_tokens][head_dim] f32.
+// One head, from its keys and values in token order: keys, values [n_tokens][head_dim] f32;
+// metric [head_dim][head_dim] or null (cluster_query_metric).
 Status cluster_head_build(const float* keys, const float* values, uint32_t n_tokens, uint32_t head_dim,
-                          const ClusterParams& params, HeadIndex& out);
+                          const ClusterParams& params, HeadIndex& out, const float* metric = nullptr);
+
+// The lookup scores a cluster by q.c, so what its members must share is q.k for the queries that
+// come, not their direction over all head_dim dimensions: with M the queries' second moment
+// (mean of q q^T over rows [n_rows][dim]) plus a small ridge, E_q[(q.k - q.c)^2] = (k-c)^T M (k-c).
+// metric [dim][dim] = L^T with M = L L^T, so |metric k|^2 = k^T M k: the keys that the queries tell
+// apart are kept apart (a head of the GQA group that reads dimensions the others ignore is served
+// too), the ones no query distinguishes may share a cluster.
+void cluster_query_metric(const float* rows, uint32_t n_rows, uint32_t dim, std::vector<float>& metric);
 
 // Fills the derived fields (centroids_t, log_counts) from centroids and counts: after building, and
 // after loading a pack, which stores only the latter.

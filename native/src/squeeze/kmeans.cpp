@@ -182,10 +182,22 @@ Status kmeans_run(const float* raw, const float* unit, uint32_t n, uint32_t dim,
     return Status::ok();
 }
 
-Status kmeans_cluster(const float* raw, uint32_t n, uint32_t dim, const KmeansParams& params, KmeansResult& out) {
+Status kmeans_cluster(const float* raw, uint32_t n, uint32_t dim, const KmeansParams& params, KmeansResult& out,
+                      const float* metric) {
     if (n == 0 || dim == 0) return Status::error("SQUEEZE_BAD_PARAMS", "k-means needs points: n=" + std::to_string(n) + " dim=" + std::to_string(dim));
     std::vector<float> unit(static_cast<size_t>(n) * dim);
-    kmeans_normalize(raw, n, dim, unit.data());
+    if (metric) {
+        std::vector<float> mapped(unit.size()); // [n][dim] metric * row
+        for (uint32_t i = 0; i < n; ++i)
+            for (uint32_t r = 0; r < dim; ++r) {
+                double acc = 0.0;
+                for (uint32_t c = 0; c < dim; ++c) acc += double(metric[size_t{r} * dim + c]) * raw[size_t{i} * dim + c];
+                mapped[size_t{i} * dim + r] = static_cast<float>(acc);
+            }
+        kmeans_normalize(mapped.data(), n, dim, unit.data());
+    } else {
+        kmeans_normalize(raw, n, dim, unit.data());
+    }
     const uint32_t k = std::clamp(params.n_clusters, 1u, n);
     return kmeans_run(raw, unit.data(), n, dim, kmeans_seed(unit.data(), n, dim, k, params.seed), params, out);
 }

@@ -46,7 +46,9 @@ std::vector<uint32_t> kmeans_seed(const float* unit, uint32_t n, uint32_t dim, u
 Status kmeans_run(const float* raw, const float* unit, uint32_t n, uint32_t dim, const std::vector<uint32_t>& seeds,
                   const KmeansParams& params, KmeansResult& out);
 
-// normalize + seed + run. raw: [n][dim].
-Status kmeans_cluster(const float* raw, uint32_t n, uint32_t dim, const KmeansParams& params, KmeansResult& out);
+// normalize + seed + run. raw: [n][dim]. With a metric [dim][dim] (row-major), points are compared
+// by the cosine of metric * row instead of the row itself (centroids stay means of the raw rows).
+Status kmeans_cluster(const float* raw, uint32_t n, uint32_t dim, const KmeansParams& params, KmeansResult& out,
+                      const float* metric = nullptr);
 
 } // namespace sq::squeeze

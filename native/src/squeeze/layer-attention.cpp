@@ -62,7 +62,8 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
     scratch.rows.resize(n_threads);
     scratch.partial.resize(n_threads);
     scratch.parts.resize(n_threads);
-    scratch.selections.resize(n_kv);
+    const uint32_t n_lookups = a.per_token ? a.n_tokens * n_kv : n_kv; // task i: token i / n_kv, KV head i % n_kv
+    scratch.selections.resize(n_lookups);
     if (a.token_mass) {
         scratch.mass.resize(n_threads);
         for (std::vector<float>& m : scratch.mass) m.assign(index->n_tokens, 0.0f);
@@ -70,15 +71,20 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
     if (a.recall) scratch.recall.assign(n_threads, 0.0);
     scratch.times.assign(n_threads, AttnTimes{});
 
-    // Phase 1: one selection per KV head from all of the batch's query rows of its group.
+    // Phase 1: one selection per KV head from all of the batch's query rows of its group (or from
+    // each token's own rows with per_token).
     auto t0 = std::chrono::steady_clock::now();
-    run_tasks(pool, n_kv, [&](uint32_t h, uint32_t slot) {
-        std::vector<float>& rows = scratch.rows[slot]; // [n_tokens][group][d]
-        rows.resize(size_t{a.n_tokens} * group * d);
-        for (uint32_t t = 0; t < a.n_tokens; ++t)
-            std::copy_n(a.q + (size_t{t} * a.n_heads + size_t{h} * group) * d, size_t{group} * d, rows.begin() + size_t{t} * group * d);
-        lookup_select(index->head(a.layer, h), rows.data(), a.n_tokens, group, a.scale, a.select, scratch.lookup[slot],
-                      scratch.selections[h]);
+    run_tasks(pool, n_lookups, [&](uint32_t task, uint32_t slot) {
+        const uint32_t h = task % n_kv, t_first = a.per_token ? task / n_kv : 0, n_q = a.per_token ? 1 : a.n_tokens;
+        std::vector<float>& rows = scratch.rows[slot]; // [n_q][group][d]
+        rows.resize(size_t{n_q} * group * d);
+        for (uint32_t t = 0; t < n_q; ++t)
+            std::copy_n(a.q + (size_t{t_first + t} * a.n_heads + size_t{h} * group) * d, size_t{group} * d, rows.begin() + size_t{t} * group * d);
+        Selection& sel = scratch.selections[task];
+        const HeadIndex& head = index->head(a.layer, h);
+        lookup_select(head, rows.data(), n_q, group, a.scale, a.select, scratch.lookup[slot], sel);
+        if (a.oracle != Oracle::None)
+            oracle_select(head, rows.data(), n_q * group, a.scale, a.oracle, sel.n_keys, scratch.partial[slot], sel);
     });
     const double lookup_s = seconds_since(t0);
 
@@ -89,7 +95,7 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         const uint32_t t = task / n_kv, h = task % n_kv;
         const size_t row0 = (size_t{t} * a.n_heads + size_t{h} * group) * d;
         const HeadIndex& head = index->head(a.layer, h);
-        const Selection& sel = scratch.selections[h];
+        const Selection& sel = scratch.selections[a.per_token ? task : h];
         const uint32_t n_dyn = a.n_dyn_before + t + 1;
         const auto* k = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
         const auto* v = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
@@ -139,7 +145,7 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
     const double attention_s = seconds_since(t0);
 
     if (stats) {
-        for (uint32_t h = 0; h < n_kv; ++h) stats->add_lookup(a.layer, h, index->head(a.layer, h), scratch.selections[h]);
+        for (uint32_t i = 0; i < n_lookups; ++i) stats->add_lookup(a.layer, i % n_kv, index->head(a.layer, i % n_kv), scratch.selections[i]);
         stats->lookup_seconds += lookup_s;
         stats->add_attention(attention_s, tasks_s, scratch.times);
         if (a.recall) {

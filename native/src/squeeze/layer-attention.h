@@ -16,6 +16,7 @@
 #include "../common/status.h"
 #include "cluster-index.h"
 #include "lookup.h"
+#include "recall.h"
 #include "sparse-attention.h"
 #include "stats.h"
 
@@ -47,6 +48,11 @@ struct LayerAttention {
     // Evaluation: add every row's attention-mass recall (recall.h) to stats (which must be given).
     // Scores every fixed-context key, as dense attention would.
     bool recall = false;
+    // One selection per (token, KV head) for a batch too, as decode makes, instead of one from the
+    // batch's averaged scores.
+    bool per_token = false;
+    // Evaluation: replace each lookup's selection by the oracle one of the same key count (recall.h).
+    Oracle oracle = Oracle::None;
 };
 
 // Per-slot buffers (one per pool thread), kept by the caller across layers and tokens so decode does not allocate.
@@ -58,7 +64,7 @@ struct LayerScratch {
     std::vector<std::vector<float>> mass;       // [n_threads][n_fixed_tokens] token_mass shares
     std::vector<double> recall;                 // [n_threads] recall summed over the slot's rows
     std::vector<AttnTimes> times;               // [n_threads] part times of the slot's attention tasks
-    std::vector<Selection> selections;          // [n_kv_heads]
+    std::vector<Selection> selections;          // [n_kv_heads], or [n_tokens][n_kv_heads] with per_token
 };
 
 // Errors: SQUEEZE_BAD_PARAMS (no index, layer out of range, heads not a multiple of the KV heads,

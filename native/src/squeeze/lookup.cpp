@@ -95,6 +95,7 @@ void lookup_score_rows(const HeadIndex& head, const float* q, uint32_t n_rows, f
 void lookup_select(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t group, float scale,
                    const SelectParams& params, LookupScratch& sc, Selection& out) {
     out.clusters.clear();
+    out.slots.clear();
     out.n_scored = 0;
     out.n_keys = head.n_always;
     const size_t n_levels = head.levels.size();

@@ -38,6 +38,7 @@ struct SelectParams {
 
 struct Selection {
     std::vector<uint32_t> clusters; // finest-level cluster ids, ascending (reads walk the store forward)
+    std::vector<uint32_t> slots;    // single clustered slots, ascending: only the oracle-keys evaluation (recall.h)
     uint32_t n_keys = 0;            // fixed-context keys attended, always-attended ones included
     uint32_t n_scored = 0;          // centroids scored (all levels, per distinct column)
 };

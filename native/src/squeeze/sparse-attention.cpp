@@ -18,6 +18,10 @@ std::vector<std::pair<uint32_t, uint32_t>> selection_ranges(const HeadIndex& hea
         if (!ranges.empty() && ranges.back().second == b) ranges.back().second = e;
         else ranges.push_back({b, e});
     }
+    for (const uint32_t s : sel.slots) {
+        if (!ranges.empty() && ranges.back().second == s) ++ranges.back().second;
+        else ranges.push_back({s, s + 1});
+    }
     return ranges;
 }
 
