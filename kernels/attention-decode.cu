@@ -28,13 +28,19 @@ struct KeyRange {
     int begin, end;
 };
 
-// The keys of this block's slice. Dense: `chunk` keys from the host. Sparse: the lists' lengths are
+// The keys of this block's slice. Dense: `chunk` keys from the host, or an equal share of the
+// device's count (n_kv_device: a graph replay, whose launch was sized for the bound). Sparse: the lists' lengths are
 // known only here, and differ between heads (a calibrated threshold keeps more of some heads), so
 // slices are sized from the mean list: the launcher gives each head twice the slices the mean needs
 // and a short list leaves its last ones empty, while a list over twice the mean gets longer slices.
 template <bool SPARSE>
 __device__ __forceinline__ KeyRange key_range(const AttentionDecodeParams& p, int kv_head, int chunk, int step) {
-    const int n = SPARSE ? p.n_keys[kv_head] : p.n_kv;
+    int n = SPARSE ? p.n_keys[kv_head] : p.n_kv;
+    if (!SPARSE && p.n_kv_device) {
+        n = min(p.n_kv, max(0, *p.n_kv_device + p.n_kv_add));
+        chunk = (n + gridDim.x - 1) / gridDim.x;
+        chunk = max(step, (chunk + step - 1) / step * step);
+    }
     if constexpr (SPARSE) {
         long total = 0;
         for (int h = 0; h < p.n_kv_heads; ++h) total += p.n_keys[h];

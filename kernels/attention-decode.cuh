@@ -43,6 +43,11 @@ struct AttentionDecodeParams {
     const int* key_rows;
     const int* n_keys;     // [n_kv_heads]
     long key_rows_stride;
+    // Dense decode captured in a CUDA graph: when set, the keys are rows [0, *n_kv_device + n_kv_add),
+    // counted on the device at run time (the step's position), and n_kv is their upper bound, which
+    // sizes the split count; each slice then takes an equal share of the keys actually there.
+    const int* n_kv_device;
+    int n_kv_add;
 };
 
 // Workspace for any split count the launcher may choose.

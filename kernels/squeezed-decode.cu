@@ -83,6 +83,8 @@ cudaError_t squeezed_decode(const SqueezedDecodeParams& p, cudaStream_t stream) 
         a.v = p.v_dyn;
         a.kv_head_stride = p.dyn_head_stride;
         a.n_kv = p.n_dyn;
+        a.n_kv_device = p.n_dyn_device;
+        a.n_kv_add = p.n_dyn_add;
         a.out = state_o + o_size;
         a.lse = state_lse + p.lookup.n_heads;
         err = attention_decode(a, stream);

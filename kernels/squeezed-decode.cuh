@@ -43,6 +43,10 @@ struct SqueezedDecodeParams {
     void* workspace;        // squeezed_decode_workspace_bytes(*this) bytes, 256-byte aligned
     int tensor_cores;       // with per_head_split, attention_decode's kernel: 0 default, 1 mma, -1 CUDA cores
     int per_head_split;     // fixed part: 0 as above; 1 attention_decode's per-head split; -1 equal chunks (squeezed_attention)
+    // A step captured in a CUDA graph: when set, the dynamic rows are [0, *n_dyn_device + n_dyn_add),
+    // counted on the device at run time, and n_dyn is their upper bound (sizes the split count).
+    const int* n_dyn_device;
+    int n_dyn_add;
 };
 
 size_t squeezed_decode_workspace_bytes(const SqueezedDecodeParams& p);

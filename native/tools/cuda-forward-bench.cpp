@@ -13,7 +13,15 @@
 //     MODEL "smollm2-shape": a generated model of SmolLM2-135M's shape and types (random weights,
 //     the same bytes to read and work to do) where the real file is not at hand.
 //     MODEL "llama8b-shape:L": L layers of Llama-3.1-8B's shape in Q8_0 (vocab 32000, tied): prefill
-//     time is per layer, so 32 layers take about 32 / L times as long.
+//     time is per layer, so 32 layers take about 32 / L times as long. "llama-1b-shape": Llama-3.2-1B
+//     (16 layers, 32/8 heads of 64, Q8_0, vocab 128256).
+//
+//   cuda-forward-bench MODEL --keys K1,K2,... [--decode D] [--batch B] [--json PATH]
+//     The forward pass's own attention at long contexts: per K, prefill of K tokens in batches of B
+//     (default 1024) and D greedy decode steps at depth K (graph replays), with the CPU-order kernel
+//     up to its limit ("cpu-order": SQUEEZE_CUDA_ATTENTION_KEYS past any context, the attention
+//     before the crossover existed) and with the fast kernels at every length ("fast": 0). The
+//     default crossover (cuda-forward.cpp) takes "cpu-order" up to it and "fast" past it.
 #include <cstdio>
 
 #ifdef SQUEEZE_WITH_CUDA
@@ -139,6 +147,79 @@ bool agreement(const Model& m, uint32_t threads, uint32_t prompt, int n, Agreeme
     return true;
 }
 
+struct KeysRow {
+    uint32_t keys;
+    const char* variant;
+    double prefill_tok_s, decode_tok_s;
+};
+
+// Prefill of `keys` tokens from position 0 in batches of n_batch, then n_decode greedy steps after them.
+bool measure_at_depth(const Model& m, uint32_t keys, uint32_t n_decode, uint32_t n_batch, KeysRow& row) {
+    const std::unique_ptr<Context> ctx = make_context(m, Backend::Cuda, 1, keys + n_decode + 64, n_batch);
+    if (!ctx) return false;
+    const std::vector<int32_t> tokens = prompt_tokens(m, keys);
+    std::vector<float> logits;
+    // Warm-up: module load and kernel attributes of both attention paths (a batch past the crossover).
+    const uint32_t warm = std::min(keys, n_batch);
+    if (!ctx->eval(tokens.data(), warm, false, logits).is_ok()) return false;
+    ctx->truncate(0);
+    auto t0 = std::chrono::steady_clock::now();
+    if (!ctx->eval(tokens.data(), keys, false, logits).is_ok()) return false;
+    row.prefill_tok_s = keys / seconds_since(t0);
+    int32_t next = argmax(logits);
+    // Two steps warm the graph (one eager, one captured); the timed steps replay it.
+    for (int i = 0; i < 2; ++i) {
+        if (!ctx->eval(&next, 1, false, logits).is_ok()) return false;
+        next = argmax(logits);
+    }
+    t0 = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < n_decode; ++i) {
+        if (!ctx->eval(&next, 1, false, logits).is_ok()) return false;
+        next = argmax(logits);
+    }
+    row.decode_tok_s = n_decode / seconds_since(t0);
+    return true;
+}
+
+int run_keys(const Model& m, const std::string& model_name, const std::string& list, uint32_t n_decode, uint32_t n_batch,
+             const char* json, const char* card) {
+    std::vector<KeysRow> rows;
+    std::printf("%-16s %8s %-10s %14s %14s\n", "model", "keys", "attention", "prefill tok/s", "decode tok/s");
+    for (const char* p = list.c_str(); *p;) {
+        char* end = nullptr;
+        const uint32_t keys = static_cast<uint32_t>(std::strtoul(p, &end, 10));
+        if (end == p || keys < 33) {
+            std::fprintf(stderr, "--keys takes a comma-separated list of lengths > 32\n");
+            return 2;
+        }
+        p = *end == ',' ? end + 1 : end;
+        for (const auto& [variant, crossover] : {std::pair{"cpu-order", "1000000000"}, std::pair{"fast", "0"}}) {
+            setenv("SQUEEZE_CUDA_ATTENTION_KEYS", crossover, 1);
+            KeysRow row{keys, variant, 0, 0};
+            const bool ok = measure_at_depth(m, keys, n_decode, n_batch, row);
+            unsetenv("SQUEEZE_CUDA_ATTENTION_KEYS");
+            if (!ok) return 1;
+            std::printf("%-16s %8u %-10s %14.0f %14.1f\n", model_name.c_str(), keys, variant, row.prefill_tok_s,
+                        row.decode_tok_s);
+            std::fflush(stdout);
+            rows.push_back(row);
+        }
+    }
+    if (!json) return 0;
+    std::FILE* f = std::fopen(json, "w");
+    if (!f) return 1;
+    const char* commit = std::getenv("COMMIT");
+    std::fprintf(f, "{\"card\": \"%s\", \"commit\": \"%s\", \"model\": \"%s\", \"batch\": %u, \"decode\": %u, \"rows\": [\n", card,
+                 commit ? commit : "unknown", model_name.c_str(), n_batch, n_decode);
+    for (size_t i = 0; i < rows.size(); ++i) {
+        std::fprintf(f, "  {\"keys\": %u, \"attention\": \"%s\", \"prefill_tok_s\": %.1f, \"decode_tok_s\": %.2f}%s\n", rows[i].keys,
+                     rows[i].variant, rows[i].prefill_tok_s, rows[i].decode_tok_s, i + 1 < rows.size() ? "," : "");
+    }
+    std::fprintf(f, "]}\n");
+    std::fclose(f);
+    return 0;
+}
+
 // "llama8b-shape:L": L layers of Llama-3.1-8B's shape.
 bool parse_llama8b(const std::string& name, forward_model::Shape& s) {
     const std::string prefix = "llama8b-shape:";
@@ -154,6 +235,19 @@ bool parse_llama8b(const std::string& name, forward_model::Shape& s) {
     return s.n_layers > 0;
 }
 
+bool parse_llama1b(const std::string& name, forward_model::Shape& s) {
+    if (name != "llama-1b-shape") return false;
+    s.n_layers = 16;
+    s.n_embd = 2048;
+    s.n_ff = 8192;
+    s.n_heads = 32;
+    s.n_kv_heads = 8;
+    s.n_vocab = 128256;
+    s.tied = true;
+    s.embd_type = TensorType::Q8_0;
+    return true;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -163,11 +257,15 @@ int main(int argc, char** argv) {
     }
     const std::string path = argv[1];
     uint32_t threads = std::max(1u, std::thread::hardware_concurrency()), prompt = 512, decode = 128, agree = 64, cpu_run = 1;
+    uint32_t batch = 1024;
     const char* json = nullptr;
+    std::string keys;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
         const uint32_t v = static_cast<uint32_t>(std::strtoul(argv[i + 1], nullptr, 10));
         if (flag == "--threads") threads = v;
+        else if (flag == "--keys") keys = argv[i + 1];
+        else if (flag == "--batch") batch = v;
         else if (flag == "--prompt") prompt = v;
         else if (flag == "--decode") decode = v;
         else if (flag == "--agree") agree = v;
@@ -188,7 +286,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     forward_model::Shape llama8b;
-    const bool big = parse_llama8b(path, llama8b);
+    const bool big = parse_llama8b(path, llama8b) || parse_llama1b(path, llama8b);
     const bool generated = path == "smollm2-shape" || big;
     const std::string file = big ? forward_model::write_model(llama8b, TensorType::Q8_0, 1)
                              : generated ? forward_model::write_model(forward_model::smollm2_shape(), TensorType::Q4_1, 1)
@@ -204,6 +302,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s: %s\n", st.code.c_str(), st.message.c_str());
         return 3;
     }
+    if (!keys.empty()) return run_keys(*m, path, keys, decode, std::max(batch, 1u), json, probe.name);
     Numbers gpu, eager, gemv, cpu;
     setenv("SQUEEZE_CUDA_GRAPHS", "0", 1);
     const bool eager_ok = measure(*m, Backend::Cuda, threads, prompt, decode, eager);

@@ -6,7 +6,9 @@
 //   2. The backend choice: Cuda lands on the GPU, an F32 KV cache is refused there, Auto falls back.
 //   3. A generated model of SmolLM2's shape and types (Q4_1, tied Q8_0 embedding): 64-token greedy
 //      generation on the GPU equals the CPU's.
-//   4. With SQUEEZE_SMOLLM2=<gguf>: 64-token greedy generation of SmolLM2 on the GPU and the CPU
+//   4. Past the attention crossover (forced to 0): tensor-core prefill and split-K decode replayed
+//      from a CUDA graph, against the CPU to rounding.
+//   5. With SQUEEZE_SMOLLM2=<gguf>: 64-token greedy generation of SmolLM2 on the GPU and the CPU
 //      from the prompts of test/engine/generate.test.ts; every token must agree.
 //
 // Batches of 32+ tokens normally run the int8 tensor-core GEMM (matmul_mma), whose block sums cannot
@@ -165,6 +167,21 @@ TEST_CASE("generated qwen2 model (QKV bias, NeoX RoPE, head dim 128): GPU equals
     s.n_kv_heads = 1;
     check_type(TensorType::F32, s, 2e-3, 200);
     check_type(TensorType::Q8_0, s, cpu_in_ggml_order() ? 0.0 : 5e-2, 201);
+}
+
+// Past the crossover the batches attend on tensor cores (f16 queries and probabilities) and decode
+// splits the keys (f32, another order), so logits follow the CPU's to rounding, not to the bit;
+// a wrong mask, length or merge gives errors of order 1. Decode steps 3-8 replay a CUDA graph that
+// reads the position on the device.
+TEST_CASE("fast attention at every length (SQUEEZE_CUDA_ATTENTION_KEYS=0): prefill and graph decode agree with the CPU") {
+    setenv("SQUEEZE_CUDA_ATTENTION_KEYS", "0", 1);
+    check_type(TensorType::F32, Shape{}, 2e-2, 300);
+    Shape s;
+    s.arch = "qwen2";
+    s.n_heads = 2;
+    s.n_kv_heads = 1;
+    check_type(TensorType::F32, s, 2e-2, 301);
+    unsetenv("SQUEEZE_CUDA_ATTENTION_KEYS");
 }
 
 TEST_CASE("backend choice: Cuda on the GPU, F32 KV refused there, Auto falls back to the CPU") {

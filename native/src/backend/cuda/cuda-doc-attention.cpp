@@ -107,6 +107,14 @@ public:
     }
     Status stats(const ClusterIndex& index, squeeze::SqueezeStats& out) override;
     Status attend(const GpuAttentionCall& call, bool& taken) override;
+    // Squeezed decode steps queue the same work at every position past the fixed context (the
+    // dynamic length is read on the device); the stats' resets must not be captured.
+    bool replayable(uint32_t pos0) const override {
+        return mode_ == HookMode::Squeeze && n_levels_ > 0 && pos0 >= static_cast<uint32_t>(n_fixed_) && !reset_sums_;
+    }
+    void replayed() override {
+        for (uint64_t& n : lookups_) ++n;
+    }
 
 private:
     Status copy_window(const GpuAttentionCall& call);
@@ -326,6 +334,11 @@ Status CudaDocAttention::decode(const GpuAttentionCall& call, cudaStream_t strea
     p.v_dyn = static_cast<const __half*>(call.v) + size_t(n_fixed_) * head_dim_;
     p.dyn_head_stride = head_stride;
     p.n_dyn = static_cast<int>(call.pos0) + 1 - n_fixed_;
+    if (call.pos0_device) {
+        p.n_dyn = static_cast<int>(call.n_ctx) - n_fixed_;
+        p.n_dyn_device = call.pos0_device;
+        p.n_dyn_add = 1 - n_fixed_;
+    }
     p.out = call.out;
     p.lse = token_mass_ ? lse_.as<float>() : nullptr;
     p.workspace = workspace_.ptr;

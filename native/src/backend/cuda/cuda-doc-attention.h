@@ -16,7 +16,8 @@
 // keys, and the clustering needs only the keys.
 // Thresholds are per (layer, level), so the global and per-layer calibrations both run; a
 // threshold of 0 selects every cluster. Keys attended are summed on the device (no copy back per
-// step) and read once per answer.
+// step) and read once per answer. Squeezed decode steps read the step's position on the device, so
+// the forward pass captures one in a CUDA graph and replays it (replayable()).
 //
 // Built only with SQUEEZE_WITH_CUDA; without it gpu_doc_attention_create says so.
 #pragma once

@@ -9,7 +9,14 @@
 //
 // A decode step is some 20 small kernels per layer, so launching them costs more than running them.
 // The second decode step is captured into a CUDA graph (the position read on the device) and every
-// later one replays it; SQUEEZE_CUDA_GRAPHS=0 turns that off (benchmarks compare the two).
+// later one replays it; SQUEEZE_CUDA_GRAPHS=0 turns that off (benchmarks compare the two). Steps
+// that attend differently (the CPU-order kernel, split-K, an attention hook) have a graph each.
+//
+// Attention: up to kFastAttentionMinKeys keys, attention_batch (the CPU's bits, one block per
+// (head, token)); past them decode takes split-K attention_decode and batches take the tensor-core
+// attention_prefill (dense causal), which round differently (f32 / f16 P) and are many times faster
+// at long contexts (bench/results/gpu-forward-attention-*). SQUEEZE_CUDA_ATTENTION_KEYS=<keys> moves
+// the crossover (benchmarks, tests).
 //
 // Batches of kMatmulMmaMinTokens tokens or more run their Q8_0/Q4_0/Q4_1 matmuls on int8 tensor
 // cores (matmul-mma.cuh), whose block sums round differently from the CPU's 8-lane order; decode
@@ -31,7 +38,9 @@
 #include "attention-batch.cuh"
 #include "attention-decode.cuh"
 #include "device.cuh"
+#include "attention-prefill.cuh"
 #include "get-rows.cuh"
+#include "head-major.cuh"
 #include "kv-store.cuh"
 #include "matmul-mma.cuh"
 #include "matmul-q.cuh"
@@ -77,13 +86,26 @@ struct DeviceLayer {
 
 long round_up(long v, long to) { return (v + to - 1) / to * to; }
 
+// Keys above which the forward pass attends with the fast kernels instead of the CPU-order one.
+// Every GPU = CPU equality test (prompts of a few hundred tokens, document tests at 1.5K fixed
+// tokens) stays below it.
+constexpr int kFastAttentionMinKeys = 2048;
+// Key slices of a batch's tensor-core attention at most (its workspace holds that many outputs).
+constexpr int kPrefillMaxSplits = 8;
+
+// The attention kernel a step takes; decode steps keep one CUDA graph per kind.
+enum class AttentionKind { CpuOrder = 0, SplitK = 1, Hook = 2, Count = 3 };
+
 class CudaForward final : public GpuForward {
 public:
     ~CudaForward() override;
     Status init(const Model& model, const ContextParams& params, const std::string& device_name);
     Status forward(const int32_t* tokens, uint32_t n, uint32_t pos0, float* logits, bool all_logits) override;
     const std::string& device_name() const override { return name_; }
-    void set_attention_hook(GpuAttentionHook* hook) override { hook_ = hook; }
+    void set_attention_hook(GpuAttentionHook* hook) override {
+        hook_ = hook;
+        drop_decode_graph(AttentionKind::Hook);
+    }
     Status kv_download(uint32_t n, uint16_t* k, uint16_t* v) override;
     Status kv_upload_head(uint32_t layer, uint32_t kv_head, uint32_t n, const uint16_t* k, const uint16_t* v) override;
 
@@ -103,9 +125,14 @@ private:
     Status norm(const float* w, const float* x, float* y, int n);
     // Queues the forward pass of n staged tokens; *rows: the rows of logits_ it fills.
     Status enqueue(uint32_t n, int pos0, bool want_logits, bool all_logits, int* rows);
-    Status capture_decode_graph();
+    Status capture_decode_graph(AttentionKind kind, int pos0);
+    void drop_decode_graph(AttentionKind kind);
     Status attention_block(const DeviceLayer& l, uint32_t il, int n, int pos0);
     Status attend(uint32_t il, int n, int pos0);
+    // Whether n tokens at pos0 take the fast kernels (split-K decode, tensor-core prefill).
+    bool fast_attention(int n, int pos0) const;
+    // Dense causal attention of the batch over rows [0, pos0 + n) on tensor cores.
+    Status attend_prefill(size_t layer_offset, int n, int pos0);
     Status ffn_block(const DeviceLayer& l, int n);
 
     Hparams hp_;
@@ -137,13 +164,18 @@ private:
     bool gemm_ = false;             // large batches may use the tensor-core GEMM
     int* ids_ = nullptr;        // [n_batch]
     float* rope_cs_ = nullptr;  // [n_batch][n_rot] cos/sin of each token's position
-    float* decode_workspace_ = nullptr; // split-K attention beyond the batch kernel's key limit
+    float* decode_workspace_ = nullptr; // split-K decode attention
+    __half* q_heads_ = nullptr;         // [n_heads][n_batch][head_dim] a batch's queries, head-major
+    float* out_heads_ = nullptr;        // [n_heads][n_batch][head_dim] its attention, head-major
+    float* prefill_workspace_ = nullptr; // attention_prefill's key slices
+    int fast_min_keys_ = 0;             // more keys than this take the fast kernels
     int* pos0_dev_ = nullptr;           // [1] position of the step's first token, for graph replays
     int* host_pos0_ = nullptr;          // [1] pinned
     const int* device_pos0_ = nullptr;  // pos0_dev_ while queuing a step that reads it there
     bool graphs_ = false;               // decode steps may run as a CUDA graph
-    bool decode_warm_ = false;          // one decode step ran eagerly (kernel attributes set)
-    cudaGraphExec_t decode_graph_ = nullptr;
+    // Per AttentionKind: one decode step ran eagerly (kernel attributes set); the captured step.
+    bool decode_warm_[static_cast<int>(AttentionKind::Count)] = {};
+    cudaGraphExec_t decode_graph_[static_cast<int>(AttentionKind::Count)] = {};
     int batch_kernel_max_keys_ = 0;
     GpuAttentionHook* hook_ = nullptr;  // a document session's squeezed attention; not owned
     // Pinned, so the per-step copies are plain DMA instead of staged pageable copies.
@@ -154,7 +186,8 @@ private:
 CudaForward::~CudaForward() {
     if (stream_) cudaStreamSynchronize(stream_);
     for (void* p : allocations_) cudaFree(p);
-    if (decode_graph_) cudaGraphExecDestroy(decode_graph_);
+    for (cudaGraphExec_t g : decode_graph_)
+        if (g) cudaGraphExecDestroy(g);
     if (host_ids_) cudaFreeHost(host_ids_);
     if (host_pos0_) cudaFreeHost(host_pos0_);
     if (host_rope_cs_) cudaFreeHost(host_rope_cs_);
@@ -276,16 +309,27 @@ Status CudaForward::init(const Model& model, const ContextParams& params, const 
     }
     batch_kernel_max_keys_ = cuda::attention_batch_max_keys(hp_.head_dim);
     const char* graphs = std::getenv("SQUEEZE_CUDA_GRAPHS");
-    // A replayed step reads the position on the device, so its attention is sized for n_ctx keys.
-    graphs_ = !(graphs && std::strcmp(graphs, "0") == 0) && n_ctx_ <= static_cast<uint32_t>(batch_kernel_max_keys_);
-    if (n_ctx_ > static_cast<uint32_t>(batch_kernel_max_keys_)) {
-        if (hp_.head_dim != 64 && hp_.head_dim != 128) {
+    graphs_ = !(graphs && std::strcmp(graphs, "0") == 0);
+    const bool fast_kernels = hp_.head_dim == 64 || hp_.head_dim == 128;
+    if (!fast_kernels) {
+        if (n_ctx_ > static_cast<uint32_t>(batch_kernel_max_keys_)) {
             return Status::error("CUDA_UNSUPPORTED", "n_ctx " + std::to_string(n_ctx_) + " with head dimension " +
                                                          std::to_string(hp_.head_dim) +
                                                          " needs the split-K attention, which takes 64 or 128");
         }
-        SQ_TRY(alloc_n(cuda::attention_decode_workspace_floats(hp_.n_heads, hp_.head_dim), &decode_workspace_,
-                       "attention workspace"));
+        fast_min_keys_ = static_cast<int>(n_ctx_);
+        return Status::ok();
+    }
+    const char* crossover = std::getenv("SQUEEZE_CUDA_ATTENTION_KEYS");
+    fast_min_keys_ = crossover ? static_cast<int>(std::strtol(crossover, nullptr, 10)) : kFastAttentionMinKeys;
+    SQ_TRY(alloc_n(cuda::attention_decode_workspace_floats(hp_.n_heads, hp_.head_dim), &decode_workspace_,
+                   "attention workspace"));
+    if (n_batch_ > 1 && n_ctx_ > static_cast<uint32_t>(fast_min_keys_)) {
+        const int heads = static_cast<int>(hp_.n_heads), dim = static_cast<int>(hp_.head_dim);
+        SQ_TRY(alloc_n(nb * q_dim, &q_heads_, "attention inputs"));
+        SQ_TRY(alloc_n(nb * q_dim, &out_heads_, "attention outputs"));
+        SQ_TRY(alloc_n(cuda::attention_prefill_workspace_floats(heads, static_cast<int>(n_batch_), dim, kPrefillMaxSplits),
+                       &prefill_workspace_, "attention workspace"));
     }
     return Status::ok();
 }
@@ -343,12 +387,20 @@ Status CudaForward::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, fl
     SQ_CUDA(cudaMemcpyAsync(rope_cs_, host_rope_cs_, sizeof(float) * n * hp_.n_rot, cudaMemcpyHostToDevice, stream_),
             "copying the rope table");
 
-    const bool graph_step = graphs_ && n == 1 && logits && !hook_;
+    // A replayed step's attention_batch is sized for n_ctx keys (it reads the position on the device).
+    const AttentionKind kind = hook_ ? AttentionKind::Hook
+                               : fast_attention(1, static_cast<int>(pos0)) ? AttentionKind::SplitK
+                                                                           : AttentionKind::CpuOrder;
+    const int k = static_cast<int>(kind);
+    const bool replayable = hook_ ? hook_->replayable(pos0)
+                                  : kind == AttentionKind::SplitK || n_ctx_ <= static_cast<uint32_t>(batch_kernel_max_keys_);
+    const bool graph_step = graphs_ && n == 1 && logits && replayable;
     int rows = 1;
-    if (graph_step && decode_graph_) {
-        SQ_CUDA(cudaGraphLaunch(decode_graph_, stream_), "replaying the decode step");
-    } else if (graph_step && decode_warm_) {
-        SQ_TRY(capture_decode_graph());
+    if (graph_step && decode_graph_[k]) {
+        SQ_CUDA(cudaGraphLaunch(decode_graph_[k], stream_), "replaying the decode step");
+        if (hook_) hook_->replayed();
+    } else if (graph_step && decode_warm_[k]) {
+        SQ_TRY(capture_decode_graph(kind, static_cast<int>(pos0)));
     } else {
         // The first decode step runs as the graph will (position on the device), so the kernels'
         // attributes are set before a capture.
@@ -356,7 +408,7 @@ Status CudaForward::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, fl
         const Status st = enqueue(n, static_cast<int>(pos0), logits != nullptr, all_logits, &rows);
         device_pos0_ = nullptr;
         SQ_TRY(st);
-        decode_warm_ = decode_warm_ || graph_step;
+        decode_warm_[k] = decode_warm_[k] || graph_step;
     }
     if (logits) {
         SQ_CUDA(cudaMemcpyAsync(logits, logits_, sizeof(float) * size_t(rows) * hp_.n_vocab, cudaMemcpyDeviceToHost,
@@ -366,11 +418,19 @@ Status CudaForward::forward(const int32_t* tokens, uint32_t n, uint32_t pos0, fl
     return Status::ok();
 }
 
-Status CudaForward::capture_decode_graph() {
+void CudaForward::drop_decode_graph(AttentionKind kind) {
+    const int k = static_cast<int>(kind);
+    if (decode_graph_[k]) cudaGraphExecDestroy(decode_graph_[k]);
+    decode_graph_[k] = nullptr;
+    decode_warm_[k] = false;
+}
+
+Status CudaForward::capture_decode_graph(AttentionKind kind, int pos0) {
+    cudaGraphExec_t& exec = decode_graph_[static_cast<int>(kind)];
     SQ_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "capturing the decode step");
     device_pos0_ = pos0_dev_;
     int rows = 0;
-    const Status st = enqueue(1, 0, true, false, &rows);
+    const Status st = enqueue(1, pos0, true, false, &rows);
     device_pos0_ = nullptr;
     cudaGraph_t graph = nullptr;
     const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
@@ -379,11 +439,11 @@ Status CudaForward::capture_decode_graph() {
         return st;
     }
     SQ_CUDA(end, "capturing the decode step");
-    const cudaError_t made = cudaGraphInstantiate(&decode_graph_, graph, 0);
+    const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
-    if (made != cudaSuccess) decode_graph_ = nullptr;
+    if (made != cudaSuccess) exec = nullptr;
     SQ_CUDA(made, "instantiating the decode step");
-    SQ_CUDA(cudaGraphLaunch(decode_graph_, stream_), "replaying the decode step");
+    SQ_CUDA(cudaGraphLaunch(exec, stream_), "replaying the decode step");
     return Status::ok();
 }
 
@@ -444,18 +504,26 @@ Status CudaForward::attention_block(const DeviceLayer& l, uint32_t il, int n, in
     return Status::ok();
 }
 
+bool CudaForward::fast_attention(int n, int pos0) const {
+    const int keys = pos0 + n;
+    // Past the batch kernel's shared memory there is no choice.
+    if (keys > batch_kernel_max_keys_) return true;
+    return keys > fast_min_keys_ && (n == 1 || q_heads_);
+}
+
 Status CudaForward::attend(uint32_t il, int n, int pos0) {
     const long q_dim = long{hp_.n_heads} * hp_.head_dim;
     const size_t layer_offset = size_t{il} * hp_.n_kv_heads * n_ctx_ * hp_.head_dim;
     if (hook_) {
-        const GpuAttentionCall call{il, static_cast<uint32_t>(n), static_cast<uint32_t>(pos0), q_, attn_,
-                                    k_cache_ + layer_offset, v_cache_ + layer_offset, n_ctx_, stream_};
+        GpuAttentionCall call{il, static_cast<uint32_t>(n), static_cast<uint32_t>(pos0), q_, attn_,
+                              k_cache_ + layer_offset, v_cache_ + layer_offset, n_ctx_, stream_};
+        call.pos0_device = device_pos0_;
         bool taken = false;
         SQ_TRY(hook_->attend(call, taken));
         if (taken) return Status::ok();
     }
     const float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
-    if (device_pos0_ || pos0 + n <= batch_kernel_max_keys_) {
+    if (!fast_attention(n, pos0)) {
         const cuda::AttentionBatchParams ap{q_, k_cache_ + layer_offset, v_cache_ + layer_offset, attn_, n,
                                             static_cast<int>(hp_.n_heads), static_cast<int>(hp_.n_kv_heads),
                                             static_cast<int>(hp_.head_dim), static_cast<int>(n_ctx_), pos0, q_dim,
@@ -463,7 +531,9 @@ Status CudaForward::attend(uint32_t il, int n, int pos0) {
         SQ_CUDA(cuda::attention_batch(ap, stream_), "attention_batch");
         return Status::ok();
     }
-    // Past the batch kernel's shared-memory limit: split-K decode attention, one token at a time.
+    if (n > 1 && q_heads_) return attend_prefill(layer_offset, n, pos0);
+    // Split-K decode; a batch past the batch kernel's limit with the crossover set above that limit
+    // (no buffers for the tensor-core kernel) goes a token at a time.
     for (int t = 0; t < n; ++t) {
         cuda::AttentionDecodeParams dp{};
         dp.q = q_ + t * q_dim;
@@ -476,10 +546,41 @@ Status CudaForward::attend(uint32_t il, int n, int pos0) {
         dp.n_kv_heads = static_cast<int>(hp_.n_kv_heads);
         dp.head_dim = static_cast<int>(hp_.head_dim);
         dp.n_kv = pos0 + t + 1;
+        // A graph replay reads its position on the device: the launch is sized for the whole cache.
+        if (device_pos0_) {
+            dp.n_kv = static_cast<int>(n_ctx_);
+            dp.n_kv_device = device_pos0_;
+            dp.n_kv_add = 1;
+        }
         dp.kv_head_stride = long{n_ctx_} * hp_.head_dim;
         dp.scale = scale;
         SQ_CUDA(cuda::attention_decode(dp, stream_), "attention_decode");
     }
+    return Status::ok();
+}
+
+Status CudaForward::attend_prefill(size_t layer_offset, int n, int pos0) {
+    const int heads = static_cast<int>(hp_.n_heads), dim = static_cast<int>(hp_.head_dim);
+    SQ_CUDA(cuda::head_major({q_, q_heads_, cuda::HeadMajorDirection::ToHeads, n, heads, dim}, stream_), "head_major");
+    cuda::AttentionPrefillParams a{};
+    a.q = q_heads_;
+    a.k = k_cache_ + layer_offset;
+    a.v = v_cache_ + layer_offset;
+    a.kv_type = cuda::KvType::F16;
+    a.out = out_heads_;
+    a.n_heads = heads;
+    a.n_kv_heads = static_cast<int>(hp_.n_kv_heads);
+    a.head_dim = dim;
+    a.n_q = n;
+    a.kv_head_stride = long{n_ctx_} * hp_.head_dim;
+    a.scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+    a.dense_begin = 0;
+    a.dense_end = pos0 + n;
+    a.causal = true;
+    a.causal_offset = pos0;
+    a.workspace = prefill_workspace_;
+    SQ_CUDA(cuda::attention_prefill(a, kPrefillMaxSplits, stream_), "attention_prefill");
+    SQ_CUDA(cuda::head_major({out_heads_, attn_, cuda::HeadMajorDirection::ToRows, n, heads, dim}, stream_), "head_major");
     return Status::ok();
 }
 

@@ -30,16 +30,24 @@ struct GpuAttentionCall {
     const void* v = nullptr;
     uint32_t n_ctx = 0;
     void* stream = nullptr;
+    // Set while a decode step is queued for a CUDA graph: pos0 is then this step's, but replays
+    // read theirs here (device memory), so nothing queued may depend on the host's pos0.
+    const int* pos0_device = nullptr;
 };
 
 // Installed by a document session (session/doc-session.cpp): sees every layer's queries on the
-// device and may compute the attention itself. While one is installed, decode steps run eagerly
-// (a captured graph would bake in one step's choices).
+// device and may compute the attention itself. Decode steps run eagerly unless the hook says that
+// a step at this position may be captured once and replayed (its work then reads the position
+// from call.pos0_device); installing a hook drops the graph captured under the previous one.
 class GpuAttentionHook {
 public:
     virtual ~GpuAttentionHook() = default;
     // taken: true when it wrote call.out (the dense attention is then skipped).
     virtual Status attend(const GpuAttentionCall& call, bool& taken) = 0;
+    // Whether decode steps from pos0 on queue the same work for every position (graph replay).
+    virtual bool replayable(uint32_t /*pos0*/) const { return false; }
+    // A replayed step ran the captured work again: host-side bookkeeping of one attend per layer.
+    virtual void replayed() {}
 };
 
 class GpuForward {
