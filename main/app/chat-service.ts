@@ -277,6 +277,7 @@ export class ChatService {
     return this.packs.get(chatId, loaded.model, context, {
       contextSize: loaded.contextSize,
       threads: settings.threads,
+      backend: settings.gpu ? 'auto' : 'cpu',
       onProgress: (p) => this.options.onProgress({ chatId, source, ...p }),
     });
   }

@@ -7,7 +7,7 @@ import type { FixedContext } from '../docs/index.ts';
 import { readBuildRate, recordBuildRate } from '../docs/plan.ts';
 import { defaultPackDir, DocChat, type PackInfo } from '../engine/doc-chat.ts';
 import type { Model } from '../engine/engine.ts';
-import type { NativeIngestPhase } from '../engine/native.ts';
+import type { Backend, NativeIngestPhase } from '../engine/native.ts';
 import type { DocumentSet } from '../ipc/contract.ts';
 import { AppError } from '../ipc/router.ts';
 
@@ -22,6 +22,8 @@ export interface PackProgress {
 export interface OpenPackOptions {
   contextSize: number;
   threads: number;
+  /** where the pack is built and answered: 'auto' takes the GPU when there is one */
+  backend: Backend;
   packDir?: string;
   onProgress: (progress: PackProgress) => void;
 }
@@ -116,6 +118,7 @@ export class DocPacks {
       const docChat = await DocChat.open(model, context, {
         contextSize: options.contextSize,
         threads: options.threads,
+        backend: options.backend,
         onProgress: track,
         signal: opening.controller.signal,
         packDir: this.packDir,
@@ -140,6 +143,6 @@ export class DocPacks {
     let modelId = this.modelIds.get(model);
     if (modelId === undefined) this.modelIds.set(model, (modelId = this.nextModelId++));
     const text = createHash('sha256').update(context.text).digest('hex');
-    return `${modelId}:${options.contextSize}:${options.threads}:${text}`;
+    return `${modelId}:${options.contextSize}:${options.threads}:${options.backend}:${text}`;
   }
 }
