@@ -1,8 +1,8 @@
-// `npm run eval [-- --quick] [--docs eval-2k,eval-8k] [--depths 0.1,0.5,0.9] [--modes s50,o50c,...] [--threads N] [--pack-dir DIR] [--out DIR]`:
+// `npm run eval [-- --quick] [--docs eval-2k,eval-8k] [--depths 0.1,0.5,0.9] [--modes s50,o50c,...] [--threads N] [--pack-dir DIR] [--out DIR] [--tag NAME]`:
 // issue 3's accuracy evaluation of Squeezed Attention on SmolLM2-135M-Instruct. Prints a table; the
-// full run writes bench/results/eval-smollm2-<date>.json and .md (a quick run or a subset of the
-// documents writes only where --out says). `--merge A.json B.json ...` reports partial runs (subsets
-// run side by side) as one.
+// full run writes bench/results/eval-smollm2-<date>[-<tag>].json and .md (a quick run or a subset of
+// the documents or modes writes only where --out says). `--merge A.json B.json ...` reports partial
+// runs (subsets run side by side) as one. --modes adds the diagnostic modes (evaluate.ts).
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ const { values, positionals } = parseArgs({
     docs: { type: 'string' },
     depths: { type: 'string' },
     modes: { type: 'string' },
+    tag: { type: 'string' },
     merge: { type: 'string', multiple: true },
   },
   allowPositionals: true,
@@ -67,7 +68,8 @@ printReport(report);
 const dir = values.out ?? (partial && !values.merge ? undefined : join(import.meta.dirname, '..', 'results'));
 if (dir) {
   const subset = values.quick ? '-quick' : values.docs && !values.merge ? `-${values.docs.replace(/,/g, '+')}` : '';
-  const stem = `eval-smollm2${subset}-${machine.date.slice(0, 10)}`;
+  const tag = values.tag ? `-${values.tag.replace(/[^a-z0-9-]/gi, '-')}` : '';
+  const stem = `eval-smollm2${subset}-${machine.date.slice(0, 10)}${tag}`;
   const paths = saveReport(report, dir, stem);
   process.stdout.write(`\nwrote ${paths.json} and ${paths.md}\n`);
 }
