@@ -16,6 +16,16 @@ namespace {
 
 double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
+// Tokens [first, first + count) of captured window queries [n_layers][window][row_floats], as
+// [n_layers][count][row_floats].
+std::vector<float> window_part(const std::vector<float>& q, uint32_t n_layers, uint32_t window, uint32_t first, uint32_t count,
+                               size_t row_floats) {
+    std::vector<float> out(size_t{n_layers} * count * row_floats);
+    for (uint32_t l = 0; l < n_layers; ++l)
+        std::copy_n(q.begin() + (size_t{l} * window + first) * row_floats, size_t{count} * row_floats, out.begin() + size_t{l} * count * row_floats);
+    return out;
+}
+
 bool same_mode(const SqueezeMode& a, const SqueezeMode& b) {
     return a.kind == b.kind && a.sparsity == b.sparsity && a.per_layer == b.per_layer && a.budget_keys == b.budget_keys &&
            a.mass_target == b.mass_target && a.recall == b.recall && a.per_token == b.per_token && a.oracle == b.oracle;
@@ -227,12 +237,19 @@ Status DocSession::ingest(const std::vector<int32_t>& fixed, const IngestParams&
     BuildProgress build;
     if (progress) build.on_progress = [&](uint32_t done, uint32_t total) { progress("cluster", done, total); };
     build.cancel = cancel;
-    SQ_TRY(cluster_index_build(view, params.cluster, build, out.index, QueryRows{q_cal.data(), window, hp.n_heads}));
+    // The window's first half shapes the clusters' metric and its second half calibrates the
+    // thresholds: calibrated on the queries the clusters were fitted to, the thresholds expect sharper
+    // scores than a question gets and read more keys than the target allows (70% read 63%).
+    const size_t row_floats = size_t{hp.n_heads} * hp.head_dim;
+    const uint32_t n_metric = params.cluster.query_metric ? window / 2 : 0, n_calib = window - n_metric;
+    const std::vector<float> q_metric = window_part(q_cal, hp.n_layers, window, 0, n_metric, row_floats);
+    const std::vector<float> q_calib = window_part(q_cal, hp.n_layers, window, n_metric, n_calib, row_floats);
+    SQ_TRY(cluster_index_build(view, params.cluster, build, out.index, QueryRows{q_metric.data(), n_metric, hp.n_heads}));
     timings.cluster_ms = now_ms() - t0;
 
     t0 = now_ms();
     if (progress) progress("calibrate", 0, 1);
-    SQ_TRY(calibrate(out.index, q_cal.data(), window, hp.n_heads, 1.0f / std::sqrt(static_cast<float>(hp.head_dim)),
+    SQ_TRY(calibrate(out.index, q_calib.data(), n_calib, hp.n_heads, 1.0f / std::sqrt(static_cast<float>(hp.head_dim)),
                      params.calibration, out.thresholds));
     if (progress) progress("calibrate", 1, 1);
     timings.calibrate_ms = now_ms() - t0;

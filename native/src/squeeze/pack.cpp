@@ -159,7 +159,7 @@ std::string pack_settings(const ClusterParams& cluster, const CalibrationParams&
     s << "levels=";
     for (const float f : cluster.level_fractions) s << f << ',';
     s << ";sink=" << cluster.n_sink << ";window=" << cluster.n_window << ";iters=" << cluster.max_iters << ";seed=" << cluster.seed
-      << ";metric=" << (cluster.query_metric ? "queries" : "keys")
+      << ";metric=" << (cluster.query_metric ? "window-first-half" : "keys")
       << ";targets=";
     for (const float f : calibration.targets) s << f << ',';
     s << ";parent_keep=" << calibration.parent_keep << ";index=" << kIndexFormatVersion;
