@@ -87,8 +87,11 @@ struct DeviceLayer {
 long round_up(long v, long to) { return (v + to - 1) / to * to; }
 
 // Keys above which the forward pass attends with the fast kernels instead of the CPU-order one.
-// Every GPU = CPU equality test (prompts of a few hundred tokens, document tests at 1.5K fixed
-// tokens) stays below it.
+// Speed alone would put it below 1K (H100, bench/results/gpu-forward-attention-2026-11-26.md: at
+// 1024 keys split-K decodes 2.6x / 1.7x and the tensor cores prefill 7.7x / 5.5x the CPU-order
+// kernel on the SmolLM2 / Llama-3.2-1B shapes; 39x / 136x at 32K on SmolLM2). It sits here so that
+// every GPU = CPU equality test (prompts within n_ctx 512, document tests at 1.5K fixed tokens)
+// stays below it.
 constexpr int kFastAttentionMinKeys = 2048;
 // Key slices of a batch's tensor-core attention at most (its workspace holds that many outputs).
 constexpr int kPrefillMaxSplits = 8;
