@@ -19,6 +19,7 @@
 
 #include "../../common/half.h"
 #include "../../model/model.h"
+#include "cuda-status.h"
 
 namespace sq {
 
@@ -32,17 +33,6 @@ using squeeze::HeadIndex;
 // outputs of [n_heads][n_batch][head_dim + 1] floats.
 constexpr int kPrefillMaxSplits = 8;
 
-Status cuda_status(cudaError_t err, const std::string& what) {
-    const char* code = err == cudaErrorMemoryAllocation ? "CUDA_OUT_OF_MEMORY" : "CUDA_ERROR";
-    return Status::error(code, what + ": " + cudaGetErrorString(err));
-}
-
-#define SQ_CUDA(expr, what)                                        \
-    do {                                                           \
-        const cudaError_t sq_cuda_err_ = (expr);                   \
-        if (sq_cuda_err_ != cudaSuccess) return cuda_status(sq_cuda_err_, what); \
-    } while (0)
-
 // Device memory owned by one holder.
 struct DeviceBuffer {
     void* ptr = nullptr;
@@ -53,15 +43,7 @@ struct DeviceBuffer {
 
     Status alloc(size_t bytes, const std::string& what) {
         cudaFree(ptr);
-        ptr = nullptr;
-        const cudaError_t err = cudaMalloc(&ptr, std::max<size_t>(bytes, 16));
-        if (err != cudaSuccess) {
-            cudaGetLastError(); // not sticky: clear it for the next call
-            ptr = nullptr;
-            return Status::error("CUDA_OUT_OF_MEMORY", what + " needs " + std::to_string((bytes + (1 << 20) - 1) >> 20) +
-                                                           " MiB of GPU memory: " + cudaGetErrorString(err));
-        }
-        return Status::ok();
+        return cuda_malloc(bytes, &ptr, what);
     }
     template <typename T>
     Status upload(const std::vector<T>& host, const std::string& what) {
@@ -119,6 +101,24 @@ public:
 private:
     Status copy_window(const GpuAttentionCall& call);
     cuda::SqueezeLevelView level_view(uint32_t layer, int level) const;
+    // The attached tree of one layer and the selection's outputs, in the fields the decode
+    // (SqueezeLookupParams) and the prefill (SqueezeLookupPrefillParams) lookups share.
+    template <typename LookupParams>
+    void set_lookup_tree(uint32_t layer, LookupParams& l) const {
+        l.centroid_type = cuda::KvType::F16;
+        for (int i = 0; i < n_levels_; ++i) l.levels[i] = level_view(layer, i);
+        l.n_levels = n_levels_;
+        l.log_counts = log_counts_.as<float>() + size_t{layer} * n_kv_heads_ * n_clusters_[0];
+        l.first = first_.as<int>() + size_t{layer} * n_kv_heads_ * (n_clusters_[n_levels_ - 1] + 1);
+        l.n_always = n_always_;
+        l.n_heads = static_cast<int>(n_heads_);
+        l.n_kv_heads = static_cast<int>(n_kv_heads_);
+        l.head_dim = static_cast<int>(head_dim_);
+        l.scale = scale_;
+        l.slots = slots_.as<int>();
+        l.n_keys = n_keys_.as<int>();
+        l.slot_stride = n_fixed_;
+    }
     Status decode(const GpuAttentionCall& call, cudaStream_t stream);
     Status prefill(const GpuAttentionCall& call, cudaStream_t stream);
     // Dense causal attention of an ingest batch over rows [0, pos0 + n) on tensor cores: the forward
@@ -310,19 +310,7 @@ Status CudaDocAttention::decode(const GpuAttentionCall& call, cudaStream_t strea
     cuda::SqueezedDecodeParams p{};
     cuda::SqueezeLookupParams& l = p.lookup;
     l.q = call.q;
-    l.centroid_type = cuda::KvType::F16;
-    for (int i = 0; i < n_levels_; ++i) l.levels[i] = level_view(call.layer, i);
-    l.n_levels = n_levels_;
-    l.log_counts = log_counts_.as<float>() + size_t{call.layer} * n_kv_heads_ * n_clusters_[0];
-    l.first = first_.as<int>() + size_t{call.layer} * n_kv_heads_ * (n_clusters_[n_levels_ - 1] + 1);
-    l.n_always = n_always_;
-    l.n_heads = static_cast<int>(n_heads_);
-    l.n_kv_heads = static_cast<int>(n_kv_heads_);
-    l.head_dim = static_cast<int>(head_dim_);
-    l.scale = scale_;
-    l.slots = slots_.as<int>();
-    l.n_keys = n_keys_.as<int>();
-    l.slot_stride = n_fixed_;
+    set_lookup_tree(call.layer, l);
     p.k = call.k;
     p.v = call.v;
     p.kv_head_stride = head_stride;
@@ -356,19 +344,7 @@ Status CudaDocAttention::prefill(const GpuAttentionCall& call, cudaStream_t stre
     cuda::SqueezeLookupPrefillParams l{};
     l.q = q_heads_.ptr;
     l.n_q = n;
-    l.centroid_type = cuda::KvType::F16;
-    for (int i = 0; i < n_levels_; ++i) l.levels[i] = level_view(call.layer, i);
-    l.n_levels = n_levels_;
-    l.log_counts = log_counts_.as<float>() + size_t{call.layer} * n_kv_heads_ * n_clusters_[0];
-    l.first = first_.as<int>() + size_t{call.layer} * n_kv_heads_ * (n_clusters_[n_levels_ - 1] + 1);
-    l.n_always = n_always_;
-    l.n_heads = static_cast<int>(n_heads_);
-    l.n_kv_heads = static_cast<int>(n_kv_heads_);
-    l.head_dim = static_cast<int>(head_dim_);
-    l.scale = scale_;
-    l.slots = slots_.as<int>();
-    l.n_keys = n_keys_.as<int>();
-    l.slot_stride = n_fixed_;
+    set_lookup_tree(call.layer, l);
     l.workspace = workspace_.ptr;
     SQ_CUDA(cuda::squeeze_lookup_prefill(l, stream), "squeeze_lookup_prefill");
 

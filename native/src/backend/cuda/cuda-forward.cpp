@@ -51,21 +51,11 @@
 
 #include "../../model/model.h"
 #include "../cpu/ops.h"
+#include "cuda-status.h"
 
 namespace sq {
 
 namespace {
-
-Status cuda_status(cudaError_t err, const std::string& what) {
-    const char* code = err == cudaErrorMemoryAllocation ? "CUDA_OUT_OF_MEMORY" : "CUDA_ERROR";
-    return Status::error(code, what + ": " + cudaGetErrorString(err));
-}
-
-#define SQ_CUDA(expr, what)                                        \
-    do {                                                           \
-        const cudaError_t sq_cuda_err_ = (expr);                   \
-        if (sq_cuda_err_ != cudaSuccess) return cuda_status(sq_cuda_err_, what); \
-    } while (0)
 
 struct DeviceMatrix {
     const void* data = nullptr;  // [n_rows][row_bytes]
@@ -199,12 +189,7 @@ CudaForward::~CudaForward() {
 
 Status CudaForward::alloc(size_t bytes, void** out, const std::string& what) {
     void* p = nullptr;
-    const cudaError_t err = cudaMalloc(&p, std::max<size_t>(bytes, 16));
-    if (err != cudaSuccess) {
-        cudaGetLastError(); // an allocation failure is not sticky; clear it for the next call
-        return Status::error("CUDA_OUT_OF_MEMORY", what + " needs " + std::to_string((bytes + (1 << 20) - 1) >> 20) +
-                                                       " MiB of GPU memory: " + cudaGetErrorString(err));
-    }
+    SQ_TRY(cuda_malloc(bytes, &p, what));
     allocations_.push_back(p);
     *out = p;
     return Status::ok();
