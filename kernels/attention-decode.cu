@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 #include <math_constants.h>
 
+#include "attention-tile.cuh"
 #include "cache-elem.cuh"
 #include "lse-merge.cuh"
 
@@ -17,12 +18,6 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kMaxGroup = 8;          // query heads per block; larger GQA groups take several tiles
 constexpr int kMaxSplits = 1024;
 constexpr int kMinKeysPerSplit = 256; // below this a slice's merge costs more than its keys
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
-
-// Running maxima start at -inf; subtracting a base of 0 instead keeps exp2(-inf - -inf) from
-// turning an empty state into NaN (its weight comes out 0).
-__device__ __forceinline__ float finite_base(float m) { return m == -CUDART_INF_F ? 0.0f : m; }
 
 struct KeyRange {
     int begin, end;
@@ -52,45 +47,6 @@ __device__ __forceinline__ KeyRange key_range(const AttentionDecodeParams& p, in
     return {begin, min(n, begin + chunk)};
 }
 
-// Each warp's (max, sum, unnormalised output) per query head, merged by store_merged.
-template <int G, int D>
-struct WarpStates {
-    float acc[kWarps][G][D];
-    float m[kWarps][G];
-    float l[kWarps][G];
-};
-
-struct SplitOutput {
-    float* o;            // [n_splits][n_heads][head_dim], or the final output when n_splits == 1
-    float* lse;          // [n_splits][n_heads], or null
-    long o_split_stride;
-    long lse_split_stride;
-};
-
-// Merges the warps' states of the block's n_q heads and writes the slice's normalised output and
-// log-sum-exp (natural log). Call after a barrier that follows the writes to st.
-template <int G, int D>
-__device__ void store_merged(const WarpStates<G, D>& st, int n_q, int h0, const SplitOutput& dst) {
-    for (int i = threadIdx.x; i < n_q * D; i += kThreads) {
-        const int h = i / D, d = i % D;
-        float mx = -CUDART_INF_F;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, st.m[w][h]);
-        const float b = finite_base(mx);
-        float sum = 0.0f, a = 0.0f;
-#pragma unroll
-        for (int w = 0; w < kWarps; ++w) {
-            const float c = exp2f(st.m[w][h] - b);
-            sum += st.l[w][h] * c;
-            a += st.acc[w][h][d] * c;
-        }
-        const int row = h0 + h;
-        dst.o[blockIdx.x * dst.o_split_stride + static_cast<long>(row) * D + d] = sum > 0.0f ? a / sum : 0.0f;
-        if (d == 0 && dst.lse)
-            dst.lse[blockIdx.x * dst.lse_split_stride + row] = sum > 0.0f ? (b + log2f(sum)) * kLn2 : -CUDART_INF_F;
-    }
-}
-
 // One block = one KV head's query heads (a tile of at most G) over one slice of `chunk` keys.
 // A group of D/8 lanes reads one K row and one V row, 16 bytes a lane, and keeps a running
 // (max, sum, acc) per query head for its 8 dimensions; KPI rows per group are loaded before any
@@ -110,7 +66,7 @@ attention_decode_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_
     const int n_q = min(heads_per_tile, group - tile * heads_per_tile);
 
     float q[G][8]; // [head][dim li*8 + e]
-    const float q_scale = p.scale * kLog2e;
+    const float q_scale = p.scale * kAttentionLog2e;
 #pragma unroll
     for (int h = 0; h < G; ++h) {
         const float* src = p.q + static_cast<long>(h0 + h) * D + li * 8;
@@ -249,7 +205,7 @@ attention_decode_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_
         }
     }
 
-    __shared__ WarpStates<G, D> st;
+    __shared__ WarpStates<kWarps, G, D> st;
     if (lane < kLanes) {
 #pragma unroll
         for (int h = 0; h < G; ++h) {
@@ -267,63 +223,12 @@ attention_decode_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_
 
 // ---- tensor-core variant -------------------------------------------------------------------
 // For GQA groups the CUDA-core kernel above is issue-bound: every lane redoes the softmax of its
-// key for every head. Here one warp takes 16 keys a step with mma.sync m16n8k16 (f32 accumulate):
-//   S = Q K^T: A = the group's (at most 8) query heads, rows g = q rounded to the cache type and
-//              rows g + 8 = the rounding remainder, so S[g] + S[g + 8] is q.k to ~16 mantissa bits;
-//   O = P V:   A = P built in registers from S's accumulator layout, again as hi (rows g) and
-//              remainder (rows g + 8), so O[g] + O[g + 8] is the f32-accurate product.
-// A dot product may pair dimensions in any order both operands share, so each thread loads whole
-// 16-byte runs of a K row and Q's fragments follow that order; V's pairs of keys are gathered from
-// two rows with byte permutes, its dimensions permuted (thread group g owns dims g*D/8 .. +D/8 - 1).
-template <typename T>
-struct Mma;
-
-template <>
-struct Mma<__nv_bfloat16> {
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<const uint32_t*>(&v);
-    }
-    static __device__ __forceinline__ float round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
-    static __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-
-template <>
-struct Mma<__half> {
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        const __half2 v = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<const uint32_t*>(&v);
-    }
-    static __device__ __forceinline__ float round(float x) { return __half2float(__float2half_rn(x)); }
-    static __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-
-// (x0, x1) as a packed pair rounded to T (hi) and the packed pair of what rounding left (lo).
-template <typename T>
-__device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& lo) {
-    const float h0 = Mma<T>::round(x0), h1 = Mma<T>::round(x1);
-    hi = Mma<T>::pack(h0, h1);
-    lo = Mma<T>::pack(x0 - h0, x1 - h1);
-}
-
-__device__ __forceinline__ uint32_t word(const uint4& v, int i) {
-    return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
-}
-
+// key for every head. Here each warp takes 16 keys a step on tensor cores (attention-tile.cuh).
 template <int D, bool SPARSE, typename T>
 static __global__ void __launch_bounds__(kThreads)
 attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_tile, int n_tiles, int chunk) {
     constexpr int kVecs = D / 32;      // 16-byte runs of a K row per thread (4 threads a row)
-    constexpr int kDimTiles = D / 8;   // n-tiles of P V, and V dims per thread group
-    constexpr int kVVecs = kDimTiles / 8;
+    constexpr int kVVecs = D / 64;     // 16-byte runs of a V row per thread group
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int g = lane / 4, t = lane % 4; // mma fragment coordinates
     const int kv_head = blockIdx.y / n_tiles, tile = blockIdx.y % n_tiles;
@@ -331,26 +236,14 @@ attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_
     const int h0 = kv_head * group + tile * heads_per_tile;
     const int n_q = min(heads_per_tile, group - tile * heads_per_tile);
 
-    // Q fragments, chunk 2u + c: dims (t + 4u)*8 + 4c + {0,1} (a0/a1) and + {2,3} (a2/a3).
-    uint32_t qa[2 * kVecs][4];
-    const float q_scale = p.scale * kLog2e;
-#pragma unroll
-    for (int u = 0; u < kVecs; ++u) {
-        float qv[8];
-        const float* src = p.q + static_cast<long>(h0 + g) * D + (t + 4 * u) * 8;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) qv[e] = g < n_q ? src[e] * q_scale : 0.0f;
-#pragma unroll
-        for (int c = 0; c < 2; ++c) {
-            split_pair<T>(qv[4 * c], qv[4 * c + 1], qa[2 * u + c][0], qa[2 * u + c][1]);
-            split_pair<T>(qv[4 * c + 2], qv[4 * c + 3], qa[2 * u + c][2], qa[2 * u + c][3]);
-        }
-    }
+    uint32_t qa[D / 16][4];
+    const float q_scale = p.scale * kAttentionLog2e;
+    tile_load_q<D, T>(p.q, h0, n_q, q_scale, g, t, qa);
 
     float m = -CUDART_INF_F, l = 0.0f; // head g; l is this thread's share of the sum
-    float o[kDimTiles][4];             // [n-tile][rows g: cols 2t, 2t+1 | rows g + 8: same]
+    float o[D / 8][4];                 // [n-tile][rows g: cols 2t, 2t+1 | rows g + 8: same]
 #pragma unroll
-    for (int nt = 0; nt < kDimTiles; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
+    for (int nt = 0; nt < D / 8; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;
 
     const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
     const uint4* k = reinterpret_cast<const uint4*>(static_cast<const T*>(p.k) + head_offset);
@@ -359,38 +252,16 @@ attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_
     const int begin = range.begin, end = range.end;
     const int* rows = SPARSE ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
 
-    // Sparse: rows of this warp's 16 keys a step (K rows base + 8j + g, V rows base + 8(r/2) + 2t + r%2;
-    // -1 past the slice), read from the list a step ahead so the list's latency overlaps this step.
-    const auto rows_of = [&](int base, int (&kr_row)[2], int (&vr_row)[4]) {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-            const int key = base + 8 * j + g;
-            kr_row[j] = key < end ? (SPARSE ? __ldg(rows + key) : key) : -1;
-        }
-#pragma unroll
-        for (int r = 0; r < 4; ++r) {
-            const int key = base + 8 * (r / 2) + 2 * t + r % 2;
-            vr_row[r] = key < end ? (SPARSE ? __ldg(rows + key) : key) : -1;
-        }
-    };
+    // Sparse: the list's rows of a step are read a step ahead so their latency overlaps this step.
     int k_row[2], v_row[4];
-    if constexpr (SPARSE) rows_of(begin + warp * 16, k_row, v_row);
+    if constexpr (SPARSE) tile_list_rows(rows, begin + warp * 16, end, g, t, k_row, v_row);
     for (int base = begin + warp * 16; base < end; base += kWarps * 16) {
         uint4 kr[2][kVecs], vr[4][kVVecs];
         if constexpr (SPARSE) {
-#pragma unroll
-            for (int j = 0; j < 2; ++j)
-#pragma unroll
-                for (int u = 0; u < kVecs; ++u)
-                    kr[j][u] = k_row[j] >= 0 ? __ldg(k + static_cast<long>(k_row[j]) * (D / 8) + t + 4 * u) : make_uint4(0, 0, 0, 0);
-#pragma unroll
-            for (int r = 0; r < 4; ++r)
-#pragma unroll
-                for (int w = 0; w < kVVecs; ++w)
-                    vr[r][w] = v_row[r] >= 0 ? __ldg(v + static_cast<long>(v_row[r]) * (D / 8) + g * kVVecs + w) : make_uint4(0, 0, 0, 0);
-            rows_of(base + kWarps * 16, k_row, v_row);
+            tile_load_rows<D>(k, v, k_row, v_row, g, t, kr, vr);
+            tile_list_rows(rows, base + kWarps * 16, end, g, t, k_row, v_row);
         } else {
-            // Computing the rows in place (rather than through rows_of) keeps this variant at 168
+            // Computing the rows in place (rather than as a row list) keeps this variant at 168
             // registers, 3 blocks per SM.
 #pragma unroll
             for (int j = 0; j < 2; ++j) {
@@ -407,72 +278,11 @@ attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_
                     vr[r][w] = key < end ? __ldg(v + static_cast<long>(key) * (D / 8) + g * kVVecs + w) : make_uint4(0, 0, 0, 0);
             }
         }
-
-        float sacc[2][4] = {}; // per 8-key tile: rows g (hi) cols 2t, 2t+1, rows g + 8 (lo)
-#pragma unroll
-        for (int j = 0; j < 2; ++j)
-#pragma unroll
-            for (int u = 0; u < kVecs; ++u) {
-                Mma<T>::mma(sacc[j], qa[2 * u], kr[j][u].x, kr[j][u].y);
-                Mma<T>::mma(sacc[j], qa[2 * u + 1], kr[j][u].z, kr[j][u].w);
-            }
-
-        float sc[2][2]; // head g, keys base + 8j + 2t + e
-        float mx = m;
-#pragma unroll
-        for (int j = 0; j < 2; ++j)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-                const bool valid = base + 8 * j + 2 * t + e < end;
-                sc[j][e] = valid ? sacc[j][e] + sacc[j][2 + e] : -CUDART_INF_F;
-                mx = fmaxf(mx, sc[j][e]);
-            }
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        // Rare after the first keys, as in the CUDA-core kernel; warp-uniform so that every lane
-        // reaches the mma.sync instructions below together.
-        if (__any_sync(0xffffffffu, mx > m)) {
-            const float c = mx > m ? exp2f(m - mx) : 1.0f;
-            m = mx;
-            l *= c;
-#pragma unroll
-            for (int nt = 0; nt < kDimTiles; ++nt)
-#pragma unroll
-                for (int i = 0; i < 4; ++i) o[nt][i] *= c;
-        }
-        const float b = finite_base(m);
-        // P as the A operand, whose registers are (rows g, k 0-7), (rows g+8, k 0-7), (rows g, k 8-15),
-        // (rows g+8, k 8-15): hi and lo of key tile 0, then of key tile 1.
-        uint32_t pa[4];
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-            const float p0 = exp2f(sc[j][0] - b), p1 = exp2f(sc[j][1] - b);
-            l += p0 + p1;
-            split_pair<T>(p0, p1, pa[2 * j], pa[2 * j + 1]);
-        }
-#pragma unroll
-        for (int nt = 0; nt < kDimTiles; ++nt) {
-            const int w = nt / 8, i = (nt % 8) / 2;
-            const unsigned sel = nt % 2 ? 0x7632u : 0x5410u; // high or low halves of two words
-            const uint32_t b0 = __byte_perm(word(vr[0][w], i), word(vr[1][w], i), sel);
-            const uint32_t b1 = __byte_perm(word(vr[2][w], i), word(vr[3][w], i), sel);
-            Mma<T>::mma(o[nt], pa, b0, b1);
-        }
+        tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
     }
 
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    __shared__ WarpStates<kMaxGroup, D> st;
-    if (g < n_q) {
-#pragma unroll
-        for (int nt = 0; nt < kDimTiles; ++nt)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) st.acc[warp][g][(2 * t + e) * kDimTiles + nt] = o[nt][e] + o[nt][2 + e];
-        if (t == 0) {
-            st.m[warp][g] = m;
-            st.l[warp][g] = l;
-        }
-    }
+    __shared__ WarpStates<kWarps, kMaxGroup, D> st;
+    tile_store_state(st, warp, g, t, n_q, m, l, o);
     __syncthreads();
     store_merged(st, n_q, h0, dst);
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <math_constants.h>
 
+#include "attention-tile.cuh"
 #include "lse-merge.cuh"
 #include "mma.cuh"
 
@@ -15,17 +16,6 @@ constexpr int kTileQ = 64;
 constexpr int kTileK = 64;          // keys per shared-memory stage
 constexpr int kMinKeysPerSplit = 1024;
 constexpr int kWavesTarget = 4;     // slices so the grid is ~4 waves: the last, partial wave costs little
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
-
-// exp2(x - base) with base = the running max; -inf while nothing was seen, where 0 keeps exp2 finite.
-__device__ __forceinline__ float finite_base(float m) { return m == -CUDART_INF_F ? 0.0f : m; }
-
-struct SliceOutput {
-    float* o;   // [n_splits][n_heads * n_q][D], or the final output with one slice
-    float* lse; // [n_splits][n_heads * n_q], or null
-    long o_split_stride, lse_split_stride;
-};
 
 // Shared memory: K and V tiles, two stages, rows padded by 16 bytes (ldmatrix's 8 rows then hit
 // distinct banks); with two m-tiles a warp, the block's Q tile too.
@@ -40,7 +30,7 @@ constexpr size_t smem_bytes() { return (size_t{2} * 2 * kTileK + (MT > 1 ? kTile
 // ldmatrix, online softmax in log2 units, P packed to T in registers as the A operand of O = P V,
 // whose B fragments come transposed from the row-major V tile (ldmatrix.trans).
 template <int D, typename T, bool LIST, int MT>
-static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionPrefillParams p, SliceOutput dst) {
+static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionPrefillParams p, SplitOutput dst) {
     constexpr int kRow = D + 8;
     constexpr int kSteps = D / 16;
     constexpr int kPieces = D / 8;
@@ -145,7 +135,7 @@ static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(Atte
 #pragma unroll
         for (int nt = 0; nt < kDimTiles; ++nt) o[mt][nt][0] = o[mt][nt][1] = o[mt][nt][2] = o[mt][nt][3] = 0.0f;
     }
-    const float score_scale = p.scale * kLog2e;
+    const float score_scale = p.scale * kAttentionLog2e;
     const int mi = lane / 8, mr = lane % 8; // ldmatrix: this lane addresses row mr of matrix mi
 
     for (int it = 0; it < n_tiles; ++it) {
@@ -267,7 +257,7 @@ static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(Atte
             for (int nt = 0; nt < kDimTiles; ++nt)
                 *reinterpret_cast<float2*>(out + nt * 8 + 2 * t) = make_float2(o[mt][nt][2 * h] * inv, o[mt][nt][2 * h + 1] * inv);
             if (t == 0 && dst.lse)
-                dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[mt][h] > 0.0f ? (m[mt][h] + log2f(l[mt][h])) * kLn2 : -CUDART_INF_F;
+                dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[mt][h] > 0.0f ? (m[mt][h] + log2f(l[mt][h])) * kAttentionLn2 : -CUDART_INF_F;
         }
 }
 
@@ -293,12 +283,12 @@ cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t
     splits = max(1, min(splits, max_splits));
     const dim3 grid(q_tiles, p.n_heads, splits);
     if (splits == 1) {
-        kernel<<<grid, kThreads, smem, stream>>>(p, SliceOutput{p.out, p.lse, 0, 0});
+        kernel<<<grid, kThreads, smem, stream>>>(p, SplitOutput{p.out, p.lse, 0, 0});
         return cudaGetLastError();
     }
     const long rows = static_cast<long>(p.n_heads) * p.n_q;
     float* lse_part = p.workspace + splits * rows * D; // [splits][rows]
-    kernel<<<grid, kThreads, smem, stream>>>(p, SliceOutput{p.workspace, lse_part, rows * D, rows});
+    kernel<<<grid, kThreads, smem, stream>>>(p, SplitOutput{p.workspace, lse_part, rows * D, rows});
     err = cudaGetLastError();
     if (err != cudaSuccess) return err;
     return lse_merge(LseMergeParams{p.workspace, lse_part, p.out, p.lse, splits, static_cast<int>(rows), D, rows * D, rows}, stream);

@@ -1,4 +1,5 @@
-// Tensor-core and async-copy building blocks shared by the K-means and prefill kernels (sm_80+):
+// Tensor-core and async-copy building blocks shared by the K-means, prefill and decode attention
+// kernels (sm_80+):
 // mma.sync m16n8k16 with f32 accumulators, ldmatrix, and 16-byte cp.async into shared memory.
 //
 // Fragment layout of m16n8k16 (g = lane / 4, t = lane % 4), each register a pair of 16-bit values:
@@ -45,6 +46,25 @@ template <>
 __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
     const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// x rounded to T and back.
+template <typename T>
+__device__ __forceinline__ float round_to(float x);
+
+template <>
+__device__ __forceinline__ float round_to<__half>(float x) { return __half2float(__float2half_rn(x)); }
+
+template <>
+__device__ __forceinline__ float round_to<__nv_bfloat16>(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
+// (x0, x1) as a packed pair rounded to T (hi) and the packed pair of what rounding left (lo): an
+// A operand of hi rows and lo rows makes the f32-accumulated product accurate to ~16 mantissa bits.
+template <typename T>
+__device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& lo) {
+    const float h0 = round_to<T>(x0), h1 = round_to<T>(x1);
+    hi = pack2<T>(h0, h1);
+    lo = pack2<T>(x0 - h0, x1 - h1);
 }
 
 // Four 8x8 matrices of 16-bit elements from shared memory; lane l gives the address of row l % 8 of
