@@ -117,13 +117,7 @@ static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(Atte
         const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[0][0]) * D);
         const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[0][1]) * D);
         const bool v0 = qi[0][0] < p.n_q, v1 = qi[0][1] < p.n_q;
-#pragma unroll
-        for (int s = 0; s < kSteps; ++s) {
-            qa[s][0] = v0 ? r0[8 * s + t] : 0u;
-            qa[s][1] = v1 ? r1[8 * s + t] : 0u;
-            qa[s][2] = v0 ? r0[8 * s + t + 4] : 0u;
-            qa[s][3] = v1 ? r1[8 * s + t + 4] : 0u;
-        }
+        load_a_rows(qa, r0, r1, v0, v1, t);
     }
 
     float m[MT][2], l[MT][2];

@@ -67,6 +67,19 @@ __device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uin
     lo = pack2<T>(x0 - h0, x1 - h1);
 }
 
+// A fragments of a 16-row tile for STEPS k-steps of 16 from its rows g (r0) and g + 8 (r1), 16-bit
+// elements in global memory read as pairs; a row that is not valid gives zeros.
+template <int STEPS>
+__device__ __forceinline__ void load_a_rows(uint32_t (&a)[STEPS][4], const uint32_t* r0, const uint32_t* r1, bool v0, bool v1, int t) {
+#pragma unroll
+    for (int s = 0; s < STEPS; ++s) {
+        a[s][0] = v0 ? r0[8 * s + t] : 0u;
+        a[s][1] = v1 ? r1[8 * s + t] : 0u;
+        a[s][2] = v0 ? r0[8 * s + t + 4] : 0u;
+        a[s][3] = v1 ? r1[8 * s + t + 4] : 0u;
+    }
+}
+
 // Four 8x8 matrices of 16-bit elements from shared memory; lane l gives the address of row l % 8 of
 // matrix l / 8. Plain: register i holds (row g, cols 2t, 2t+1) of matrix i; trans: (rows 2t, 2t+1, col g).
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem_row) {
