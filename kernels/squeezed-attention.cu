@@ -82,13 +82,43 @@ static __global__ void __launch_bounds__(kThreads) squeezed_attention_kernel(Squ
         tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
     }
 
-    // The warps' states, then one normalised state for the chunk into the workspace:
-    // o [kMaxItems][group][D], lse [kMaxItems][group] (log-sum-exp of the chunk's keys).
-    __shared__ WarpStates<kWarps, kMaxGroup, D> st;
-    tile_store_state(st, warp, g, t, n_q, m, l, o);
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    // The warps' states, then one normalised state for the chunk: [warp][head][dim]. Not through
+    // tile_store_state / store_merged: their slice arithmetic measured 0.1-0.7% slower here (H200,
+    // bench/results/gpu-dedupe-2026-11-26.md).
+    __shared__ float acc_s[kWarps][kMaxGroup][D];
+    __shared__ float m_s[kWarps][kMaxGroup], l_s[kWarps][kMaxGroup];
+    if (g < n_q) {
+#pragma unroll
+        for (int nt = 0; nt < (D / 8); ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) acc_s[warp][g][(2 * t + e) * (D / 8) + nt] = o[nt][e] + o[nt][2 + e];
+        if (t == 0) {
+            m_s[warp][g] = m;
+            l_s[warp][g] = l;
+        }
+    }
     __syncthreads();
-    const long o_items = static_cast<long>(kMaxItems) * group * D;
-    store_merged(st, n_q, row0, SplitOutput{p.workspace, p.workspace + o_items, static_cast<long>(group) * D, group});
+    float* o_part = p.workspace;                                              // [kMaxItems][group][D]
+    float* lse_part = p.workspace + static_cast<long>(kMaxItems) * group * D; // [kMaxItems][group]
+    for (int i = threadIdx.x; i < n_q * D; i += kThreads) {
+        const int h = i / D, d = i % D;
+        float mxw = -CUDART_INF_F;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) mxw = fmaxf(mxw, m_s[w][h]);
+        const float bw = finite_base(mxw);
+        float sum = 0.0f, a = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) {
+            const float c = exp2f(m_s[w][h] - bw);
+            sum += l_s[w][h] * c;
+            a += acc_s[w][h][d] * c;
+        }
+        const long row = static_cast<long>(blockIdx.x) * group + row0 + h;
+        o_part[row * D + d] = sum > 0.0f ? a / sum : 0.0f;
+        if (d == 0) lse_part[row] = sum > 0.0f ? (bw + log2f(sum)) * kAttentionLn2 : -CUDART_INF_F;
+    }
 }
 
 // One block per query head: its KV head's chunks (and the extra state) by log-sum-exp. A head with
