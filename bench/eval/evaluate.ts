@@ -56,6 +56,8 @@ export interface ModeOutcome {
   kl: number;
   /** achieved over the teacher-forced evaluation's lookups */
   sparsity: number;
+  /** achieved by the question's prefill lookup alone (one lookup per layer and KV head from its averaged scores) */
+  prefillSparsity: number;
   /** [nLayers] mean recall of the dense attention mass (empty for dense) */
   recallPerLayer: number[];
 }
@@ -140,6 +142,8 @@ async function evalQuestion(chat: DocChat, doc: EvalDocument, fact: EvalDocument
   for (const { id, mode } of evalModes) {
     const answer = mode.kind === 'dense' ? dense : await chat.ask(fact.question, { mode, maxTokens, temperature: 0, remember: false });
     const scored = await chat.evalLogits(fact.question, dense.tokens, mode, { recall: mode.kind !== 'dense' });
+    // One continuation token: only the question's batch is evaluated, so its stats are the prefill lookup's.
+    const prefill = await chat.evalLogits(fact.question, dense.tokens.slice(0, 1), mode);
     modes[id] = {
       answer: answer.answer,
       tokens: answer.tokens,
@@ -148,6 +152,7 @@ async function evalQuestion(chat: DocChat, doc: EvalDocument, fact: EvalDocument
       tokenAgreement: tokenAgreement(dense.tokens, answer.tokens),
       kl: meanKl(reference.logits, scored.logits, reference.nVocab),
       sparsity: scored.sparsity,
+      prefillSparsity: prefill.sparsity,
       recallPerLayer: scored.recallPerLayer,
     };
   }
@@ -174,6 +179,8 @@ export interface ModeSummary {
   tokenAgreement: number;
   meanKl: number;
   sparsity: number;
+  /** of the question's prefill lookup alone (NaN for runs from before it was measured) */
+  prefillSparsity: number;
   /** mean over layers of the per-layer recall (NaN for dense) */
   recall: number;
   recallPerLayer: number[];
@@ -193,6 +200,7 @@ export function summarize(run: EvalRun): ModeSummary[] {
       tokenAgreement: mean(outcomes.map((o) => o.tokenAgreement)),
       meanKl: mean(outcomes.map((o) => o.kl)),
       sparsity: mean(outcomes.map((o) => o.sparsity)),
+      prefillSparsity: mean(outcomes.map((o) => o.prefillSparsity)),
       recall: mean(recallPerLayer),
       recallPerLayer,
     };

@@ -21,6 +21,7 @@ function summaryRows(summary: ModeSummary[]): string[][] {
   return summary.map((s) => [
     s.id,
     pct(s.sparsity),
+    pct(s.prefillSparsity),
     pct(s.accuracy),
     pct(s.accuracyOnDenseRight),
     pct(s.exactAgreement),
@@ -31,7 +32,7 @@ function summaryRows(summary: ModeSummary[]): string[][] {
   ]);
 }
 
-const SUMMARY_HEADERS = ['mode', 'sparsity %', 'accuracy %', 'acc. where dense right %', 'exact = dense %', 'tokens = dense %', 'mean KL', 'recall', 'worst layer recall'];
+const SUMMARY_HEADERS = ['mode', 'sparsity %', 'prefill sparsity %', 'accuracy %', 'acc. where dense right %', 'exact = dense %', 'tokens = dense %', 'mean KL', 'recall', 'worst layer recall'];
 
 export function printReport(r: EvalReport): void {
   const nRight = r.run.questions.filter((q) => q.modes.dense.correct).length;

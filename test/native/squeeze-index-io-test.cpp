@@ -89,6 +89,7 @@ TEST_CASE("round trip is bit-exact") {
         }
     }
     CHECK(same_bits(th.targets, p.th.targets) && same_bits(th.global, p.th.global) && same_bits(th.per_layer, p.th.per_layer));
+    CHECK(same_bits(th.prefill_global, p.th.prefill_global) && same_bits(th.prefill_per_layer, p.th.prefill_per_layer));
     CHECK(serialize(index, th) == p.bytes);
 }
 
@@ -104,7 +105,7 @@ TEST_CASE("truncated, foreign or damaged sections are rejected") {
     b[0] = 'X';
     CHECK(read_code(b, b.size()) == "SQUEEZE_PACK_BAD");
     b = p.bytes;
-    b[4] = 2; // version
+    b[4] = kIndexFormatVersion + 1; // version
     CHECK(read_code(b, b.size()) == "SQUEEZE_PACK_VERSION");
     b = p.bytes;
     b.push_back(0);

@@ -113,7 +113,9 @@ public:
         a.n_dyn_before = c.pos0 - n_fixed;
         a.scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
         a.select = select_;
-        if (select_.mode == SelectMode::Threshold) a.select.tau = pack_->thresholds.tau(target_, c.layer, per_layer_);
+        // A batch that selects once from its tokens' averaged scores takes the ladder calibrated on averaged scores.
+        const bool averaged = c.n_tokens > 1 && !per_token_;
+        if (select_.mode == SelectMode::Threshold) a.select.tau = pack_->thresholds.tau(target_, c.layer, per_layer_, averaged);
         a.out = c.out;
         a.token_mass = token_mass_;
         // With an F16 cache, round as the dense kernel does: every cluster selected then agrees with dense.
@@ -336,16 +338,18 @@ void DocSession::begin(const SqueezeMode& mode, const SelectParams& select, uint
         if (mode.kind == SqueezeKind::Dense) return gpu_attention_->stop();
         const Thresholds& th = pack_->thresholds;
         const uint32_t n_layers = pack_->index.n_layers, n_levels = pack_->index.n_levels;
-        std::vector<float> tau; // [n_layers][n_levels]; empty: every cluster
+        std::vector<float> tau, tau_prefill; // [n_layers][n_levels] decode and prefill ladders; empty: every cluster
         uint32_t keys_hint = 0;
         if (select.mode == SelectMode::Threshold) {
             for (uint32_t l = 0; l < n_layers; ++l) {
                 const float* t = th.tau(target, l, mode.per_layer);
                 tau.insert(tau.end(), t, t + n_levels);
+                const float* tp = th.tau(target, l, mode.per_layer, true);
+                tau_prefill.insert(tau_prefill.end(), tp, tp + n_levels);
             }
             keys_hint = static_cast<uint32_t>((1.0f - th.targets[target]) * pack_->index.n_tokens);
         }
-        return gpu_attention_->squeeze(std::move(tau), keys_hint, token_mass);
+        return gpu_attention_->squeeze(std::move(tau), std::move(tau_prefill), keys_hint, token_mass);
     }
     if (mode.kind == SqueezeKind::Dense) stop_attention();
     else hook_->squeeze(pack_.get(), session_->context().kv_cache(), select, target, mode, token_mass);

@@ -26,9 +26,42 @@ struct Samples {
     }
 };
 
-// q_tok: the group's rows of token 0; token t's rows are token_stride floats further.
+// scores[level][(t * group + g) * k + j] of n_q tokens -> one sample per (window, finest cluster):
+// s averaged per head over the window's tokens, then the max over the group's heads. Windows of
+// `chunk` tokens (all n_q if fewer) start every max(1, chunk / 2) tokens; chunk 1 is per token.
+void append_samples(const HeadIndex& head, const std::vector<std::vector<float>>& scores,
+                    const std::vector<std::vector<uint32_t>>& ancestor_of, uint32_t n_q, uint32_t group, uint32_t chunk,
+                    Samples& out) {
+    const size_t n_levels = head.levels.size();
+    const ClusterLevel& fine = head.levels.back();
+    const uint32_t len = std::min(chunk, n_q), step = std::max(1u, chunk / 2);
+    std::vector<std::vector<float>> window_max(n_levels); // [level][k] max over heads of the window's mean s
+    for (uint32_t t0 = 0; t0 + len <= n_q; t0 += step) {
+        for (size_t l = 0; l < n_levels; ++l) {
+            const uint32_t k = head.levels[l].n_clusters;
+            window_max[l].assign(k, 0.0f);
+            std::vector<float> mean(k);
+            for (uint32_t g = 0; g < group; ++g) {
+                std::fill(mean.begin(), mean.end(), 0.0f);
+                for (uint32_t t = t0; t < t0 + len; ++t) {
+                    const float* row = scores[l].data() + (size_t{t} * group + g) * k;
+                    for (uint32_t j = 0; j < k; ++j) mean[j] += row[j];
+                }
+                for (uint32_t j = 0; j < k; ++j) window_max[l][j] = std::max(window_max[l][j], mean[j] / float(len));
+            }
+        }
+        for (uint32_t j = 0; j < fine.n_clusters; ++j) {
+            out.score.push_back(window_max[n_levels - 1][j]);
+            out.weight.push_back(fine.counts[j]);
+            for (size_t l = 0; l + 1 < n_levels; ++l) out.ancestor.push_back(window_max[l][ancestor_of[l][j]]);
+        }
+    }
+}
+
+// q_tok: the group's rows of token 0; token t's rows are token_stride floats further. Adds the
+// per-token samples to per_token and the samples of prefill_chunk-token windows to averaged.
 void sample_head(const HeadIndex& head, const float* q_tok, uint32_t n_q, size_t token_stride, uint32_t group, float scale,
-                 Samples& out) {
+                 uint32_t prefill_chunk, Samples& per_token, Samples& averaged) {
     const size_t n_levels = head.levels.size();
     if (n_levels == 0 || head.levels[0].n_clusters == 0) return;
     const ClusterLevel& fine = head.levels.back();
@@ -47,18 +80,8 @@ void sample_head(const HeadIndex& head, const float* q_tok, uint32_t n_q, size_t
     for (uint32_t t = 0; t < n_q; ++t) std::copy_n(q_tok + t * token_stride, size_t{group} * d, rows.begin() + size_t{t} * group * d);
     std::vector<std::vector<float>> scores; // [level][n_q * group][k]
     lookup_score_rows(head, rows.data(), n_q * group, scale, scores);
-    auto max_over_group = [&](size_t level, uint32_t t, uint32_t j) {
-        const uint32_t k = head.levels[level].n_clusters;
-        float m = 0.0f;
-        for (uint32_t g = 0; g < group; ++g) m = std::max(m, scores[level][(size_t{t} * group + g) * k + j]);
-        return m;
-    };
-    for (uint32_t t = 0; t < n_q; ++t)
-        for (uint32_t j = 0; j < fine.n_clusters; ++j) {
-            out.score.push_back(max_over_group(n_levels - 1, t, j));
-            out.weight.push_back(fine.counts[j]);
-            for (size_t l = 0; l + 1 < n_levels; ++l) out.ancestor.push_back(max_over_group(l, t, ancestor_of[l][j]));
-        }
+    append_samples(head, scores, ancestor_of, n_q, group, 1, per_token);
+    append_samples(head, scores, ancestor_of, n_q, group, prefill_chunk, averaged);
 }
 
 // Thresholds of every level for every target from one pool of samples. keep_share[t] is the share
@@ -108,6 +131,7 @@ Status calibrate(const ClusterIndex& index, const float* q, uint32_t n_q, uint32
                                                        std::to_string(n_q) + ", n_heads=" + std::to_string(n_heads) + ")");
     for (const float t : params.targets)
         if (!(t >= 0.0f && t < 1.0f)) return Status::error("SQUEEZE_BAD_PARAMS", "target sparsity outside [0, 1): " + std::to_string(t));
+    if (params.prefill_chunk == 0) return Status::error("SQUEEZE_BAD_PARAMS", "prefill_chunk must be at least 1 query");
     const uint32_t group = n_heads / index.n_kv_heads;
     const uint32_t n_levels = index.n_levels;
     const size_t token_stride = size_t{n_heads} * index.head_dim;
@@ -118,6 +142,8 @@ Status calibrate(const ClusterIndex& index, const float* q, uint32_t n_q, uint32
     out.n_levels = n_levels;
     out.global.assign(params.targets.size() * n_levels, 0.0f);
     out.per_layer.assign(params.targets.size() * index.n_layers * n_levels, 0.0f);
+    out.prefill_global = out.global;
+    out.prefill_per_layer = out.per_layer;
     if (index.heads.empty() || n_levels == 0) return Status::ok();
 
     // Share of the clustered keys to keep so that the whole fixed context is read at 1 - target.
@@ -127,20 +153,24 @@ Status calibrate(const ClusterIndex& index, const float* q, uint32_t n_q, uint32
     for (const float t : params.targets)
         keep_share.push_back(n_clustered > 0 ? std::clamp(((1.0 - t) * any.n_tokens - any.n_always) / n_clustered, 0.0, 1.0) : 0.0);
 
-    // Per layer in parallel: sample every KV head, then that layer's thresholds.
-    std::vector<Samples> layers(index.n_layers);
+    // Per layer in parallel: sample every KV head, then that layer's thresholds of both ladders.
+    std::vector<Samples> layers(index.n_layers), layers_avg(index.n_layers);
     std::atomic<uint32_t> next{0};
+    auto layer_thresholds = [&](const Samples& s, uint32_t l, std::vector<float>& dst) {
+        std::vector<float> tau(params.targets.size() * n_levels);
+        thresholds_from(s, keep_share, params.parent_keep, n_levels, tau.data());
+        for (size_t t = 0; t < params.targets.size(); ++t)
+            std::copy_n(tau.begin() + t * n_levels, n_levels, dst.begin() + (t * index.n_layers + l) * n_levels);
+    };
     auto work = [&]() {
         for (uint32_t l; (l = next.fetch_add(1)) < index.n_layers;) {
-            layers[l].n_coarse = n_levels - 1;
+            layers[l].n_coarse = layers_avg[l].n_coarse = n_levels - 1;
             for (uint32_t h = 0; h < index.n_kv_heads; ++h) {
                 const float* q_head = q + size_t{l} * n_q * token_stride + size_t{h} * group * index.head_dim;
-                sample_head(index.head(l, h), q_head, n_q, token_stride, group, scale, layers[l]);
+                sample_head(index.head(l, h), q_head, n_q, token_stride, group, scale, params.prefill_chunk, layers[l], layers_avg[l]);
             }
-            std::vector<float> tau(params.targets.size() * n_levels);
-            thresholds_from(layers[l], keep_share, params.parent_keep, n_levels, tau.data());
-            for (size_t t = 0; t < params.targets.size(); ++t)
-                std::copy_n(tau.begin() + t * n_levels, n_levels, out.per_layer.begin() + (t * index.n_layers + l) * n_levels);
+            layer_thresholds(layers[l], l, out.per_layer);
+            layer_thresholds(layers_avg[l], l, out.prefill_per_layer);
         }
     };
     const uint32_t n_workers = std::max(1u, std::min(index.n_layers, params.n_threads ? params.n_threads : std::thread::hardware_concurrency()));
@@ -149,13 +179,17 @@ Status calibrate(const ClusterIndex& index, const float* q, uint32_t n_q, uint32
     work();
     for (auto& w : workers) w.join();
 
-    Samples all;
-    all.n_coarse = n_levels - 1;
-    for (Samples& layer : layers) {
-        all.append(layer);
-        layer = Samples{};
-    }
-    thresholds_from(all, keep_share, params.parent_keep, n_levels, out.global.data());
+    auto pooled_thresholds = [&](std::vector<Samples>& per_layer, std::vector<float>& dst) {
+        Samples all;
+        all.n_coarse = n_levels - 1;
+        for (Samples& layer : per_layer) {
+            all.append(layer);
+            layer = Samples{};
+        }
+        thresholds_from(all, keep_share, params.parent_keep, n_levels, dst.data());
+    };
+    pooled_thresholds(layers, out.global);
+    pooled_thresholds(layers_avg, out.prefill_global);
     return Status::ok();
 }
 

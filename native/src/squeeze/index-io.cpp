@@ -144,6 +144,8 @@ Status index_write(const ClusterIndex& index, const Thresholds& th, const std::f
     w.array(th.targets);
     w.array(th.global);
     w.array(th.per_layer);
+    w.array(th.prefill_global);
+    w.array(th.prefill_per_layer);
     return w.ok() ? Status::ok() : Status::error("SQUEEZE_PACK_WRITE", "could not write the squeeze index");
 }
 
@@ -178,9 +180,13 @@ Status index_read(const uint8_t* data, size_t size, ClusterIndex& index, Thresho
     SQ_TRY(body.array(t.targets, n_targets, "targets"));
     SQ_TRY(body.array(t.global, uint64_t{n_targets} * idx.n_levels, "global thresholds"));
     SQ_TRY(body.array(t.per_layer, uint64_t{n_targets} * idx.n_layers * idx.n_levels, "per-layer thresholds"));
+    SQ_TRY(body.array(t.prefill_global, uint64_t{n_targets} * idx.n_levels, "global prefill thresholds"));
+    SQ_TRY(body.array(t.prefill_per_layer, uint64_t{n_targets} * idx.n_layers * idx.n_levels, "per-layer prefill thresholds"));
     SQ_TRY(check_finite(t.targets, "targets"));
     SQ_TRY(check_finite(t.global, "thresholds"));
     SQ_TRY(check_finite(t.per_layer, "thresholds"));
+    SQ_TRY(check_finite(t.prefill_global, "prefill thresholds"));
+    SQ_TRY(check_finite(t.prefill_per_layer, "prefill thresholds"));
     if (body.left() != 0) return bad("trailing bytes", body.left());
     index = std::move(idx);
     th = std::move(t);

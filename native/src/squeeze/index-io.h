@@ -10,7 +10,8 @@
 //                                counts [n_clusters], first [n_clusters + 1]
 //     token_of_slot [n_tokens], keys [n_tokens][head_dim] f16, values [n_tokens][head_dim] f16
 //   n_targets, targets [n_targets] f32, global [n_targets][n_levels] f32,
-//   per_layer [n_targets][n_layers][n_levels] f32
+//   per_layer [n_targets][n_layers][n_levels] f32,
+//   prefill_global [n_targets][n_levels] f32, prefill_per_layer [n_targets][n_layers][n_levels] f32
 // The section is untrusted on load: every count is checked against the bytes left before anything
 // is allocated, and the tree is checked (ranges contiguous and covering, counts adding up, slots a
 // permutation, floats finite) so a damaged pack is an error, never a crash or a wrong answer.
@@ -26,7 +27,7 @@
 
 namespace sq::squeeze {
 
-constexpr uint32_t kIndexFormatVersion = 1;
+constexpr uint32_t kIndexFormatVersion = 2; // 2: the prefill ladder
 
 // Streams the section to sink (which returns false on a write error: SQUEEZE_PACK_WRITE).
 Status index_write(const ClusterIndex& index, const Thresholds& thresholds,

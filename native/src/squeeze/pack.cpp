@@ -162,7 +162,7 @@ std::string pack_settings(const ClusterParams& cluster, const CalibrationParams&
       << ";metric=" << (cluster.query_metric ? "window-first-half" : "keys")
       << ";targets=";
     for (const float f : calibration.targets) s << f << ',';
-    s << ";parent_keep=" << calibration.parent_keep << ";index=" << kIndexFormatVersion;
+    s << ";parent_keep=" << calibration.parent_keep << ";prefill_chunk=" << calibration.prefill_chunk << ";index=" << kIndexFormatVersion;
     return s.str();
 }
 

@@ -73,9 +73,10 @@ public:
         gpu_.set_attention_hook(this);
     }
     Status attach(const ClusterIndex& index) override;
-    void squeeze(std::vector<float> tau, uint32_t keys_hint, float* token_mass) override {
+    void squeeze(std::vector<float> tau, std::vector<float> tau_prefill, uint32_t keys_hint, float* token_mass) override {
         mode_ = HookMode::Squeeze;
         tau_ = std::move(tau);
+        tau_prefill_ = std::move(tau_prefill);
         keys_hint_ = keys_hint;
         token_mass_ = token_mass;
         std::fill(lookups_.begin(), lookups_.end(), 0);
@@ -100,13 +101,13 @@ public:
 
 private:
     Status copy_window(const GpuAttentionCall& call);
-    cuda::SqueezeLevelView level_view(uint32_t layer, int level) const;
+    cuda::SqueezeLevelView level_view(uint32_t layer, int level, bool prefill) const;
     // The attached tree of one layer and the selection's outputs, in the fields the decode
     // (SqueezeLookupParams) and the prefill (SqueezeLookupPrefillParams) lookups share.
     template <typename LookupParams>
-    void set_lookup_tree(uint32_t layer, LookupParams& l) const {
+    void set_lookup_tree(uint32_t layer, bool prefill, LookupParams& l) const {
         l.centroid_type = cuda::KvType::F16;
-        for (int i = 0; i < n_levels_; ++i) l.levels[i] = level_view(layer, i);
+        for (int i = 0; i < n_levels_; ++i) l.levels[i] = level_view(layer, i, prefill);
         l.n_levels = n_levels_;
         l.log_counts = log_counts_.as<float>() + size_t{layer} * n_kv_heads_ * n_clusters_[0];
         l.first = first_.as<int>() + size_t{layer} * n_kv_heads_ * (n_clusters_[n_levels_ - 1] + 1);
@@ -158,17 +159,19 @@ private:
     DeviceBuffer q_heads_;                            // [n_heads][n_batch][head_dim] f16 batch queries
     DeviceBuffer out_heads_;                          // [n_heads][n_batch][head_dim] float
 
-    std::vector<float> tau_;          // [n_layers][n_levels]; empty: every cluster
+    std::vector<float> tau_;          // [n_layers][n_levels] decode thresholds; empty: every cluster
+    std::vector<float> tau_prefill_;  // [n_layers][n_levels] thresholds of the prefill lookup (averaged scores)
     uint32_t keys_hint_ = 0;
     float* token_mass_ = nullptr;     // host [n_fixed]: where stats() adds mass_, or null
     std::vector<uint64_t> lookups_;   // [n_layers] lookups since squeeze() (each covers every KV head)
     bool reset_sums_ = false;
 };
 
-cuda::SqueezeLevelView CudaDocAttention::level_view(uint32_t layer, int l) const {
+cuda::SqueezeLevelView CudaDocAttention::level_view(uint32_t layer, int l, bool prefill) const {
     const size_t heads = size_t{layer} * n_kv_heads_;
     const int k = n_clusters_[l];
-    const float tau = tau_.empty() ? 0.0f : tau_[size_t{layer} * n_levels_ + l];
+    const std::vector<float>& taus = prefill ? tau_prefill_ : tau_;
+    const float tau = taus.empty() ? 0.0f : taus[size_t{layer} * n_levels_ + l];
     return {centroids_[l].as<__half>() + heads * k * head_dim_, l > 0 ? parent_[l].as<int>() + heads * k : nullptr, k, tau};
 }
 
@@ -310,7 +313,7 @@ Status CudaDocAttention::decode(const GpuAttentionCall& call, cudaStream_t strea
     cuda::SqueezedDecodeParams p{};
     cuda::SqueezeLookupParams& l = p.lookup;
     l.q = call.q;
-    set_lookup_tree(call.layer, l);
+    set_lookup_tree(call.layer, false, l);
     p.k = call.k;
     p.v = call.v;
     p.kv_head_stride = head_stride;
@@ -344,7 +347,7 @@ Status CudaDocAttention::prefill(const GpuAttentionCall& call, cudaStream_t stre
     cuda::SqueezeLookupPrefillParams l{};
     l.q = q_heads_.ptr;
     l.n_q = n;
-    set_lookup_tree(call.layer, l);
+    set_lookup_tree(call.layer, true, l);
     l.workspace = workspace_.ptr;
     SQ_CUDA(cuda::squeeze_lookup_prefill(l, stream), "squeeze_lookup_prefill");
 

@@ -46,11 +46,12 @@ public:
     // cannot take: named), CUDA_OUT_OF_MEMORY, CUDA_ERROR.
     virtual Status attach(const squeeze::ClusterIndex& index) = 0;
     // Installs itself: the following evaluations past the fixed context attend squeezed.
-    // tau: [n_layers][n_levels]; empty selects every cluster. keys_hint: keys a head is expected
+    // tau: [n_layers][n_levels] for decode; empty selects every cluster. tau_prefill: the same for a
+    // batch's lookup over its averaged scores (Thresholds' prefill ladder). keys_hint: keys a head is expected
     // to read (sizes the attention's split count; 0: all). token_mass: null, or host [n_fixed]
     // to which stats() adds each fixed token's attention probability (summed over layers, heads
     // and tokens, as the CPU's; kernels/squeeze-token-mass.cuh). Resets the stats.
-    virtual void squeeze(std::vector<float> tau, uint32_t keys_hint, float* token_mass) = 0;
+    virtual void squeeze(std::vector<float> tau, std::vector<float> tau_prefill, uint32_t keys_hint, float* token_mass) = 0;
     // Uninstalls itself: dense attention (and CUDA graphs) again.
     virtual void stop() = 0;
     // What the lookups since squeeze() selected (waits for the GPU); no times or centroid counts.
