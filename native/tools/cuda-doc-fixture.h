@@ -26,18 +26,9 @@ inline std::unique_ptr<Model> load_model(const std::string& spec, uint32_t seed 
     std::string path = spec;
     bool generated = false;
     if (spec == "smollm2-shape" || spec == "llama-1b-shape") {
-        forward_model::Shape s = forward_model::smollm2_shape();
-        TensorType type = TensorType::Q4_1;
-        if (spec == "llama-1b-shape") {
-            s.n_layers = 16;
-            s.n_embd = 2048;
-            s.n_ff = 8192;
-            s.n_heads = 32;
-            s.n_kv_heads = 8;
-            s.n_vocab = 128256;
-            type = TensorType::Q8_0;
-        }
-        path = forward_model::write_model(s, type, seed);
+        const bool llama1b = spec == "llama-1b-shape";
+        const forward_model::Shape s = llama1b ? forward_model::llama1b_shape() : forward_model::smollm2_shape();
+        path = forward_model::write_model(s, llama1b ? TensorType::Q8_0 : TensorType::Q4_1, seed);
         generated = true;
     }
     std::unique_ptr<Model> m;

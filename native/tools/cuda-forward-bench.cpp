@@ -237,14 +237,7 @@ bool parse_llama8b(const std::string& name, forward_model::Shape& s) {
 
 bool parse_llama1b(const std::string& name, forward_model::Shape& s) {
     if (name != "llama-1b-shape") return false;
-    s.n_layers = 16;
-    s.n_embd = 2048;
-    s.n_ff = 8192;
-    s.n_heads = 32;
-    s.n_kv_heads = 8;
-    s.n_vocab = 128256;
-    s.tied = true;
-    s.embd_type = TensorType::Q8_0;
+    s = forward_model::llama1b_shape();
     return true;
 }
 

@@ -138,4 +138,18 @@ inline Shape smollm2_shape() {
     return s;
 }
 
+// Llama-3.2-1B's shape with a tied Q8_0 embedding (the benches write its layers as Q8_0).
+inline Shape llama1b_shape() {
+    Shape s;
+    s.n_layers = 16;
+    s.n_embd = 2048;
+    s.n_ff = 8192;
+    s.n_heads = 32;
+    s.n_kv_heads = 8;
+    s.n_vocab = 128256;
+    s.tied = true;
+    s.embd_type = TensorType::Q8_0;
+    return s;
+}
+
 } // namespace sq::forward_model
