@@ -9,57 +9,63 @@ namespace sq::cuda {
 
 namespace {
 
-constexpr int kThreads = 128;  // 4 warps x 16 question tokens
-constexpr int kTileQ = 64;
-constexpr int kChunk = 64;     // centroids per shared-memory stage
+constexpr int kThreads = 128;          // 4 warps
+constexpr int kTileQ = 64;             // log D: question tokens a block; mean: tokens a shared-memory stage
+constexpr int kChunk = 64;             // log D: centroids a shared-memory stage
+constexpr int kMeanMTiles = 2;         // mean: 16-centroid m-tiles a warp
+constexpr int kMeanBlock = 4 * 16 * kMeanMTiles; // mean: centroids a block
 constexpr int kSelectThreads = 512;
 constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
 
 size_t align256(size_t x) { return (x + 255) / 256 * 256; }
 
-// Workspace: log_d [n_heads][n_q] f32, then per level scores [n_heads][K_l] f32 and pass masks
-// [n_kv_heads][K_l] u32 (bit g: passes for query head g of the group).
+// Workspace: log2_d [n_heads][n_q] f32, then per level scores [n_heads][K_l] f32, pass masks
+// [n_kv_heads][K_l] u32 (bit g: passes for query head g of the group), and for levels >= 1 the
+// clusters to score [n_kv_heads][K_l] (children of a parent passing for some head) and their count
+// [n_kv_heads].
 struct Layout {
-    size_t log_d, scores[kMaxSqueezeLevels], masks[kMaxSqueezeLevels], bytes;
+    size_t log2_d, scores[kMaxSqueezeLevels], masks[kMaxSqueezeLevels], list[kMaxSqueezeLevels], list_count[kMaxSqueezeLevels], bytes;
 };
 
 Layout layout_of(const SqueezeLookupPrefillParams& p) {
     Layout l{};
     size_t at = align256(static_cast<size_t>(p.n_heads) * p.n_q * sizeof(float));
+    const auto take = [&](size_t bytes) {
+        const size_t here = at;
+        at += align256(bytes);
+        return here;
+    };
     for (int lv = 0; lv < p.n_levels; ++lv) {
         const size_t k = static_cast<size_t>(p.levels[lv].n_clusters);
-        l.scores[lv] = at;
-        at += align256(static_cast<size_t>(p.n_heads) * k * sizeof(float));
-        l.masks[lv] = at;
-        at += align256(static_cast<size_t>(p.n_kv_heads) * k * sizeof(uint32_t));
+        l.scores[lv] = take(static_cast<size_t>(p.n_heads) * k * sizeof(float));
+        l.masks[lv] = take(static_cast<size_t>(p.n_kv_heads) * k * sizeof(uint32_t));
+        if (lv > 0) {
+            l.list[lv] = take(static_cast<size_t>(p.n_kv_heads) * k * sizeof(int));
+            l.list_count[lv] = take(static_cast<size_t>(p.n_kv_heads) * sizeof(int));
+        }
     }
     l.bytes = at;
     return l;
 }
 
-struct ScoreArgs {
+struct LogDArgs {
     const void* q;             // [n_heads][n_q][D]
-    const void* centroids;     // [n_kv_heads][n_clusters][D]
-    const float* log_counts;   // [n_kv_heads][n_clusters] (log-sum-exp pass)
-    float* log_d;              // [n_heads][n_q]: written by the log-sum-exp pass, read by the mean pass
-    float* scores;             // [n_heads][n_clusters] += token-averaged scores (mean pass), zeroed before
-    int n_q, n_heads, group, n_clusters;
+    const void* centroids;     // [n_kv_heads][n_clusters][D] of level 0
+    const float* log_counts;   // [n_kv_heads][n_clusters]
+    float* log2_d;             // out: [n_heads][n_q], log2 units
+    int n_q, group, n_clusters;
     float scale;
 };
 
-// One block = 64 tokens of one query head against all the level's centroids, streamed through two
-// cp.async stages; S = Q C^T on tensor cores as in attention_prefill. MEAN = false: each token's
-// log-sum-exp of scale q.c_j + log n_j (log D). MEAN = true: each centroid's exp(scale q.c_j - log D)
-// summed over the block's tokens (shuffles down each warp's 16 rows, then across the 4 warps in
-// shared memory) and added to its score divided by n_q.
-template <int D, typename T, bool MEAN>
-static __global__ void __launch_bounds__(kThreads) centroid_scores_kernel(ScoreArgs a) {
+// log2 D of every (head, token): one block = 64 tokens of one query head (a warp's 16 rows hold Q as
+// A fragments) against all level-0 centroids streamed through two cp.async stages; S = Q C^T on
+// tensor cores, an online log-sum-exp of scale q.c_j + log n_j along each row.
+template <int D, typename T>
+static __global__ void __launch_bounds__(kThreads) log_d_kernel(LogDArgs a) {
     constexpr int kRow = D + 8;
     constexpr int kSteps = D / 16;
     constexpr int kPieces = D / 8;
     __shared__ __align__(16) T tiles[2][kChunk][kRow];
-    __shared__ float col_sums[kThreads / 32][kChunk];
 
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int head = blockIdx.y, kv_head = head / a.group;
@@ -85,15 +91,10 @@ static __global__ void __launch_bounds__(kThreads) centroid_scores_kernel(ScoreA
         const T* qh = static_cast<const T*>(a.q) + static_cast<long>(head) * a.n_q * D;
         const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[0]) * D);
         const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(qi[1]) * D);
-        const bool v0 = qi[0] < a.n_q, v1 = qi[1] < a.n_q;
-        load_a_rows(qa, r0, r1, v0, v1, t);
+        load_a_rows(qa, r0, r1, qi[0] < a.n_q, qi[1] < a.n_q, t);
     }
     const float score_scale = a.scale * kLog2e;
     float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f};
-    float log2_d[2]; // MEAN: rows past the question weigh nothing
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-        log2_d[h] = MEAN && qi[h] < a.n_q ? a.log_d[static_cast<long>(head) * a.n_q + qi[h]] * kLog2e : CUDART_INF_F;
     const int mi = lane / 8, mr = lane % 8;
 
     for (int c = 0; c < n_chunks; ++c) {
@@ -117,159 +118,300 @@ static __global__ void __launch_bounds__(kThreads) centroid_scores_kernel(ScoreA
                 mma_16816<T>(s[2 * np], qa[st], b[0], b[1]);
                 mma_16816<T>(s[2 * np + 1], qa[st], b[2], b[3]);
             }
-        if constexpr (!MEAN) {
-            float mx[2] = {m[0], m[1]};
+        float mx[2] = {m[0], m[1]};
 #pragma unroll
-            for (int nt = 0; nt < 8; ++nt)
+        for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    const int col = first + nt * 8 + 2 * t + e;
-                    const float lc = col < a.n_clusters ? log_counts[col] * kLog2e : -CUDART_INF_F;
+            for (int e = 0; e < 2; ++e) {
+                const int col = first + nt * 8 + 2 * t + e;
+                const float lc = col < a.n_clusters ? log_counts[col] * kLog2e : -CUDART_INF_F;
 #pragma unroll
-                    for (int h = 0; h < 2; ++h) {
-                        s[nt][2 * h + e] = s[nt][2 * h + e] * score_scale + lc;
-                        mx[h] = fmaxf(mx[h], s[nt][2 * h + e]);
-                    }
+                for (int h = 0; h < 2; ++h) {
+                    s[nt][2 * h + e] = s[nt][2 * h + e] * score_scale + lc;
+                    mx[h] = fmaxf(mx[h], s[nt][2 * h + e]);
                 }
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-                if (mx[h] > m[h]) {
-                    l[h] *= exp2f(m[h] - mx[h]);
-                    m[h] = mx[h];
-                }
-                const float base = m[h] == -CUDART_INF_F ? 0.0f : m[h];
-#pragma unroll
-                for (int nt = 0; nt < 8; ++nt) l[h] += exp2f(s[nt][2 * h] - base) + exp2f(s[nt][2 * h + 1] - base);
             }
-        } else {
-            float col[8][2]; // this thread's two rows summed, per column
-#pragma unroll
-            for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    float v = exp2f(s[nt][e] * score_scale - log2_d[0]) + exp2f(s[nt][2 + e] * score_scale - log2_d[1]);
-#pragma unroll
-                    for (int off = 4; off < 32; off *= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
-                    col[nt][e] = v;
-                }
-            if (g == 0)
-#pragma unroll
-                for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-                    for (int e = 0; e < 2; ++e) col_sums[warp][nt * 8 + 2 * t + e] = col[nt][e];
-            __syncthreads();
-            if (threadIdx.x < kChunk && first + threadIdx.x < a.n_clusters) {
-                float sum = 0.0f;
-#pragma unroll
-                for (int w = 0; w < kThreads / 32; ++w) sum += col_sums[w][threadIdx.x];
-                atomicAdd(a.scores + static_cast<long>(head) * a.n_clusters + first + threadIdx.x, sum / static_cast<float>(a.n_q));
-            }
-        }
-        __syncthreads(); // the next iteration refills this stage (and col_sums)
-    }
-    if constexpr (!MEAN) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-            l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-            if (t == 0 && qi[h] < a.n_q)
-                a.log_d[static_cast<long>(head) * a.n_q + qi[h]] = l[h] > 0.0f ? (m[h] + log2f(l[h])) * kLn2 : -CUDART_INF_F;
+            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+            if (mx[h] > m[h]) {
+                l[h] *= exp2f(m[h] - mx[h]);
+                m[h] = mx[h];
+            }
+            const float base = m[h] == -CUDART_INF_F ? 0.0f : m[h];
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) l[h] += exp2f(s[nt][2 * h] - base) + exp2f(s[nt][2 * h + 1] - base);
         }
+        __syncthreads(); // the next iteration refills this stage
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+        if (t == 0 && qi[h] < a.n_q) a.log2_d[static_cast<long>(head) * a.n_q + qi[h]] = l[h] > 0.0f ? m[h] + log2f(l[h]) : -CUDART_INF_F;
     }
 }
 
-struct SelectArgs {
-    const float* scores[kMaxSqueezeLevels]; // [n_heads][K_l]
-    uint32_t* masks[kMaxSqueezeLevels];     // [n_kv_heads][K_l]
-    const int* parent[kMaxSqueezeLevels];   // [n_kv_heads][K_l], levels >= 1
-    int n_clusters[kMaxSqueezeLevels];
-    float tau[kMaxSqueezeLevels];
-    int n_levels;
-    const int* first;                       // [n_kv_heads][K_finest + 1]
-    int n_always, group;
+struct MeanArgs {
+    const void* q;             // [n_heads][n_q][D]
+    const void* centroids;     // [n_kv_heads][n_clusters][D] of the level
+    const float* log2_d;       // [n_heads][n_q]
+    const int* list;           // [n_kv_heads][n_clusters] clusters to score, or null: all of them
+    const int* list_count;     // [n_kv_heads] entries of list
+    float* scores;             // out: [n_heads][n_clusters] for the clusters scored
+    int n_q, group, n_clusters;
+    float scale;
+};
+
+// Token-averaged scores, 1/n_q sum_i exp2(scale' q_i.c_j - log2 D_i), centroid-major: one block =
+// 128 clusters (4 warps x 2 m-tiles of 16, their centroids as A fragments in registers, gathered
+// through the list) of one query head against all its question tokens, which stream through two
+// cp.async stages of 64 with their log2 D. S^T = C Q^T on tensor cores: each thread's accumulators
+// hold 2 centroids x 16 tokens, so the sum over tokens stays in registers (2 shuffles at the end),
+// no [tokens x clusters] matrix reaches memory and no atomics are needed. Rows past the question
+// have zero queries and log2 D = +inf: they add exp2(-inf) = 0.
+template <int D, typename T>
+static __global__ void __launch_bounds__(kThreads) mean_scores_kernel(MeanArgs a) {
+    constexpr int kRow = D + 8;
+    constexpr int kSteps = D / 16;
+    constexpr int kPieces = D / 8;
+    constexpr int MT = kMeanMTiles;
+    __shared__ __align__(16) T q_tiles[2][kTileQ][kRow];
+    __shared__ float log2_d[2][kTileQ];
+
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+    const int head = blockIdx.y, kv_head = head / a.group;
+    const int count = a.list ? a.list_count[kv_head] : a.n_clusters;
+    const int pos0 = blockIdx.x * kMeanBlock;
+    if (pos0 >= count) return; // the grid is sized for every cluster; the list may hold fewer
+
+    const T* qh = static_cast<const T*>(a.q) + static_cast<long>(head) * a.n_q * D;
+    const float* log2_dh = a.log2_d + static_cast<long>(head) * a.n_q;
+    const auto load_tile = [&](int first, int buf) {
+        for (int i = threadIdx.x; i < kTileQ * kPieces; i += kThreads) {
+            const int r = i / kPieces, piece = i % kPieces;
+            T* dst = &q_tiles[buf][r][piece * 8];
+            if (first + r < a.n_q) cp_async16(dst, qh + static_cast<long>(first + r) * D + piece * 8);
+            else *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+        }
+        if (threadIdx.x < kTileQ) log2_d[buf][threadIdx.x] = first + threadIdx.x < a.n_q ? log2_dh[first + threadIdx.x] : CUDART_INF_F;
+        cp_async_commit();
+    };
+    const int n_tiles = (a.n_q + kTileQ - 1) / kTileQ;
+    load_tile(0, 0);
+
+    int cluster[MT][2]; // rows g and g + 8 of each m-tile; -1 past the list
+    uint32_t ca[MT][kSteps][4];
+    const T* cents = static_cast<const T*>(a.centroids) + static_cast<long>(kv_head) * a.n_clusters * D;
+    const int* list = a.list ? a.list + static_cast<long>(kv_head) * a.n_clusters : nullptr;
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int pos = pos0 + (warp * MT + mt) * 16 + g + 8 * h;
+            cluster[mt][h] = pos >= count ? -1 : list ? list[pos] : pos;
+        }
+        const uint32_t* r0 = reinterpret_cast<const uint32_t*>(cents + static_cast<long>(max(cluster[mt][0], 0)) * D);
+        const uint32_t* r1 = reinterpret_cast<const uint32_t*>(cents + static_cast<long>(max(cluster[mt][1], 0)) * D);
+        load_a_rows(ca[mt], r0, r1, cluster[mt][0] >= 0, cluster[mt][1] >= 0, t);
+    }
+    const float score_scale = a.scale * kLog2e;
+    float acc[MT][2] = {};
+    const int mi = lane / 8, mr = lane % 8;
+
+    for (int it = 0; it < n_tiles; ++it) {
+        const int buf = it & 1;
+        if (it + 1 < n_tiles) {
+            load_tile((it + 1) * kTileQ, buf ^ 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        float s[MT][8][4]; // [m-tile][token n-tile][centroid g: tokens 2t, 2t+1 | centroid g + 8: same]
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
+#pragma unroll
+        for (int st = 0; st < kSteps; ++st)
+#pragma unroll
+            for (int np = 0; np < 4; ++np) {
+                uint32_t b[4];
+                ldmatrix_x4(b, &q_tiles[buf][(2 * np + mi / 2) * 8 + mr][16 * st + (mi % 2) * 8]);
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    mma_16816<T>(s[mt][2 * np], ca[mt][st], b[0], b[1]);
+                    mma_16816<T>(s[mt][2 * np + 1], ca[mt][st], b[2], b[3]);
+                }
+            }
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                const float ld = log2_d[buf][nt * 8 + 2 * t + e];
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    acc[mt][0] += exp2f(s[mt][nt][e] * score_scale - ld);
+                    acc[mt][1] += exp2f(s[mt][nt][2 + e] * score_scale - ld);
+                }
+            }
+        __syncthreads(); // the next iteration refills this stage
+    }
+    float* scores = a.scores + static_cast<long>(head) * a.n_clusters;
+    const float inv_n = 1.0f / static_cast<float>(a.n_q);
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float v = acc[mt][h];
+            v += __shfl_xor_sync(0xffffffffu, v, 1);
+            v += __shfl_xor_sync(0xffffffffu, v, 2);
+            if (t == 0 && cluster[mt][h] >= 0) scores[cluster[mt][h]] = v * inv_n;
+        }
+}
+
+// Exclusive prefix sum of value over the block's threads in thread order; total: the block's sum.
+// Every thread of the block must call it (it holds barriers).
+__device__ int block_exclusive_scan(int value, int* warp_totals /*[kSelectThreads / 32]*/, int& total) {
+    constexpr int kWarps = kSelectThreads / 32;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    int incl = value;
+#pragma unroll
+    for (int off = 1; off < 32; off *= 2) {
+        const int o = __shfl_up_sync(0xffffffffu, incl, off);
+        if (lane >= off) incl += o;
+    }
+    if (lane == 31) warp_totals[warp] = incl;
+    __syncthreads();
+    if (warp == 0) {
+        int w = lane < kWarps ? warp_totals[lane] : 0;
+#pragma unroll
+        for (int off = 1; off < 32; off *= 2) {
+            const int o = __shfl_up_sync(0xffffffffu, w, off);
+            if (lane >= off) w += o;
+        }
+        if (lane < kWarps) warp_totals[lane] = w;
+    }
+    __syncthreads();
+    const int excl = (warp > 0 ? warp_totals[warp - 1] : 0) + incl - value;
+    total = warp_totals[kWarps - 1];
+    __syncthreads(); // warp_totals is reused by the next call
+    return excl;
+}
+
+struct MarkArgs {
+    const float* scores;          // [n_heads][k] of this level; valid where the parent passed for some head
+    const uint32_t* parent_masks; // [n_kv_heads][k_up] masks of the level above, or null at level 0
+    const int* parent;            // [n_kv_heads][k] (levels >= 1)
+    uint32_t* masks;              // out: [n_kv_heads][k]
+    int k, k_up;
+    float tau;
+    int group;
+    // Not the finest level: the next level's clusters to score (children of a cluster passing here).
+    const int* child_parent;      // [n_kv_heads][k_next] parent of each next-level cluster, or null: finest
+    int k_next;
+    int* list;                    // out: [n_kv_heads][k_next]
+    int* list_count;              // out: [n_kv_heads]
+    // The finest level: slot runs of its passing clusters after the always-attended slots.
+    const int* first;             // [n_kv_heads][k + 1]
+    int n_always;
     int* slots;
     int* n_keys;
     long slot_stride;
 };
 
-// One block per KV head: pass masks level by level (a level reads its parents' masks, written by
-// this block before the barrier), then the finest passing clusters' slot runs at offsets from a
-// block-wide scan of their sizes, in cluster order (= slot order).
-static __global__ void __launch_bounds__(kSelectThreads) select_compact_kernel(SelectArgs a) {
+// One block per KV head: this level's pass masks (a cluster passes for head g when its parent passed
+// for g and its score >= tau; scores are read only under a passing parent, so unscored clusters are
+// never read), then either the next level's clusters to score or, at the finest level, the slot runs
+// of the passing clusters in cluster order (= slot order), both compacted by block-wide scans.
+static __global__ void __launch_bounds__(kSelectThreads) mark_level_kernel(MarkArgs a) {
     __shared__ int warp_totals[kSelectThreads / 32];
     const int kv_head = blockIdx.x, h0 = kv_head * a.group;
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const uint32_t all_heads = a.group == 32 ? 0xffffffffu : (1u << a.group) - 1u;
+    uint32_t* masks = a.masks + static_cast<long>(kv_head) * a.k;
+    for (int j = threadIdx.x; j < a.k; j += kSelectThreads) {
+        const uint32_t allowed =
+            a.parent_masks ? a.parent_masks[static_cast<long>(kv_head) * a.k_up + a.parent[static_cast<long>(kv_head) * a.k + j]] : all_heads;
+        uint32_t bits = 0;
+        for (int gi = 0; gi < a.group; ++gi)
+            if ((allowed >> gi & 1u) && a.scores[static_cast<long>(h0 + gi) * a.k + j] >= a.tau) bits |= 1u << gi;
+        masks[j] = bits;
+    }
+    __syncthreads();
+
+    int carry = 0, total = 0;
+    if (a.child_parent) {
+        const int* child_parent = a.child_parent + static_cast<long>(kv_head) * a.k_next;
+        int* list = a.list + static_cast<long>(kv_head) * a.k_next;
+        for (int base = 0; base < a.k_next; base += kSelectThreads) {
+            const int j = base + threadIdx.x;
+            const int take = j < a.k_next && masks[child_parent[j]] != 0u ? 1 : 0;
+            const int at = block_exclusive_scan(take, warp_totals, total);
+            if (take) list[carry + at] = j;
+            carry += total;
+        }
+        if (threadIdx.x == 0) a.list_count[kv_head] = carry;
+        return;
+    }
     int* slots = a.slots + kv_head * a.slot_stride;
     for (int s = threadIdx.x; s < a.n_always; s += kSelectThreads) slots[s] = s;
-
-    for (int lv = 0; lv < a.n_levels; ++lv) {
-        const int k = a.n_clusters[lv];
-        uint32_t* masks = a.masks[lv] + static_cast<long>(kv_head) * k;
-        for (int j = threadIdx.x; j < k; j += kSelectThreads) {
-            const uint32_t allowed = lv == 0 ? 0xffffffffu
-                                             : a.masks[lv - 1][static_cast<long>(kv_head) * a.n_clusters[lv - 1] +
-                                                               a.parent[lv][static_cast<long>(kv_head) * k + j]];
-            uint32_t bits = 0;
-            for (int gi = 0; gi < a.group; ++gi)
-                if ((allowed >> gi & 1u) && a.scores[lv][static_cast<long>(h0 + gi) * k + j] >= a.tau[lv]) bits |= 1u << gi;
-            masks[j] = bits;
-        }
-        __syncthreads();
-    }
-
-    int carry = 0;
-    if (a.n_levels > 0) {
-        const int k = a.n_clusters[a.n_levels - 1];
-        const uint32_t* masks = a.masks[a.n_levels - 1] + static_cast<long>(kv_head) * k;
-        const int* first = a.first + static_cast<long>(kv_head) * (k + 1);
-        for (int base = 0; base < k; base += kSelectThreads) {
-            const int j = base + threadIdx.x;
-            const int size = j < k && masks[j] ? first[j + 1] - first[j] : 0;
-            int incl = size;
-#pragma unroll
-            for (int off = 1; off < 32; off *= 2) {
-                const int o = __shfl_up_sync(0xffffffffu, incl, off);
-                if (lane >= off) incl += o;
-            }
-            if (lane == 31) warp_totals[warp] = incl;
-            __syncthreads();
-            if (warp == 0) {
-                constexpr int kWarps = kSelectThreads / 32;
-                int w = lane < kWarps ? warp_totals[lane] : 0;
-#pragma unroll
-                for (int off = 1; off < 32; off *= 2) {
-                    const int o = __shfl_up_sync(0xffffffffu, w, off);
-                    if (lane >= off) w += o;
-                }
-                if (lane < kWarps) warp_totals[lane] = w;
-            }
-            __syncthreads();
-            const int offset = a.n_always + carry + (warp > 0 ? warp_totals[warp - 1] : 0) + incl - size;
-            for (int i = 0; i < size; ++i) slots[offset + i] = first[j] + i;
-            carry += warp_totals[kSelectThreads / 32 - 1];
-            __syncthreads();
-        }
+    const int* first = a.first + static_cast<long>(kv_head) * (a.k + 1);
+    for (int base = 0; base < a.k; base += kSelectThreads) {
+        const int j = base + threadIdx.x;
+        const int size = j < a.k && masks[j] ? first[j + 1] - first[j] : 0;
+        const int at = a.n_always + carry + block_exclusive_scan(size, warp_totals, total);
+        for (int i = 0; i < size; ++i) slots[at + i] = first[j] + i;
+        carry += total;
     }
     if (threadIdx.x == 0) a.n_keys[kv_head] = a.n_always + carry;
 }
 
+// Level 0: log D, then every cluster's mean; deeper levels: the mean of the listed clusters only.
+// Each level's marks follow its scores, so the next level's list is ready before its scoring.
 template <int D, typename T>
-cudaError_t score_levels(const SqueezeLookupPrefillParams& p, const Layout& lay, char* ws, cudaStream_t stream) {
-    const dim3 grid((p.n_q + kTileQ - 1) / kTileQ, p.n_heads);
+cudaError_t run_levels(const SqueezeLookupPrefillParams& p, const Layout& lay, char* ws, cudaStream_t stream) {
     const int group = p.n_heads / p.n_kv_heads;
-    float* log_d = reinterpret_cast<float*>(ws + lay.log_d);
-    ScoreArgs a{p.q, p.levels[0].centroids, p.log_counts, log_d, nullptr, p.n_q, p.n_heads, group, p.levels[0].n_clusters, p.scale};
-    centroid_scores_kernel<D, T, false><<<grid, kThreads, 0, stream>>>(a);
+    float* log2_d = reinterpret_cast<float*>(ws + lay.log2_d);
+    const LogDArgs la{p.q, p.levels[0].centroids, p.log_counts, log2_d, p.n_q, group, p.levels[0].n_clusters, p.scale};
+    log_d_kernel<D, T><<<dim3((p.n_q + kTileQ - 1) / kTileQ, p.n_heads), kThreads, 0, stream>>>(la);
     cudaError_t err = cudaGetLastError();
+    const int finest = p.n_levels - 1;
+    if (err == cudaSuccess && p.scores_out && finest > 0) // clusters the tree does not score read 0
+        err = cudaMemsetAsync(ws + lay.scores[finest], 0, static_cast<size_t>(p.n_heads) * p.levels[finest].n_clusters * sizeof(float), stream);
     for (int lv = 0; lv < p.n_levels && err == cudaSuccess; ++lv) {
-        a.centroids = p.levels[lv].centroids;
-        a.n_clusters = p.levels[lv].n_clusters;
-        a.scores = reinterpret_cast<float*>(ws + lay.scores[lv]);
-        err = cudaMemsetAsync(a.scores, 0, static_cast<size_t>(p.n_heads) * a.n_clusters * sizeof(float), stream);
+        const int k = p.levels[lv].n_clusters;
+        float* scores = reinterpret_cast<float*>(ws + lay.scores[lv]);
+        const int* list = lv > 0 ? reinterpret_cast<const int*>(ws + lay.list[lv]) : nullptr;
+        const int* list_count = lv > 0 ? reinterpret_cast<const int*>(ws + lay.list_count[lv]) : nullptr;
+        const MeanArgs ma{p.q, p.levels[lv].centroids, log2_d, list, list_count, scores, p.n_q, group, k, p.scale};
+        mean_scores_kernel<D, T><<<dim3((k + kMeanBlock - 1) / kMeanBlock, p.n_heads), kThreads, 0, stream>>>(ma);
+        err = cudaGetLastError();
         if (err != cudaSuccess) break;
-        centroid_scores_kernel<D, T, true><<<grid, kThreads, 0, stream>>>(a);
+
+        MarkArgs m{};
+        m.scores = scores;
+        m.parent_masks = lv > 0 ? reinterpret_cast<const uint32_t*>(ws + lay.masks[lv - 1]) : nullptr;
+        m.parent = p.levels[lv].parent;
+        m.masks = reinterpret_cast<uint32_t*>(ws + lay.masks[lv]);
+        m.k = k;
+        m.k_up = lv > 0 ? p.levels[lv - 1].n_clusters : 0;
+        m.tau = p.levels[lv].tau;
+        m.group = group;
+        if (lv < finest) {
+            m.child_parent = p.levels[lv + 1].parent;
+            m.k_next = p.levels[lv + 1].n_clusters;
+            m.list = reinterpret_cast<int*>(ws + lay.list[lv + 1]);
+            m.list_count = reinterpret_cast<int*>(ws + lay.list_count[lv + 1]);
+        } else {
+            m.first = p.first;
+            m.n_always = p.n_always;
+            m.slots = p.slots;
+            m.n_keys = p.n_keys;
+            m.slot_stride = p.slot_stride;
+        }
+        mark_level_kernel<<<p.n_kv_heads, kSelectThreads, 0, stream>>>(m);
         err = cudaGetLastError();
     }
     return err;
@@ -289,34 +431,23 @@ cudaError_t squeeze_lookup_prefill(const SqueezeLookupPrefillParams& p, cudaStre
         if (!p.levels[lv].centroids || p.levels[lv].n_clusters <= 0 || (lv > 0 && !p.levels[lv].parent)) return cudaErrorInvalidValue;
     const Layout lay = layout_of(p);
     char* ws = static_cast<char*>(p.workspace);
+    if (p.n_levels == 0) { // only the always-attended slots
+        MarkArgs m{};
+        m.n_always = p.n_always;
+        m.slots = p.slots;
+        m.n_keys = p.n_keys;
+        m.slot_stride = p.slot_stride;
+        mark_level_kernel<<<p.n_kv_heads, kSelectThreads, 0, stream>>>(m);
+        return cudaGetLastError();
+    }
+    const bool f16 = p.centroid_type == KvType::F16;
     cudaError_t err = cudaSuccess;
-    if (p.n_levels > 0) {
-        const bool f16 = p.centroid_type == KvType::F16;
-        switch (p.head_dim) {
-        case 64: err = f16 ? score_levels<64, __half>(p, lay, ws, stream) : score_levels<64, __nv_bfloat16>(p, lay, ws, stream); break;
-        case 128: err = f16 ? score_levels<128, __half>(p, lay, ws, stream) : score_levels<128, __nv_bfloat16>(p, lay, ws, stream); break;
-        default: return cudaErrorInvalidValue;
-        }
-        if (err != cudaSuccess) return err;
+    switch (p.head_dim) {
+    case 64: err = f16 ? run_levels<64, __half>(p, lay, ws, stream) : run_levels<64, __nv_bfloat16>(p, lay, ws, stream); break;
+    case 128: err = f16 ? run_levels<128, __half>(p, lay, ws, stream) : run_levels<128, __nv_bfloat16>(p, lay, ws, stream); break;
+    default: return cudaErrorInvalidValue;
     }
-    SelectArgs a{};
-    for (int lv = 0; lv < p.n_levels; ++lv) {
-        a.scores[lv] = reinterpret_cast<const float*>(ws + lay.scores[lv]);
-        a.masks[lv] = reinterpret_cast<uint32_t*>(ws + lay.masks[lv]);
-        a.parent[lv] = p.levels[lv].parent;
-        a.n_clusters[lv] = p.levels[lv].n_clusters;
-        a.tau[lv] = p.levels[lv].tau;
-    }
-    a.n_levels = p.n_levels;
-    a.first = p.first;
-    a.n_always = p.n_always;
-    a.group = p.n_heads / p.n_kv_heads;
-    a.slots = p.slots;
-    a.n_keys = p.n_keys;
-    a.slot_stride = p.slot_stride;
-    select_compact_kernel<<<p.n_kv_heads, kSelectThreads, 0, stream>>>(a);
-    err = cudaGetLastError();
-    if (err == cudaSuccess && p.scores_out && p.n_levels > 0) {
+    if (err == cudaSuccess && p.scores_out) {
         const int lv = p.n_levels - 1;
         err = cudaMemcpyAsync(p.scores_out, ws + lay.scores[lv], static_cast<size_t>(p.n_heads) * p.levels[lv].n_clusters * sizeof(float),
                               cudaMemcpyDeviceToDevice, stream);

@@ -6,15 +6,19 @@
 // clusters passing for any head of a KV head's group give that KV head's slots (after the
 // always-attended [0, n_always)), ascending.
 //
-// Kernels: log D of every (head, token) over level 0; per level, the token-averaged scores of all its
-// clusters (tensor-core products of the question's queries with the centroids; every cluster is
-// scored, since a product tile cannot skip scattered columns: the tree prunes the selection, not
-// the arithmetic); one selection + compaction pass per KV head. Queries and centroids are in the
-// cache type (f16/bf16), accumulation in f32.
+// Kernels: log D of every (head, token) over level 0 (tensor-core products of the question's queries
+// with the centroids, an online log-sum-exp per token); per level, the token-averaged scores of the
+// clusters to score, centroid-major (a block holds 128 centroids as tensor-core A fragments and
+// streams the question's tokens past them, summing exp in registers: no [tokens x clusters] matrix
+// and no atomics): all of level 0, and of a deeper level only the children of clusters that passed
+// the level above for some head of the KV head's group, as the CPU's lookup_select scores them; per
+// level one marking pass per KV head (pass masks, then the next level's list of clusters to score,
+// or at the finest level the slot runs). Queries and centroids are in the cache type (f16/bf16),
+// accumulation in f32.
 //
-// Measured on an H200 (bench/results/gpu-prefill-2026-11-26.md; 1024 tokens, H 32, d 128, K1 = 1% and
-// K2 = 5% of N): 0.48 ms at 128K keys, 1.8 ms at 512K (~160 TFLOP/s of products with an exp per
-// product): about a third of the squeezed prefill at 90% sparsity.
+// Measured on an H200 before the tree pruned (bench/results/gpu-prefill-2026-11-26.md; 1024 tokens,
+// H 32, d 128, K1 = 1% and K2 = 5% of N, every centroid scored): 0.48 ms at 128K keys, 1.8 ms at
+// 512K, about a third of the squeezed prefill at 90% sparsity.
 #pragma once
 
 #include <cstddef>
@@ -40,7 +44,8 @@ struct SqueezeLookupPrefillParams {
     int* slots;              // out: [n_kv_heads][slot_stride]
     int* n_keys;             // out: [n_kv_heads]
     long slot_stride;
-    float* scores_out;       // optional out: [n_heads][finest n_clusters] token-averaged scores (stats, tests)
+    float* scores_out;       // optional out: [n_heads][finest n_clusters] token-averaged scores (stats, tests); 0 for
+                             // clusters the tree did not score (no parent passing for any head of the group)
     void* workspace;         // squeeze_lookup_prefill_workspace_bytes(*this)
 };
 

@@ -50,6 +50,7 @@ def main():
         else:
             squeezed_rows.append([row["Hkv"], row["keys"], fmt(row["target"], ".2f"), fmt(row["achieved"], ".3f"),
                                   fmt(row["ms"], ".3f"), f"{row['lookup_ms']:.3f} ({100 * row['lookup_ms'] / row['ms']:.0f}%)",
+                                  fmt(row.get("flat_lookup_ms"), ".3f"), fmt(row.get("level2_scored"), ".2f"),
                                   fmt(row["attention_tflops"], ".0f"), fmt(row["tbps"], ".2f"), fmt(out["cudnn_ms"], ".3f"),
                                   fmt(out["speedup_vs_cudnn"], ".2f") + "x", fmt(out["speedup_vs_flash"], ".2f") + "x",
                                   fmt(row["dense_ours_ms"] / row["ms"], ".2f") + "x", fmt(row.get("ms_1_m_tile"), ".3f")])
@@ -65,10 +66,13 @@ def main():
           md_table(["Hkv", "keys", "ours ms", "ours, 1 m-tile", "TFLOP/s", "cuDNN ms", "flash ms", "ours vs cuDNN", "ours vs flash"],
                    dense_rows), "",
           "## Squeezed (lookup included)", "",
-          "Lookup: log D over level 1 for every token, token-averaged scores of every level-1 and level-2 centroid,",
-          "selection and compaction. Attention TFLOP/s counts the attention kernel's pairs over (squeezed - lookup) time;",
-          "TB/s = K and V bytes of the keys attended / squeezed time.", "",
-          md_table(["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "attn TFLOP/s", "TB/s",
+          "Lookup: log D over level 1 for every token, token-averaged scores of every level-1 centroid and of the level-2",
+          "centroids under a parent passing tau1 for some head of the group (\"L2 scored\": their share; tau1 as the prefill",
+          "ladder's calibration sets it, parent_keep 0.99), selection and compaction; \"flat lookup\": the same with tau1 = 0",
+          "(every level-2 centroid scored). Attention TFLOP/s counts the attention kernel's pairs over (squeezed - lookup)",
+          "time; TB/s = K and V bytes of the keys attended / squeezed time.", "",
+          md_table(["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "flat lookup ms", "L2 scored",
+                    "attn TFLOP/s", "TB/s",
                     "cuDNN dense ms", "vs cuDNN", "vs flash", "vs our dense", "squeezed ms, 1 m-tile"], squeezed_rows)]
     if args.notes:
         md += ["", open(args.notes).read()]

@@ -6,10 +6,12 @@
 // question's M = 1024 keys (row N + j = question token j), causal over the question.
 // Dense: every query attends all N keys and its own causal prefix. Squeezed: a synthetic two-level
 // index per KV head (K1 = 1% and K2 = 5% of N clusters of uneven sizes, a child = its parent + noise,
-// 104 always-attended slots); the lookup scores every level for all 1024 tokens, so tau1 = 0 (every
-// parent passes: the tree saves no arithmetic in prefill) and tau2 is set like calibration on this
-// question's own token-averaged scores: clusters by descending group-max score until 1 - sparsity of
-// the keys. The achieved sparsity is the GPU's own key count. FLOP = 4 d x (query, key) pairs
+// 104 always-attended slots); tau2 is set like calibration on this question's own token-averaged
+// scores: clusters by descending group-max score until 1 - sparsity of the keys; tau1 as the prefill
+// ladder sets it (calibrate.cpp, parent_keep 0.99): the group-max level-1 score of the selected
+// clusters' parents under which at most 1% of their keys lie. The lookup scores level 2 only under
+// parents passing tau1 ("scored": that share of level 2); "flat lookup" times the same lookup with
+// tau1 = 0 (every level-2 centroid scored). The achieved sparsity is the GPU's own key count. FLOP = 4 d x (query, key) pairs
 // attended (causal pairs counted once); TB/s = K and V bytes of the keys attended once / time.
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events); "lookup" is
 // squeeze_lookup_prefill timed alone.
@@ -75,6 +77,7 @@ struct Index {
     GpuArray<float> log_counts; // [Hkv][K1]
     GpuArray<int> first;        // [Hkv][K2 + 1]
     std::vector<int> sizes;     // [Hkv][K2] keys per finest cluster (host)
+    std::vector<int> parents;   // [Hkv][K2] (host)
 };
 
 void build_index(int hkv, int n, Index& ix) {
@@ -107,6 +110,7 @@ void build_index(int hkv, int n, Index& ix) {
     ix.c1.upload(c1);
     ix.c2.upload(c2);
     ix.parent.upload(parent);
+    ix.parents = parent;
     ix.log_counts.upload(log_counts);
     ix.first.upload(first);
 }
@@ -130,6 +134,46 @@ float pick_tau2(const std::vector<float>& scores, const Index& ix, int hkv, int 
         if (have >= want) return score;
     }
     return 0.0f;
+}
+
+// Group-max score of each (KV head, cluster): scores [n_heads][k] -> [hkv][k].
+std::vector<float> group_max(const std::vector<float>& scores, int hkv, int k) {
+    const int group = kHeads / hkv;
+    std::vector<float> mx(static_cast<size_t>(hkv) * k, 0.0f);
+    for (int h = 0; h < kHeads; ++h)
+        for (int j = 0; j < k; ++j) mx[static_cast<size_t>(h / group) * k + j] = std::max(mx[static_cast<size_t>(h / group) * k + j], scores[static_cast<size_t>(h) * k + j]);
+    return mx;
+}
+
+struct Tau1 {
+    float tau;
+    double scored; // share of level-2 clusters under a parent passing tau1 for some head
+};
+
+// tau1 as calibrate.cpp's thresholds_from sets a coarse level: among the clusters tau2 keeps (group
+// max), their parents' group-max scores, key-weighted; tau1 is the score under which at most
+// 1 - parent_keep of the kept keys lie.
+Tau1 pick_tau1(const std::vector<float>& max1, const std::vector<float>& max2, const std::vector<int>& parent, const Index& ix, int hkv,
+               float tau2) {
+    constexpr double kParentKeep = 0.99;
+    std::vector<std::pair<float, int>> sel; // (parent's score, keys)
+    double kept = 0.0;
+    for (int h = 0; h < hkv; ++h)
+        for (int j = 0; j < ix.k2; ++j) {
+            const size_t i = static_cast<size_t>(h) * ix.k2 + j;
+            if (max2[i] < tau2) continue;
+            sel.push_back({max1[static_cast<size_t>(h) * ix.k1 + parent[i]], ix.sizes[i]});
+            kept += ix.sizes[i];
+        }
+    std::sort(sel.begin(), sel.end());
+    double lost = 0.0;
+    size_t i = 0;
+    while (i < sel.size() && lost + sel[i].second <= (1.0 - kParentKeep) * kept) lost += sel[i++].second;
+    const float tau1 = i < sel.size() ? sel[i].first : 0.0f;
+    long scored = 0;
+    for (int h = 0; h < hkv; ++h)
+        for (int j = 0; j < ix.k2; ++j) scored += max1[static_cast<size_t>(h) * ix.k1 + parent[static_cast<size_t>(h) * ix.k2 + j]] >= tau1;
+    return {tau1, static_cast<double>(scored) / (static_cast<double>(hkv) * ix.k2)};
 }
 
 double flop_of(long pairs) { return 4.0 * kDim * static_cast<double>(pairs); }
@@ -185,7 +229,7 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
     Index ix;
     build_index(hkv, n, ix);
     GpuArray<int> slots(static_cast<size_t>(hkv) * n), n_keys(hkv);
-    GpuArray<float> scores(static_cast<size_t>(kHeads) * ix.k2);
+    GpuArray<float> scores(static_cast<size_t>(kHeads) * ix.k2), scores1(static_cast<size_t>(kHeads) * ix.k1);
     cuda::SqueezedPrefillParams sp{};
     cuda::SqueezeLookupPrefillParams& l = sp.lookup;
     l.q = q.ptr;
@@ -223,12 +267,21 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
     lookup.scores_out = scores.ptr;
     if (!ok(cuda::squeeze_lookup_prefill(lookup, nullptr), "lookup") || !ok(cudaDeviceSynchronize(), "lookup sync")) return;
     const std::vector<float> host_scores = scores.download();
+    cuda::SqueezeLookupPrefillParams level1 = lookup; // level 1 alone: its scores
+    level1.n_levels = 1;
+    level1.scores_out = scores1.ptr;
+    if (!ok(cuda::squeeze_lookup_prefill(level1, nullptr), "lookup") || !ok(cudaDeviceSynchronize(), "lookup sync")) return;
+    const std::vector<float> max1 = group_max(scores1.download(), hkv, ix.k1), max2 = group_max(host_scores, hkv, ix.k2);
     lookup.scores_out = nullptr;
 
     for (const float sparsity : kSparsities) {
         const float tau2 = pick_tau2(host_scores, ix, hkv, n, sparsity);
-        sp.lookup.levels[1].tau = tau2;
-        lookup.levels[1].tau = tau2;
+        const Tau1 tau1 = pick_tau1(max1, max2, ix.parents, ix, hkv, tau2);
+        cuda::SqueezeLookupPrefillParams flat = lookup;
+        flat.levels[1].tau = tau2;
+        const double flat_lookup_ms = median_ms([&] { return cuda::squeeze_lookup_prefill(flat, nullptr); }, opt.reps);
+        sp.lookup.levels[0].tau = lookup.levels[0].tau = tau1.tau;
+        sp.lookup.levels[1].tau = lookup.levels[1].tau = tau2;
         if (!ok(cuda::squeeze_lookup_prefill(lookup, nullptr), "lookup") || !ok(cudaDeviceSynchronize(), "lookup sync")) return;
         long selected = 0;
         for (const int c : n_keys.download()) selected += c;
@@ -242,13 +295,15 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
         const long pairs = kHeads * (static_cast<long>(kQuestion) * (selected / hkv) + causal_pairs);
         const double tflops = flop_of(pairs) / ((ms - lookup_ms) * 1e-3) / 1e12;
         const double tbps = 2.0 * (selected + static_cast<double>(hkv) * kQuestion) * kDim * 2 / (ms * 1e-3) / 1e12;
-        std::printf("%4d %8d  squeezed %.2f  %9.3f ms  lookup %.3f ms (%2.0f%%)  achieved %.3f  attention %6.1f TFLOP/s  vs our dense %.2fx  1 m-tile: %.3f ms\n",
-                    hkv, n, sparsity, ms, lookup_ms, 100.0 * lookup_ms / ms, achieved, tflops, dense_ms / ms, ms1);
+        std::printf("%4d %8d  squeezed %.2f  %9.3f ms  lookup %.3f ms (%2.0f%%, scored %.2f, flat %.3f)  achieved %.3f  attention %6.1f TFLOP/s  "
+                    "vs our dense %.2fx  1 m-tile: %.3f ms\n",
+                    hkv, n, sparsity, ms, lookup_ms, 100.0 * lookup_ms / ms, tau1.scored, flat_lookup_ms, achieved, tflops, dense_ms / ms, ms1);
         std::snprintf(row, sizeof row,
                       "{\"kind\": \"squeezed\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"target\": %.2f, \"achieved\": %.4f, "
-                      "\"ms\": %.5f, \"lookup_ms\": %.5f, \"attention_tflops\": %.2f, \"tbps\": %.3f, \"dense_ours_ms\": %.5f, \"tau2\": %.6g, "
-                      "\"ms_1_m_tile\": %.5f}",
-                      hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, tflops, tbps, dense_ms, tau2, ms1);
+                      "\"ms\": %.5f, \"lookup_ms\": %.5f, \"flat_lookup_ms\": %.5f, \"level2_scored\": %.4f, \"attention_tflops\": %.2f, "
+                      "\"tbps\": %.3f, \"dense_ours_ms\": %.5f, \"tau1\": %.6g, \"tau2\": %.6g, \"ms_1_m_tile\": %.5f}",
+                      hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, flat_lookup_ms, tau1.scored, tflops, tbps, dense_ms, tau1.tau, tau2,
+                      ms1);
         rows.add(row);
     }
 }

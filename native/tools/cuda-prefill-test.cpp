@@ -247,8 +247,9 @@ struct SqueezedCase {
     const char* what;
     int n_heads, n_kv_heads, d, n_fixed, n_q;
     cuda::KvType type;
-    float quantile0, quantile1; // share of each level's pooled scores under its threshold
+    float quantile0, quantile1; // share of each level's pooled scores under its threshold (coarse levels, finest)
     int m_tiles = 0;
+    std::vector<float> level_fractions = {}; // clusters per level / n_fixed; empty: ClusterParams' default
 };
 
 // The threshold at the widest log gap among the sorted scores within +-3% of the quantile's position.
@@ -273,6 +274,7 @@ void run_squeezed(const SqueezedCase& c) {
     const int group = c.n_heads / c.n_kv_heads, d = c.d, n_rows = c.n_fixed + c.n_q;
     const float scale = 1.0f / std::sqrt(float(d));
     squeeze::ClusterParams cp;
+    if (!c.level_fractions.empty()) cp.level_fractions = c.level_fractions;
     std::vector<squeeze::HeadIndex> heads(c.n_kv_heads);
     std::vector<float> centres;
     for (int h = 0; h < c.n_kv_heads; ++h) {
@@ -327,6 +329,33 @@ void run_squeezed(const SqueezedCase& c) {
     squeeze::SelectParams sp;
     sp.mode = squeeze::SelectMode::Threshold;
     sp.tau = tau.data();
+    // The finest clusters the GPU scores: children of a cluster passing the level above for some head
+    // of the group (CPU scores, the same thresholds; a tree of one level scores everything).
+    std::vector<std::vector<uint8_t>> scored(c.n_kv_heads);
+    long n_scored = 0;
+    for (int h = 0; h < c.n_kv_heads; ++h) {
+        std::vector<uint8_t> up; // [group][k of the level above] passes per head
+        for (size_t l = 0; l < n_levels; ++l) {
+            const uint32_t k = heads[h].levels[l].n_clusters;
+            std::vector<uint32_t> parent(k, 0);
+            if (l > 0) {
+                const squeeze::ClusterLevel& above = heads[h].levels[l - 1];
+                for (uint32_t pj = 0; pj < above.n_clusters; ++pj)
+                    for (uint32_t j = above.first[pj]; j < above.first[pj + 1]; ++j) parent[j] = pj;
+            }
+            const uint32_t k_up = l > 0 ? heads[h].levels[l - 1].n_clusters : 0;
+            std::vector<uint8_t> cur(size_t(group) * k);
+            if (l + 1 == n_levels) scored[h].assign(k, l == 0 ? 1 : 0);
+            for (uint32_t j = 0; j < k; ++j)
+                for (int g = 0; g < group; ++g) {
+                    const bool under = l == 0 || up[size_t(g) * k_up + parent[j]];
+                    if (l + 1 == n_levels && under) scored[h][j] = 1;
+                    cur[size_t(g) * k + j] = under && scores[h][l][size_t(g) * k + j] >= tau[l];
+                }
+            up.swap(cur);
+        }
+        n_scored += std::count(scored[h].begin(), scored[h].end(), uint8_t{1});
+    }
     std::vector<std::vector<int>> expected(c.n_kv_heads);
     for (int h = 0; h < c.n_kv_heads; ++h) {
         squeeze::LookupScratch scratch;
@@ -387,12 +416,12 @@ void run_squeezed(const SqueezedCase& c) {
     CHECK(cuda::squeezed_prefill(p, nullptr) == cudaSuccess);
     CHECK(cudaDeviceSynchronize() == cudaSuccess);
 
-    // Finest scores: GPU [n_heads][K] vs CPU per KV head [g * K + j].
+    // Finest scores: GPU [n_heads][K] vs CPU per KV head [g * K + j], 0 where the tree did not score.
     const std::vector<float> gs = scores_d.download();
     double s_err2 = 0.0, s_ref2 = 0.0;
     for (int h = 0; h < c.n_heads; ++h)
         for (int j = 0; j < k_fin; ++j) {
-            const double ref = scores[h / group][n_levels - 1][size_t(h % group) * k_fin + j];
+            const double ref = scored[h / group][j] ? scores[h / group][n_levels - 1][size_t(h % group) * k_fin + j] : 0.0;
             s_err2 += (gs[size_t(h) * k_fin + j] - ref) * (gs[size_t(h) * k_fin + j] - ref);
             s_ref2 += ref * ref;
         }
@@ -413,9 +442,10 @@ void run_squeezed(const SqueezedCase& c) {
         for (int j = 0; j <= i; ++j) r.push_back(c.n_fixed + j);
         return r;
     };
-    char what[160];
-    std::snprintf(what, sizeof what, "%s: %ld of %d fixed keys read, selection %s, scores err %.1e", c.what, n_read,
-                  c.n_kv_heads * c.n_fixed, same == c.n_kv_heads ? "same" : "DIFFERENT", score_err);
+    char what[220];
+    std::snprintf(what, sizeof what, "%s: %ld of %d fixed keys read, %ld of %d finest clusters scored, selection %s, scores err %.1e",
+                  c.what, n_read, c.n_kv_heads * c.n_fixed, n_scored, c.n_kv_heads * k_fin, same == c.n_kv_heads ? "same" : "DIFFERENT",
+                  score_err);
     check_against_reference(pb, out.download(), lse.download(), scale, rows_of, what);
 }
 
@@ -425,6 +455,18 @@ TEST_CASE("squeezed_prefill: K-means index, bf16, GQA 3, 90%") {
 }
 TEST_CASE("squeezed_prefill: K-means index, f16, no GQA, d 64, 70%") {
     run_squeezed({"squeezed f16 H3/Hkv3 d64, 3001 fixed, 67 q, ~70%, 1 m-tile", 3, 3, 64, 3001, 67, KT::F16, 0.3f, 0.7f, 1});
+}
+TEST_CASE("squeezed_prefill: level-1 pruning, three levels, GQA 8") {
+    run_squeezed({"squeezed bf16 H8/Hkv1 d128, 7000 fixed, 130 q, 3 levels, ~85%, parents at 70%", 8, 1, 128, 7000, 130, KT::BF16,
+                  0.7f, 0.85f, 0, {0.004f, 0.02f, 0.08f}});
+}
+TEST_CASE("squeezed_prefill: clusters larger than a key tile") {
+    run_squeezed({"squeezed bf16 H4/Hkv2 d128, 9000 fixed, 80 q, ~200-key clusters, ~90%", 4, 2, 128, 9000, 80, KT::BF16, 0.5f, 0.9f, 0,
+                  {0.001f, 0.005f}});
+}
+TEST_CASE("squeezed_prefill: a question shorter than a tile") {
+    run_squeezed({"squeezed f16 H4/Hkv4 d128, 2500 fixed, 9 q, ~80%", 4, 4, 128, 2500, 9, KT::F16, 0.6f, 0.8f});
+    run_squeezed({"squeezed bf16 H2/Hkv1 d64, 1800 fixed, 1 q, ~75%, 1 m-tile", 2, 1, 64, 1800, 1, KT::BF16, 0.5f, 0.75f, 1});
 }
 
 } // namespace
