@@ -1,5 +1,6 @@
 #include "squeezed-attention.cuh"
 
+#include <algorithm>
 #include <cstdint>
 #include <math_constants.h>
 
@@ -47,9 +48,11 @@ __device__ Chunk find_chunk(const SqueezedAttentionParams& p, int target, int he
 
 // One block = one chunk of one head's list for a tile of at most 8 of its query heads; each warp
 // takes 16 keys a step (attention-tile.cuh). A step's rows are read from the list one step ahead,
-// so the list's latency overlaps the K/V loads.
-template <int D, typename T>
+// so the list's latency overlaps the K/V loads; with PREFETCH the K/V rows go through the
+// shared-memory ring, kTileStages - 1 steps ahead.
+template <int D, bool PREFETCH, typename T>
 static __global__ void __launch_bounds__(kThreads) squeezed_attention_kernel(SqueezedAttentionParams p, int target, int heads_per_tile) {
+    extern __shared__ uint4 ring[]; // PREFETCH: tile_ring_bytes<D>(kThreads); then the warps' states
     const Chunk ck = find_chunk(p, target, -1, blockIdx.x);
     if (ck.head < 0) return;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -73,22 +76,31 @@ static __global__ void __launch_bounds__(kThreads) squeezed_attention_kernel(Squ
     const int* rows = p.rows + ck.head * p.rows_stride;
     const int end = ck.end;
 
-    int k_row[2], v_row[4];
-    tile_list_rows(rows, ck.begin + warp * 16, end, g, t, k_row, v_row);
-    for (int base = ck.begin + warp * 16; base < end; base += kStep) {
-        uint4 kr[2][D / 32], vr[4][D / 64];
-        tile_load_rows<D>(k, v, k_row, v_row, g, t, kr, vr);
-        tile_list_rows(rows, base + kStep, end, g, t, k_row, v_row);
-        tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
+    if constexpr (PREFETCH) {
+        const auto rows_of = [&](int base, int (&k_row)[2], int (&v_row)[4]) { tile_list_rows(rows, base, end, g, t, k_row, v_row); };
+        tile_run<D, T, kWarps>(ring, qa, k, v, ck.begin, end, g, t, rows_of, m, l, o);
+    } else {
+        int k_row[2], v_row[4];
+        tile_list_rows(rows, ck.begin + warp * 16, end, g, t, k_row, v_row);
+        for (int base = ck.begin + warp * 16; base < end; base += kStep) {
+            uint4 kr[2][D / 32], vr[4][D / 64];
+            tile_load_rows<D>(k, v, k_row, v_row, g, t, kr, vr);
+            tile_list_rows(rows, base + kStep, end, g, t, k_row, v_row);
+            tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
+        }
     }
 
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
     // The warps' states, then one normalised state for the chunk: [warp][head][dim]. Not through
     // tile_store_state / store_merged: their slice arithmetic measured 0.1-0.7% slower here (H200,
-    // bench/results/gpu-dedupe-2026-11-26.md).
-    __shared__ float acc_s[kWarps][kMaxGroup][D];
-    __shared__ float m_s[kWarps][kMaxGroup], l_s[kWarps][kMaxGroup];
+    // bench/results/gpu-dedupe-2026-11-26.md). They reuse the ring's memory once every warp is
+    // past its loop.
+    __syncthreads();
+    auto& states = *reinterpret_cast<WarpStates<kWarps, kMaxGroup, D>*>(ring);
+    auto& acc_s = states.acc;
+    auto& m_s = states.m;
+    auto& l_s = states.l;
     if (g < n_q) {
 #pragma unroll
         for (int nt = 0; nt < (D / 8); ++nt)
@@ -153,16 +165,22 @@ template <int D, typename T>
 cudaError_t run(const SqueezedAttentionParams& p, cudaStream_t stream) {
     const int group = p.n_heads / p.n_kv_heads;
     const int n_tiles = (group + kMaxGroup - 1) / kMaxGroup, heads_per_tile = (group + n_tiles - 1) / n_tiles;
+    const bool ring = p.prefetch >= 0;
+    const auto kernel = ring ? squeezed_attention_kernel<D, true, T> : squeezed_attention_kernel<D, false, T>;
+    const size_t states = sizeof(WarpStates<kWarps, kMaxGroup, D>);
+    const size_t smem = ring ? std::max(tile_ring_bytes<D>(kThreads), states) : states;
     int dev = 0, n_sms = 0, per_sm = 0;
     cudaError_t err = cudaGetDevice(&dev);
+    if (err == cudaSuccess && smem > 48 * 1024)
+        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     if (err == cudaSuccess) err = cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev);
-    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, squeezed_attention_kernel<D, T>, kThreads, 0);
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem);
     if (err != cudaSuccess) return err;
     // One wave: at most `fill` chunks, so `target` leaves room for each head's shorter last chunk.
     const int fill = min(kMaxItems, max(1, n_sms * per_sm / n_tiles));
     const int target = max(1, fill - p.n_kv_heads);
     const int items = min(kMaxItems, target + p.n_kv_heads);
-    squeezed_attention_kernel<D, T><<<dim3(items, n_tiles), kThreads, 0, stream>>>(p, target, heads_per_tile);
+    kernel<<<dim3(items, n_tiles), kThreads, smem, stream>>>(p, target, heads_per_tile);
     err = cudaGetLastError();
     if (err != cudaSuccess) return err;
     merge_kernel<<<p.n_heads, kMergeThreads, 0, stream>>>(p, target);

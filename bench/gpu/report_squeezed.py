@@ -3,7 +3,10 @@ squeezed decode (lookup included) beside dense cuDNN / flash SDPA and our dense 
 in the same device run.
 
     python3 bench/gpu/report_squeezed.py --squeezed sq.json --sdpa sdpa.json --out-dir DIR --date YYYY-MM-DD \
-        --commit SHA --command "..."
+        --commit SHA --command "..." [--baseline base.json --baseline-commit SHA]
+
+--baseline: the same bench built from an earlier commit and run in the same call; its graph and lookup
+times sit beside this commit's.
 """
 import argparse
 import json
@@ -16,10 +19,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--squeezed", required=True)
     ap.add_argument("--sdpa", required=True)
+    ap.add_argument("--baseline")
+    ap.add_argument("--baseline-commit", default="baseline")
     add_report_args(ap, notes=True)
     args = ap.parse_args()
     sq = json.load(open(args.squeezed))
     sdpa = json.load(open(args.sdpa))
+    base = json.load(open(args.baseline))["squeezed"] if args.baseline and os.path.exists(args.baseline) else []
+
+    def base_row(row):
+        for r in base:
+            if (r["Hkv"], r["keys"], r["target_sparsity"]) == (row["Hkv"], row["keys"], row["target_sparsity"]):
+                return r
+        return None
 
     def ref(row, backend):
         for r in sdpa["rows"]:
@@ -37,12 +49,20 @@ def main():
         out["speedup_vs_dense_ours"] = row["dense_ours_ms"] / row["ms"] if row["ms"] > 0 else None
         graph = row.get("graph_ms")
         out["graph_speedup_vs_cudnn"] = out["cudnn_ms"] / graph if out["cudnn_ms"] and graph and graph > 0 else None
+        b = base_row(row)
+        if b:
+            out["baseline_graph_ms"] = b.get("graph_ms")
+            out["baseline_lookup_ms"] = b.get("lookup_ms")
         rows.append(out)
 
     result = {"date": args.date, "card": sq["card"], "commit": args.commit, "command": args.command,
               "torch": sdpa.get("torch"), "cudnn_version": sdpa.get("cudnn"), "squeezed": rows}
+    if base:
+        result["baseline_commit"] = args.baseline_commit
     graphs = any(r.get("graph_ms") for r in rows)
     lookup3 = any(r.get("lookup_3_blocks_ms") for r in rows)
+    no_ring = any(r.get("no_ring_ms") for r in rows)
+    baseline = any(r.get("baseline_graph_ms") for r in rows)
 
     def x(v):
         return f"{v:.2f}x" if v else "-"
@@ -68,9 +88,14 @@ def main():
         lines.append("Graph: the same squeezed decode replayed from CUDA graphs (no host launches in the timing).")
     if lookup3:
         lines.append("Lookup 3/SM: the lookup alone with its kernel capped at 80 registers, 3 blocks an SM (default: 64, 4).")
+    if no_ring:
+        lines.append("No ring: the default with each attention step loading its own K/V rows instead of the shared-memory ring.")
+    if baseline:
+        lines.append(f"Baseline: the same bench built from commit {args.baseline_commit}, run in the same call (graph and lookup ms).")
     header = ["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "TB/s", "cuDNN dense ms", "vs cuDNN",
               "vs flash", "vs our dense", "other kernel ms", "heads max/mean"] + (["graph ms", "graph vs cuDNN"] if graphs else []) + \
-        (["lookup 3/SM ms"] if lookup3 else [])
+        (["lookup 3/SM ms"] if lookup3 else []) + (["no ring ms"] if no_ring else []) + \
+        (["baseline graph ms", "baseline lookup ms"] if baseline else [])
     table = []
     for r in rows:
         cells = [r["Hkv"], r["keys"], f"{r['target_sparsity']:.2f}", f"{r['achieved_sparsity']:.3f}", f"{r['ms']:.4f}",
@@ -81,6 +106,10 @@ def main():
             cells += [fmt(r.get("graph_ms"), ".4f"), x(r.get("graph_speedup_vs_cudnn"))]
         if lookup3:
             cells.append(fmt(r.get("lookup_3_blocks_ms"), ".4f"))
+        if no_ring:
+            cells.append(fmt(r.get("no_ring_ms"), ".4f"))
+        if baseline:
+            cells += [fmt(r.get("baseline_graph_ms"), ".4f"), fmt(r.get("baseline_lookup_ms"), ".4f")]
         table.append(cells)
     lines += ["", md_table(header, table)]
     if args.notes and os.path.exists(args.notes):

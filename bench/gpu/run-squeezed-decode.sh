@@ -1,79 +1,139 @@
 #!/usr/bin/env bash
-# One call on the GPU machine for the squeezed decode (issue 4): build cuda-squeeze-test and
-# cuda-squeeze-bench directly (nvcc + g++, only the kernels and CPU files they use, in parallel), run
-# the test, the bench beside PyTorch SDPA (cuDNN and flash) in the same run, the test under
-# compute-sanitizer, and an ncu profile of the fused lookup kernel. Into $OUT (at most 8 files):
-#   build.log  tests.txt  bench.txt  gpu-squeezed-<date>.{json,md}  ncu-lookup.txt
-# Run it from an unpacked `git archive` of the commit under test (never the shared working tree):
-#   COMMIT=<sha> DATE=<yyyy-mm-dd> PARTS="tests bench memcheck ncu" bash bench/gpu/run-squeezed-decode.sh
-set -u
+# One call on the GPU machine for decode attention (issue 4): squeezed decode (lookup + attention over
+# the selection) and dense decode, each beside PyTorch SDPA (cuDNN, flash) and, optionally, beside the
+# same benches built from a baseline commit, all in the same call. Sources are `git archive`s (never
+# the shared working tree), carried under .gl/<dir>:
+#   mkdir -p .gl/fgd && git archive -o .gl/fgd/src.tar HEAD && git archive -o .gl/fgd/base.tar <baseline>
+#   COMMIT=<sha> BASE=<baseline sha> DATE=<yyyy-mm-dd> PARTS="tests bench dense baseline memcheck" \
+#       bash bench/gpu/run-squeezed-decode.sh          (carry .gl/fgd)
+# PARTS: tests    cuda-ops-test, cuda-squeeze-test
+#        bench    cuda-squeeze-bench + SDPA bf16 -> gpu-squeezed-<date>.{json,md}
+#        dense    cuda-bench --dtypes bf16 (dense decode, the split/ring sweep) -> gpu-attention-<date>.{json,md}
+#        baseline the two benches from base.tar, joined into the reports above
+#        memcheck both tests under compute-sanitizer
+#        models   cuda-forward-test and cuda-doc-test (generated models: the real SmolLM2 needs two calls,
+#                 see bench/gpu/final-device.sh)
+# Into $OUT (at most 8 files): build.log, log.txt, raw.txt, gpu-squeezed-<date>.{json,md}, gpu-attention-<date>.{json,md}
+set -u -o pipefail
 OUT=${OUT:-/tmp/squeeze-gpu-out}
 DATE=${DATE:-$(date -u +%F)}
 COMMIT=${COMMIT:-unknown}
-PARTS=${PARTS:-"tests bench memcheck ncu"}
-B=build/gpu-squeezed
-mkdir -p "$OUT" $B
+BASE=${BASE:-}
+PARTS=${PARTS:-"tests bench dense"}
+CARRY=${CARRY:-.gl/fgd}
+SRC=/tmp/fgd-src
+OLD=/tmp/fgd-base
+B=$SRC/build
+J=/tmp/fgd-json
+mkdir -p "$OUT" "$SRC" "$J"
+rm -f /tmp/fgd-base-done
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+stamp() { echo "== $(date -u +%T) $*"; }
 
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv
-nvcc --version | tail -2
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader
+tar -xf "$CARRY/src.tar" -C "$SRC"
+TOOLS="cuda-squeeze-bench cuda-bench"
+has tests && TOOLS="$TOOLS cuda-ops-test cuda-squeeze-test"
+has models && TOOLS="$TOOLS cuda-forward-test cuda-doc-test"
 
-Q=native/src/squeeze
-KERNELS="device lse-merge attention-decode squeeze-lookup squeezed-attention squeezed-decode"
-TOOLS="cuda-squeeze-test cuda-squeeze-bench"
-{
-  pids=""
-  for k in $KERNELS; do
-    nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -Xptxas -v -c kernels/$k.cu -o $B/k-$k.o > $B/ptxas-$k.txt 2>&1 &
-    pids="$pids $!"
+# The baseline's squeeze bench builds directly (nvcc + g++, only what it uses) beside the CMake build.
+build_baseline() {
+  mkdir -p "$OLD/b" && tar -xf "$CARRY/base.tar" -C "$OLD" && cd "$OLD" || return 1
+  local pids="" fail=0 Q=native/src/squeeze
+  for k in device lse-merge attention-decode squeeze-lookup squeezed-attention squeezed-decode; do
+    nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -c kernels/$k.cu -o b/k-$k.o & pids="$pids $!"
   done
-  for s in kmeans kernels cluster-index lookup sparse-attention; do g++ -std=c++17 -O3 -Inative/src -c $Q/$s.cpp -o $B/c-$s.o & pids="$pids $!"; done
-  g++ -std=c++17 -O3 -mavx2 -mfma -mf16c -Inative/src -c $Q/kernels-avx2.cpp -o $B/c-kernels-avx2.o & pids="$pids $!"
-  for t in $TOOLS; do
-    g++ -std=c++17 -O3 -DSQUEEZE_WITH_CUDA -Inative/src -Ikernels -I/usr/local/cuda/include -c native/tools/$t.cpp -o $B/t-$t.o &
-    pids="$pids $!"
-  done
-  fail=0
+  for s in kmeans kernels cluster-index lookup sparse-attention; do g++ -std=c++17 -O3 -Inative/src -c $Q/$s.cpp -o b/c-$s.o & pids="$pids $!"; done
+  g++ -std=c++17 -O3 -mavx2 -mfma -mf16c -Inative/src -c $Q/kernels-avx2.cpp -o b/c-kernels-avx2.o & pids="$pids $!"
+  g++ -std=c++17 -O3 -DSQUEEZE_WITH_CUDA -Inative/src -Ikernels -I/usr/local/cuda/include -c native/tools/cuda-squeeze-bench.cpp \
+      -o b/t-cuda-squeeze-bench.o & pids="$pids $!"
   for p in $pids; do wait $p || fail=1; done
-  cat $B/ptxas-*.txt | grep -E 'error|Used|spill'
-  [ $fail = 0 ] && for t in $TOOLS; do
-    nvcc -arch=sm_90 $B/t-$t.o $B/k-*.o $B/c-*.o -o $B/$t || fail=1
-  done
-  echo "build fail=$fail"
-} > "$OUT/build.log" 2>&1
-tail -3 "$OUT/build.log"
+  [ $fail = 0 ] && nvcc -arch=sm_90 b/t-cuda-squeeze-bench.o b/k-*.o b/c-*.o -o b/cuda-squeeze-bench || fail=1
+  return $fail
+}
 
+squeezed_report() { # $1: extra arguments
+  python3 bench/gpu/report_squeezed.py --squeezed $J/squeezed.json --sdpa $J/sdpa.json --out-dir "$OUT" \
+    --date "$DATE" --commit "$COMMIT" $1 \
+    --command "cuda-squeeze-bench --json squeezed.json; python3 bench/gpu/sdpa_bench.py --dtypes bf16 --json sdpa.json (bench/gpu/run-squeezed-decode.sh)" \
+    > /tmp/fgd-report-sq.txt 2>&1 || cat /tmp/fgd-report-sq.txt
+}
+
+# Its exit status lands in a file: the stages below run in subshells (the pipes to tee).
+if has baseline; then { build_baseline; echo $? > /tmp/fgd-base-done; } > /tmp/fgd-base-build.log 2>&1 & fi
+{
+  stamp build
+  cd "$SRC"
+  { cmake -S native -B $B -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 > /dev/null &&
+    cmake --build $B -j16 --target $TOOLS; } > /tmp/fgd-build.log 2>&1
+  echo "build exit $?"
+  grep -E -m 20 -A 4 "error" /tmp/fgd-build.log
+} 2>&1 | tee "$OUT/build.log"
+cd "$SRC"
+
+# Stages in the order of what matters most, so that a call cut at its limit still brings back the first ones.
+{
 if has tests; then
-  timeout 150 $B/cuda-squeeze-test > "$OUT/tests.txt" 2>&1
-  echo "cuda-squeeze-test exit $?" >> "$OUT/tests.txt"
-  cat "$OUT/tests.txt"
+  stamp cuda-squeeze-test
+  timeout 100 $B/cuda-squeeze-test > /tmp/fgd-cuda-squeeze-test.txt 2>&1
+  echo "cuda-squeeze-test exit $?"
+  grep -E "selection|FAIL|fail|passed" /tmp/fgd-cuda-squeeze-test.txt | tail -40
 fi
-
 if has bench; then
-  timeout 200 $B/cuda-squeeze-bench --json $B/squeezed.json > "$OUT/bench.txt" 2>&1
-  echo "cuda-squeeze-bench exit $?" >> "$OUT/bench.txt"
-  PYTHONUNBUFFERED=1 timeout 100 python3 bench/gpu/sdpa_bench.py --dtypes bf16 --json $B/sdpa-decode.json >> "$OUT/bench.txt" 2>&1
-  python3 bench/gpu/report_squeezed.py --squeezed $B/squeezed.json --sdpa $B/sdpa-decode.json --out-dir "$OUT" \
-      --date "$DATE" --commit "$COMMIT" \
-      --command "$B/cuda-squeeze-bench --json squeezed.json; python3 bench/gpu/sdpa_bench.py --dtypes bf16 --json sdpa-decode.json" \
-      >> "$OUT/bench.txt" 2>&1
-  grep -E "sparsity 0.90|dense" "$OUT/bench.txt"
+  stamp squeeze-bench
+  timeout 150 $B/cuda-squeeze-bench --reps 10 --json $J/squeezed.json > /tmp/fgd-sq.txt 2>&1
+  echo "cuda-squeeze-bench exit $?"
 fi
-
-# Memory errors the numbers cannot show: out-of-bounds or misaligned accesses, races on shared memory.
+if has bench || has dense; then
+  stamp sdpa
+  PYTHONUNBUFFERED=1 timeout 90 python3 bench/gpu/sdpa_bench.py --dtypes bf16 --json $J/sdpa.json > /tmp/fgd-sdpa.txt 2>&1
+  echo "sdpa exit $?"
+fi
+if has bench; then
+  squeezed_report ""
+  grep -E "^\| (32|8) \| [0-9]+ \| 0.90" /tmp/fgd-report-sq.txt
+fi
+if has dense; then
+  stamp cuda-bench
+  timeout 80 $B/cuda-bench --dtypes bf16 --json $J/ours.json > /tmp/fgd-dense.txt 2>&1
+  echo "cuda-bench exit $?"
+  grep -E "keys Hkv" /tmp/fgd-dense.txt
+  python3 bench/gpu/report.py --ours $J/ours.json --sdpa $J/sdpa.json --out-dir "$OUT" --date "$DATE" --commit "$COMMIT" \
+    --command "cuda-bench --dtypes bf16 --json ours.json; python3 bench/gpu/sdpa_bench.py --dtypes bf16 --json sdpa.json (bench/gpu/run-squeezed-decode.sh)" \
+    > /tmp/fgd-report-dense.txt 2>&1 || cat /tmp/fgd-report-dense.txt
+  grep -E "^\| bf16 \| 8 " /tmp/fgd-report-dense.txt
+fi
+if has tests; then
+  stamp cuda-ops-test
+  timeout 60 $B/cuda-ops-test > /tmp/fgd-cuda-ops-test.txt 2>&1
+  echo "cuda-ops-test exit $?"
+  grep -E "attention|FAIL|fail|passed" /tmp/fgd-cuda-ops-test.txt | tail -30
+fi
+if has models; then
+  for t in cuda-forward-test cuda-doc-test; do
+    stamp $t
+    timeout 100 $B/$t > /tmp/fgd-$t.txt 2>&1
+    echo "$t exit $?: $(grep -E 'passed|failed' /tmp/fgd-$t.txt | tail -1)"
+    grep -iE "fail" /tmp/fgd-$t.txt | head -10
+  done
+fi
 if has memcheck; then
-  timeout ${MEMCHECK_TIMEOUT:-90} compute-sanitizer --tool memcheck $B/cuda-squeeze-test > /tmp/memcheck.txt 2>&1
-  echo "memcheck exit $?: $(grep -E 'ERROR SUMMARY' /tmp/memcheck.txt | tail -1)" >> "$OUT/tests.txt"
-  grep -m 5 -A 8 "Invalid\|Error" /tmp/memcheck.txt | head -40 >> "$OUT/tests.txt"
-  tail -4 "$OUT/tests.txt"
+  for t in cuda-squeeze-test cuda-ops-test; do
+    stamp memcheck $t
+    timeout ${MEMCHECK_TIMEOUT:-80} compute-sanitizer --tool memcheck $B/$t > /tmp/fgd-mc-$t.txt 2>&1
+    echo "memcheck $t exit $?: $(grep -E 'ERROR SUMMARY' /tmp/fgd-mc-$t.txt | tail -1)"
+    grep -m 3 -A 6 "Invalid\|Race\|Error:" /tmp/fgd-mc-$t.txt | head -24
+  done
 fi
-
-# The fused lookup at 512K keys, Hkv 32 (first sparsity: the checked call and two timed ones):
-# hardware counters, clocks left as found.
-if has ncu; then
-  timeout ${NCU_TIMEOUT:-100} ncu --clock-control none -k "regex:lookup_kernel" --launch-count 3 \
-      --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
-      $B/cuda-squeeze-bench --min-keys 524288 --reps 1 > "$OUT/ncu-lookup.txt" 2>&1
-  echo "ncu exit $?"
-  grep -E "lookup_kernel|Duration|Memory Throughput|Achieved Occupancy|Registers Per|Warp Cycles Per Issued|Eligible Warps|Issued Warp" "$OUT/ncu-lookup.txt" | head -40
+if has baseline && has bench; then
+  stamp baseline
+  while [ ! -f /tmp/fgd-base-done ]; do sleep 1; done
+  echo "baseline build exit $(cat /tmp/fgd-base-done)"; tail -3 /tmp/fgd-base-build.log
+  timeout 90 $OLD/b/cuda-squeeze-bench --reps 10 --min-keys ${BASE_MIN_KEYS:-262144} --json $J/squeezed-base.json > /tmp/fgd-sq-base.txt 2>&1
+  echo "baseline cuda-squeeze-bench exit $?"
+  squeezed_report "--baseline $J/squeezed-base.json --baseline-commit $BASE"
+  grep -E "^\| (32|8) \| [0-9]+ \| 0.90" /tmp/fgd-report-sq.txt
 fi
+stamp done
+} 2>&1 | tee "$OUT/log.txt"
+cat /tmp/fgd-cuda-*-test.txt /tmp/fgd-sq.txt /tmp/fgd-sq-base.txt /tmp/fgd-dense.txt /tmp/fgd-sdpa.txt > "$OUT/raw.txt" 2>/dev/null

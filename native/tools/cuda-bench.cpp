@@ -2,13 +2,15 @@
 //   - copy ceiling: a large device-to-device copy (bytes read + written)
 //   - dense decode attention (split-K), one query per head, H = 32, d = 128, KV heads 32 and 8,
 //     f16/bf16 caches of 32K..512K keys: bytes = the K and V rows read
-//   - a sweep of split counts x kernel variant at 128K keys (the measurement behind the defaults);
-//     the main table runs every variant: CUDA cores with and without prefetch, tensor cores (mma)
+//   - a sweep of split counts x kernel variant (the measurement behind the defaults): every kernel
+//     at 128K keys; Hkv 8 at 32K keys through tensor cores with and without the ring; the main table
+//     runs every variant: CUDA cores with and without prefetch, tensor cores (mma) with each step
+//     loading its own rows and with the shared-memory ring (mma+ring, attention-tile.cuh)
 //   - quantized GEMV (Q8_0, Q4_K): bytes = the weight rows read; weight copies are rotated so
 //     that no run finds its matrix in L2
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events), on random data.
 //
-//   cuda-bench [--reps 20] [--json FILE] [--max-keys 524288]
+//   cuda-bench [--reps 20] [--json FILE] [--max-keys 524288] [--dtypes bf16,f16]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,6 +42,7 @@ struct Options {
     int reps = 20;
     long max_keys = 512 * 1024;
     const char* json_path = nullptr;
+    bool f16 = true; // --dtypes: bf16 always runs (the sweep is bf16)
 };
 
 double copy_ceiling_tbps(int reps) {
@@ -99,10 +102,11 @@ void bench_attention(const Options& opt, Json& rows, Json& sweep) {
         const char* name;
         int prefetch, tensor_cores;
     };
-    const Variant variants[] = {{"cores", -1, -1}, {"cores+prefetch", 1, -1}, {"mma", 0, 1}};
+    const Variant variants[] = {{"cores", -1, -1}, {"cores+prefetch", 1, -1}, {"mma", -1, 1}, {"mma+ring", 1, 1}};
     std::printf("\n%-5s %4s %4s %8s %-15s %10s %8s\n", "kv", "H", "Hkv", "keys", "kernel", "ms", "TB/s");
     for (cuda::KvType type : {cuda::KvType::BF16, cuda::KvType::F16}) {
         const bool f16 = type == cuda::KvType::F16;
+        if (f16 && !opt.f16) continue;
         const auto make = [f16](float f) { return f16 ? f32_to_f16(f) : f32_to_bf16(f); };
         if (!fill_u16(b.k, max_bytes, make) || !fill_u16(b.v, max_bytes, make)) return;
         for (int n_kv_heads : {32, 8}) {
@@ -126,33 +130,37 @@ void bench_attention(const Options& opt, Json& rows, Json& sweep) {
             }
         }
         if (f16) continue;
-        // Tuning sweep (bf16, 128K keys): forced split counts x kernel (keys per step, prefetch, mma).
-        std::printf("\nsweep bf16 128K keys, TB/s: splits (0 = auto) x kernel\n");
-        for (int n_kv_heads : {32, 8}) {
-            for (int splits : {0, 33, 66, 132, 264}) {
-                std::printf("Hkv %2d splits %4d:", n_kv_heads, splits);
-                for (int kpi : {2, 4, 0}) {
-                    for (int prefetch : {-1, 1}) {
-                        const bool mma = kpi == 0;
-                        if (mma && prefetch > 0) continue;
-                        const long n_kv = std::min(131072L, opt.max_keys);
-                        const cuda::AttentionDecodeParams p =
-                            attention_params(b, type, n_kv_heads, n_kv, splits, kpi, prefetch, mma ? 1 : -1);
-                        const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
-                        const double tbps = ms > 0 ? 2.0 * n_kv_heads * n_kv * d * 2 / (ms * 1e-3) / 1e12 : 0.0;
-                        char name[32];
-                        if (mma) std::snprintf(name, sizeof name, "mma");
-                        else std::snprintf(name, sizeof name, "kpi %d pf %s", kpi, prefetch > 0 ? "on" : "off");
-                        std::printf("  %s %6.3f", name, tbps);
-                        char row[220];
-                        std::snprintf(row, sizeof row,
-                                      "{\"Hkv\": %d, \"keys\": %ld, \"splits\": %d, \"kernel\": \"%s\", \"ms\": %.5f, "
-                                      "\"tbps\": %.4f}",
-                                      n_kv_heads, n_kv, splits, name, ms, tbps);
-                        sweep.add(row);
+        // Tuning sweep (bf16): forced split counts x kernel (keys per step, prefetch, mma with and
+        // without the ring) at 128K keys; at 32K keys (where Hkv 8 trailed cuDNN most) mma only.
+        std::printf("\nsweep bf16, TB/s: splits (0 = auto) x kernel\n");
+        for (const long sweep_keys : {131072L, 32768L}) {
+            for (int n_kv_heads : {32, 8}) {
+                if (sweep_keys == 32768L && n_kv_heads != 8) continue;
+                for (int splits : {0, 33, 66, 132, 264}) {
+                    std::printf("%6ld keys Hkv %2d splits %4d:", sweep_keys, n_kv_heads, splits);
+                    for (int kpi : {2, 4, 0}) {
+                        for (int prefetch : {-1, 1}) {
+                            const bool mma = kpi == 0;
+                            if (!mma && sweep_keys == 32768L) continue;
+                            const long n_kv = std::min(sweep_keys, opt.max_keys);
+                            const cuda::AttentionDecodeParams p =
+                                attention_params(b, type, n_kv_heads, n_kv, splits, kpi, prefetch, mma ? 1 : -1);
+                            const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
+                            const double tbps = ms > 0 ? 2.0 * n_kv_heads * n_kv * d * 2 / (ms * 1e-3) / 1e12 : 0.0;
+                            char name[32];
+                            if (mma) std::snprintf(name, sizeof name, prefetch > 0 ? "mma+ring" : "mma");
+                            else std::snprintf(name, sizeof name, "kpi %d pf %s", kpi, prefetch > 0 ? "on" : "off");
+                            std::printf("  %s %6.3f", name, tbps);
+                            char row[220];
+                            std::snprintf(row, sizeof row,
+                                          "{\"Hkv\": %d, \"keys\": %ld, \"splits\": %d, \"kernel\": \"%s\", \"ms\": %.5f, "
+                                          "\"tbps\": %.4f}",
+                                          n_kv_heads, n_kv, splits, name, ms, tbps);
+                            sweep.add(row);
+                        }
                     }
+                    std::printf("\n");
                 }
-                std::printf("\n");
             }
         }
     }
@@ -209,8 +217,9 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[i], "--reps") && has_value) opt.reps = std::max(1, std::atoi(argv[++i]));
         else if (!std::strcmp(argv[i], "--json") && has_value) opt.json_path = argv[++i];
         else if (!std::strcmp(argv[i], "--max-keys") && has_value) opt.max_keys = std::max(1L, std::atol(argv[++i]));
+        else if (!std::strcmp(argv[i], "--dtypes") && has_value) opt.f16 = std::strstr(argv[++i], "f16") != nullptr;
         else {
-            std::fprintf(stderr, "usage: cuda-bench [--reps N] [--json FILE] [--max-keys N]\n");
+            std::fprintf(stderr, "usage: cuda-bench [--reps N] [--json FILE] [--max-keys N] [--dtypes bf16,f16]\n");
             return 2;
         }
     }

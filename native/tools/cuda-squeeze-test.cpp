@@ -444,6 +444,9 @@ TEST_CASE("squeezed_decode: selection equals lookup_select, output equals the re
         {"one head all keys, groups of 1, f16", 16, 16, 64, 3000, KvType::F16, false, {10, 60}, 0, false, TauMode::Lopsided, 0.0f, 0},
         {"clusters larger than a chunk, 50%", 8, 2, 128, 40000, KvType::BF16, false, {2, 6}, 104, false, TauMode::Quantile, 0.5f, 3},
         {"512K keys, 95%, groups of 4", 4, 1, 128, 524288, KvType::BF16, false, {5243, 26214}, 104, false, TauMode::Quantile, 0.95f, 0},
+        // The bench's shape at 32K keys: 32 KV heads of 52 warp segments each, one query head per
+        // KV head (the attention's ring over many short lists).
+        {"32 KV heads, 32K keys, 90%", 32, 32, 128, 32768, KvType::BF16, false, {327, 1638}, 104, false, TauMode::Quantile, 0.9f, 0},
     };
     for (const Case& c : cases) run_case(c);
 }
