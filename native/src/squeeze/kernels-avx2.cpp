@@ -6,6 +6,8 @@
 
 #include <immintrin.h>
 
+#include <cmath>
+
 namespace sq::squeeze {
 
 namespace {
@@ -121,8 +123,139 @@ void f32_to_f16_row_avx2(const float* x, uint16_t* y, uint32_t n) {
     for (; i < n; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-const Kernels kAvx2 = {dot_tile_avx2, dot_f32_avx2,        dot_f16_avx2,        axpy_f32_avx2,
-                       axpy_f16_avx2, f16_to_f32_row_avx2, f32_to_f16_row_avx2};
+// Query rows per block of the two row kernels: 3 rows x 4 vectors of accumulators and the 4 vectors
+// of one converted key (or value) slice fill the 16 registers.
+constexpr uint32_t kRowBlock = 3;
+
+// Keys converted once per 32-dim slice for all rows of a block; each row's 4 chains summed at the end.
+void dot_rows_f16_avx2(const float* q, uint32_t n_rows, const uint16_t* k, uint32_t n_keys, uint32_t d, float scale, float* out,
+                       uint32_t out_stride) {
+    if (d % 32 != 0) {
+        for (uint32_t i = 0; i < n_keys; ++i)
+            for (uint32_t r = 0; r < n_rows; ++r) out[size_t{r} * out_stride + i] = scale * dot_f16_avx2(q + size_t{r} * d, k + size_t{i} * d, d);
+        return;
+    }
+    for (uint32_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
+        const uint32_t nr = n_rows - r0 < kRowBlock ? n_rows - r0 : kRowBlock;
+        const float* qb = q + size_t{r0} * d;
+        for (uint32_t i = 0; i < n_keys; ++i) {
+            const uint16_t* key = k + size_t{i} * d;
+            __m256 acc[kRowBlock][4];
+            for (uint32_t r = 0; r < kRowBlock; ++r)
+                for (uint32_t c = 0; c < 4; ++c) acc[r][c] = _mm256_setzero_ps();
+            for (uint32_t d0 = 0; d0 < d; d0 += 32) {
+                const __m256 k0 = load_f16x8(key + d0), k1 = load_f16x8(key + d0 + 8), k2 = load_f16x8(key + d0 + 16),
+                             k3 = load_f16x8(key + d0 + 24);
+                for (uint32_t r = 0; r < nr; ++r) {
+                    const float* qr = qb + size_t{r} * d + d0;
+                    acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(qr), k0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(_mm256_loadu_ps(qr + 8), k1, acc[r][1]);
+                    acc[r][2] = _mm256_fmadd_ps(_mm256_loadu_ps(qr + 16), k2, acc[r][2]);
+                    acc[r][3] = _mm256_fmadd_ps(_mm256_loadu_ps(qr + 24), k3, acc[r][3]);
+                }
+            }
+            for (uint32_t r = 0; r < nr; ++r)
+                out[size_t{r0 + r} * out_stride + i] =
+                    scale * hsum8(_mm256_add_ps(_mm256_add_ps(acc[r][0], acc[r][1]), _mm256_add_ps(acc[r][2], acc[r][3])));
+        }
+    }
+}
+
+// Per 32-dim slice and block of rows, the accumulators stay in registers over every key.
+void axpy_rows_f16_avx2(float* out, uint32_t n_rows, const float* p, uint32_t p_stride, const uint16_t* v, uint32_t n_keys,
+                        uint32_t d) {
+    if (d % 32 != 0) {
+        for (uint32_t i = 0; i < n_keys; ++i)
+            for (uint32_t r = 0; r < n_rows; ++r) axpy_f16_avx2(out + size_t{r} * d, p[size_t{r} * p_stride + i], v + size_t{i} * d, d);
+        return;
+    }
+    for (uint32_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
+        const uint32_t nr = n_rows - r0 < kRowBlock ? n_rows - r0 : kRowBlock;
+        for (uint32_t d0 = 0; d0 < d; d0 += 32) {
+            __m256 acc[kRowBlock][4];
+            for (uint32_t r = 0; r < kRowBlock; ++r)
+                for (uint32_t c = 0; c < 4; ++c) acc[r][c] = _mm256_setzero_ps();
+            const uint16_t* value = v + d0;
+            for (uint32_t i = 0; i < n_keys; ++i, value += d) {
+                const __m256 v0 = load_f16x8(value), v1 = load_f16x8(value + 8), v2 = load_f16x8(value + 16), v3 = load_f16x8(value + 24);
+                for (uint32_t r = 0; r < nr; ++r) {
+                    const __m256 pr = _mm256_broadcast_ss(p + size_t{r0 + r} * p_stride + i);
+                    acc[r][0] = _mm256_fmadd_ps(pr, v0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(pr, v1, acc[r][1]);
+                    acc[r][2] = _mm256_fmadd_ps(pr, v2, acc[r][2]);
+                    acc[r][3] = _mm256_fmadd_ps(pr, v3, acc[r][3]);
+                }
+            }
+            for (uint32_t r = 0; r < nr; ++r) {
+                float* o = out + size_t{r0 + r} * d + d0;
+                for (uint32_t c = 0; c < 4; ++c) _mm256_storeu_ps(o + 8 * c, _mm256_add_ps(_mm256_loadu_ps(o + 8 * c), acc[r][c]));
+            }
+        }
+    }
+}
+
+// exp(x) for x <= 0 in 8 lanes, with ggml's reduction and polynomial (backend/cpu/ops-expf.h) and 2^n
+// put in the exponent bits; below -87 (and at -inf) the result is 0. The same operations as the
+// tiled attention's exp_nonpositive (backend/cpu/attention-tiled-avx2.cpp) and, lane by lane, as
+// kernels.cpp's exp_nonpositive_scalar.
+__m256 exp_nonpositive(__m256 x) {
+    const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+    const __m256 n = _mm256_sub_ps(z, shift);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 hi = _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f));
+    const __m256 lo = _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f));
+    const __m256 lin = _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f));
+    const __m256 j = _mm256_fmadd_ps(_mm256_fmadd_ps(hi, u, lo), u, lin);
+    // z holds n + 1.5 * 2^23 as a float: its low mantissa bits are n, shifted into the exponent
+    const __m256i pow2n = _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(z), 23), _mm256_castps_si256(_mm256_set1_ps(1.0f)));
+    return _mm256_andnot_ps(underflow, _mm256_mul_ps(j, _mm256_castsi256_ps(pow2n)));
+}
+
+// Element i goes to double lane i % 4: the low half of 8 floats, then the high half.
+double exp_sum_avx2(float* x, uint32_t n, float max) {
+    if (max == -INFINITY) {
+        for (uint32_t i = 0; i < n; ++i) x[i] = 0.0f;
+        return 0.0;
+    }
+    const __m256 vmax = _mm256_set1_ps(max);
+    __m256d acc = _mm256_setzero_pd();
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    alignas(32) double part[4];
+    _mm256_store_pd(part, acc);
+    for (; i < n; ++i) {
+        alignas(32) float lane[8] = {};
+        lane[0] = x[i] - max;
+        _mm256_store_ps(lane, exp_nonpositive(_mm256_load_ps(lane)));
+        x[i] = lane[0];
+        part[i % 4] += x[i];
+    }
+    return (part[0] + part[1]) + (part[2] + part[3]);
+}
+
+void scale_rows_avx2(float* x, uint32_t n, float s, bool round_f16) {
+    const __m256 vs = _mm256_set1_ps(s);
+    uint32_t i = 0;
+    if (round_f16)
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _MM_FROUND_TO_NEAREST_INT)));
+    else
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+    for (; i < n; ++i) x[i] = round_f16 ? _cvtsh_ss(_cvtss_sh(x[i] * s, _MM_FROUND_TO_NEAREST_INT)) : x[i] * s;
+}
+
+const Kernels kAvx2 = {dot_tile_avx2,       dot_f32_avx2,        dot_f16_avx2,        axpy_f32_avx2,
+                       axpy_f16_avx2,       f16_to_f32_row_avx2, f32_to_f16_row_avx2, dot_rows_f16_avx2,
+                       axpy_rows_f16_avx2, exp_sum_avx2,        scale_rows_avx2};
 
 } // namespace
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "../common/half.h"
 #include "recall.h"
 #include "sparse-attention.h"
 
@@ -27,26 +28,30 @@ void run_tasks(cpu::ThreadPool& pool, uint32_t n, Fn&& fn) {
     });
 }
 
-// The factor that turns a row's fixed-part p (exp(logit - max) over the selection's slots) into its
-// final attention probabilities: 1/sum, scaled by the fixed part's share after the merge.
-float fixed_probability_coef(const AttnPartial& fixed, const AttnPartial& dyn) {
-    if (fixed.sum <= 0.0f) return 0.0f;
-    const float m = std::max(fixed.max, dyn.max);
-    const float w_fixed = fixed.sum * std::exp(fixed.max - m);
-    const float w_dyn = dyn.sum > 0.0f ? dyn.sum * std::exp(dyn.max - m) : 0.0f;
-    return w_fixed / (w_fixed + w_dyn) / fixed.sum;
-}
-
-// Adds one row's attention probabilities of the fixed-context keys (p * coef, over the selection's
-// slots in order) to mass [n_tokens].
-void add_token_mass(const HeadIndex& head, const Selection& sel, const float* p, float coef, float* mass) {
-    if (coef == 0.0f) return;
-    uint32_t i = 0;
-    for (const auto& r : selection_ranges(head, sel))
-        for (uint32_t s = r.first; s < r.second; ++s) mass[head.token_of_slot[s]] += p[i++] * coef;
-}
+// Phase 2 hands out at least this many tasks per thread when one token's work must be split (a
+// descheduled thread on a loaded machine then costs a small share), and no chunk of fewer keys.
+constexpr uint32_t kTasksPerThread = 4;
+constexpr uint32_t kMinChunkKeys = 128;
 
 } // namespace
+
+// Each job's keys are cut into ranges of about equal size, chosen so that all jobs together give
+// kTasksPerThread tasks per thread. One chunk per job when the jobs alone are that many (a question's
+// prefill) or there is one thread.
+void plan_chunks(const std::vector<uint32_t>& job_keys, uint32_t n_threads, std::vector<ChunkTask>& chunks) {
+    chunks.clear();
+    const uint32_t n_jobs = static_cast<uint32_t>(job_keys.size());
+    const uint32_t want = kTasksPerThread * n_threads;
+    uint64_t total = 0;
+    for (const uint32_t n : job_keys) total += n;
+    const uint64_t size = std::max<uint64_t>(kMinChunkKeys, (total + want - 1) / want);
+    for (uint32_t j = 0; j < n_jobs; ++j) {
+        const uint32_t n = job_keys[j];
+        const uint32_t parts = n_threads == 1 || n_jobs >= want ? 1 : static_cast<uint32_t>(std::max<uint64_t>(1, (n + size / 2) / size));
+        for (uint32_t c = 0; c < parts; ++c)
+            chunks.push_back({j, static_cast<uint32_t>(uint64_t{n} * c / parts), static_cast<uint32_t>(uint64_t{n} * (c + 1) / parts)});
+    }
+}
 
 Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, LayerScratch& scratch, SqueezeStats* stats) {
     const ClusterIndex* index = a.index;
@@ -61,13 +66,11 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
     scratch.lookup.resize(n_threads);
     scratch.rows.resize(n_threads);
     scratch.partial.resize(n_threads);
-    scratch.parts.resize(n_threads);
+    scratch.partial_max.resize(n_threads);
+    scratch.partial_sum.resize(n_threads);
     const uint32_t n_lookups = a.per_token ? a.n_tokens * n_kv : n_kv; // task i: token i / n_kv, KV head i % n_kv
     scratch.selections.resize(n_lookups);
-    if (a.token_mass) {
-        scratch.mass.resize(n_threads);
-        for (std::vector<float>& m : scratch.mass) m.assign(index->n_tokens, 0.0f);
-    }
+    scratch.key_lists.resize(n_lookups);
     if (a.recall) scratch.recall.assign(n_threads, 0.0);
     scratch.times.assign(n_threads, AttnTimes{});
 
@@ -85,59 +88,134 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         lookup_select(head, rows.data(), n_q, group, a.scale, a.select, scratch.lookup[slot], sel);
         if (a.oracle != Oracle::None)
             oracle_select(head, rows.data(), n_q * group, a.scale, a.oracle, sel.n_keys, scratch.partial[slot], sel);
+        key_list_build(head, sel, scratch.key_lists[task]);
     });
     const double lookup_s = seconds_since(t0);
 
-    // Phase 2: per (token, KV head), the group's rows over the selected keys, then each row's dynamic
-    // part merged in.
+    // Phase 2: per (token, KV head) job, the group's rows over the selected fixed-context keys and
+    // the token's dynamic rows in one softmax, by chunks of keys (sparse-attention.h, ChunkedAttention).
     t0 = std::chrono::steady_clock::now();
-    run_tasks(pool, a.n_tokens * n_kv, [&](uint32_t task, uint32_t slot) {
-        const uint32_t t = task / n_kv, h = task % n_kv;
-        const size_t row0 = (size_t{t} * a.n_heads + size_t{h} * group) * d;
-        const HeadIndex& head = index->head(a.layer, h);
-        const Selection& sel = scratch.selections[a.per_token ? task : h];
-        const uint32_t n_dyn = a.n_dyn_before + t + 1;
-        const auto* k = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
-        const auto* v = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
-        std::vector<float>& probs = scratch.rows[slot];
-        if (a.recall)
-            for (uint32_t g = 0; g < group; ++g)
-                scratch.recall[slot] += selection_recall(head, sel, a.q + row0 + size_t{g} * d, a.scale, scratch.partial[slot]);
-        // Token mass reads the fixed part's probabilities: its time counts as the fixed part's.
-        AttnTimes& times = scratch.times[slot];
-        if (a.round_as_dense) {
-            // probs: [group][n_keys + n_dyn] final probabilities, the fixed slots first.
-            attention_rounded_f16(head, sel, a.q + row0, group, reinterpret_cast<const uint16_t*>(k), reinterpret_cast<const uint16_t*>(v),
-                                  n_dyn, a.scale, scratch.partial[slot], probs, a.out + row0, &times);
-            if (a.token_mass) {
-                auto since = std::chrono::steady_clock::now();
-                for (uint32_t g = 0; g < group; ++g)
-                    add_token_mass(head, sel, probs.data() + size_t{g} * (sel.n_keys + n_dyn), 1.0f, scratch.mass[slot].data());
-                attn_lap(since, times.fixed);
-            }
-            return;
-        }
-        std::vector<AttnPartial>& parts = scratch.parts[slot];
-        parts.resize(group);
-        AttnPartial dyn;
+    const float* q = a.q;
+    if (a.round_as_dense) {
+        scratch.q16.resize(size_t{a.n_tokens} * a.n_heads * d);
+        for (size_t c = 0; c < scratch.q16.size(); ++c) scratch.q16[c] = f16_to_f32(f32_to_f16(a.q[c]));
+        q = scratch.q16.data();
+    }
+    const uint32_t n_jobs = a.n_tokens * n_kv; // job i: token i / n_kv, KV head i % n_kv
+    auto job_of = [&](uint32_t job) {
+        const uint32_t t = job / n_kv, h = job % n_kv;
+        ChunkedAttention c;
+        c.head = &index->head(a.layer, h);
+        c.keys = &scratch.key_lists[a.per_token ? job : h];
+        c.k_dyn = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
+        c.v_dyn = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
+        c.elem = a.elem;
+        c.n_dyn = a.n_dyn_before + t + 1;
+        c.q = q + (size_t{t} * a.n_heads + size_t{h} * group) * d;
+        c.n_rows = group;
+        c.scale = a.scale;
+        c.round_f16 = a.round_as_dense;
+        return c;
+    };
+    auto add_recall = [&](uint32_t job, uint32_t slot) {
+        const uint32_t h = job % n_kv;
+        const float* rows = a.q + (size_t{job / n_kv} * a.n_heads + size_t{h} * group) * d;
+        for (uint32_t g = 0; g < group; ++g)
+            scratch.recall[slot] += selection_recall(index->head(a.layer, h), scratch.selections[a.per_token ? job : h], rows + size_t{g} * d,
+                                                     a.scale, scratch.partial[slot]);
+    };
+    std::vector<uint32_t>& job_keys = scratch.job_keys;
+    job_keys.resize(n_jobs);
+    for (uint32_t job = 0; job < n_jobs; ++job) job_keys[job] = job_of(job).n_keys();
+    std::vector<ChunkTask>& chunks = scratch.chunks;
+    plan_chunks(job_keys, n_threads, chunks);
+    const bool split = chunks.size() > n_jobs;
+    // Token mass goes to one buffer per slot, or per job when split (a job's chunks touch disjoint tokens).
+    if (a.token_mass) {
+        scratch.mass.resize(split ? n_jobs : n_threads);
+        for (std::vector<float>& m : scratch.mass) m.assign(index->n_tokens, 0.0f);
+    }
+    double serial_s = 0.0;
+    if (!split) {
+        // One task per job, its three passes back to back in the slot's buffers.
+        run_tasks(pool, n_jobs, [&](uint32_t job, uint32_t slot) {
+            ChunkedAttention c = job_of(job);
+            std::vector<float>& probs = scratch.rows[slot];
+            probs.resize(size_t{group} * c.n_keys());
+            c.probs = probs.data();
+            std::vector<float>& row = scratch.partial_max[slot];
+            std::vector<double>& sum = scratch.partial_sum[slot];
+            row.resize(group);
+            sum.resize(group);
+            if (a.recall) add_recall(job, slot);
+            AttnTimes& times = scratch.times[slot];
+            chunk_logits(c, 0, c.n_keys(), row.data(), times);
+            chunk_exp(c, 0, c.n_keys(), row.data(), sum.data(), times);
+            for (uint32_t g = 0; g < group; ++g) row[g] = sum[g] > 0.0 ? static_cast<float>(1.0 / sum[g]) : 0.0f;
+            chunk_values(c, 0, c.n_keys(), row.data(), a.out + (size_t{job / n_kv} * a.n_heads + size_t{job % n_kv} * group) * d,
+                         a.token_mass ? scratch.mass[slot].data() : nullptr, times);
+        });
+    } else {
+        const uint32_t n_chunks = static_cast<uint32_t>(chunks.size());
+        std::vector<size_t>& probs_at = scratch.probs_at; // [n_jobs + 1]
+        probs_at.resize(n_jobs + 1);
+        probs_at[0] = 0;
+        for (uint32_t job = 0; job < n_jobs; ++job) probs_at[job + 1] = probs_at[job] + size_t{group} * job_keys[job];
+        scratch.probs.resize(probs_at[n_jobs]);
+        scratch.chunk_max.resize(size_t{n_chunks} * group);
+        scratch.chunk_sum.resize(size_t{n_chunks} * group);
+        scratch.chunk_out.resize(size_t{n_chunks} * group * d);
+        scratch.row_max.assign(size_t{n_jobs} * group, -INFINITY);
+        scratch.row_inv.assign(size_t{n_jobs} * group, 0.0f);
+        auto chunk_job = [&](uint32_t i) {
+            ChunkedAttention c = job_of(chunks[i].job);
+            c.probs = scratch.probs.data() + probs_at[chunks[i].job];
+            return c;
+        };
+        run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
+            if (a.recall && chunks[i].begin == 0) add_recall(chunks[i].job, slot);
+            chunk_logits(chunk_job(i), chunks[i].begin, chunks[i].end, scratch.chunk_max.data() + size_t{i} * group, scratch.times[slot]);
+        });
         auto since = std::chrono::steady_clock::now();
-        sparse_attention(head, sel, a.q + row0, group, a.scale, probs, a.out + row0, parts.data());
-        attn_lap(since, times.fixed);
-        std::vector<float>& buf = scratch.partial[slot]; // [d] output + [n_dyn] logits
-        buf.resize(d + n_dyn);
-        for (uint32_t g = 0; g < group; ++g) {
-            const size_t row = row0 + size_t{g} * d;
-            attention_partial(a.q + row, k, v, a.elem, n_dyn, d, a.scale, buf.data() + d, buf.data(), dyn);
-            attn_lap(since, times.dynamic);
-            if (a.token_mass) {
-                add_token_mass(head, sel, probs.data() + size_t{g} * sel.n_keys, fixed_probability_coef(parts[g], dyn),
-                               scratch.mass[slot].data());
-                attn_lap(since, times.fixed);
+        for (uint32_t i = 0; i < n_chunks; ++i)
+            for (uint32_t g = 0; g < group; ++g) {
+                float& m = scratch.row_max[size_t{chunks[i].job} * group + g];
+                m = std::max(m, scratch.chunk_max[size_t{i} * group + g]);
             }
-            lse_merge(a.out + row, parts[g], buf.data(), dyn, d);
-            attn_lap(since, times.merge);
+        serial_s += seconds_since(since);
+        run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
+            chunk_exp(chunk_job(i), chunks[i].begin, chunks[i].end, scratch.row_max.data() + size_t{chunks[i].job} * group,
+                      scratch.chunk_sum.data() + size_t{i} * group, scratch.times[slot]);
+        });
+        since = std::chrono::steady_clock::now();
+        // Each row's sum over its job's chunks in chunk order, as one chunk's lanes would have added it.
+        for (uint32_t i = 0, first = 0; i <= n_chunks; ++i) {
+            if (i < n_chunks && chunks[i].job == chunks[first].job) continue;
+            for (uint32_t g = 0; g < group; ++g) {
+                double sum = 0.0;
+                for (uint32_t c = first; c < i; ++c) sum += scratch.chunk_sum[size_t{c} * group + g];
+                scratch.row_inv[size_t{chunks[first].job} * group + g] = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
+            }
+            first = i;
         }
-    });
+        serial_s += seconds_since(since);
+        run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
+            const uint32_t job = chunks[i].job;
+            chunk_values(chunk_job(i), chunks[i].begin, chunks[i].end, scratch.row_inv.data() + size_t{job} * group,
+                         scratch.chunk_out.data() + size_t{i} * group * d, a.token_mass ? scratch.mass[job].data() : nullptr, scratch.times[slot]);
+        });
+        since = std::chrono::steady_clock::now();
+        for (uint32_t i = 0; i < n_chunks; ++i) {
+            const uint32_t job = chunks[i].job;
+            float* out = a.out + (size_t{job / n_kv} * a.n_heads + size_t{job % n_kv} * group) * d;
+            const float* part = scratch.chunk_out.data() + size_t{i} * group * d;
+            if (i == 0 || chunks[i - 1].job != job) std::copy_n(part, size_t{group} * d, out);
+            else
+                for (size_t c = 0; c < size_t{group} * d; ++c) out[c] += part[c];
+        }
+        serial_s += seconds_since(since);
+    }
+    scratch.times[0].merge += serial_s;
     const double tasks_s = seconds_since(t0);
     if (a.token_mass)
         for (const std::vector<float>& m : scratch.mass)

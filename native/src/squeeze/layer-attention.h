@@ -3,10 +3,11 @@
 //
 // For each KV head: one lookup over the centroids (all of the batch's tokens averaged, the group's
 // query heads merged), then for every token and query head exact attention over the selected
-// fixed-context keys (read in place from the index), exact causal attention over the dynamic rows of
-// the KV cache, and the log-sum-exp merge of the two. With round_as_dense (the engine's F16 cache),
-// both key sets share one softmax whose probabilities are rounded to f16 as the dense kernel rounds
-// them (sparse-attention.h, attention_rounded_f16).
+// fixed-context keys (read in place from the index) and the dynamic rows of the KV cache, in one
+// softmax over both key sets. One token's keys are cut into chunks when the (token, KV head) jobs
+// alone would leave threads idle (decode: one job per KV head), so every thread works
+// (sparse-attention.h, ChunkedAttention). With round_as_dense (the engine's F16 cache), the
+// probabilities are rounded to f16 as the dense kernel rounds them.
 #pragma once
 
 #include <cstdint>
@@ -55,17 +56,39 @@ struct LayerAttention {
     Oracle oracle = Oracle::None;
 };
 
-// Per-slot buffers (one per pool thread), kept by the caller across layers and tokens so decode does not allocate.
+// Keys [begin, end) of (token, KV head) job `job` (token job / n_kv_heads, KV head job % n_kv_heads).
+struct ChunkTask {
+    uint32_t job, begin, end;
+};
+
+// Buffers kept by the caller across layers and tokens so decode does not allocate. Per-slot ones
+// have one entry per pool thread; per-chunk ones are used when a token's work is split.
 struct LayerScratch {
     std::vector<LookupScratch> lookup;          // [n_threads]
-    std::vector<std::vector<float>> rows;       // [n_threads] gathered query rows / logits
-    std::vector<std::vector<float>> partial;    // [n_threads] dynamic-part output and logits
-    std::vector<std::vector<AttnPartial>> parts; // [n_threads][group] fixed-part (max, sum) per row
-    std::vector<std::vector<float>> mass;       // [n_threads][n_fixed_tokens] token_mass shares
+    std::vector<std::vector<float>> rows;       // [n_threads] gathered query rows / one job's probabilities
+    std::vector<std::vector<float>> partial;    // [n_threads] scratch of the oracle and recall
+    std::vector<std::vector<float>> partial_max; // [n_threads][group] one job's row maxima, then 1 / sums
+    std::vector<std::vector<double>> partial_sum; // [n_threads][group] one job's row sums
+    std::vector<std::vector<float>> mass;       // [n_threads or n_jobs][n_fixed_tokens] token_mass shares
     std::vector<double> recall;                 // [n_threads] recall summed over the slot's rows
     std::vector<AttnTimes> times;               // [n_threads] part times of the slot's attention tasks
     std::vector<Selection> selections;          // [n_kv_heads], or [n_tokens][n_kv_heads] with per_token
+    std::vector<KeyList> key_lists;             // the selections' keys, as selections
+    std::vector<float> q16;                     // [n_tokens][n_heads][head_dim] queries rounded to f16 (round_as_dense)
+    std::vector<uint32_t> job_keys;             // [n_jobs] keys each job attends
+    std::vector<ChunkTask> chunks;              // [n_chunks], a job's chunks in key order
+    std::vector<size_t> probs_at;               // [n_jobs + 1] where each job's probabilities start in probs
+    std::vector<float> probs;                   // the jobs' [group][n_keys] probabilities, one after another
+    std::vector<float> chunk_max;               // [n_chunks][group]
+    std::vector<double> chunk_sum;              // [n_chunks][group]
+    std::vector<float> chunk_out;               // [n_chunks][group][head_dim] each chunk's share of the output
+    std::vector<float> row_max, row_inv;        // [n_jobs][group] over all of a job's chunks
 };
+
+// Cuts jobs of job_keys[j] keys into chunks (in job order, each job's in key order, covering its keys):
+// one per job when there is one thread or the jobs alone give 4 tasks per thread, otherwise about
+// 4 per thread of roughly equal key counts (about max(128, all keys / (4 * n_threads)) each).
+void plan_chunks(const std::vector<uint32_t>& job_keys, uint32_t n_threads, std::vector<ChunkTask>& chunks);
 
 // Errors: SQUEEZE_BAD_PARAMS (no index, layer out of range, heads not a multiple of the KV heads,
 // missing buffers, round_as_dense with an F32 cache, recall without stats).

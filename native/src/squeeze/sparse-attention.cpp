@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "../common/half.h"
-
 #include "kernels.h"
 
 namespace sq::squeeze {
@@ -114,57 +112,100 @@ void lse_merge(float* out_a, AttnPartial& a, const float* out_b, const AttnParti
     a.sum = wa + wb;
 }
 
-void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const float* q, uint32_t n_rows, const uint16_t* k_dyn,
-                           const uint16_t* v_dyn, uint32_t n_dyn, float scale, std::vector<float>& q16, std::vector<float>& probs,
-                           float* out, AttnTimes* times) {
-    AttnTimes local;
-    AttnTimes& t = times ? *times : local;
+void key_list_build(const HeadIndex& head, const Selection& sel, KeyList& list) {
+    list.ranges = selection_ranges(head, sel);
+    list.offset.resize(list.ranges.size() + 1);
+    list.offset[0] = 0;
+    for (size_t r = 0; r < list.ranges.size(); ++r) list.offset[r + 1] = list.offset[r] + (list.ranges[r].second - list.ranges[r].first);
+}
+
+namespace {
+
+// Calls fn(first slot, end slot, key number of the first slot) for each run of fixed-context slots
+// among the keys [begin, end).
+template <typename Fn>
+void for_fixed_runs(const KeyList& list, uint32_t begin, uint32_t end, Fn&& fn) {
+    end = std::min(end, list.n_fixed());
+    if (begin >= end) return;
+    size_t r = static_cast<size_t>(std::upper_bound(list.offset.begin(), list.offset.end(), begin) - list.offset.begin()) - 1;
+    for (; r < list.ranges.size() && list.offset[r] < end; ++r) {
+        const uint32_t k0 = std::max(begin, list.offset[r]), k1 = std::min(end, list.offset[r + 1]);
+        const uint32_t s0 = list.ranges[r].first + (k0 - list.offset[r]);
+        fn(s0, s0 + (k1 - k0), k0);
+    }
+}
+
+// The dynamic rows [first, end) among the keys [begin, end); empty when the chunk has none.
+std::pair<uint32_t, uint32_t> dynamic_rows(const ChunkedAttention& a, uint32_t begin, uint32_t end) {
+    const uint32_t nf = a.keys->n_fixed();
+    if (end <= nf) return {0, 0};
+    return {std::max(begin, nf) - nf, end - nf};
+}
+
+} // namespace
+
+void chunk_logits(const ChunkedAttention& a, uint32_t begin, uint32_t end, float* row_max, AttnTimes& times) {
     auto since = std::chrono::steady_clock::now();
     const Kernels& kern = kernels();
-    const uint32_t d = head.head_dim;
-    const auto ranges = selection_ranges(head, sel);
-    uint32_t n_sel = 0;
-    for (const auto& r : ranges) n_sel += r.second - r.first;
-    const uint32_t n = n_sel + n_dyn;
-    probs.resize(size_t{n_rows} * n);
-    q16.resize(size_t{n_rows} * d);
-    for (size_t c = 0; c < q16.size(); ++c) q16[c] = f16_to_f32(f32_to_f16(q[c]));
-
-    // Logits: the selected keys in one pass for all rows, then each row's dynamic rows.
-    uint32_t i = 0;
-    for (const auto& r : ranges)
-        for (uint32_t s = r.first; s < r.second; ++s, ++i) {
-            const uint16_t* key = head.keys.data() + size_t{s} * d;
-            for (uint32_t row = 0; row < n_rows; ++row) probs[size_t{row} * n + i] = scale * kern.dot_f16(q16.data() + size_t{row} * d, key, d);
-        }
-    attn_lap(since, t.fixed);
-    for (uint32_t row = 0; row < n_rows; ++row)
-        for (uint32_t j = 0; j < n_dyn; ++j)
-            probs[size_t{row} * n + n_sel + j] = scale * kern.dot_f16(q16.data() + size_t{row} * d, k_dyn + size_t{j} * d, d);
-    attn_lap(since, t.dynamic);
-
-    // One softmax per row over both key sets, each probability then rounded to f16 as dense does.
-    for (uint32_t row = 0; row < n_rows; ++row) {
-        float* p = probs.data() + size_t{row} * n;
-        const AttnPartial part = softmax_unnormalized(p, n);
-        const float inv = part.sum > 0.0f ? 1.0f / part.sum : 0.0f;
-        for (uint32_t j = 0; j < n; ++j) p[j] = f16_to_f32(f32_to_f16(p[j] * inv));
-        std::fill(out + size_t{row} * d, out + size_t{row + 1} * d, 0.0f);
+    const uint32_t d = a.head->head_dim, n = a.n_keys(), nf = a.keys->n_fixed();
+    for_fixed_runs(*a.keys, begin, end, [&](uint32_t s0, uint32_t s1, uint32_t key) {
+        kern.dot_rows_f16(a.q, a.n_rows, a.head->keys.data() + size_t{s0} * d, s1 - s0, d, a.scale, a.probs + key, n);
+    });
+    attn_lap(since, times.fixed);
+    const auto [j0, j1] = dynamic_rows(a, begin, end);
+    if (a.elem == KvElem::F16) {
+        kern.dot_rows_f16(a.q, a.n_rows, static_cast<const uint16_t*>(a.k_dyn) + size_t{j0} * d, j1 - j0, d, a.scale, a.probs + nf + j0, n);
+    } else {
+        for (uint32_t j = j0; j < j1; ++j)
+            for (uint32_t r = 0; r < a.n_rows; ++r)
+                a.probs[size_t{r} * n + nf + j] = a.scale * kern.dot_f32(a.q + size_t{r} * d, static_cast<const float*>(a.k_dyn) + size_t{j} * d, d);
     }
-    attn_lap(since, t.merge);
+    attn_lap(since, times.dynamic);
+    for (uint32_t r = 0; r < a.n_rows; ++r) {
+        const float* p = a.probs + size_t{r} * n;
+        float m = -INFINITY;
+        for (uint32_t i = begin; i < end; ++i) m = std::max(m, p[i]);
+        row_max[r] = m;
+    }
+    attn_lap(since, times.merge);
+}
 
-    // Values: the selected rows in one pass for all rows, then the dynamic rows.
-    i = 0;
-    for (const auto& r : ranges)
-        for (uint32_t s = r.first; s < r.second; ++s, ++i) {
-            const uint16_t* value = head.values.data() + size_t{s} * d;
-            for (uint32_t row = 0; row < n_rows; ++row) kern.axpy_f16(out + size_t{row} * d, probs[size_t{row} * n + i], value, d);
+void chunk_exp(const ChunkedAttention& a, uint32_t begin, uint32_t end, const float* max, double* row_sum, AttnTimes& times) {
+    auto since = std::chrono::steady_clock::now();
+    const Kernels& kern = kernels();
+    const uint32_t n = a.n_keys();
+    for (uint32_t r = 0; r < a.n_rows; ++r) row_sum[r] = kern.exp_sum(a.probs + size_t{r} * n + begin, end - begin, max[r]);
+    attn_lap(since, times.merge);
+}
+
+void chunk_values(const ChunkedAttention& a, uint32_t begin, uint32_t end, const float* inv, float* out, float* token_mass,
+                  AttnTimes& times) {
+    auto since = std::chrono::steady_clock::now();
+    const Kernels& kern = kernels();
+    const HeadIndex& head = *a.head;
+    const uint32_t d = head.head_dim, n = a.n_keys(), nf = a.keys->n_fixed();
+    for (uint32_t r = 0; r < a.n_rows; ++r) kern.scale_rows(a.probs + size_t{r} * n + begin, end - begin, inv[r], a.round_f16);
+    std::fill(out, out + size_t{a.n_rows} * d, 0.0f);
+    attn_lap(since, times.merge);
+    for_fixed_runs(*a.keys, begin, end, [&](uint32_t s0, uint32_t s1, uint32_t key) {
+        kern.axpy_rows_f16(out, a.n_rows, a.probs + key, n, head.values.data() + size_t{s0} * d, s1 - s0, d);
+        if (!token_mass) return;
+        for (uint32_t s = s0; s < s1; ++s) {
+            float p = 0.0f;
+            for (uint32_t r = 0; r < a.n_rows; ++r) p += a.probs[size_t{r} * n + key + (s - s0)];
+            token_mass[head.token_of_slot[s]] += p;
         }
-    attn_lap(since, t.fixed);
-    for (uint32_t row = 0; row < n_rows; ++row)
-        for (uint32_t j = 0; j < n_dyn; ++j)
-            kern.axpy_f16(out + size_t{row} * d, probs[size_t{row} * n + n_sel + j], v_dyn + size_t{j} * d, d);
-    attn_lap(since, t.dynamic);
+    });
+    attn_lap(since, times.fixed);
+    const auto [j0, j1] = dynamic_rows(a, begin, end);
+    if (a.elem == KvElem::F16) {
+        kern.axpy_rows_f16(out, a.n_rows, a.probs + nf + j0, n, static_cast<const uint16_t*>(a.v_dyn) + size_t{j0} * d, j1 - j0, d);
+    } else {
+        for (uint32_t j = j0; j < j1; ++j)
+            for (uint32_t r = 0; r < a.n_rows; ++r)
+                kern.axpy_f32(out + size_t{r} * d, a.probs[size_t{r} * n + nf + j], static_cast<const float*>(a.v_dyn) + size_t{j} * d, d);
+    }
+    attn_lap(since, times.dynamic);
 }
 
 } // namespace sq::squeeze

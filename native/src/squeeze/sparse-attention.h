@@ -58,18 +58,50 @@ void attention_partial(const float* q, const void* k, const void* v, KvElem elem
 // Merges partial b into a: out_a and a become the attention over both key sets.
 void lse_merge(float* out_a, AttnPartial& a, const float* out_b, const AttnPartial& b, uint32_t head_dim);
 
-// The attention of n_rows query rows of one token (the heads of one GQA group) over the selected
-// fixed-context keys and the token's n_dyn dynamic rows, rounded where the engine's dense F16-cache
-// kernel rounds (backend/cpu/ops-attention.cpp): each query to f16, and every probability to f16
-// before the value product. That rounding needs each probability's final normaliser, so the two key
-// sets share one softmax (their logits are computed first) instead of being merged by log-sum-exp
-// after the value pass; the result is the same attention.
-// q, out: [n_rows][head_dim]; k_dyn, v_dyn: [n_dyn][head_dim] f16; q16: resized to [n_rows][head_dim];
-// probs: resized to [n_rows][n_sel + n_dyn], holding on return each row's final probabilities over the
-// slots of selection_ranges (in order), then over the dynamic rows. times (optional): each part's
-// time is added (the shared softmax counts as the merge).
-void attention_rounded_f16(const HeadIndex& head, const Selection& sel, const float* q, uint32_t n_rows, const uint16_t* k_dyn,
-                           const uint16_t* v_dyn, uint32_t n_dyn, float scale, std::vector<float>& q16, std::vector<float>& probs,
-                           float* out, AttnTimes* times = nullptr);
+// The keys one (token, KV head) attends, numbered in the order the chunked attention below reads
+// them: the selection's fixed-context slots (selection_ranges), then the token's dynamic cache rows.
+struct KeyList {
+    std::vector<std::pair<uint32_t, uint32_t>> ranges; // slot ranges of the fixed context
+    std::vector<uint32_t> offset;                      // [ranges.size() + 1]: the key number each range starts at
+    uint32_t n_fixed() const { return offset.empty() ? 0 : offset.back(); }
+};
+void key_list_build(const HeadIndex& head, const Selection& sel, KeyList& list);
+
+// One query group's attention over a KeyList and its dynamic rows, computed by chunks of keys (a
+// range [begin, end) of the key numbers; a chunk may cut a cluster or span fixed and dynamic keys) so
+// that one token's attention can use every thread. Both key sets share one softmax, so the chunks run
+// in three passes, each over every chunk before the next starts:
+//   1. chunk_logits: probs = scale * q . k over the chunk's keys; each row's maximum over them.
+//   2. chunk_exp:    probs = exp(probs - max) with the row's maximum over all chunks; each row's sum.
+//   3. chunk_values: probs *= 1 / (sum over all chunks), rounded to f16 with round_f16; the chunk's
+//      share of the output, sum_i probs_i v_i; each fixed key's probability added to token mass.
+// Whatever the chunks, every probability is computed from the same maximum and sum as with one chunk,
+// so splitting changes only the order in which the sums and the output are added.
+// With round_f16 (the engine's F16 cache) the group's queries must already be rounded to f16 and
+// probabilities are rounded as the engine's dense F16-cache kernel rounds them
+// (backend/cpu/ops-attention.cpp): with every cluster selected the result agrees with dense attention.
+struct ChunkedAttention {
+    const HeadIndex* head = nullptr;
+    const KeyList* keys = nullptr;
+    const void* k_dyn = nullptr; // [n_dyn][head_dim] of elem
+    const void* v_dyn = nullptr;
+    KvElem elem = KvElem::F16;
+    uint32_t n_dyn = 0;
+    const float* q = nullptr;    // [n_rows][head_dim]
+    uint32_t n_rows = 0;
+    float scale = 0.0f;
+    bool round_f16 = false;
+    float* probs = nullptr;      // [n_rows][n_keys()]
+    uint32_t n_keys() const { return keys->n_fixed() + n_dyn; }
+};
+
+// row_max: [n_rows]. Times: the fixed keys' logits count as fixed, the dynamic rows' as dynamic.
+void chunk_logits(const ChunkedAttention& a, uint32_t begin, uint32_t end, float* row_max, AttnTimes& times);
+// max: [n_rows] over all chunks; row_sum: [n_rows], set. Time counts as merge (the shared softmax).
+void chunk_exp(const ChunkedAttention& a, uint32_t begin, uint32_t end, const float* max, double* row_sum, AttnTimes& times);
+// inv: [n_rows], 1 / the row's sum over all chunks; out: [n_rows][head_dim], set to the chunk's share.
+// token_mass (optional): [head->n_tokens], each fixed key's probability added at its token.
+void chunk_values(const ChunkedAttention& a, uint32_t begin, uint32_t end, const float* inv, float* out, float* token_mass,
+                  AttnTimes& times);
 
 } // namespace sq::squeeze
