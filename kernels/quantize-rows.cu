@@ -12,8 +12,10 @@ constexpr int kThreads = 128;
 
 // One warp per 32-element block: lane j quantizes element j. __float2int_rn rounds half to even
 // like the CPU's nearest_int; 127.f / amax is an IEEE division (no fast-math in this build).
-template <bool with_sum>
-static __device__ void quantize_block_q8(const float* x, uint8_t* block, int lane) {
+// Scale d and (with_sum) s = d * sum(q) go to d_out / s_out as F16, or as the f32 of that F16 when
+// planar.
+template <bool with_sum, bool planar>
+static __device__ void quantize_block_q8(const float* x, int8_t* qs, void* d_out, void* s_out, int lane) {
     const float v = x[lane];
     float amax = fabsf(v);
 #pragma unroll
@@ -21,20 +23,23 @@ static __device__ void quantize_block_q8(const float* x, uint8_t* block, int lan
     const float d = amax / 127.f;
     const float id = amax != 0.0f ? 127.f / amax : 0.0f;
     const int q = __float2int_rn(v * id);
-    const int qs_offset = with_sum ? 4 : 2;
-    block[qs_offset + lane] = static_cast<uint8_t>(static_cast<int8_t>(q));
+    qs[lane] = static_cast<int8_t>(q);
     int sum = q;
 #pragma unroll
     for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     if (lane == 0) {
-        reinterpret_cast<__half*>(block)[0] = __float2half_rn(d);
-        if (with_sum) reinterpret_cast<__half*>(block)[1] = __float2half_rn(d * static_cast<float>(sum));
+        const __half dh = __float2half_rn(d), sh = __float2half_rn(d * static_cast<float>(sum));
+        if (planar) *static_cast<float*>(d_out) = __half2float(dh);
+        else *static_cast<__half*>(d_out) = dh;
+        if (with_sum && planar) *static_cast<float*>(s_out) = __half2float(sh);
+        else if (with_sum) *static_cast<__half*>(s_out) = sh;
     }
 }
 
 // One warp per 256-element super-block: lane l holds elements l + 32 i. The scale comes from the
 // signed value of largest magnitude, the lowest index winning ties, as the CPU's scan does.
-static __device__ void quantize_block_q8_k(const float* x, uint8_t* block, int lane) {
+// qs, bsums and d point into a block of the Q8_K layout or into the planes of a planar row.
+static __device__ void quantize_block_q8_k(const float* x, int8_t* qs, int16_t* bsums, float* d, int lane) {
     float v[8];
     float amax = 0.0f, max = 0.0f;
     int at = 1 << 30;
@@ -50,13 +55,11 @@ static __device__ void quantize_block_q8_k(const float* x, uint8_t* block, int l
         const int o_at = __shfl_xor_sync(0xffffffffu, at, off);
         if (o_amax > amax || (o_amax == amax && o_at < at)) { amax = o_amax; max = o_max; at = o_at; }
     }
-    int8_t* qs = reinterpret_cast<int8_t*>(block + 4);
-    int16_t* bsums = reinterpret_cast<int16_t*>(block + 4 + 256);
     if (amax == 0.0f) {
 #pragma unroll
         for (int i = 0; i < 8; ++i) qs[lane + 32 * i] = 0;
         if (lane < 16) bsums[lane] = 0;
-        if (lane == 0) *reinterpret_cast<float*>(block) = 0.0f;
+        if (lane == 0) *d = 0.0f;
         return;
     }
     const float iscale = -127.f / max;
@@ -68,7 +71,34 @@ static __device__ void quantize_block_q8_k(const float* x, uint8_t* block, int l
         for (int l = 0; l < 16; ++l) sum += qs[lane * 16 + l];
         bsums[lane] = static_cast<int16_t>(sum);
     }
-    if (lane == 0) *reinterpret_cast<float*>(block) = 1 / iscale;
+    if (lane == 0) *d = 1 / iscale;
+}
+
+// Block blk (of block_elems elements) of the row at y_row, n_cols wide, from the elements at x.
+static __device__ void convert_block(ActType type, const float* x, uint8_t* y_row, int n_cols, long blk, int block_bytes,
+                                     int lane) {
+    uint8_t* y = y_row + blk * block_bytes;
+    int8_t* planar_qs = reinterpret_cast<int8_t*>(y_row) + blk * (type == ActType::Q8_K_PLANAR ? 256 : 32);
+    float* planar_d = reinterpret_cast<float*>(y_row + n_cols);
+    switch (type) {
+    case ActType::Q8_0: quantize_block_q8<false, false>(x, reinterpret_cast<int8_t*>(y + 2), y, nullptr, lane); break;
+    case ActType::Q8_1: quantize_block_q8<true, false>(x, reinterpret_cast<int8_t*>(y + 4), y, y + 2, lane); break;
+    case ActType::Q8_K:
+        quantize_block_q8_k(x, reinterpret_cast<int8_t*>(y + 4), reinterpret_cast<int16_t*>(y + 260),
+                            reinterpret_cast<float*>(y), lane);
+        break;
+    case ActType::Q8_0_PLANAR: quantize_block_q8<false, true>(x, planar_qs, planar_d + blk, nullptr, lane); break;
+    case ActType::Q8_1_PLANAR:
+        quantize_block_q8<true, true>(x, planar_qs, planar_d + blk, planar_d + n_cols / 32 + blk, lane);
+        break;
+    case ActType::Q8_K_PLANAR:
+        quantize_block_q8_k(x, planar_qs, reinterpret_cast<int16_t*>(planar_d + n_cols / 256) + 16 * blk,
+                            planar_d + blk, lane);
+        break;
+    case ActType::F16: reinterpret_cast<__half*>(y)[lane] = __float2half_rn(x[lane]); break;
+    case ActType::BF16: reinterpret_cast<__nv_bfloat16*>(y)[lane] = __float2bfloat16_rn(x[lane]); break;
+    case ActType::F32: reinterpret_cast<float*>(y)[lane] = x[lane]; break;
+    }
 }
 
 // One warp per block (32 elements, or 256 for Q8_K); float encodings take 32 elements per warp.
@@ -80,15 +110,7 @@ static __global__ void __launch_bounds__(kThreads) quantize_rows_kernel(Quantize
     if (b >= blocks_per_row * p.n_rows) return;
     const long row = b / blocks_per_row, blk = b % blocks_per_row;
     const float* x = p.x + row * p.x_stride + blk * block_elems;
-    uint8_t* y = static_cast<uint8_t*>(p.y) + row * p.y_row_bytes + blk * block_bytes;
-    switch (p.type) {
-    case ActType::Q8_0: quantize_block_q8<false>(x, y, lane); break;
-    case ActType::Q8_1: quantize_block_q8<true>(x, y, lane); break;
-    case ActType::Q8_K: quantize_block_q8_k(x, y, lane); break;
-    case ActType::F16: reinterpret_cast<__half*>(y)[lane] = __float2half_rn(x[lane]); break;
-    case ActType::BF16: reinterpret_cast<__nv_bfloat16*>(y)[lane] = __float2bfloat16_rn(x[lane]); break;
-    case ActType::F32: reinterpret_cast<float*>(y)[lane] = x[lane]; break;
-    }
+    convert_block(p.type, x, static_cast<uint8_t*>(p.y) + row * p.y_row_bytes, p.n_cols, blk, block_bytes, lane);
 }
 
 // One block per row, with rms_norm's threads and order of additions (so its bits): squares
@@ -116,18 +138,8 @@ static __global__ void __launch_bounds__(kNormThreads) quantize_norm_rows_kernel
 
     const int lane = threadIdx.x % 32;
     uint8_t* y_row = static_cast<uint8_t*>(p.y) + blockIdx.x * p.y_row_bytes;
-    for (int blk = threadIdx.x / 32; blk < p.n_cols / block_elems; blk += kNormThreads / 32) {
-        const float* xb = row_n + blk * block_elems;
-        uint8_t* y = y_row + blk * block_bytes;
-        switch (p.type) {
-        case ActType::Q8_0: quantize_block_q8<false>(xb, y, lane); break;
-        case ActType::Q8_1: quantize_block_q8<true>(xb, y, lane); break;
-        case ActType::Q8_K: quantize_block_q8_k(xb, y, lane); break;
-        case ActType::F16: reinterpret_cast<__half*>(y)[lane] = __float2half_rn(xb[lane]); break;
-        case ActType::BF16: reinterpret_cast<__nv_bfloat16*>(y)[lane] = __float2bfloat16_rn(xb[lane]); break;
-        case ActType::F32: reinterpret_cast<float*>(y)[lane] = xb[lane]; break;
-        }
-    }
+    for (int blk = threadIdx.x / 32; blk < p.n_cols / block_elems; blk += kNormThreads / 32)
+        convert_block(p.type, row_n + blk * block_elems, y_row, p.n_cols, blk, block_bytes, lane);
 }
 
 struct Layout {
@@ -142,6 +154,9 @@ Layout layout(ActType type) {
     case ActType::F16: return {32, 64};
     case ActType::BF16: return {32, 64};
     case ActType::F32: return {32, 128};
+    case ActType::Q8_0_PLANAR: return {32, 36};
+    case ActType::Q8_1_PLANAR: return {32, 40};
+    case ActType::Q8_K_PLANAR: return {256, 292};
     }
     return {0, 0};
 }
@@ -159,6 +174,8 @@ cudaError_t quantize_rows(const QuantizeRowsParams& p, cudaStream_t stream) {
     if (!l.elems || !p.x || !p.y || p.n_cols % l.elems != 0 || p.y_row_bytes < quantized_row_bytes(p.type, p.n_cols) ||
         p.y_row_bytes % 4 != 0 || reinterpret_cast<uintptr_t>(p.y) % 4 != 0)
         return cudaErrorInvalidValue;
+    const bool planar = p.type == ActType::Q8_0_PLANAR || p.type == ActType::Q8_1_PLANAR || p.type == ActType::Q8_K_PLANAR;
+    if (planar && (p.y_row_bytes % 16 != 0 || reinterpret_cast<uintptr_t>(p.y) % 16 != 0)) return cudaErrorInvalidValue;
     if (p.norm_w) {
         if (p.n_cols > kQuantizeNormMaxCols || p.n_rows > 0x7fffffff) return cudaErrorInvalidValue;
         quantize_norm_rows_kernel<<<p.n_rows, kNormThreads, sizeof(float) * p.n_cols, stream>>>(p, l.elems, l.bytes);

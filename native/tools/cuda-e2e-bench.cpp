@@ -3,7 +3,8 @@
 //
 // Model: 32 layers, n_embd 4096, 32 heads / 8 KV heads, head_dim 128, n_ff 14336, vocab 128256,
 // every matrix Q8_0 (7.43 GiB read per token). A decode step runs the CUDA forward pass's kernels in
-// its order (rms_norm, quantize_rows, matmul_q, rope, kv_store, attention, swiglu, add; the head),
+// its order (rms_norm, quantize_rows, the GEMV, rope, kv_store, attention, swiglu, add; the head),
+// the GEMV being matmul_vec as in the forward pass, or the CPU-order matmul_q with SQUEEZE_CUDA_GEMM=0,
 // queued by this tool rather than by CudaForward; norms fused into the conversion as there, and is replayed from a CUDA graph.
 // Attention per layer: dense = attention_decode over the whole F16 cache (fixed context + dynamic
 // tokens); squeezed = squeezed_decode (the two-level lookup, split-K attention over the selected
@@ -39,6 +40,7 @@
 #include "device.cuh"
 #include "kv-store.cuh"
 #include "matmul-q.cuh"
+#include "matmul-vec.cuh"
 #include "quantize-rows.cuh"
 #include "rope.cuh"
 #include "squeezed-decode.cuh"
@@ -56,6 +58,14 @@ constexpr cuda::KvType kKv = cuda::KvType::F16;
 
 long q8_row_bytes(int cols) { return long(cols / 32) * 34; }
 
+// The GEMV a step runs, as the forward pass picks it: matmul_vec unless SQUEEZE_CUDA_GEMM=0.
+bool fast_gemv() {
+    const char* gemm = std::getenv("SQUEEZE_CUDA_GEMM");
+    return !(gemm && std::strcmp(gemm, "0") == 0);
+}
+cuda::ActType act_type() { return fast_gemv() ? cuda::ActType::Q8_0_PLANAR : cuda::ActType::Q8_0; }
+long act_row_bytes(int cols) { return (cuda::quantized_row_bytes(act_type(), cols) + 15) / 16 * 16; }
+
 struct Matrix {
     const void* w;
     int rows, cols;
@@ -72,7 +82,7 @@ struct Model {
     Matrix head{};
     GpuArray<float> norm_w;        // [kEmbd] shared by every norm (values do not matter to speed)
     GpuArray<float> x, q, k, v, attn, proj, gate, up, logits; // activations of one token
-    GpuArray<uint8_t> act;         // [q8_row_bytes(kFf)] matmul input
+    GpuArray<uint8_t> act;         // [act_row_bytes(kFf)] matmul input
     GpuArray<int> pos;             // [1]
     GpuArray<float> attn_ws;       // dense split-K workspace
 };
@@ -110,7 +120,7 @@ bool make_model(Model& m) {
     for (GpuArray<float>* a : {&m.k, &m.v}) a->alloc(kKvDim);
     for (GpuArray<float>* a : {&m.gate, &m.up}) a->alloc(kFf);
     m.logits.alloc(kVocab);
-    m.act.alloc(q8_row_bytes(kFf));
+    m.act.alloc(act_row_bytes(kFf));
     m.pos.alloc(1);
     m.attn_ws.alloc(cuda::attention_decode_workspace_floats(kHeads, kDim));
     return m.weights.ok && m.logits.ok && m.act.ok && m.attn_ws.ok;
@@ -178,18 +188,16 @@ public:
 
     // norm_w: x is RMS-normalised inside the conversion, as the forward pass does after a norm.
     cudaError_t matmul(const Matrix& w, const float* x, float* y, const float* norm_w = nullptr) {
-        const long a_bytes = q8_row_bytes(w.cols);
-        const cuda::QuantizeRowsParams qp{x, m_.act.ptr, cuda::ActType::Q8_0, 1, w.cols, w.cols, (a_bytes + 15) / 16 * 16,
-                                          norm_w, 1e-5f};
+        const cuda::QuantizeRowsParams qp{x, m_.act.ptr, act_type(), 1, w.cols, w.cols, act_row_bytes(w.cols), norm_w, 1e-5f};
         cudaError_t e = cuda::quantize_rows(qp, s_);
         if (e != cudaSuccess) return e;
         return gemv(w, y);
     }
     // The matmul alone, its input already quantized (for the GEMV bandwidth).
     cudaError_t gemv(const Matrix& w, float* y) {
-        const long a_bytes = (q8_row_bytes(w.cols) + 15) / 16 * 16;
-        const cuda::MatmulQParams mp{w.w, cuda::WeightType::Q8_0, w.rows, w.cols, q8_row_bytes(w.cols), m_.act.ptr, a_bytes, 1, y, w.rows};
-        return cuda::matmul_q(mp, s_);
+        const cuda::MatmulQParams mp{w.w, cuda::WeightType::Q8_0, w.rows, w.cols, q8_row_bytes(w.cols), m_.act.ptr,
+                                     act_row_bytes(w.cols), 1, y, w.rows};
+        return fast_ ? cuda::matmul_vec(mp, s_) : cuda::matmul_q(mp, s_);
     }
     cuda::SqueezedDecodeParams squeezed_params(int il) {
         const size_t layer = size_t(il) * kKvHeads * c_.n_ctx * kDim;
@@ -296,6 +304,7 @@ public:
 private:
     Model& m_;
     Context& c_;
+    const bool fast_ = fast_gemv();
     cudaStream_t s_ = nullptr;       // where kernels are queued: the legacy stream, as median_ms times it
     cudaStream_t capture_ = nullptr; // non-blocking, for graph captures
 };
@@ -343,8 +352,8 @@ int main(int argc, char** argv) {
     }
     cudaStream_t stream = nullptr;
     if (!ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream")) return 1;
-    std::printf("card: %s; Llama-3.1-8B shape, Q8_0, %.2f GiB of weights; F16 KV; dynamic tokens %d\n", probe.name,
-                m.weights.n / double(1 << 30), n_dyn);
+    std::printf("card: %s; Llama-3.1-8B shape, Q8_0, %.2f GiB of weights; F16 KV; dynamic tokens %d; GEMV %s\n", probe.name,
+                m.weights.n / double(1 << 30), n_dyn, fast_gemv() ? "matmul_vec" : "matmul_q (CPU order)");
 
     Json rows;
     std::string gemv_rows;
@@ -451,7 +460,8 @@ int main(int argc, char** argv) {
         const char* commit = std::getenv("COMMIT");
         const std::string fields = std::string("\"card\": \"") + probe.name + "\", \"commit\": \"" +
                                    (commit ? commit : "unknown") +
-                                   "\", \"model\": \"Llama-3.1-8B shape, Q8_0, random weights\", \"kv\": \"f16\", "
+                                   "\", \"model\": \"Llama-3.1-8B shape, Q8_0, random weights\", \"kv\": \"f16\", \"gemv_kernel\": \"" +
+                                   (fast_gemv() ? "matmul_vec" : "matmul_q") + "\", "
                                    "\"sparsity_target\": 0.9, \"reps\": " + std::to_string(reps) +
                                    ", \"gemv\": [" + gemv_rows + "]";
         if (!write_bench_json(json, "cuda-e2e-bench", fields, {{"contexts", &rows}})) return 1;

@@ -2,14 +2,17 @@
 // model, same run. Decode is greedy one token per eval after a short prompt, as generation runs;
 // the GPU is measured with decode steps replayed from a CUDA graph and without
 // (SQUEEZE_CUDA_GRAPHS=0), to show what the launches cost, and its prefill with the tensor-core
-// GEMM and without (SQUEEZE_CUDA_GEMM=0: the GEMV kernels' token tiles, the CPU's bits).
-// The GEMM rounds block sums differently from the CPU, so the bench also reports what that changes:
-// the last prompt token's logits (max |delta|, against the GEMM-off GPU run, which has the CPU's
-// bits) and how many of --agree greedy tokens after the prompt are the same.
+// GEMM and the decode GEMV (default) and without (SQUEEZE_CUDA_GEMM=0: the CPU-order kernels, the
+// CPU's bits). Both round block sums differently from the CPU, so the bench also reports what that
+// changes: the last prompt token's logits (max |delta|, against the GEMM-off GPU run, which has the
+// CPU's bits) and how many of --agree greedy tokens after the prompt are the same.
 //
-//   cuda-forward-bench MODEL [--threads N] [--prompt P] [--decode D] [--agree A] [--cpu 0|1] [--json PATH]
+//   cuda-forward-bench MODEL [--threads N] [--prompt P] [--decode D] [--agree A] [--cpu 0|1] [--chat 0|1]
+//                      [--json PATH]
 //     P: prefill length (one batch), default 512; D: decode steps, default 128; A: greedy tokens
-//     compared, default 64 (0: none); --cpu 0 skips the CPU run (long prompts of large shapes).
+//     compared, default 64 (0: none); --cpu 0 skips the CPU run (long prompts of large shapes);
+//     --chat 1: also 64 greedy tokens after each of cuda-forward-test's SmolLM2 chat prompts
+//     (MODEL the real SmolLM2), default path vs SQUEEZE_CUDA_GEMM=0, tokens equal counted.
 //     MODEL "smollm2-shape": a generated model of SmolLM2-135M's shape and types (random weights,
 //     the same bytes to read and work to do) where the real file is not at hand.
 //     MODEL "llama8b-shape:L": L layers of Llama-3.1-8B's shape in Q8_0 (vocab 32000, tied): prefill
@@ -37,6 +40,7 @@
 #include <vector>
 
 #include "cuda-forward-model.h"
+#include "cuda-forward-prompts.h"
 #include "device.cuh"
 #include "model/model.h"
 
@@ -147,6 +151,36 @@ bool agreement(const Model& m, uint32_t threads, uint32_t prompt, int n, Agreeme
     return true;
 }
 
+// Greedy tokens after each chat prompt: the default path (GEMM, decode GEMV) against the CPU's
+// order (SQUEEZE_CUDA_GEMM=0, which cuda-forward-test holds to the CPU's tokens).
+struct ChatAgreement {
+    int same = 0, total = 0;
+    std::string first_diffs; // per prompt: the index of the first differing token, or "-"
+};
+
+bool chat_agreement(const Model& m, uint32_t threads, int n, ChatAgreement& out) {
+    for (const PromptTokens& p : kSmolLM2Prompts) {
+        const uint32_t n_ctx = static_cast<uint32_t>(p.tokens.size()) + n + 8;
+        std::vector<float> last_fast, last_ref;
+        std::vector<int32_t> gen_fast, gen_ref;
+        const std::unique_ptr<Context> fast = make_context(m, Backend::Cuda, threads, n_ctx, n_ctx);
+        setenv("SQUEEZE_CUDA_GEMM", "0", 1);
+        const std::unique_ptr<Context> ref = make_context(m, Backend::Cuda, threads, n_ctx, n_ctx);
+        unsetenv("SQUEEZE_CUDA_GEMM");
+        if (!fast || !ref || !prefill_and_generate(*fast, p.tokens, n, last_fast, gen_fast) ||
+            !prefill_and_generate(*ref, p.tokens, n, last_ref, gen_ref))
+            return false;
+        int first = -1;
+        for (int i = 0; i < n; ++i) {
+            out.same += gen_fast[i] == gen_ref[i];
+            if (first < 0 && gen_fast[i] != gen_ref[i]) first = i;
+        }
+        out.total += n;
+        out.first_diffs += (out.first_diffs.empty() ? "" : ",") + (first < 0 ? std::string("-") : std::to_string(first));
+    }
+    return true;
+}
+
 struct KeysRow {
     uint32_t keys;
     const char* variant;
@@ -250,6 +284,7 @@ int main(int argc, char** argv) {
     }
     const std::string path = argv[1];
     uint32_t threads = std::max(1u, std::thread::hardware_concurrency()), prompt = 512, decode = 128, agree = 64, cpu_run = 1;
+    uint32_t chat = 0;
     uint32_t batch = 1024;
     const char* json = nullptr;
     std::string keys;
@@ -263,6 +298,7 @@ int main(int argc, char** argv) {
         else if (flag == "--decode") decode = v;
         else if (flag == "--agree") agree = v;
         else if (flag == "--cpu") cpu_run = v;
+        else if (flag == "--chat") chat = v;
         else if (flag == "--json") json = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
@@ -308,6 +344,8 @@ int main(int argc, char** argv) {
         return 1;
     Agreement agr;
     if (agree && !agreement(*m, threads, prompt, static_cast<int>(agree), agr)) return 1;
+    ChatAgreement chat_agr;
+    if (chat && !chat_agreement(*m, threads, 64, chat_agr)) return 1;
     std::printf("%-40s %14s %14s\n", "", "prefill tok/s", "decode tok/s");
     std::printf("%-40s %14.0f %14.1f\n", (std::string(probe.name) + ", CUDA graph").c_str(), gpu.prefill_tok_s,
                 gpu.decode_tok_s);
@@ -329,6 +367,10 @@ int main(int argc, char** argv) {
                     prompt, agr.max_abs_delta, agr.max_abs_logit, agr.same_argmax ? "same" : "differs", agr.same_tokens,
                     agr.n, agr.same_prefix);
     }
+    if (chat) {
+        std::printf("default path vs CPU order on %zu chat prompts: greedy %d/%d tokens equal; first difference per "
+                    "prompt: %s\n", std::size(kSmolLM2Prompts), chat_agr.same, chat_agr.total, chat_agr.first_diffs.c_str());
+    }
     if (json) {
         std::FILE* f = std::fopen(json, "w");
         if (!f) return 1;
@@ -340,11 +382,13 @@ int main(int argc, char** argv) {
                      " \"gpu_no_gemm\": {\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.2f},\n"
                      " \"cpu\": {\"prefill_tok_s\": %.1f, \"decode_tok_s\": %.2f},\n"
                      " \"gemm_vs_cpu_order\": {\"greedy_tokens\": %d, \"greedy_same\": %d, \"greedy_same_prefix\": %d, "
-                     "\"last_logits_max_abs_delta\": %.6g, \"last_logits_max_abs\": %.6g, \"same_argmax\": %s}}\n",
+                     "\"last_logits_max_abs_delta\": %.6g, \"last_logits_max_abs\": %.6g, \"same_argmax\": %s},\n"
+                     " \"chat_prompts_vs_cpu_order\": {\"greedy_tokens\": %d, \"greedy_same\": %d, \"first_diff\": \"%s\"}}\n",
                      probe.name, commit ? commit : "unknown", path.c_str(), threads, prompt, decode, gpu.prefill_tok_s,
                      gpu.decode_tok_s, eager.prefill_tok_s, eager.decode_tok_s, gemv.prefill_tok_s, gemv.decode_tok_s,
                      cpu.prefill_tok_s, cpu.decode_tok_s, agr.n, agr.same_tokens, agr.same_prefix, agr.max_abs_delta,
-                     agr.max_abs_logit, agr.same_argmax ? "true" : "false");
+                     agr.max_abs_logit, agr.same_argmax ? "true" : "false", chat_agr.total, chat_agr.same,
+                     chat_agr.first_diffs.c_str());
         std::fclose(f);
     }
     return 0;

@@ -31,6 +31,8 @@
 #include "gemv.cuh"
 #include "lse-merge.cuh"
 #include "matmul-mma.cuh"
+#include "matmul-vec.cuh"
+#include "quantize-rows.cuh"
 #include "rms-norm.cuh"
 #include "rope.cuh"
 #include "swiglu.cuh"
@@ -443,6 +445,112 @@ TEST_CASE("gemv: Q8_0 and Q4_K against dequantized f32 rows") {
             }
         }
     }
+}
+
+// ---- decode GEMV on quantized activations (matmul_vec) -----------------------------------------
+
+// Random but valid rows of any weight type: every quant bit pattern, small f16 scales where the
+// block keeps them; rows padded to 16 bytes as matmul_vec needs.
+std::vector<uint8_t> random_weight_rows(TensorType type, int n_rows, int n_cols, long row_bytes) {
+    std::vector<uint8_t> w(static_cast<size_t>(n_rows) * row_bytes);
+    for (uint8_t& b : w) b = static_cast<uint8_t>(rng()());
+    const TensorTypeTraits t = tensor_type_traits(static_cast<uint32_t>(type));
+    for (int r = 0; r < n_rows; ++r) {
+        for (int b = 0; b < n_cols / static_cast<int>(t.block_size); ++b) {
+            uint8_t* blk = &w[r * row_bytes + b * t.block_bytes];
+            const uint16_t d = f32_to_f16(uniform(0.001f, 0.02f)), m = f32_to_f16(uniform(-0.02f, 0.02f));
+            if (type == TensorType::Q6_K) {
+                std::memcpy(blk + 208, &d, 2);
+                continue;
+            }
+            std::memcpy(blk, &d, 2);
+            if (type == TensorType::Q4_1 || type == TensorType::Q4_K) std::memcpy(blk + 2, &m, 2);
+        }
+    }
+    return w;
+}
+
+TEST_CASE("matmul_vec: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K against the CPU vec_dot on awkward sizes") {
+    // The activation is quantized on the GPU into the planar encoding (its values and scales must
+    // be the CPU's quantization of the same floats) and on the CPU into the block layout; the
+    // outputs differ from the CPU's vec_dot only in the order of float additions, so each is
+    // compared relative to sum |w x|, which cancellation cannot shrink.
+    struct Case { int n_rows, n_tokens, blocks; };
+    // Blocks per row: one; odd counts (slices end inside a 16-byte chunk); 8B shapes (4096 and
+    // 14336 columns); longer than 8 warps' slices together (each warp takes several).
+    const Case small[] = {{1, 1, 1}, {67, 3, 3}, {129, 8, 48}, {1030, 1, 128}, {300, 13, 448}, {5, 1, 1290}};
+    const Case k_quants[] = {{1, 1, 1}, {67, 3, 3}, {129, 8, 6}, {1030, 1, 16}, {300, 13, 56}, {5, 1, 230}};
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q4_K, TensorType::Q6_K}) {
+        const cpu::TypeKernels* tk = cpu::type_kernels(type);
+        CHECK(tk != nullptr);
+        if (!tk) continue;
+        const cpu::TypeKernels* ak = cpu::type_kernels(tk->vec_dot_type);
+        const TensorTypeTraits tt = tensor_type_traits(static_cast<uint32_t>(type));
+        const TensorTypeTraits at = tensor_type_traits(static_cast<uint32_t>(tk->vec_dot_type));
+        const cuda::WeightType wt = static_cast<cuda::WeightType>(type);
+        const cuda::ActType planar = cuda::matmul_vec_act_type(wt);
+        const bool k_quant = tt.block_size == 256;
+        for (const Case& c : k_quant ? k_quants : small) {
+            const int n_cols = c.blocks * static_cast<int>(tt.block_size);
+            const long row_bytes = (long{c.blocks} * tt.block_bytes + 15) / 16 * 16;
+            const long a_bytes = long{c.blocks} * at.block_bytes;                      // CPU block layout
+            const long p_bytes = (cuda::quantized_row_bytes(planar, n_cols) + 15) / 16 * 16; // GPU planar
+            const long y_stride = c.n_rows + 3;
+            const std::vector<uint8_t> w = random_weight_rows(type, c.n_rows, n_cols, row_bytes);
+            std::vector<float> x(static_cast<size_t>(c.n_tokens) * n_cols);
+            for (float& v : x) v = uniform(-1.0f, 1.0f);
+            std::vector<uint8_t> a(static_cast<size_t>(c.n_tokens) * a_bytes);
+            for (int t = 0; t < c.n_tokens; ++t) ak->from_float(&x[size_t(t) * n_cols], &a[t * a_bytes], n_cols);
+
+            DeviceBuffer<uint8_t> dw(w), dp(static_cast<size_t>(c.n_tokens) * p_bytes);
+            DeviceBuffer<float> dx(x), dy(static_cast<size_t>(c.n_tokens) * y_stride);
+            dy.poison();
+            CHECK(cuda::matmul_vec_supports(wt, n_cols, row_bytes, dw.ptr));
+            const cuda::QuantizeRowsParams qp{dx.ptr, dp.ptr, planar, c.n_tokens, n_cols, n_cols, p_bytes};
+            CHECK_CUDA(cuda::quantize_rows(qp, nullptr));
+            const cuda::MatmulQParams p{dw.ptr, wt, c.n_rows, n_cols, row_bytes, dp.ptr, p_bytes, c.n_tokens, dy.ptr, y_stride};
+            CHECK_CUDA(cuda::matmul_vec(p, nullptr));
+            CHECK_CUDA(cudaDeviceSynchronize());
+            const std::vector<float> y = dy.download();
+            const std::vector<uint8_t> planes = dp.download();
+
+            // The planar values are the CPU's: qs byte for byte, each block's scale as a float.
+            int bad_qs = 0;
+            for (int t = 0; t < c.n_tokens; ++t) {
+                for (int b = 0; b < c.blocks * static_cast<int>(tt.block_size / at.block_size); ++b) {
+                    const uint8_t* cpu_block = &a[t * a_bytes + b * at.block_bytes];
+                    const uint8_t* gpu_qs = &planes[t * p_bytes + b * at.block_size];
+                    const int qs_offset = at.block_size == 256 ? 4 : tk->vec_dot_type == TensorType::Q8_1 ? 4 : 2;
+                    bad_qs += std::memcmp(cpu_block + qs_offset, gpu_qs, at.block_size) != 0;
+                }
+            }
+            CHECK(bad_qs == 0);
+
+            std::vector<float> wrow(n_cols);
+            double worst = 0.0;
+            for (int r = 0; r < c.n_rows; ++r) {
+                tk->to_float(&w[r * row_bytes], wrow.data(), n_cols);
+                for (int t = 0; t < c.n_tokens; ++t) {
+                    float ref = 0.0f;
+                    tk->vec_dot(n_cols, &ref, &w[r * row_bytes], &a[t * a_bytes]);
+                    double mag = 0.0;
+                    for (int k = 0; k < n_cols; ++k) mag += std::fabs(double(wrow[k]) * x[size_t(t) * n_cols + k]);
+                    const double e = std::fabs(double(y[t * y_stride + r]) - ref) / std::max(mag, 1e-30);
+                    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+                }
+            }
+            char what[80];
+            std::snprintf(what, sizeof what, "%s %d rows x %d tokens x %d cols", tt.name, c.n_rows, c.n_tokens, n_cols);
+            report("matmul_vec", what, worst, 1e-5);
+        }
+    }
+    DeviceBuffer<uint8_t> buf(4096);
+    CHECK(!cuda::matmul_vec_supports(cuda::WeightType::Q8_0, 32, 34, buf.ptr));      // rows not 16-byte aligned
+    CHECK(!cuda::matmul_vec_supports(cuda::WeightType::Q8_0, 48, 48, buf.ptr));      // not whole blocks
+    CHECK(!cuda::matmul_vec_supports(cuda::WeightType::F16, 32, 64, buf.ptr));       // no planar activation
+    const cuda::MatmulQParams bad{buf.ptr, cuda::WeightType::Q8_0, 1, 32, 48, buf.ptr + 8, 48, 1,
+                                  reinterpret_cast<float*>(buf.ptr + 1024), 1};
+    CHECK(cuda::matmul_vec(bad, nullptr) == cudaErrorInvalidValue);                  // activation not 16-byte aligned
 }
 
 // ---- tensor-core GEMM (prefill) -----------------------------------------------------------------

@@ -20,7 +20,9 @@
 //
 // Batches of kMatmulMmaMinTokens tokens or more run their Q8_0/Q4_0/Q4_1 matmuls on int8 tensor
 // cores (matmul-mma.cuh), whose block sums round differently from the CPU's 8-lane order; decode
-// and small batches keep the CPU's bits. SQUEEZE_CUDA_GEMM=0 keeps every batch on the CPU's order.
+// and smaller batches take the decode GEMV (matmul-vec.cuh, Q8_0/Q4_0/Q4_1/Q4_K/Q6_K rows of whole
+// 16-byte chunks), which reads weights at memory speed and adds in its own order too.
+// SQUEEZE_CUDA_GEMM=0 keeps every batch on the CPU's order (matmul-q.cuh): the GPU = CPU tests.
 #include "cuda-forward.h"
 
 #include <algorithm>
@@ -44,6 +46,7 @@
 #include "kv-store.cuh"
 #include "matmul-mma.cuh"
 #include "matmul-q.cuh"
+#include "matmul-vec.cuh"
 #include "quantize-rows.cuh"
 #include "rms-norm.cuh"
 #include "rope.cuh"
@@ -155,6 +158,7 @@ private:
     long act_row_capacity_ = 0;
     void* mma_workspace_ = nullptr; // matmul_mma_workspace_bytes(n_batch, widest input)
     bool gemm_ = false;             // large batches may use the tensor-core GEMM
+    bool fast_gemv_ = false;        // other batches may use the decode GEMV (not the CPU's order)
     int* ids_ = nullptr;        // [n_batch]
     float* rope_cs_ = nullptr;  // [n_batch][n_rot] cos/sin of each token's position
     float* decode_workspace_ = nullptr; // split-K decode attention
@@ -282,14 +286,16 @@ Status CudaForward::init(const Model& model, const ContextParams& params, const 
     SQ_TRY(alloc_n(1, &pos0_dev_, "the position"));
     SQ_CUDA(cudaMallocHost(&host_rope_cs_, sizeof(float) * nb * hp_.n_rot), "pinned host memory");
     for (const cuda::ActType t : {cuda::ActType::F32, cuda::ActType::F16, cuda::ActType::BF16, cuda::ActType::Q8_0,
-                                  cuda::ActType::Q8_1, cuda::ActType::Q8_K}) {
+                                  cuda::ActType::Q8_1, cuda::ActType::Q8_K, cuda::ActType::Q8_0_PLANAR,
+                                  cuda::ActType::Q8_1_PLANAR, cuda::ActType::Q8_K_PLANAR}) {
         for (const uint32_t cols : {hp_.n_embd, static_cast<uint32_t>(q_dim), hp_.n_ff}) {
             act_row_capacity_ = std::max(act_row_capacity_, round_up(cuda::quantized_row_bytes(t, cols), 16));
         }
     }
     SQ_TRY(alloc_n(nb * act_row_capacity_, &act_, "matmul inputs"));
     const char* gemm = std::getenv("SQUEEZE_CUDA_GEMM");
-    gemm_ = !(gemm && std::strcmp(gemm, "0") == 0) && n_batch_ >= static_cast<uint32_t>(cuda::kMatmulMmaMinTokens);
+    fast_gemv_ = !(gemm && std::strcmp(gemm, "0") == 0);
+    gemm_ = fast_gemv_ && n_batch_ >= static_cast<uint32_t>(cuda::kMatmulMmaMinTokens);
     if (gemm_) {
         const int widest = static_cast<int>(std::max({hp_.n_embd, static_cast<uint32_t>(q_dim), hp_.n_ff}));
         SQ_TRY(alloc(cuda::matmul_mma_workspace_bytes(static_cast<int>(n_batch_), widest), &mma_workspace_,
@@ -330,9 +336,18 @@ Status CudaForward::norm(const float* w, const float* x, float* y, int n) {
 
 Status CudaForward::project(const float* x, int n_cols, int n, const DeviceMatrix* const* ws, float* const* ys,
                             int count, const float* norm_w) {
+    // Which kernel takes a matrix, and the activation encoding it reads.
+    const auto takes_mma = [&](const DeviceMatrix& w) {
+        return gemm_ && n >= cuda::kMatmulMmaMinTokens && cuda::matmul_mma_supports(w.type, n_cols, w.row_bytes);
+    };
+    const auto takes_vec = [&](const DeviceMatrix& w) {
+        return fast_gemv_ && !takes_mma(w) && cuda::matmul_vec_supports(w.type, n_cols, w.row_bytes, w.data);
+    };
+    const auto act_type = [&](const DeviceMatrix& w) {
+        return takes_vec(w) ? cuda::matmul_vec_act_type(w.type) : cuda::matmul_act_type(w.type);
+    };
     bool fuse_norm = norm_w && n_cols <= cuda::kQuantizeNormMaxCols;
-    for (int i = 1; i < count; ++i)
-        fuse_norm = fuse_norm && cuda::matmul_act_type(ws[i]->type) == cuda::matmul_act_type(ws[0]->type);
+    for (int i = 1; i < count; ++i) fuse_norm = fuse_norm && act_type(*ws[i]) == act_type(*ws[0]);
     if (norm_w && !fuse_norm) {
         SQ_TRY(norm(norm_w, x, xn_, n));
         x = xn_;
@@ -342,7 +357,7 @@ Status CudaForward::project(const float* x, int n_cols, int n, const DeviceMatri
     long a_row_bytes = 0;
     for (int i = 0; i < count; ++i) {
         const DeviceMatrix& w = *ws[i];
-        const cuda::ActType want = cuda::matmul_act_type(w.type);
+        const cuda::ActType want = act_type(w);
         if (!converted || want != have) {
             a_row_bytes = round_up(cuda::quantized_row_bytes(want, n_cols), 16);
             const cuda::QuantizeRowsParams qp{x, act_, want, n, n_cols, n_cols, a_row_bytes,
@@ -351,14 +366,15 @@ Status CudaForward::project(const float* x, int n_cols, int n, const DeviceMatri
             converted = true;
             have = want;
         }
-        if (gemm_ && n >= cuda::kMatmulMmaMinTokens && cuda::matmul_mma_supports(w.type, n_cols, w.row_bytes)) {
+        if (takes_mma(w)) {
             const cuda::MatmulMmaParams mp{w.data, w.type, w.n_rows, n_cols, w.row_bytes, act_, a_row_bytes, n,
                                            mma_workspace_, ys[i], w.n_rows};
             SQ_CUDA(cuda::matmul_mma(mp, stream_), "matmul_mma");
             continue;
         }
         const cuda::MatmulQParams mp{w.data, w.type, w.n_rows, n_cols, w.row_bytes, act_, a_row_bytes, n, ys[i], w.n_rows};
-        SQ_CUDA(cuda::matmul_q(mp, stream_), "matmul_q");
+        if (takes_vec(w)) SQ_CUDA(cuda::matmul_vec(mp, stream_), "matmul_vec");
+        else SQ_CUDA(cuda::matmul_q(mp, stream_), "matmul_q");
     }
     return Status::ok();
 }

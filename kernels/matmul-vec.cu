@@ -1,0 +1,335 @@
+#include "matmul-vec.cuh"
+
+#include <algorithm>
+#include <cstdint>
+#include <cuda_fp16.h>
+
+namespace sq::cuda {
+
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = 32 * kWarps;
+constexpr uint32_t kLowNibbles = 0x0F0F0F0Fu;
+
+// 16-byte global -> shared copy that holds no register while in flight (sm_80+), bypassing L1:
+// each weight byte is read once, and L1 keeps the activation rows every warp re-reads.
+__device__ __forceinline__ void copy16_async(void* smem, const void* gmem) {
+    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+}
+__device__ __forceinline__ void wait_async_copies() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
+// N words from shared memory at any byte offset of a 16-byte aligned buffer: N + 1 aligned words
+// funnel-shifted (ggml blocks sit at 2-byte offsets). Reads up to 4 bytes past the last word.
+template <int N>
+__device__ __forceinline__ void load_words(const uint8_t* buf, int off, uint32_t (&out)[N]) {
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(buf + (off & ~3));
+    const int shift = 8 * (off & 3);
+    uint32_t lo = w[0];
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+        const uint32_t hi = w[i + 1];
+        out[i] = __funnelshift_r(lo, hi, shift);
+        lo = hi;
+    }
+}
+
+__device__ __forceinline__ float half_at(const uint8_t* p) { return __half2float(*reinterpret_cast<const __half*>(p)); }
+__device__ __forceinline__ int dp4a(uint32_t a, int b, int c) { return __dp4a(static_cast<int>(a), b, c); }
+__device__ __forceinline__ int4 act16(const int8_t* p) { return __ldg(reinterpret_cast<const int4*>(p)); }
+
+// Integer dot of 16 unsigned 4-bit or 8-bit weights (4 words) with 16 int8 activations.
+__device__ __forceinline__ int dot16(const uint32_t* w, int4 a, int acc) {
+    acc = dp4a(w[0], a.x, acc);
+    acc = dp4a(w[1], a.y, acc);
+    acc = dp4a(w[2], a.z, acc);
+    return dp4a(w[3], a.w, acc);
+}
+__device__ __forceinline__ int sum16(int4 a, int acc) {
+    const uint32_t ones[4] = {0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u};
+    return dot16(ones, a, acc);
+}
+
+// One token's planar activation row (quantize-rows.cuh): qs int8[n_cols], then the scale planes.
+struct ActRow {
+    const int8_t* qs;
+    const float* planes; // d[n_blocks] (then s[n_blocks] for Q8_1, bsums int16 for Q8_K)
+};
+__device__ __forceinline__ ActRow act_row(const uint8_t* a, long a_row_bytes, int t, int n_cols) {
+    const uint8_t* row = a + t * a_row_bytes;
+    return {reinterpret_cast<const int8_t*>(row), reinterpret_cast<const float*>(row + n_cols)};
+}
+
+// Each type: a block's elements and bytes; kGroup blocks make whole 16-byte chunks (so slices of
+// kGroup-multiples start 16-byte aligned); kUnits lane work units per block; kSliceBlocks the
+// blocks a warp stages at most (~4.5 KB: 5-6 blocks of 8 warps fit an SM's shared memory, so
+// ~200 KB of weights are in flight per SM). unit() adds one unit's products for nt tokens to acc.
+
+struct VecQ8_0 { // x Q8_0: (d_w d_a) * sum(q_w q_a)
+    static constexpr int kElems = 32, kBytes = 34, kGroup = 8, kUnits = 1, kSliceBlocks = 128;
+    template <int kTokens>
+    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
+                                                long a_row_bytes, int n_cols, int nt, float* acc) {
+        uint32_t w[8];
+        load_words(buf, off + 2, w);
+        const float dw = half_at(buf + off);
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) {
+            if (t >= nt) break;
+            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
+            const int isum = dot16(w + 4, act16(r.qs + 32 * gb + 16), dot16(w, act16(r.qs + 32 * gb), 0));
+            acc[t] += (dw * __ldg(r.planes + gb)) * static_cast<float>(isum);
+        }
+    }
+};
+
+struct VecQ4_0 { // x Q8_0: (d_w d_a) * sum((nibble - 8) q_a); low nibbles are elements 0-15
+    static constexpr int kElems = 32, kBytes = 18, kGroup = 8, kUnits = 1, kSliceBlocks = 256;
+    template <int kTokens>
+    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
+                                                long a_row_bytes, int n_cols, int nt, float* acc) {
+        uint32_t q[4], lo[4], hi[4];
+        load_words(buf, off + 2, q);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            lo[i] = q[i] & kLowNibbles;
+            hi[i] = (q[i] >> 4) & kLowNibbles;
+        }
+        const float dw = half_at(buf + off);
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) {
+            if (t >= nt) break;
+            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
+            const int4 a0 = act16(r.qs + 32 * gb), a1 = act16(r.qs + 32 * gb + 16);
+            const int isum = dot16(hi, a1, dot16(lo, a0, 0));
+            const int asum = sum16(a1, sum16(a0, 0));
+            acc[t] += (dw * __ldg(r.planes + gb)) * static_cast<float>(isum - 8 * asum);
+        }
+    }
+};
+
+struct VecQ4_1 { // x Q8_1: (d_w d_a) * sum(nibble q_a) + m_w s_a
+    static constexpr int kElems = 32, kBytes = 20, kGroup = 4, kUnits = 1, kSliceBlocks = 256;
+    template <int kTokens>
+    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
+                                                long a_row_bytes, int n_cols, int nt, float* acc) {
+        uint32_t q[4], lo[4], hi[4];
+        load_words(buf, off + 4, q);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            lo[i] = q[i] & kLowNibbles;
+            hi[i] = (q[i] >> 4) & kLowNibbles;
+        }
+        const float dw = half_at(buf + off), mw = half_at(buf + off + 2);
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) {
+            if (t >= nt) break;
+            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
+            const int isum = dot16(hi, act16(r.qs + 32 * gb + 16), dot16(lo, act16(r.qs + 32 * gb), 0));
+            const float da = __ldg(r.planes + gb), sa = __ldg(r.planes + n_cols / 32 + gb);
+            acc[t] += (dw * da) * static_cast<float>(isum) + mw * sa;
+        }
+    }
+};
+
+// 6-bit scale and min of sub-block j from the 12 packed bytes (unpack_scales_k4 in quants-blocks.h).
+__device__ __forceinline__ void scale_min_k4(const uint8_t* s, int j, int* sc, int* mn) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *mn = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+// x Q8_K: unit j takes qs bytes [16 j, 16 j + 16): 16 low nibbles of sub-block 2c and 16 high
+// nibbles of sub-block 2c + 1 (c = j / 2), elements first + i and first + 32 + i.
+struct VecQ4_K { // a_d d_w * sum_j sc_j dot_j - a_d dmin_w * sum_j mn_j bsum_j
+    static constexpr int kElems = 256, kBytes = 144, kGroup = 1, kUnits = 8, kSliceBlocks = 32;
+    template <int kTokens>
+    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int j, long gb, const uint8_t* a,
+                                                long a_row_bytes, int n_cols, int nt, float* acc) {
+        const int c = j / 2, first = 64 * c + 16 * (j % 2);
+        const uint4 q = *reinterpret_cast<const uint4*>(buf + off + 16 + 16 * j); // blocks are 16-byte aligned
+        const uint32_t lo[4] = {q.x & kLowNibbles, q.y & kLowNibbles, q.z & kLowNibbles, q.w & kLowNibbles};
+        const uint32_t hi[4] = {(q.x >> 4) & kLowNibbles, (q.y >> 4) & kLowNibbles, (q.z >> 4) & kLowNibbles,
+                                (q.w >> 4) & kLowNibbles};
+        int sc_lo, mn_lo, sc_hi, mn_hi;
+        scale_min_k4(buf + off + 4, 2 * c, &sc_lo, &mn_lo);
+        scale_min_k4(buf + off + 4, 2 * c + 1, &sc_hi, &mn_hi);
+        const float dw = half_at(buf + off), dmin = half_at(buf + off + 2);
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) {
+            if (t >= nt) break;
+            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
+            const int8_t* qs = r.qs + 256 * gb + first;
+            const int16_t* bsums = reinterpret_cast<const int16_t*>(r.planes + n_cols / 256) + 16 * gb + first / 16;
+            const int isum = sc_lo * dot16(lo, act16(qs), 0) + sc_hi * dot16(hi, act16(qs + 32), 0);
+            const int imin = mn_lo * __ldg(bsums) + mn_hi * __ldg(bsums + 2);
+            const float da = __ldg(r.planes + gb);
+            acc[t] += (da * dw) * static_cast<float>(isum) - (da * dmin) * static_cast<float>(imin);
+        }
+    }
+};
+
+// x Q8_K: unit j is the 16-element sub-block j (elements 16 j ..), scale sc[j]; within half h = j / 8,
+// k = j % 8 = is + 2 g: ql bytes 64 h + 16 is + 32 (g & 1) (high nibbles when g >= 2), qh bytes
+// 128 + 32 h + 16 is (bits 2 g, 2 g + 1), as the CPU's q1..q4 of quants-scalar.cpp.
+struct VecQ6_K { // (a_d d_w) * sum_j sc_j (sum(q a) - 32 bsum_j)
+    static constexpr int kElems = 256, kBytes = 210, kGroup = 8, kUnits = 16, kSliceBlocks = 24;
+    template <int kTokens>
+    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int j, long gb, const uint8_t* a,
+                                                long a_row_bytes, int n_cols, int nt, float* acc) {
+        const int h = j / 8, k = j % 8, is = k % 2, g = k / 2;
+        uint32_t ql[4], qh[4], q[4];
+        load_words(buf, off + 64 * h + 16 * is + 32 * (g & 1), ql);
+        load_words(buf, off + 128 + 32 * h + 16 * is, qh);
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+            q[i] = ((g >= 2 ? ql[i] >> 4 : ql[i]) & kLowNibbles) | (((qh[i] >> (2 * g)) & 0x03030303u) << 4);
+        const int sc = static_cast<int8_t>(buf[off + 192 + j]);
+        const float dw = half_at(buf + off + 208);
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) {
+            if (t >= nt) break;
+            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
+            const int16_t* bsums = reinterpret_cast<const int16_t*>(r.planes + n_cols / 256);
+            const int isum = dot16(q, act16(r.qs + 256 * gb + 16 * j), 0);
+            acc[t] += (__ldg(r.planes + gb) * dw) * static_cast<float>(sc * (isum - 32 * __ldg(bsums + 16 * gb + j)));
+        }
+    }
+};
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
+    return v;
+}
+
+// warps_per_row warps share a row (split-K), each taking every warps_per_row-th slice of
+// slice_blocks blocks; kWarps / warps_per_row rows a block; kTokens activation rows a grid row.
+template <typename T, int kTokens>
+static __global__ void __launch_bounds__(kThreads, 4) matmul_vec_kernel(MatmulQParams p, int warps_per_row,
+                                                                        int slice_blocks) {
+    extern __shared__ uint4 staged[];              // [kWarps][slice_chunks + 1] a slice of a weight row per warp
+    __shared__ float partial[kWarps][kTokens];     // each warp's row sums
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int row = blockIdx.x * (kWarps / warps_per_row) + warp / warps_per_row;
+    const int split = warp % warps_per_row;
+    const int t0 = blockIdx.y * kTokens;
+    const int nt = min(kTokens, p.n_tokens - t0);
+    const int n_blocks = p.n_cols / T::kElems;
+    const int slice_chunks = (slice_blocks * T::kBytes + 15) / 16;
+    uint8_t* buf = reinterpret_cast<uint8_t*>(staged + warp * (slice_chunks + 1)); // +16 bytes: load_words' overrun
+    const uint8_t* a = static_cast<const uint8_t*>(p.a) + t0 * p.a_row_bytes;
+
+    float acc[kTokens] = {};
+    if (row < p.n_rows) {
+        const uint8_t* w_row = static_cast<const uint8_t*>(p.w) + row * p.w_row_bytes;
+        for (int b0 = split * slice_blocks; b0 < n_blocks; b0 += warps_per_row * slice_blocks) {
+            const int nb = min(slice_blocks, n_blocks - b0);
+            // The last slice rounds up to a whole chunk: still inside the 16-byte aligned row.
+            const int chunks = (nb * T::kBytes + 15) / 16;
+            const uint8_t* src = w_row + static_cast<long>(b0) * T::kBytes;
+            __syncwarp(); // the previous slice is consumed
+            for (int c = lane; c < chunks; c += 32) copy16_async(buf + 16 * c, src + 16 * c);
+            wait_async_copies();
+            __syncwarp();
+            for (int u = lane; u < nb * T::kUnits; u += 32) {
+                const int b = u / T::kUnits;
+                T::template unit<kTokens>(buf, b * T::kBytes, u % T::kUnits, b0 + b, a, p.a_row_bytes, p.n_cols, nt, acc);
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) {
+        const float v = warp_sum(acc[t]);
+        if (lane == 0) partial[warp][t] = v;
+    }
+    __syncthreads();
+    if (row < p.n_rows && split == 0 && lane < nt) {
+        float sum = 0.0f;
+        for (int k = 0; k < warps_per_row; ++k) sum += partial[warp + k][lane];
+        p.y[(t0 + lane) * p.y_stride + row] = sum;
+    }
+}
+
+// Warps wanted in flight before a row is split across warps: 32 an SM keep ~150 KB of weight
+// slices in flight per SM, several times what HBM's latency needs.
+int target_warps() {
+    static const int sms = [] {
+        int dev = 0, n = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+            return 132;
+        return n;
+    }();
+    return 32 * sms;
+}
+
+template <typename T, int kTokens>
+cudaError_t launch_tokens(const MatmulQParams& p, int warps_per_row, int slice_blocks, cudaStream_t stream) {
+    const size_t smem = sizeof(uint4) * kWarps * ((slice_blocks * T::kBytes + 15) / 16 + 1);
+    // Shared memory is what keeps weight bytes in flight: prefer it to L1 (the activation rows,
+    // the only L1 data, are a few KB).
+    static const cudaError_t carveout = cudaFuncSetAttribute(
+        matmul_vec_kernel<T, kTokens>, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    if (carveout != cudaSuccess) return carveout;
+    const int rows_per_block = kWarps / warps_per_row;
+    const dim3 grid((p.n_rows + rows_per_block - 1) / rows_per_block, (p.n_tokens + kTokens - 1) / kTokens);
+    if (grid.y > 65535) return cudaErrorInvalidValue;
+    matmul_vec_kernel<T, kTokens><<<grid, kThreads, smem, stream>>>(p, warps_per_row, slice_blocks);
+    return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t launch(const MatmulQParams& p, cudaStream_t stream) {
+    const int n_groups = (p.n_cols / T::kElems + T::kGroup - 1) / T::kGroup;
+    // Split rows across more warps while there are too few rows to fill the GPU or a warp's share
+    // would not fit its slice, but never below one group a warp.
+    int warps_per_row = 1;
+    while (warps_per_row < kWarps &&
+           (static_cast<long>(p.n_rows) * warps_per_row < target_warps() ||
+            (n_groups + warps_per_row - 1) / warps_per_row * T::kGroup > T::kSliceBlocks))
+        warps_per_row *= 2;
+    while (warps_per_row > 1 && warps_per_row / 2 >= n_groups) warps_per_row /= 2;
+    const int slice_blocks = std::min(T::kSliceBlocks, (n_groups + warps_per_row - 1) / warps_per_row * T::kGroup);
+    return p.n_tokens == 1 ? launch_tokens<T, 1>(p, warps_per_row, slice_blocks, stream)
+                           : launch_tokens<T, kMatmulVecMaxTokens>(p, warps_per_row, slice_blocks, stream);
+}
+
+} // namespace
+
+ActType matmul_vec_act_type(WeightType type) {
+    switch (type) {
+    case WeightType::Q4_0: case WeightType::Q8_0: return ActType::Q8_0_PLANAR;
+    case WeightType::Q4_1: return ActType::Q8_1_PLANAR;
+    case WeightType::Q4_K: case WeightType::Q6_K: return ActType::Q8_K_PLANAR;
+    default: return ActType::F32;
+    }
+}
+
+bool matmul_vec_supports(WeightType type, int n_cols, long w_row_bytes, const void* w) {
+    const int elems = type == WeightType::Q4_K || type == WeightType::Q6_K ? 256 : 32;
+    return matmul_vec_act_type(type) != ActType::F32 && n_cols > 0 && n_cols % elems == 0 && w_row_bytes % 16 == 0 &&
+           reinterpret_cast<uintptr_t>(w) % 16 == 0;
+}
+
+cudaError_t matmul_vec(const MatmulQParams& p, cudaStream_t stream) {
+    if (p.n_rows <= 0 || p.n_tokens <= 0) return cudaSuccess;
+    const uintptr_t a_align = reinterpret_cast<uintptr_t>(p.a) | static_cast<uintptr_t>(p.a_row_bytes);
+    if (!p.w || !p.a || !p.y || !matmul_vec_supports(p.type, p.n_cols, p.w_row_bytes, p.w) || a_align % 16 != 0 ||
+        p.a_row_bytes < quantized_row_bytes(matmul_vec_act_type(p.type), p.n_cols))
+        return cudaErrorInvalidValue;
+    switch (p.type) {
+    case WeightType::Q8_0: return p.w_row_bytes < p.n_cols / 32 * 34L ? cudaErrorInvalidValue : launch<VecQ8_0>(p, stream);
+    case WeightType::Q4_0: return p.w_row_bytes < p.n_cols / 32 * 18L ? cudaErrorInvalidValue : launch<VecQ4_0>(p, stream);
+    case WeightType::Q4_1: return p.w_row_bytes < p.n_cols / 32 * 20L ? cudaErrorInvalidValue : launch<VecQ4_1>(p, stream);
+    case WeightType::Q4_K: return p.w_row_bytes < p.n_cols / 256 * 144L ? cudaErrorInvalidValue : launch<VecQ4_K>(p, stream);
+    case WeightType::Q6_K: return p.w_row_bytes < p.n_cols / 256 * 210L ? cudaErrorInvalidValue : launch<VecQ6_K>(p, stream);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
+} // namespace sq::cuda

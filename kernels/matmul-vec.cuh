@@ -1,0 +1,33 @@
+// Decode GEMV at memory speed: y[t][r] = dot(W[r], a[t]) for a few activation rows (decode's one
+// token, short batches up to kMatmulVecMaxTokens a launch's token tile), W in ggml's block layout
+// (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K), a[t] quantized by quantize_rows into the planar encoding
+// matmul_vec_act_type(type) (the CPU's quantized values and scales, split into arrays).
+//
+// Each warp stages a slice of one weight row into shared memory with 16-byte cp.async copies (the
+// blocks are only 2-byte aligned in memory, so the row is copied as raw 16-byte chunks and
+// unpacked from shared memory), then each lane dots whole units of the slice (a 32-element block,
+// a Q4_K quarter sub-block pair, a Q6_K 16-element sub-block) with 16-byte activation loads;
+// the warps of a row (split-K for long or few rows) add their sums through shared memory in a
+// fixed order. Each block's integer sum is exact; the float sums run in a different order from the
+// CPU's (matmul-q.cuh keeps that order), so results differ from the CPU by a few ulp of the sum.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "matmul-q.cuh"
+
+namespace sq::cuda {
+
+constexpr int kMatmulVecMaxTokens = 8; // activation rows a grid row reads each staged slice for
+
+// The planar activation encoding the GEMV reads for `type` (quantize-rows.cuh).
+ActType matmul_vec_act_type(WeightType type);
+
+// Whether matmul_vec takes this matrix: a supported type, whole blocks, 16-byte aligned rows
+// (w_row_bytes and w multiples of 16).
+bool matmul_vec_supports(WeightType type, int n_cols, long w_row_bytes, const void* w);
+
+// p.a: [n_tokens][a_row_bytes] in matmul_vec_act_type(p.type), rows 16-byte aligned.
+cudaError_t matmul_vec(const MatmulQParams& p, cudaStream_t stream);
+
+} // namespace sq::cuda
