@@ -1,6 +1,7 @@
 #include "matmul-vec.cuh"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cuda_fp16.h>
 
@@ -272,10 +273,17 @@ template <typename T, int kTokens>
 cudaError_t launch_tokens(const MatmulQParams& p, int warps_per_row, int slice_blocks, cudaStream_t stream) {
     const size_t smem = sizeof(uint4) * kWarps * ((slice_blocks * T::kBytes + 15) / 16 + 1);
     // Shared memory is what keeps weight bytes in flight: prefer it to L1 (the activation rows,
-    // the only L1 data, are a few KB).
-    static const cudaError_t carveout = cudaFuncSetAttribute(
-        matmul_vec_kernel<T, kTokens>, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
-    if (carveout != cudaSuccess) return carveout;
+    // the only L1 data, are a few KB). Set outside stream captures (a first eager call does it).
+    static std::atomic<bool> carveout_set{false};
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    if (!carveout_set.load() && cudaStreamIsCapturing(stream, &capture) == cudaSuccess &&
+        capture == cudaStreamCaptureStatusNone) {
+        const cudaError_t err = cudaFuncSetAttribute(matmul_vec_kernel<T, kTokens>,
+                                                     cudaFuncAttributePreferredSharedMemoryCarveout,
+                                                     cudaSharedmemCarveoutMaxShared);
+        if (err != cudaSuccess) return err;
+        carveout_set = true;
+    }
     const int rows_per_block = kWarps / warps_per_row;
     const dim3 grid((p.n_rows + rows_per_block - 1) / rows_per_block, (p.n_tokens + kTokens - 1) / kTokens);
     if (grid.y > 65535) return cudaErrorInvalidValue;
