@@ -6,6 +6,9 @@
 #include "attention-tile.cuh"
 #include "lse-merge.cuh"
 #include "mma.cuh"
+#ifdef SQUEEZE_WITH_SM90A
+#include "attention-prefill-sm90a.cuh"
+#endif
 
 namespace sq::cuda {
 
@@ -255,38 +258,60 @@ static __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(Atte
         }
 }
 
+// Key slices for a grid of base (query tiles x heads) blocks: enough for ~kWavesTarget waves of the
+// GPU, at least kMinKeysPerSplit keys each, at most max_splits.
+cudaError_t pick_splits(const AttentionPrefillParams& p, int max_splits, long base, int per_sm, int* splits) {
+    *splits = p.n_splits;
+    if (*splits <= 0) {
+        int dev = 0, n_sms = 0;
+        cudaError_t err = cudaGetDevice(&dev);
+        if (err == cudaSuccess) err = cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev);
+        if (err != cudaSuccess) return err;
+        const long keys = (p.key_rows ? p.n_list_hint : 0) + (p.dense_end - p.dense_begin);
+        *splits = static_cast<int>(min((kWavesTarget * static_cast<long>(n_sms) * per_sm + base - 1) / base, max(1L, keys / kMinKeysPerSplit)));
+    }
+    *splits = max(1, min(*splits, max_splits));
+    return cudaSuccess;
+}
+
+// launch_into(dst) writes every slice into dst; more than one slice go through the workspace and lse_merge.
+template <typename Launch>
+cudaError_t run_slices(const AttentionPrefillParams& p, int splits, Launch launch_into, cudaStream_t stream) {
+    if (splits == 1) return launch_into(SplitOutput{p.out, p.lse, 0, 0});
+    const long rows = static_cast<long>(p.n_heads) * p.n_q;
+    const int d = p.head_dim;
+    float* lse_part = p.workspace + splits * rows * d; // [splits][rows]
+    const cudaError_t err = launch_into(SplitOutput{p.workspace, lse_part, rows * d, rows});
+    if (err != cudaSuccess) return err;
+    return lse_merge(LseMergeParams{p.workspace, lse_part, p.out, p.lse, splits, static_cast<int>(rows), d, rows * d, rows}, stream);
+}
+
 template <int D, typename T, bool LIST, int MT>
 cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
     const auto kernel = attention_prefill_kernel<D, T, LIST, MT>;
     constexpr size_t smem = smem_bytes<D, MT>();
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     const int q_tiles = (p.n_q + kTileQ * MT - 1) / (kTileQ * MT);
-    int splits = p.n_splits;
-    if (splits <= 0) {
-        int dev = 0, n_sms = 0, per_sm = 0;
-        if (err == cudaSuccess) err = cudaGetDevice(&dev);
-        if (err == cudaSuccess) err = cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev);
-        if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem);
-        if (err != cudaSuccess) return err;
-        const long base = static_cast<long>(q_tiles) * p.n_heads;
-        const long keys = (LIST ? p.n_list_hint : 0) + (p.dense_end - p.dense_begin);
-        splits = static_cast<int>(min((kWavesTarget * static_cast<long>(n_sms) * per_sm + base - 1) / base,
-                                      max(1L, keys / kMinKeysPerSplit)));
-    }
+    int per_sm = 0, splits = 0;
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem);
+    if (err == cudaSuccess) err = pick_splits(p, max_splits, static_cast<long>(q_tiles) * p.n_heads, per_sm, &splits);
     if (err != cudaSuccess) return err;
-    splits = max(1, min(splits, max_splits));
-    const dim3 grid(q_tiles, p.n_heads, splits);
-    if (splits == 1) {
-        kernel<<<grid, kThreads, smem, stream>>>(p, SplitOutput{p.out, p.lse, 0, 0});
+    return run_slices(p, splits, [&](const SplitOutput& dst) {
+        kernel<<<dim3(q_tiles, p.n_heads, splits), kThreads, smem, stream>>>(p, dst);
         return cudaGetLastError();
-    }
-    const long rows = static_cast<long>(p.n_heads) * p.n_q;
-    float* lse_part = p.workspace + splits * rows * D; // [splits][rows]
-    kernel<<<grid, kThreads, smem, stream>>>(p, SplitOutput{p.workspace, lse_part, rows * D, rows});
-    err = cudaGetLastError();
-    if (err != cudaSuccess) return err;
-    return lse_merge(LseMergeParams{p.workspace, lse_part, p.out, p.lse, splits, static_cast<int>(rows), D, rows * D, rows}, stream);
+    }, stream);
 }
+
+#ifdef SQUEEZE_WITH_SM90A
+cudaError_t launch_sm90a(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
+    const int q_tiles = (p.n_q + kAttentionPrefillSm90aRows - 1) / kAttentionPrefillSm90aRows;
+    int per_sm = 0, splits = 0;
+    cudaError_t err = attention_prefill_sm90a_occupancy(p, &per_sm);
+    if (err == cudaSuccess) err = pick_splits(p, max_splits, static_cast<long>(q_tiles) * p.n_heads, per_sm, &splits);
+    if (err != cudaSuccess) return err;
+    return run_slices(p, splits, [&](const SplitOutput& dst) { return attention_prefill_sm90a_launch(p, splits, dst, stream); }, stream);
+}
+#endif
 
 // M-tiles a warp. Measured on an H200 (bench/results/gpu-prefill-2026-11-26.md, bf16, d 128, H 32):
 // two (255 registers with 48-80 bytes spilled, Q in shared memory, 2 blocks an SM) ran dense
@@ -311,6 +336,15 @@ cudaError_t dispatch_type(const AttentionPrefillParams& p, int max_splits, cudaS
 
 } // namespace
 
+bool attention_prefill_uses_sm90a(const AttentionPrefillParams& p) {
+#ifdef SQUEEZE_WITH_SM90A
+    return p.m_tiles == 0 && p.head_dim == 128 && attention_prefill_sm90a_usable();
+#else
+    (void)p;
+    return false;
+#endif
+}
+
 size_t attention_prefill_workspace_floats(int n_heads, int n_q, int head_dim, int max_splits) {
     return static_cast<size_t>(max_splits) * n_heads * n_q * (head_dim + 1);
 }
@@ -325,6 +359,9 @@ cudaError_t attention_prefill(const AttentionPrefillParams& p, int max_splits, c
         reinterpret_cast<uintptr_t>(p.q) % 16 != 0)
         return cudaErrorInvalidValue;
     if (max_splits > 1 && !p.workspace) return cudaErrorInvalidValue;
+#ifdef SQUEEZE_WITH_SM90A
+    if (attention_prefill_uses_sm90a(p)) return launch_sm90a(p, max_splits, stream);
+#endif
     switch (p.head_dim) {
     case 64: return dispatch_type<64>(p, max_splits, stream);
     case 128: return dispatch_type<128>(p, max_splits, stream);

@@ -49,7 +49,8 @@ struct AttentionPrefillParams {
     bool causal;
     int causal_offset;
     int n_splits;           // 0: chosen to fill the GPU; else forced
-    int m_tiles;            // 0: default (2); 1: 16 query rows a warp, Q in registers; 2: 32 rows, Q in shared memory
+    int m_tiles;            // 0: default: the wgmma kernel where it runs (attention_prefill_uses_sm90a), else 2;
+                            // mma.sync kernels: 1: 16 query rows a warp, Q in registers; 2: 32 rows, Q in shared memory
     float* workspace;       // attention_prefill_workspace_floats(..., max_splits) floats; unused with one slice
 };
 
@@ -57,5 +58,9 @@ struct AttentionPrefillParams {
 size_t attention_prefill_workspace_floats(int n_heads, int n_q, int head_dim, int max_splits);
 
 cudaError_t attention_prefill(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream);
+
+// Whether attention_prefill runs p on the sm_90a wgmma kernel (attention-prefill-sm90a.cuh): m_tiles 0,
+// head_dim 128, a build with SQUEEZE_WITH_SM90A and a compute-capability 9.0 GPU.
+bool attention_prefill_uses_sm90a(const AttentionPrefillParams& p);
 
 } // namespace sq::cuda

@@ -14,7 +14,7 @@ constexpr int kTileQ = 64;             // log D: question tokens a block; mean: 
 constexpr int kChunk = 64;             // log D: centroids a shared-memory stage
 constexpr int kMeanMTiles = 2;         // mean: 16-centroid m-tiles a warp
 constexpr int kMeanBlock = 4 * 16 * kMeanMTiles; // mean: centroids a block
-constexpr int kSelectThreads = 512;
+constexpr int kSelectThreads = 256;    // marking, listing and compaction: clusters a block
 constexpr float kLog2e = 1.4426950408889634f;
 
 size_t align256(size_t x) { return (x + 255) / 256 * 256; }
@@ -22,10 +22,14 @@ size_t align256(size_t x) { return (x + 255) / 256 * 256; }
 // Workspace: log2_d [n_heads][n_q] f32, then per level scores [n_heads][K_l] f32, pass masks
 // [n_kv_heads][K_l] u32 (bit g: passes for query head g of the group), and for levels >= 1 the
 // clusters to score [n_kv_heads][K_l] (children of a parent passing for some head) and their count
-// [n_kv_heads].
+// [n_kv_heads]; last, the keys of the finest passing clusters per block of kSelectThreads clusters
+// [n_kv_heads][select blocks] (the compaction's offsets).
 struct Layout {
-    size_t log2_d, scores[kMaxSqueezeLevels], masks[kMaxSqueezeLevels], list[kMaxSqueezeLevels], list_count[kMaxSqueezeLevels], bytes;
+    size_t log2_d, scores[kMaxSqueezeLevels], masks[kMaxSqueezeLevels], list[kMaxSqueezeLevels], list_count[kMaxSqueezeLevels];
+    size_t block_keys, bytes;
 };
+
+int select_blocks(int k) { return max(1, (k + kSelectThreads - 1) / kSelectThreads); }
 
 Layout layout_of(const SqueezeLookupPrefillParams& p) {
     Layout l{};
@@ -44,6 +48,8 @@ Layout layout_of(const SqueezeLookupPrefillParams& p) {
             l.list_count[lv] = take(static_cast<size_t>(p.n_kv_heads) * sizeof(int));
         }
     }
+    const int k_fin = p.n_levels > 0 ? p.levels[p.n_levels - 1].n_clusters : 0;
+    l.block_keys = take(static_cast<size_t>(p.n_kv_heads) * select_blocks(k_fin) * sizeof(int));
     l.bytes = at;
     return l;
 }
@@ -301,6 +307,9 @@ __device__ int block_exclusive_scan(int value, int* warp_totals /*[kSelectThread
     return excl;
 }
 
+// The selection runs over (blocks of kSelectThreads clusters, KV heads), one launch per step, so it
+// spreads over the GPU (one block per KV head, looping over 26K clusters at 512K keys, was latency
+// bound: ~0.4 ms on an H100).
 struct MarkArgs {
     const float* scores;          // [n_heads][k] of this level; valid where the parent passed for some head
     const uint32_t* parent_masks; // [n_kv_heads][k_up] masks of the level above, or null at level 0
@@ -309,63 +318,114 @@ struct MarkArgs {
     int k, k_up;
     float tau;
     int group;
-    // Not the finest level: the next level's clusters to score (children of a cluster passing here).
-    const int* child_parent;      // [n_kv_heads][k_next] parent of each next-level cluster, or null: finest
-    int k_next;
-    int* list;                    // out: [n_kv_heads][k_next]
-    int* list_count;              // out: [n_kv_heads]
-    // The finest level: slot runs of its passing clusters after the always-attended slots.
+    int* next_list_count;         // [n_kv_heads] of the next level, zeroed here; null at the finest level
+    const int* first;             // finest: [n_kv_heads][k + 1] slot ranges
+    int* block_keys;              // finest, out: [n_kv_heads][gridDim.x] keys of the passing clusters per block
+};
+
+// Pass masks: cluster j passes for head g when its parent passed for g and its score >= tau; scores
+// are read only under a passing parent, so clusters the tree did not score are never read.
+static __global__ void __launch_bounds__(kSelectThreads) mark_kernel(MarkArgs a) {
+    __shared__ int warp_totals[kSelectThreads / 32];
+    const int kv_head = blockIdx.y, h0 = kv_head * a.group, j = blockIdx.x * kSelectThreads + threadIdx.x;
+    const uint32_t all_heads = a.group == 32 ? 0xffffffffu : (1u << a.group) - 1u;
+    uint32_t bits = 0;
+    if (j < a.k) {
+        const uint32_t allowed =
+            a.parent_masks ? a.parent_masks[static_cast<long>(kv_head) * a.k_up + a.parent[static_cast<long>(kv_head) * a.k + j]] : all_heads;
+        for (int gi = 0; gi < a.group; ++gi)
+            if ((allowed >> gi & 1u) && a.scores[static_cast<long>(h0 + gi) * a.k + j] >= a.tau) bits |= 1u << gi;
+        a.masks[static_cast<long>(kv_head) * a.k + j] = bits;
+    }
+    if (a.next_list_count) {
+        if (blockIdx.x == 0 && threadIdx.x == 0) a.next_list_count[kv_head] = 0; // the list launch follows this one
+        return;
+    }
+    const int* first = a.first + static_cast<long>(kv_head) * (a.k + 1);
+    const int size = bits ? first[j + 1] - first[j] : 0;
+    int total = 0;
+    block_exclusive_scan(size, warp_totals, total);
+    if (threadIdx.x == 0) a.block_keys[static_cast<long>(kv_head) * gridDim.x + blockIdx.x] = total;
+}
+
+// The next level's clusters to score: children of a cluster passing for some head. The mean kernel
+// writes scores by cluster, so the list needs no order: one atomic per warp.
+static __global__ void __launch_bounds__(kSelectThreads) list_kernel(const uint32_t* masks /*[n_kv_heads][k]*/, int k,
+                                                                     const int* child_parent /*[n_kv_heads][k_next]*/, int k_next,
+                                                                     int* list /*[n_kv_heads][k_next]*/, int* list_count) {
+    const int kv_head = blockIdx.y, j = blockIdx.x * kSelectThreads + threadIdx.x, lane = threadIdx.x % 32;
+    const bool take = j < k_next && masks[static_cast<long>(kv_head) * k + child_parent[static_cast<long>(kv_head) * k_next + j]] != 0u;
+    const uint32_t ballot = __ballot_sync(0xffffffffu, take);
+    if (!ballot) return;
+    int base = 0;
+    if (lane == 0) base = atomicAdd(list_count + kv_head, __popc(ballot));
+    base = __shfl_sync(0xffffffffu, base, 0);
+    if (take) list[static_cast<long>(kv_head) * k_next + base + __popc(ballot & ((1u << lane) - 1u))] = j;
+}
+
+struct CompactArgs {
+    const uint32_t* masks;        // [n_kv_heads][k] of the finest level
     const int* first;             // [n_kv_heads][k + 1]
-    int n_always;
-    int* slots;
-    int* n_keys;
+    const int* block_keys;        // [n_kv_heads][gridDim.x]
+    int k, n_always;
+    int* slots;                   // out: [n_kv_heads][slot_stride]
+    int* n_keys;                  // out: [n_kv_heads]
     long slot_stride;
 };
 
-// One block per KV head: this level's pass masks (a cluster passes for head g when its parent passed
-// for g and its score >= tau; scores are read only under a passing parent, so unscored clusters are
-// never read), then either the next level's clusters to score or, at the finest level, the slot runs
-// of the passing clusters in cluster order (= slot order), both compacted by block-wide scans.
-static __global__ void __launch_bounds__(kSelectThreads) mark_level_kernel(MarkArgs a) {
+// Slot runs of the passing finest clusters in cluster order (= slot order) after the always-attended
+// slots: a block's offset is the keys of the blocks before it; its own runs are written by the whole
+// block position by position (coalesced), each position finding its cluster by binary search in the
+// block's prefix sums.
+static __global__ void __launch_bounds__(kSelectThreads) compact_kernel(CompactArgs a) {
     __shared__ int warp_totals[kSelectThreads / 32];
-    const int kv_head = blockIdx.x, h0 = kv_head * a.group;
-    const uint32_t all_heads = a.group == 32 ? 0xffffffffu : (1u << a.group) - 1u;
-    uint32_t* masks = a.masks + static_cast<long>(kv_head) * a.k;
-    for (int j = threadIdx.x; j < a.k; j += kSelectThreads) {
-        const uint32_t allowed =
-            a.parent_masks ? a.parent_masks[static_cast<long>(kv_head) * a.k_up + a.parent[static_cast<long>(kv_head) * a.k + j]] : all_heads;
-        uint32_t bits = 0;
-        for (int gi = 0; gi < a.group; ++gi)
-            if ((allowed >> gi & 1u) && a.scores[static_cast<long>(h0 + gi) * a.k + j] >= a.tau) bits |= 1u << gi;
-        masks[j] = bits;
-    }
-    __syncthreads();
-
-    int carry = 0, total = 0;
-    if (a.child_parent) {
-        const int* child_parent = a.child_parent + static_cast<long>(kv_head) * a.k_next;
-        int* list = a.list + static_cast<long>(kv_head) * a.k_next;
-        for (int base = 0; base < a.k_next; base += kSelectThreads) {
-            const int j = base + threadIdx.x;
-            const int take = j < a.k_next && masks[child_parent[j]] != 0u ? 1 : 0;
-            const int at = block_exclusive_scan(take, warp_totals, total);
-            if (take) list[carry + at] = j;
-            carry += total;
-        }
-        if (threadIdx.x == 0) a.list_count[kv_head] = carry;
-        return;
-    }
+    __shared__ int prefix[kSelectThreads + 1]; // exclusive prefix of the block's run sizes, then its total
+    __shared__ int cluster_first[kSelectThreads];
+    const int kv_head = blockIdx.y, j = blockIdx.x * kSelectThreads + threadIdx.x;
     int* slots = a.slots + kv_head * a.slot_stride;
-    for (int s = threadIdx.x; s < a.n_always; s += kSelectThreads) slots[s] = s;
+    if (blockIdx.x == 0)
+        for (int s = threadIdx.x; s < a.n_always; s += kSelectThreads) slots[s] = s;
+
+    int before = 0, total = 0; // keys of the earlier blocks
+    for (int b = threadIdx.x; b < blockIdx.x; b += kSelectThreads) before += a.block_keys[static_cast<long>(kv_head) * gridDim.x + b];
+    block_exclusive_scan(before, warp_totals, before);
+
     const int* first = a.first + static_cast<long>(kv_head) * (a.k + 1);
-    for (int base = 0; base < a.k; base += kSelectThreads) {
-        const int j = base + threadIdx.x;
-        const int size = j < a.k && masks[j] ? first[j + 1] - first[j] : 0;
-        const int at = a.n_always + carry + block_exclusive_scan(size, warp_totals, total);
-        for (int i = 0; i < size; ++i) slots[at + i] = first[j] + i;
-        carry += total;
+    const bool pass = j < a.k && a.masks[static_cast<long>(kv_head) * a.k + j] != 0u;
+    const int size = pass ? first[j + 1] - first[j] : 0;
+    prefix[threadIdx.x] = block_exclusive_scan(size, warp_totals, total);
+    cluster_first[threadIdx.x] = pass ? first[j] : 0;
+    if (threadIdx.x == 0) prefix[kSelectThreads] = total;
+    __syncthreads();
+    const int offset = a.n_always + before;
+    for (int o = threadIdx.x; o < total; o += kSelectThreads) {
+        int lo = 0, hi = kSelectThreads - 1; // the last cluster whose run starts at or before o
+        while (lo < hi) {
+            const int mid = (lo + hi + 1) / 2;
+            if (prefix[mid] <= o) lo = mid;
+            else hi = mid - 1;
+        }
+        slots[offset + o] = cluster_first[lo] + (o - prefix[lo]);
     }
-    if (threadIdx.x == 0) a.n_keys[kv_head] = a.n_always + carry;
+    if (blockIdx.x == gridDim.x - 1 && threadIdx.x == 0) a.n_keys[kv_head] = offset + total;
+}
+
+// The slot lists from the finest level's masks and per-block key counts (no levels: one block per KV
+// head, which reads no counts, writes the always-attended slots alone).
+cudaError_t compact(const SqueezeLookupPrefillParams& p, const Layout& lay, char* ws, cudaStream_t stream) {
+    const int finest = p.n_levels - 1;
+    const int k = p.n_levels > 0 ? p.levels[finest].n_clusters : 0;
+    CompactArgs c{};
+    c.masks = p.n_levels > 0 ? reinterpret_cast<const uint32_t*>(ws + lay.masks[finest]) : nullptr;
+    c.first = p.first;
+    c.block_keys = reinterpret_cast<const int*>(ws + lay.block_keys);
+    c.k = k;
+    c.n_always = p.n_always;
+    c.slots = p.slots;
+    c.n_keys = p.n_keys;
+    c.slot_stride = p.slot_stride;
+    compact_kernel<<<dim3(select_blocks(k), p.n_kv_heads), kSelectThreads, 0, stream>>>(c);
+    return cudaGetLastError();
 }
 
 // Level 0: log D, then every cluster's mean; deeper levels: the mean of the listed clusters only.
@@ -399,21 +459,18 @@ cudaError_t run_levels(const SqueezeLookupPrefillParams& p, const Layout& lay, c
         m.k_up = lv > 0 ? p.levels[lv - 1].n_clusters : 0;
         m.tau = p.levels[lv].tau;
         m.group = group;
-        if (lv < finest) {
-            m.child_parent = p.levels[lv + 1].parent;
-            m.k_next = p.levels[lv + 1].n_clusters;
-            m.list = reinterpret_cast<int*>(ws + lay.list[lv + 1]);
-            m.list_count = reinterpret_cast<int*>(ws + lay.list_count[lv + 1]);
-        } else {
-            m.first = p.first;
-            m.n_always = p.n_always;
-            m.slots = p.slots;
-            m.n_keys = p.n_keys;
-            m.slot_stride = p.slot_stride;
-        }
-        mark_level_kernel<<<p.n_kv_heads, kSelectThreads, 0, stream>>>(m);
+        m.next_list_count = lv < finest ? reinterpret_cast<int*>(ws + lay.list_count[lv + 1]) : nullptr;
+        m.first = p.first;
+        m.block_keys = reinterpret_cast<int*>(ws + lay.block_keys);
+        mark_kernel<<<dim3(select_blocks(k), p.n_kv_heads), kSelectThreads, 0, stream>>>(m);
+        err = cudaGetLastError();
+        if (err != cudaSuccess || lv == finest) break;
+        const int k_next = p.levels[lv + 1].n_clusters;
+        list_kernel<<<dim3(select_blocks(k_next), p.n_kv_heads), kSelectThreads, 0, stream>>>(
+            m.masks, k, p.levels[lv + 1].parent, k_next, reinterpret_cast<int*>(ws + lay.list[lv + 1]), m.next_list_count);
         err = cudaGetLastError();
     }
+    if (err == cudaSuccess) err = compact(p, lay, ws, stream);
     return err;
 }
 
@@ -431,15 +488,7 @@ cudaError_t squeeze_lookup_prefill(const SqueezeLookupPrefillParams& p, cudaStre
         if (!p.levels[lv].centroids || p.levels[lv].n_clusters <= 0 || (lv > 0 && !p.levels[lv].parent)) return cudaErrorInvalidValue;
     const Layout lay = layout_of(p);
     char* ws = static_cast<char*>(p.workspace);
-    if (p.n_levels == 0) { // only the always-attended slots
-        MarkArgs m{};
-        m.n_always = p.n_always;
-        m.slots = p.slots;
-        m.n_keys = p.n_keys;
-        m.slot_stride = p.slot_stride;
-        mark_level_kernel<<<p.n_kv_heads, kSelectThreads, 0, stream>>>(m);
-        return cudaGetLastError();
-    }
+    if (p.n_levels == 0) return compact(p, lay, ws, stream); // only the always-attended slots
     const bool f16 = p.centroid_type == KvType::F16;
     cudaError_t err = cudaSuccess;
     switch (p.head_dim) {

@@ -12,9 +12,9 @@
 // streams the question's tokens past them, summing exp in registers: no [tokens x clusters] matrix
 // and no atomics): all of level 0, and of a deeper level only the children of clusters that passed
 // the level above for some head of the KV head's group, as the CPU's lookup_select scores them; per
-// level one marking pass per KV head (pass masks, then the next level's list of clusters to score,
-// or at the finest level the slot runs). Queries and centroids are in the cache type (f16/bf16),
-// accumulation in f32.
+// level pass masks, then the next level's list of clusters to score, or at the finest level the slot
+// runs (compacted by per-block counts; every selection kernel spreads over clusters x KV heads).
+// Queries and centroids are in the cache type (f16/bf16), accumulation in f32.
 //
 // Measured on an H200 before the tree pruned (bench/results/gpu-prefill-2026-11-26.md; 1024 tokens,
 // H 32, d 128, K1 = 1% and K2 = 5% of N, every centroid scored): 0.48 ms at 128K keys, 1.8 ms at

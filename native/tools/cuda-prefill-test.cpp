@@ -4,12 +4,15 @@
 //              causal self-attention; against a double-precision softmax over the same rounded
 //              inputs (bf16/f16 queries, keys, values), with forced and automatic key slices;
 //   lists:     random row lists before the causal part (the path the squeezed prefill takes);
+//   kernels:   the default (on a compute-capability 9.0 GPU with an sm_90a build: the wgmma kernel of
+//              attention-prefill-sm90a, marked [wgmma]) and the mma.sync variants (m_tiles 1, 2);
 //   squeezed:  indexes built by the CPU K-means builder (squeeze::cluster_head_build); the GPU's
 //              token-averaged finest scores vs squeeze::lookup_score_all, its slot lists equal to
 //              squeeze::lookup_select's (threshold mode, the question's n_q rows) with thresholds
 //              set in the widest gap near the target quantile so that rounding cannot flip a
 //              cluster, and the output vs the double reference over exactly those slots plus the
-//              question's keys.
+//              question's keys; three-level trees (level 2 scored only under passing parents: the
+//              scores of the others read 0), clusters larger than a key tile, questions of 9 and 1 tokens.
 // P is rounded to the cache type before P V (as FlashAttention-2 does), so outputs are held to
 // 1.5e-2 (bf16) and 3e-3 (f16) relative to the reference norm; log-sum-exp to 1e-3 absolute.
 // Outputs are poisoned with NaN before each launch.
@@ -210,7 +213,9 @@ void run_dense(const DenseCase& c) {
         for (int j = 0; j < visible; ++j) r.push_back(first + j);
         return r;
     };
-    check_against_reference(pb, out.download(), lse.download(), scale, rows_of, c.what);
+    char what[160];
+    std::snprintf(what, sizeof what, "%s%s", c.what, cuda::attention_prefill_uses_sm90a(p) ? " [wgmma]" : "");
+    check_against_reference(pb, out.download(), lse.download(), scale, rows_of, what);
 }
 
 using KT = cuda::KvType;
@@ -235,7 +240,14 @@ TEST_CASE("attention_prefill: one m-tile a warp (Q in registers)") {
     run_dense({"dense bf16 H4/Hkv1 d128, 2000 fixed + 100 question, 1 m-tile", 4, 1, 128, 2000, 100, KT::BF16, 0, 0, 1});
     run_dense({"lists bf16 H2/Hkv2 d128, lists of 500/493 of 1500 + 70 causal, 1 m-tile", 2, 2, 128, 1500, 70, KT::BF16, 2, 500, 1});
 }
-TEST_CASE("attention_prefill: two m-tiles a warp (the default), partial tiles") {
+TEST_CASE("attention_prefill: the default kernel (wgmma on a 9.0 GPU), d 128, partial tiles and slices") {
+    run_dense({"dense bf16 H4/Hkv2 d128, 3000 fixed + 200 question, auto", 4, 2, 128, 3000, 200, KT::BF16, 0, 0});
+    run_dense({"dense f16 H2/Hkv1 d128, 777 fixed + 9 question, 3 slices", 2, 1, 128, 777, 9, KT::F16, 3, 0});
+    run_dense({"causal only bf16 H3/Hkv3 d128, 0 fixed + 300 question, 1 slice", 3, 3, 128, 0, 300, KT::BF16, 1, 0});
+    run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700});
+    run_dense({"lists bf16 H2/Hkv2 d128, lists of 1/0 of 50 + 1 causal, 1 slice", 2, 2, 128, 50, 1, KT::BF16, 1, 1});
+}
+TEST_CASE("attention_prefill: two m-tiles a warp, partial tiles") {
     run_dense({"dense bf16 H4/Hkv2 d128, 1500 fixed + 200 question, 2 m-tiles", 4, 2, 128, 1500, 200, KT::BF16, 0, 0, 2});
     run_dense({"dense f16 H3/Hkv1 d64, 0 fixed + 129 question, 1 slice, 2 m-tiles", 3, 1, 64, 0, 129, KT::F16, 1, 0, 2});
     run_dense({"lists bf16 H4/Hkv4 d128, lists of 400..379 of 1200 + 150 causal, 2 m-tiles", 4, 4, 128, 1200, 150, KT::BF16, 3, 400, 2});
@@ -442,10 +454,13 @@ void run_squeezed(const SqueezedCase& c) {
         for (int j = 0; j <= i; ++j) r.push_back(c.n_fixed + j);
         return r;
     };
-    char what[220];
-    std::snprintf(what, sizeof what, "%s: %ld of %d fixed keys read, %ld of %d finest clusters scored, selection %s, scores err %.1e",
-                  c.what, n_read, c.n_kv_heads * c.n_fixed, n_scored, c.n_kv_heads * k_fin, same == c.n_kv_heads ? "same" : "DIFFERENT",
-                  score_err);
+    cuda::AttentionPrefillParams kernel_of{};
+    kernel_of.head_dim = d;
+    kernel_of.m_tiles = c.m_tiles;
+    char what[240];
+    std::snprintf(what, sizeof what, "%s%s: %ld of %d fixed keys read, %ld of %d finest clusters scored, selection %s, scores err %.1e",
+                  c.what, cuda::attention_prefill_uses_sm90a(kernel_of) ? " [wgmma]" : "", n_read, c.n_kv_heads * c.n_fixed, n_scored,
+                  c.n_kv_heads * k_fin, same == c.n_kv_heads ? "same" : "DIFFERENT", score_err);
     check_against_reference(pb, out.download(), lse.download(), scale, rows_of, what);
 }
 

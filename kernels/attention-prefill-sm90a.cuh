@@ -1,0 +1,25 @@
+// attention_prefill on Hopper's warpgroup MMA (wgmma, sm_90a): the same op as attention-prefill.cuh
+// (list part + causal dense part, one online softmax, key slices joined by lse_merge), for head_dim
+// 128. attention_prefill dispatches here on a compute-capability 9.0 GPU when the build holds the
+// sm_90a kernels (SQUEEZE_WITH_SM90A); everywhere else it runs its mma.sync kernels.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "attention-prefill.cuh"
+#include "attention-tile.cuh"
+
+namespace sq::cuda {
+
+constexpr int kAttentionPrefillSm90aRows = 128; // query rows a block (two warpgroups of 64)
+
+// True when the current device is compute capability 9.0 (the sm_90a kernel's only target).
+bool attention_prefill_sm90a_usable();
+
+// Blocks of the kernel an SM holds (sets its shared-memory limit first).
+cudaError_t attention_prefill_sm90a_occupancy(const AttentionPrefillParams& p, int* blocks_per_sm);
+
+// One launch over (128-row query tiles, heads, splits) into dst (one slice: the final output).
+cudaError_t attention_prefill_sm90a_launch(const AttentionPrefillParams& p, int splits, const SplitOutput& dst, cudaStream_t stream);
+
+} // namespace sq::cuda
