@@ -223,15 +223,12 @@ attention_decode_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_
 
 // ---- tensor-core variant -------------------------------------------------------------------
 // For GQA groups the CUDA-core kernel above is issue-bound: every lane redoes the softmax of its
-// key for every head. Here each warp takes 16 keys a step on tensor cores (attention-tile.cuh);
-// with PREFETCH the steps' rows go through the shared-memory ring (tile_run), kTileStages - 1
-// steps ahead, else each step loads its own rows into registers.
-template <int D, bool SPARSE, bool PREFETCH, typename T>
+// key for every head. Here each warp takes 16 keys a step on tensor cores (attention-tile.cuh).
+template <int D, bool SPARSE, typename T>
 static __global__ void __launch_bounds__(kThreads)
 attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_tile, int n_tiles, int chunk) {
     constexpr int kVecs = D / 32;      // 16-byte runs of a K row per thread (4 threads a row)
     constexpr int kVVecs = D / 64;     // 16-byte runs of a V row per thread group
-    extern __shared__ uint4 ring[];    // PREFETCH: tile_ring_bytes<D>(kThreads); then the warps' states
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int g = lane / 4, t = lane % 4; // mma fragment coordinates
     const int kv_head = blockIdx.y / n_tiles, tile = blockIdx.y % n_tiles;
@@ -255,96 +252,68 @@ attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_
     const int begin = range.begin, end = range.end;
     const int* rows = SPARSE ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
 
-    if constexpr (PREFETCH) {
-        const auto rows_of = [&](int base, int (&k_row)[2], int (&v_row)[4]) {
-            if constexpr (SPARSE) {
-                tile_list_rows(rows, base, end, g, t, k_row, v_row);
-            } else {
+    // Sparse: the list's rows of a step are read a step ahead so their latency overlaps this step.
+    int k_row[2], v_row[4];
+    if constexpr (SPARSE) tile_list_rows(rows, begin + warp * 16, end, g, t, k_row, v_row);
+    for (int base = begin + warp * 16; base < end; base += kWarps * 16) {
+        uint4 kr[2][kVecs], vr[4][kVVecs];
+        if constexpr (SPARSE) {
+            tile_load_rows<D>(k, v, k_row, v_row, g, t, kr, vr);
+            tile_list_rows(rows, base + kWarps * 16, end, g, t, k_row, v_row);
+        } else {
+            // Computing the rows in place (rather than as a row list) keeps this variant at 168
+            // registers, 3 blocks per SM.
 #pragma unroll
-                for (int j = 0; j < 2; ++j) k_row[j] = base + 8 * j + g < end ? base + 8 * j + g : -1;
+            for (int j = 0; j < 2; ++j) {
+                const int key = base + 8 * j + g;
 #pragma unroll
-                for (int r = 0; r < 4; ++r) {
-                    const int key = base + 8 * (r / 2) + 2 * t + r % 2;
-                    v_row[r] = key < end ? key : -1;
-                }
+                for (int u = 0; u < kVecs; ++u)
+                    kr[j][u] = key < end ? __ldg(k + static_cast<long>(key) * (D / 8) + t + 4 * u) : make_uint4(0, 0, 0, 0);
             }
-        };
-        tile_run<D, T, kWarps>(ring, qa, k, v, begin, end, g, t, rows_of, m, l, o);
-    } else {
-        // Sparse: the list's rows of a step are read a step ahead so their latency overlaps this step.
-        int k_row[2], v_row[4];
-        if constexpr (SPARSE) tile_list_rows(rows, begin + warp * 16, end, g, t, k_row, v_row);
-        for (int base = begin + warp * 16; base < end; base += kWarps * 16) {
-            uint4 kr[2][kVecs], vr[4][kVVecs];
-            if constexpr (SPARSE) {
-                tile_load_rows<D>(k, v, k_row, v_row, g, t, kr, vr);
-                tile_list_rows(rows, base + kWarps * 16, end, g, t, k_row, v_row);
-            } else {
-                // Computing the rows in place (rather than as a row list) keeps this variant at 168
-                // registers, 3 blocks per SM.
 #pragma unroll
-                for (int j = 0; j < 2; ++j) {
-                    const int key = base + 8 * j + g;
+            for (int r = 0; r < 4; ++r) {
+                const int key = base + 8 * (r / 2) + 2 * t + r % 2;
 #pragma unroll
-                    for (int u = 0; u < kVecs; ++u)
-                        kr[j][u] = key < end ? __ldg(k + static_cast<long>(key) * (D / 8) + t + 4 * u) : make_uint4(0, 0, 0, 0);
-                }
-#pragma unroll
-                for (int r = 0; r < 4; ++r) {
-                    const int key = base + 8 * (r / 2) + 2 * t + r % 2;
-#pragma unroll
-                    for (int w = 0; w < kVVecs; ++w)
-                        vr[r][w] = key < end ? __ldg(v + static_cast<long>(key) * (D / 8) + g * kVVecs + w) : make_uint4(0, 0, 0, 0);
-                }
+                for (int w = 0; w < kVVecs; ++w)
+                    vr[r][w] = key < end ? __ldg(v + static_cast<long>(key) * (D / 8) + g * kVVecs + w) : make_uint4(0, 0, 0, 0);
             }
-            tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
         }
+        tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
     }
 
-    // The states reuse the ring's memory once every warp is past its loop.
-    __syncthreads();
-    auto& st = *reinterpret_cast<WarpStates<kWarps, kMaxGroup, D>*>(ring);
+    __shared__ WarpStates<kWarps, kMaxGroup, D> st;
     tile_store_state(st, warp, g, t, n_q, m, l, o);
     __syncthreads();
     store_merged(st, n_q, h0, dst);
 }
 
-// Dynamic shared memory of the mma kernel: the ring (PREFETCH) or only the warps' states.
-template <int D, bool PREFETCH>
-constexpr size_t mma_smem_bytes() {
-    const size_t states = sizeof(WarpStates<kWarps, kMaxGroup, D>);
-    return PREFETCH && tile_ring_bytes<D>(kThreads) > states ? tile_ring_bytes<D>(kThreads) : states;
-}
-
 // One wave: as many slices as let every block of every slice be resident at once, so equal slices
 // run side by side and finish together (rounding up would leave a second, nearly empty wave);
 // fewer when the slices would get too short.
+// blocks_per_sm caps the blocks an SM is given (0: as many as fit).
 template <typename Kernel>
-cudaError_t pick_splits(Kernel kernel, size_t smem, int head_blocks, int n_kv, int* n_splits) {
+cudaError_t pick_splits(Kernel kernel, int blocks_per_sm, int head_blocks, int n_kv, int* n_splits) {
     int dev = 0, n_sms = 0, per_sm = 0;
     cudaError_t err = cudaGetDevice(&dev);
     if (err == cudaSuccess) err = cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev);
-    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem);
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0);
     if (err != cudaSuccess) return err;
+    if (blocks_per_sm > 0) per_sm = min(per_sm, blocks_per_sm);
     const int fill = n_sms * per_sm / head_blocks;
     const int longest = (n_kv + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
     *n_splits = max(1, min(fill, longest));
     return cudaSuccess;
 }
 
-// Slices the keys for `kernel`, which consumes k_step keys a block per loop step and takes smem
-// bytes of dynamic shared memory, runs it, and merges the slices.
+// Slices the keys for `kernel`, which consumes k_step keys a block per loop step, runs it, and
+// merges the slices.
 template <int D, typename Kernel>
 cudaError_t launch(Kernel kernel, int k_step, const AttentionDecodeParams& p, int heads_per_tile, int n_tiles,
-                   cudaStream_t stream, size_t smem = 0) {
+                   cudaStream_t stream, int blocks_per_sm = 0) {
     const int head_blocks = p.n_kv_heads * n_tiles;
-    if (smem > 48 * 1024) {
-        const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-        if (err != cudaSuccess) return err;
-    }
     int n_splits = p.n_splits;
     if (n_splits <= 0) {
-        const cudaError_t err = pick_splits(kernel, smem, head_blocks, p.n_kv, &n_splits);
+        const cudaError_t err = pick_splits(kernel, blocks_per_sm, head_blocks, p.n_kv, &n_splits);
         if (err != cudaSuccess) return err;
     }
     n_splits = min(n_splits, kMaxSplits);
@@ -356,12 +325,12 @@ cudaError_t launch(Kernel kernel, int k_step, const AttentionDecodeParams& p, in
 
     const dim3 grid(n_splits, head_blocks);
     if (n_splits == 1) {
-        kernel<<<grid, kThreads, smem, stream>>>(p, SplitOutput{p.out, p.lse, 0, 0}, heads_per_tile, n_tiles, chunk);
+        kernel<<<grid, kThreads, 0, stream>>>(p, SplitOutput{p.out, p.lse, 0, 0}, heads_per_tile, n_tiles, chunk);
         return cudaGetLastError();
     }
     const long o_stride = static_cast<long>(p.n_heads) * D;
     float* lse_part = p.workspace + static_cast<long>(n_splits) * o_stride; // [n_splits][n_heads]
-    kernel<<<grid, kThreads, smem, stream>>>(p, SplitOutput{p.workspace, lse_part, o_stride, p.n_heads},
+    kernel<<<grid, kThreads, 0, stream>>>(p, SplitOutput{p.workspace, lse_part, o_stride, p.n_heads},
                                           heads_per_tile, n_tiles, chunk);
     const cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) return err;
@@ -401,17 +370,13 @@ cudaError_t dispatch_group(const AttentionDecodeParams& p, cudaStream_t stream) 
     // one head per KV head the CUDA-core kernel with prefetch is ahead (4.55 vs 4.43 TB/s at 128K).
     // Groups of 2 were not measured: mma's cost does not grow with the group, the CUDA cores' does.
     const bool tensor_cores = p.tensor_cores != 0 ? p.tensor_cores > 0 : heads_per_tile >= 2;
-    if (tensor_cores) {
-        constexpr int kStep = kWarps * 16;
-        const bool ring = p.prefetch >= 0;
-        if (p.key_rows && ring)
-            return launch<D>(attention_decode_mma_kernel<D, true, true, T>, kStep, p, heads_per_tile, n_tiles, stream, mma_smem_bytes<D, true>());
-        if (p.key_rows)
-            return launch<D>(attention_decode_mma_kernel<D, true, false, T>, kStep, p, heads_per_tile, n_tiles, stream, mma_smem_bytes<D, false>());
-        if (ring)
-            return launch<D>(attention_decode_mma_kernel<D, false, true, T>, kStep, p, heads_per_tile, n_tiles, stream, mma_smem_bytes<D, true>());
-        return launch<D>(attention_decode_mma_kernel<D, false, false, T>, kStep, p, heads_per_tile, n_tiles, stream, mma_smem_bytes<D, false>());
-    }
+    if (tensor_cores && p.key_rows)
+        return launch<D>(attention_decode_mma_kernel<D, true, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream);
+    // Dense: two blocks an SM, not the three that fit: measured on an H100 (Hkv 8, bf16), 33
+    // slices a head against 49 ran at 2.27 vs 2.13 TB/s with 32K keys and 2.84 vs 2.75 with 128K
+    // (bench/results/gpu-attention-2026-11-26-h100.json, attention_sweep).
+    if (tensor_cores)
+        return launch<D>(attention_decode_mma_kernel<D, false, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream, 2);
     if (heads_per_tile <= 1) return dispatch_kpi<D, 1, T>(p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 2) return dispatch_kpi<D, 2, T>(p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 4) return dispatch_kpi<D, 4, T>(p, heads_per_tile, n_tiles, stream);

@@ -34,8 +34,7 @@ struct AttentionDecodeParams {
     float scale;           // usually 1 / sqrt(head_dim)
     int n_splits;          // 0: as many as fill the GPU once; else forced (tests, tuning)
     int keys_per_iter;     // 0: default; else 2 or 4 keys per thread group and step (tuning)
-    int prefetch;          // 0: default; 1: load the next steps' keys during this one (CUDA cores: one step ahead in
-                           // registers; tensor cores: the shared-memory ring, attention-tile.cuh); -1: don't (tuning)
+    int prefetch;          // 0: default; 1: load the next step's keys during this one; -1: don't (tuning)
     int tensor_cores;      // 0: default (mma.sync for GQA groups, CUDA cores otherwise); 1: mma; -1: CUDA cores
     // Sparse decode (squeezed attention, rows chosen by squeeze_lookup): when key_rows is set, KV
     // head h attends rows key_rows[h * key_rows_stride + i] for i < n_keys[h], both read on the

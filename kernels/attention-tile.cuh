@@ -82,63 +82,6 @@ __device__ __forceinline__ void tile_load_rows(const uint4* k, const uint4* v, c
             vr[r][w] = v_row[r] >= 0 ? __ldg(v + static_cast<long>(v_row[r]) * (D / 8) + g * (D / 64) + w) : make_uint4(0, 0, 0, 0);
 }
 
-// ---- the step's rows through a shared-memory ring ----------------------------------------------
-// With tile_load_rows each step waits for its own K/V loads: a warp has one step's rows (8 KB at
-// d = 128) in flight and none while it computes, which left the GQA decode at 3.76 TB/s where cuDNN
-// reaches 4.23 (H200, 128K keys, Hkv 8; bench/results/gpu-attention-2026-11-26.md). tile_run sends
-// every step's 16-byte runs to this thread's slots of a ring of kTileStages steps with cp.async,
-// kTileStages - 1 steps ahead, and reads them back into the registers tile_step takes. A thread
-// reads only the slots it filled, so cp.async.wait_group orders the two: no barrier.
-constexpr int kTileStages = 3;
-
-// 16-byte runs a thread copies per step: 2 K rows of D/32 runs, 4 V rows of D/64.
-template <int D>
-__host__ __device__ constexpr int tile_vecs() { return 2 * (D / 32) + 4 * (D / 64); }
-
-// Shared memory of the ring for a block of `threads`: [stage][vector][thread] of uint4 (a warp's
-// 32 lanes write and read 512 consecutive bytes: no bank conflicts).
-template <int D>
-__host__ __device__ constexpr size_t tile_ring_bytes(int threads) { return static_cast<size_t>(kTileStages) * tile_vecs<D>() * threads * 16; }
-
-// cp.async of 16 bytes, zeros when !valid (src is then not read). "memory": the ring's plain reads
-// after ring_wait must not move above it.
-__device__ __forceinline__ void ring_copy16(uint4* dst, const uint4* src, bool valid) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(s), "l"(src), "r"(valid ? 16 : 0) : "memory");
-}
-__device__ __forceinline__ void ring_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void ring_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
-
-// The runs of tile_load_rows into one stage: slot = this thread's first vector, stride = threads.
-template <int D>
-__device__ __forceinline__ void tile_copy_rows(uint4* slot, int stride, const uint4* k, const uint4* v, const int (&k_row)[2],
-                                               const int (&v_row)[4], int g, int t) {
-#pragma unroll
-    for (int j = 0; j < 2; ++j)
-#pragma unroll
-        for (int u = 0; u < D / 32; ++u)
-            ring_copy16(slot + (j * (D / 32) + u) * stride, k + static_cast<long>(max(k_row[j], 0)) * (D / 8) + t + 4 * u, k_row[j] >= 0);
-#pragma unroll
-    for (int r = 0; r < 4; ++r)
-#pragma unroll
-        for (int w = 0; w < D / 64; ++w)
-            ring_copy16(slot + (2 * (D / 32) + r * (D / 64) + w) * stride,
-                        v + static_cast<long>(max(v_row[r], 0)) * (D / 8) + g * (D / 64) + w, v_row[r] >= 0);
-}
-
-template <int D>
-__device__ __forceinline__ void tile_take_rows(const uint4* slot, int stride, uint4 (&kr)[2][D / 32], uint4 (&vr)[4][D / 64]) {
-#pragma unroll
-    for (int j = 0; j < 2; ++j)
-#pragma unroll
-        for (int u = 0; u < D / 32; ++u) kr[j][u] = slot[(j * (D / 32) + u) * stride];
-#pragma unroll
-    for (int r = 0; r < 4; ++r)
-#pragma unroll
-        for (int w = 0; w < D / 64; ++w) vr[r][w] = slot[(2 * (D / 32) + r * (D / 64) + w) * stride];
-}
-
 // One step over the warp's keys [base, base + 16) (those at or past `end` are masked): S = Q K^T,
 // the online softmax of head g (m: running maximum, l: this thread's share of the sum), O += P V.
 // o: [n-tile][rows g: cols 2t, 2t+1 | rows g + 8: same].
@@ -195,40 +138,6 @@ __device__ __forceinline__ void tile_step(const uint32_t (&qa)[D / 16][4], const
         const uint32_t b1 = __byte_perm(word(vr[2][w], i), word(vr[3][w], i), sel);
         mma_16816<T>(o[nt], pa, b0, b1);
     }
-}
-
-// The warp's steps over keys [begin + 16 warp, end), W warps a block taking turns of 16 keys, through
-// the ring (this block's tile_ring_bytes<D>(32 W), dynamic shared memory). rows_of(base, k_row,
-// v_row) gives a step's rows as tile_list_rows does (-1 at and past end); it is asked one step
-// before the step's copy issues, so a list's load latency overlaps a step's compute. The ring is
-// free for other use after the block's next barrier.
-template <int D, typename T, int W, typename Rows>
-__device__ __forceinline__ void tile_run(uint4* ring, const uint32_t (&qa)[D / 16][4], const uint4* k, const uint4* v, int begin, int end,
-                                         int g, int t, Rows rows_of, float& m, float& l, float (&o)[D / 8][4]) {
-    constexpr int kStride = W * 32, kStage = tile_vecs<D>() * kStride, kStep = W * 16;
-    uint4* mine = ring + threadIdx.x;
-    const int first = begin + (static_cast<int>(threadIdx.x) / 32) * 16;
-    int k_row[2], v_row[4];
-#pragma unroll
-    for (int s = 0; s < kTileStages - 1; ++s) {
-        rows_of(first + s * kStep, k_row, v_row);
-        tile_copy_rows<D>(mine + s * kStage, kStride, k, v, k_row, v_row, g, t);
-        ring_commit();
-    }
-    rows_of(first + (kTileStages - 1) * kStep, k_row, v_row);
-    int stage = 0;
-    for (int base = first; base < end; base += kStep) {
-        const int ahead = stage == 0 ? kTileStages - 1 : stage - 1; // the stage the previous step read
-        tile_copy_rows<D>(mine + ahead * kStage, kStride, k, v, k_row, v_row, g, t);
-        ring_commit();
-        rows_of(base + kTileStages * kStep, k_row, v_row);
-        ring_wait<kTileStages - 1>();
-        uint4 kr[2][D / 32], vr[4][D / 64];
-        tile_take_rows<D>(mine + stage * kStage, kStride, kr, vr);
-        tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
-        stage = stage + 1 == kTileStages ? 0 : stage + 1;
-    }
-    ring_wait<0>();
 }
 
 // Each warp's (max, sum, unnormalised output) per query head of a W-warp block, merged by store_merged.

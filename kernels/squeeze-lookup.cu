@@ -1,6 +1,7 @@
 #include "squeeze-lookup.cuh"
 
 #include <cstdint>
+#include <cub/block/block_scan.cuh>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math_constants.h>
@@ -37,13 +38,12 @@ struct Layout {
     size_t masks[kMaxSqueezeLevels]; // u32 [n_kv_heads][K_l]: heads of the group a cluster passed for (levels above the finest)
     // Zeroed before every call, one memset:
     size_t arrivals;                 // i32 [n_levels][n_kv_heads]: items done per (phase, head); phase 0 ends at n_chunks + 1 (log D written)
-    size_t lookback;                 // u64 [n_kv_heads][n_warp_segments]
+    size_t lookback;                 // u64 [n_kv_heads][n_segments of the finest level]
     size_t ticket;                   // i32: next work item
     size_t bytes;
     int n_chunks;
     int first_select_level;          // 1, or 0 when level 0 is the only level
     int n_segments[kMaxSqueezeLevels];
-    int n_warp_segments;             // 32-cluster pieces of the finest level, one per warp of its items
     int phase_start[kMaxSqueezeLevels + 1]; // first item of each phase (phase 0 = scoring); [n_phases] = total
     int n_phases;
 };
@@ -73,8 +73,7 @@ Layout layout_of(const SqueezeLookupParams& p) {
     at += p.n_levels * hkv * sizeof(int);
     at = (at + 7) / 8 * 8;
     l.lookback = at;
-    l.n_warp_segments = (p.levels[finest].n_clusters + 31) / 32;
-    at += hkv * l.n_warp_segments * sizeof(unsigned long long);
+    at += hkv * l.n_segments[finest] * sizeof(unsigned long long);
     l.ticket = at;
     at += sizeof(int);
     l.bytes = align256(at);
@@ -164,8 +163,11 @@ __device__ __forceinline__ float log_tau(float tau) { return tau > 0.0f ? logf(t
 struct Shared {
     float log_d[kMaxGroup];
     unsigned mask[kSegment];
-    int live[kSegment]; // per warp: its clusters (0..31) whose parent passed, first n_live entries
-    int item, next_item, head_of_q, flag;
+    int live[kSegment]; // the item's clusters whose parent passed for some head, first n_live entries
+    int warp_live[kWarps];
+    int excl[kSegment], start[kSegment], count[kSegment];
+    cub::BlockScan<int, kThreads>::TempStorage scan;
+    int item, next_item, head_of_q, flag, seg_excl;
 };
 
 // Level 0, centroids [chunk * kScoreChunk, +kScoreChunk) of KV head kv: logits and the chunk's
@@ -267,9 +269,8 @@ __device__ __forceinline__ unsigned level0_pass(const float* logits, int k0, int
     return m;
 }
 
-// The keys before warp segment `seg` in the head's list (decoupled look-back over the earlier
-// segments' words; they belong to items ticketed earlier or to lower warps of this item, so they are
-// running or done). One warp; every lane returns it.
+// The keys before this segment in the head's list (decoupled look-back over the earlier segments'
+// words; they were ticketed earlier, so they are running or done). Warp 0; every lane returns it.
 __device__ int look_back(unsigned long long* words, int seg, int aggregate) {
     const int lane = threadIdx.x % 32;
     if (seg == 0) {
@@ -300,11 +301,11 @@ __device__ int look_back(unsigned long long* words, int seg, int aggregate) {
 
 // Clusters [seg * kSegment, +kSegment) of level `level` for KV head kv: pass masks (a cluster is
 // scored only for the heads its parent passed for). Above the finest level the masks are stored;
-// at the finest, each warp's passing clusters' slots go to the head's list at the offset of the
-// keys of the warp segments before (look-back), so the list comes out ascending.
+// at the finest, the passing clusters' slots go to the head's list at the offset of the keys of
+// the segments before (look-back), so the list comes out ascending.
 template <int D, typename T>
 __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, Shared& sh, float* q_s, int level, int kv, int seg) {
-    constexpr int kLanes = D / 8, kBatch = 8;
+    constexpr int kLanes = D / 8, kRows = kThreads / kLanes, kBatch = 8;
     const int group = p.n_heads / p.n_kv_heads, i = threadIdx.x;
     const int k0 = p.levels[0].n_clusters, kl = p.levels[level].n_clusters;
     const int c0 = seg * kSegment, n = min(kSegment, kl - c0), c = c0 + i;
@@ -330,39 +331,45 @@ __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, 
     // Level 0 (only level): final masks. Deeper: the heads to score each cluster for.
     const float* logits = at<float>(p.workspace, lay.logits) + static_cast<long>(kv) * group * k0;
     const float lt0 = log_tau(p.levels[0].tau);
+    unsigned live = 0; // lanes of this warp whose cluster's parent passed for some head
     if (i < n) {
         if (level == 0) sh.mask[i] = level0_pass(logits, k0, c, group, sh.log_d, lt0);
         else if (level == 1) sh.mask[i] = level0_pass(logits, k0, parent, group, sh.log_d, lt0);
         else sh.mask[i] = __ldcg(at<uint32_t>(p.workspace, lay.masks[level - 1]) + static_cast<long>(kv) * p.levels[level - 1].n_clusters + parent);
     }
-    // From here each warp works on its own 32 clusters (thread i = cluster i), with no block-wide
-    // barrier: an ncu profile of the block-wide version (H100, 512K keys) found 40% of the warps'
-    // stall cycles at barriers, behind the slowest warp's rows and warp 0's look-back.
-    __syncwarp();
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, w0 = warp * 32, wn = min(32, n - w0);
-    if (level > 0 && wn > 0) {
-        // Only the rows whose parent passed for some head are read, listed first (sh.live) so that
-        // kBatch rows per lane group cover them: with d = 128 a warp reads 16 rows per round trip,
-        // and at 90% sparsity about 40% of its 32 clusters pass their parent, so one round trip
-        // usually does where walking all 32 rows took two.
-        constexpr int kGroups = 32 / kLanes; // row groups of the warp
-        const int li = lane % kLanes, lg = lane / kLanes;
+    if (level > 0) {
+        live = __ballot_sync(0xffffffffu, i < n && sh.mask[i] != 0u);
+        if (threadIdx.x % 32 == 0) sh.warp_live[threadIdx.x / 32] = __popc(live);
+    }
+    __syncthreads();
+
+    if (level > 0) {
+        // Only the rows whose parent passed for some head are read, listed first (sh.live), so
+        // that kBatch rows per lane group cover them: with d = 128 a block reads 128 rows per
+        // round trip, and at 90% sparsity about 40% of an item's 256 clusters pass their parent,
+        // so one round trip usually does where walking all 256 rows took two.
+        const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+        int before = 0, n_live = 0;
+        for (int w = 0; w < kWarps; ++w) {
+            before += w < warp ? sh.warp_live[w] : 0;
+            n_live += sh.warp_live[w];
+        }
+        if (live >> lane & 1u) sh.live[before + __popc(live & ((1u << lane) - 1u))] = i;
+        __syncthreads();
+        // kBatch rows of a lane group are requested before any is reduced.
+        const int li = threadIdx.x % kLanes, row0 = threadIdx.x / kLanes;
         const unsigned lanes = row_lanes<D>();
         const float lt = log_tau(p.levels[level].tau);
-        const unsigned live = __ballot_sync(0xffffffffu, lane < wn && sh.mask[i] != 0u);
-        if (live >> lane & 1u) sh.live[w0 + __popc(live & ((1u << lane) - 1u))] = lane;
-        __syncwarp();
-        const int n_live = __popc(live);
-        const uint4* cent = reinterpret_cast<const uint4*>(static_cast<const T*>(p.levels[level].centroids) + (static_cast<long>(kv) * kl + c0 + w0) * D);
-        for (int r_base = lg; r_base < n_live; r_base += kGroups * kBatch) {
-            int row[kBatch];              // the warp's cluster, the same for all lanes of a row
+        const uint4* cent = reinterpret_cast<const uint4*>(static_cast<const T*>(p.levels[level].centroids) + (static_cast<long>(kv) * kl + c0) * D);
+        for (int r_base = row0; r_base < n_live; r_base += kRows * kBatch) {
+            int row[kBatch];              // the item's cluster, the same for all lanes of a row
             unsigned parent_mask[kBatch];
             uint4 raw[kBatch];
 #pragma unroll
             for (int b = 0; b < kBatch; ++b) {
-                const int r = r_base + b * kGroups;
-                row[b] = r < n_live ? sh.live[w0 + r] : 0;
-                parent_mask[b] = r < n_live ? sh.mask[w0 + row[b]] : 0u;
+                const int r = r_base + b * kRows;
+                row[b] = r < n_live ? sh.live[r] : 0;
+                parent_mask[b] = r < n_live ? sh.mask[row[b]] : 0u;
                 raw[b] = parent_mask[b] ? __ldg(cent + static_cast<long>(row[b]) * kLanes + li) : make_uint4(0, 0, 0, 0);
             }
 #pragma unroll
@@ -375,10 +382,10 @@ __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, 
                     const float dot = row_dot<D>(q_s, g, li, f, lanes);
                     if ((parent_mask[b] >> g & 1u) && dot - sh.log_d[g] >= lt) pass |= 1u << g;
                 }
-                if (li == 0) sh.mask[w0 + row[b]] = pass;
+                if (li == 0) sh.mask[row[b]] = pass;
             }
         }
-        __syncwarp();
+        __syncthreads();
     }
 
     if (!finest) {
@@ -386,32 +393,30 @@ __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, 
         arrive(arrivals + level * p.n_kv_heads + kv);
         return;
     }
-    if (wn <= 0) return;
 
-    // The warp's keys: a scan over its clusters, then the keys of the head's earlier warp segments.
-    const int keys = lane < wn && sh.mask[i] ? run_keys : 0;
-    int incl = keys;
-#pragma unroll
-    for (int off = 1; off < 32; off *= 2) {
-        const int y = __shfl_up_sync(0xffffffffu, incl, off);
-        if (lane >= off) incl += y;
+    const int keys = i < n && sh.mask[i] ? run_keys : 0;
+    int excl = 0, aggregate = 0;
+    cub::BlockScan<int, kThreads>(sh.scan).ExclusiveSum(keys, excl, aggregate);
+    sh.excl[i] = excl;
+    sh.start[i] = run_start;
+    sh.count[i] = keys;
+    if (threadIdx.x < 32) {
+        unsigned long long* words = at<unsigned long long>(p.workspace, lay.lookback) + static_cast<long>(kv) * lay.n_segments[level];
+        const int before = look_back(words, seg, aggregate);
+        if (threadIdx.x == 0) sh.seg_excl = before;
     }
-    const int excl = incl - keys, aggregate = __shfl_sync(0xffffffffu, incl, 31);
-    const int wseg = seg * kWarps + warp;
-    unsigned long long* words = at<unsigned long long>(p.workspace, lay.lookback) + static_cast<long>(kv) * lay.n_warp_segments;
-    const int base = p.n_always + look_back(words, wseg, aggregate);
+    __syncthreads();
 
-    // The warp writes each passing cluster's run (clusters hold ~20 keys on average at 5% clusters).
+    // Each warp writes whole runs (clusters hold ~20 keys on average at 5% clusters).
     int* slots = p.slots + static_cast<long>(kv) * p.slot_stride;
-    for (unsigned todo = __ballot_sync(0xffffffffu, keys > 0); todo; todo &= todo - 1) {
-        const int src = __ffs(todo) - 1;
-        const int count = __shfl_sync(0xffffffffu, keys, src), start = __shfl_sync(0xffffffffu, run_start, src);
-        const int at_slot = base + __shfl_sync(0xffffffffu, excl, src);
-        for (int j = lane; j < count; j += 32) slots[at_slot + j] = start + j;
+    const int base = p.n_always + sh.seg_excl, lane = threadIdx.x % 32;
+    for (int r = threadIdx.x / 32; r < n; r += kWarps) {
+        const int count = sh.count[r];
+        for (int j = lane; j < count; j += 32) slots[base + sh.excl[r] + j] = sh.start[r] + j;
     }
-    if (wseg == 0)
-        for (int s = lane; s < p.n_always; s += 32) slots[s] = s;
-    if (wseg == lay.n_warp_segments - 1 && lane == 0) p.n_keys[kv] = base + aggregate;
+    if (seg == 0)
+        for (int s = threadIdx.x; s < p.n_always; s += kThreads) slots[s] = s;
+    if (seg == lay.n_segments[level] - 1 && threadIdx.x == 0) p.n_keys[kv] = base + aggregate;
 }
 
 // The whole lookup in one launch: blocks take work items from a ticket counter, so an item only

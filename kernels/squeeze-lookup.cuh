@@ -12,15 +12,13 @@
 // take work items from a ticket counter: level-0 scoring items (logits and per-chunk log-sum-exp
 // partials of D; the last chunk of a head reduces log D), then selection items of 256 clusters per
 // deeper level (pass masks of the children of passing parents; level 0 itself when it is the only
-// level). After the item's start each warp works on its own 32 clusters with no block barrier (an
-// ncu profile of the block-wide version found 40% of stall cycles at barriers): it reads only the
-// rows whose parent passed, listed first, and at the finest level writes its passing slot runs at
-// an offset found by decoupled look-back over the head's earlier warp segments, so the list comes
-// out in slot order. An item waits only on items ticketed before it (per-head counters), so heads
-// overlap and no launch boundary separates the phases. The separate-kernel version (score, select,
-// compact) spent 130 us at 512K keys / 32 KV heads on an H200 (bench/results/
-// gpu-squeezed-2026-11-26-lookup-profile.md): its selection blocks ran at 36% occupancy and its
-// compaction binary-searched every slot.
+// level). Items of the finest level also write their passing clusters' slot runs, at an offset
+// found by decoupled look-back over the earlier segments of the head, so the list comes out in
+// slot order. An item waits only on items ticketed before it (per-head counters), so heads overlap
+// and no launch boundary separates the phases. At 512K keys / 32 KV heads / 90% on an H200 it takes
+// 125 us against 130 us for the separate kernels (score, select, compact; bench/results/
+// gpu-squeezed-2026-11-26-fused.md): still latency-bound (ncu on an H100: 1.36 TB/s, 40% of stall
+// cycles at block barriers; gpu-squeezed-2026-11-26-fused-h100-312f752.md).
 //
 // Centroids are stored in the cache type (f16/bf16): the lookup then reads half the bytes of f32,
 // and a centroid only estimates a cluster's attention.

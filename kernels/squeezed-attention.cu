@@ -1,6 +1,5 @@
 #include "squeezed-attention.cuh"
 
-#include <algorithm>
 #include <cstdint>
 #include <math_constants.h>
 
@@ -15,7 +14,7 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kStep = kWarps * 16;     // keys a block consumes per loop step (16 a warp)
 constexpr int kMaxGroup = 8;           // query heads per block (the mma's 8 rows); larger groups take tiles
 constexpr int kMaxItems = 1024;        // chunks per launch, over all heads
-constexpr int kMergeThreads = 128;
+constexpr int kMergeThreads = 512;  // the merge's threads: 512 / head_dim parts of a head's chunks
 
 // Chunk `item` of the concatenated lists: keys [begin, end) of `head`'s list, or head -1 past the
 // last chunk. Every chunk holds `chunk` keys except a head's last; chunk is sized so that at most
@@ -48,11 +47,9 @@ __device__ Chunk find_chunk(const SqueezedAttentionParams& p, int target, int he
 
 // One block = one chunk of one head's list for a tile of at most 8 of its query heads; each warp
 // takes 16 keys a step (attention-tile.cuh). A step's rows are read from the list one step ahead,
-// so the list's latency overlaps the K/V loads; with PREFETCH the K/V rows go through the
-// shared-memory ring, kTileStages - 1 steps ahead.
-template <int D, bool PREFETCH, typename T>
+// so the list's latency overlaps the K/V loads.
+template <int D, typename T>
 static __global__ void __launch_bounds__(kThreads) squeezed_attention_kernel(SqueezedAttentionParams p, int target, int heads_per_tile) {
-    extern __shared__ uint4 ring[]; // PREFETCH: tile_ring_bytes<D>(kThreads); then the warps' states
     const Chunk ck = find_chunk(p, target, -1, blockIdx.x);
     if (ck.head < 0) return;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -76,31 +73,22 @@ static __global__ void __launch_bounds__(kThreads) squeezed_attention_kernel(Squ
     const int* rows = p.rows + ck.head * p.rows_stride;
     const int end = ck.end;
 
-    if constexpr (PREFETCH) {
-        const auto rows_of = [&](int base, int (&k_row)[2], int (&v_row)[4]) { tile_list_rows(rows, base, end, g, t, k_row, v_row); };
-        tile_run<D, T, kWarps>(ring, qa, k, v, ck.begin, end, g, t, rows_of, m, l, o);
-    } else {
-        int k_row[2], v_row[4];
-        tile_list_rows(rows, ck.begin + warp * 16, end, g, t, k_row, v_row);
-        for (int base = ck.begin + warp * 16; base < end; base += kStep) {
-            uint4 kr[2][D / 32], vr[4][D / 64];
-            tile_load_rows<D>(k, v, k_row, v_row, g, t, kr, vr);
-            tile_list_rows(rows, base + kStep, end, g, t, k_row, v_row);
-            tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
-        }
+    int k_row[2], v_row[4];
+    tile_list_rows(rows, ck.begin + warp * 16, end, g, t, k_row, v_row);
+    for (int base = ck.begin + warp * 16; base < end; base += kStep) {
+        uint4 kr[2][D / 32], vr[4][D / 64];
+        tile_load_rows<D>(k, v, k_row, v_row, g, t, kr, vr);
+        tile_list_rows(rows, base + kStep, end, g, t, k_row, v_row);
+        tile_step<D, T>(qa, kr, vr, base, end, t, m, l, o);
     }
 
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
     // The warps' states, then one normalised state for the chunk: [warp][head][dim]. Not through
     // tile_store_state / store_merged: their slice arithmetic measured 0.1-0.7% slower here (H200,
-    // bench/results/gpu-dedupe-2026-11-26.md). They reuse the ring's memory once every warp is
-    // past its loop.
-    __syncthreads();
-    auto& states = *reinterpret_cast<WarpStates<kWarps, kMaxGroup, D>*>(ring);
-    auto& acc_s = states.acc;
-    auto& m_s = states.m;
-    auto& l_s = states.l;
+    // bench/results/gpu-dedupe-2026-11-26.md).
+    __shared__ float acc_s[kWarps][kMaxGroup][D];
+    __shared__ float m_s[kWarps][kMaxGroup], l_s[kWarps][kMaxGroup];
     if (g < n_q) {
 #pragma unroll
         for (int nt = 0; nt < (D / 8); ++nt)
@@ -134,53 +122,59 @@ static __global__ void __launch_bounds__(kThreads) squeezed_attention_kernel(Squ
 }
 
 // One block per query head: its KV head's chunks (and the extra state) by log-sum-exp. A head with
-// no keys and no extra state comes out as zeros with lse -inf.
+// no keys and no extra state comes out as zeros with lse -inf. The chunks are cut into kMergeParts
+// interleaved parts, one per group of head_dim threads, joined in shared memory: with 8 KV heads a
+// head has ~50 chunks, a chain of dependent loads for one thread per dimension.
 static __global__ void __launch_bounds__(kMergeThreads) merge_kernel(SqueezedAttentionParams p, int target) {
+    __shared__ float part_s[2][kMergeThreads]; // sums of w * o and of w, [part][dim]
     const int h = blockIdx.x, group = p.n_heads / p.n_kv_heads, row = h % group, D = p.head_dim;
+    const int parts = kMergeThreads / D, part = threadIdx.x / D, d = threadIdx.x % D;
     const Chunk ck = find_chunk(p, target, h / group, 0);
     const float* o_part = p.workspace;
     const float* lse_part = p.workspace + static_cast<long>(kMaxItems) * group * D;
     const auto lse_of = [&](int i) { return lse_part[static_cast<long>(ck.first_item + i) * group + row]; };
     float mx = p.extra_lse ? p.extra_lse[h] : -CUDART_INF_F;
+#pragma unroll 8
     for (int i = 0; i < ck.n_items; ++i) mx = fmaxf(mx, lse_of(i));
     const float base = finite_base(mx);
-    for (int d = threadIdx.x; d < D; d += kMergeThreads) {
-        float acc = 0.0f, w_sum = 0.0f;
-        for (int i = 0; i < ck.n_items; ++i) {
-            const float w = __expf(lse_of(i) - base);
-            w_sum += w;
-            acc += w * o_part[(static_cast<long>(ck.first_item + i) * group + row) * D + d];
-        }
-        if (p.extra_lse) {
-            const float w = __expf(p.extra_lse[h] - base);
-            w_sum += w;
-            acc += w * p.extra_o[static_cast<long>(h) * D + d];
-        }
-        p.out[static_cast<long>(h) * D + d] = w_sum > 0.0f ? acc / w_sum : 0.0f;
-        if (d == 0 && p.lse) p.lse[h] = w_sum > 0.0f ? base + logf(w_sum) : -CUDART_INF_F;
+    float acc = 0.0f, w_sum = 0.0f;
+#pragma unroll 4
+    for (int i = part; i < ck.n_items; i += parts) {
+        const float w = __expf(lse_of(i) - base);
+        w_sum += w;
+        acc += w * o_part[(static_cast<long>(ck.first_item + i) * group + row) * D + d];
     }
+    if (p.extra_lse && part == parts - 1) {
+        const float w = __expf(p.extra_lse[h] - base);
+        w_sum += w;
+        acc += w * p.extra_o[static_cast<long>(h) * D + d];
+    }
+    part_s[0][threadIdx.x] = acc;
+    part_s[1][threadIdx.x] = w_sum;
+    __syncthreads();
+    if (part != 0) return;
+    for (int q = 1; q < parts; ++q) {
+        acc += part_s[0][q * D + d];
+        w_sum += part_s[1][q * D + d];
+    }
+    p.out[static_cast<long>(h) * D + d] = w_sum > 0.0f ? acc / w_sum : 0.0f;
+    if (d == 0 && p.lse) p.lse[h] = w_sum > 0.0f ? base + logf(w_sum) : -CUDART_INF_F;
 }
 
 template <int D, typename T>
 cudaError_t run(const SqueezedAttentionParams& p, cudaStream_t stream) {
     const int group = p.n_heads / p.n_kv_heads;
     const int n_tiles = (group + kMaxGroup - 1) / kMaxGroup, heads_per_tile = (group + n_tiles - 1) / n_tiles;
-    const bool ring = p.prefetch >= 0;
-    const auto kernel = ring ? squeezed_attention_kernel<D, true, T> : squeezed_attention_kernel<D, false, T>;
-    const size_t states = sizeof(WarpStates<kWarps, kMaxGroup, D>);
-    const size_t smem = ring ? std::max(tile_ring_bytes<D>(kThreads), states) : states;
     int dev = 0, n_sms = 0, per_sm = 0;
     cudaError_t err = cudaGetDevice(&dev);
-    if (err == cudaSuccess && smem > 48 * 1024)
-        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
     if (err == cudaSuccess) err = cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev);
-    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem);
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, squeezed_attention_kernel<D, T>, kThreads, 0);
     if (err != cudaSuccess) return err;
     // One wave: at most `fill` chunks, so `target` leaves room for each head's shorter last chunk.
     const int fill = min(kMaxItems, max(1, n_sms * per_sm / n_tiles));
     const int target = max(1, fill - p.n_kv_heads);
     const int items = min(kMaxItems, target + p.n_kv_heads);
-    kernel<<<dim3(items, n_tiles), kThreads, smem, stream>>>(p, target, heads_per_tile);
+    squeezed_attention_kernel<D, T><<<dim3(items, n_tiles), kThreads, 0, stream>>>(p, target, heads_per_tile);
     err = cudaGetLastError();
     if (err != cudaSuccess) return err;
     merge_kernel<<<p.n_heads, kMergeThreads, 0, stream>>>(p, target);

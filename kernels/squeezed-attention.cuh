@@ -36,8 +36,6 @@ struct SqueezedAttentionParams {
     float* out;            // [n_heads][head_dim]
     float* lse;            // [n_heads] natural log, or null
     float* workspace;      // squeezed_attention_workspace_floats(...) floats
-    int prefetch;          // 0: default (steps' rows through the shared-memory ring, attention-tile.cuh); -1: each
-                           // step loads its own rows into registers (tuning)
 };
 
 size_t squeezed_attention_workspace_floats(int n_heads, int n_kv_heads, int head_dim);

@@ -49,7 +49,6 @@ cudaError_t fixed_per_head(const SqueezedDecodeParams& p, float* attention_ws, f
     fixed.n_keys = p.lookup.n_keys;
     fixed.key_rows_stride = p.lookup.slot_stride;
     fixed.tensor_cores = p.tensor_cores;
-    fixed.prefetch = p.prefetch;
     fixed.out = out;
     fixed.lse = lse;
     return attention_decode(fixed, stream);
@@ -118,7 +117,6 @@ cudaError_t squeezed_decode(const SqueezedDecodeParams& p, cudaStream_t stream) 
     a.out = p.out;
     a.lse = p.lse;
     a.workspace = reinterpret_cast<float*>(ws + lay.chunks);
-    a.prefetch = p.prefetch;
     return squeezed_attention(a, stream);
 }
 

@@ -47,7 +47,6 @@ struct SqueezedDecodeParams {
     // counted on the device at run time, and n_dyn is their upper bound (sizes the split count).
     const int* n_dyn_device;
     int n_dyn_add;
-    int prefetch;           // the fixed part's K/V loads: 0 default (tensor cores: the shared-memory ring); -1 per step (tuning)
 };
 
 size_t squeezed_decode_workspace_bytes(const SqueezedDecodeParams& p);

@@ -61,7 +61,6 @@ def main():
         result["baseline_commit"] = args.baseline_commit
     graphs = any(r.get("graph_ms") for r in rows)
     lookup3 = any(r.get("lookup_3_blocks_ms") for r in rows)
-    no_ring = any(r.get("no_ring_ms") for r in rows)
     baseline = any(r.get("baseline_graph_ms") for r in rows)
 
     def x(v):
@@ -88,13 +87,11 @@ def main():
         lines.append("Graph: the same squeezed decode replayed from CUDA graphs (no host launches in the timing).")
     if lookup3:
         lines.append("Lookup 3/SM: the lookup alone with its kernel capped at 80 registers, 3 blocks an SM (default: 64, 4).")
-    if no_ring:
-        lines.append("No ring: the default with each attention step loading its own K/V rows instead of the shared-memory ring.")
     if baseline:
         lines.append(f"Baseline: the same bench built from commit {args.baseline_commit}, run in the same call (graph and lookup ms).")
     header = ["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "TB/s", "cuDNN dense ms", "vs cuDNN",
               "vs flash", "vs our dense", "other kernel ms", "heads max/mean"] + (["graph ms", "graph vs cuDNN"] if graphs else []) + \
-        (["lookup 3/SM ms"] if lookup3 else []) + (["no ring ms"] if no_ring else []) + \
+        (["lookup 3/SM ms"] if lookup3 else []) + \
         (["baseline graph ms", "baseline lookup ms"] if baseline else [])
     table = []
     for r in rows:
@@ -106,8 +103,6 @@ def main():
             cells += [fmt(r.get("graph_ms"), ".4f"), x(r.get("graph_speedup_vs_cudnn"))]
         if lookup3:
             cells.append(fmt(r.get("lookup_3_blocks_ms"), ".4f"))
-        if no_ring:
-            cells.append(fmt(r.get("no_ring_ms"), ".4f"))
         if baseline:
             cells += [fmt(r.get("baseline_graph_ms"), ".4f"), fmt(r.get("baseline_lookup_ms"), ".4f")]
         table.append(cells)

@@ -3,9 +3,8 @@
 //   - dense decode attention (split-K), one query per head, H = 32, d = 128, KV heads 32 and 8,
 //     f16/bf16 caches of 32K..512K keys: bytes = the K and V rows read
 //   - a sweep of split counts x kernel variant (the measurement behind the defaults): every kernel
-//     at 128K keys; Hkv 8 at 32K keys through tensor cores with and without the ring; the main table
-//     runs every variant: CUDA cores with and without prefetch, tensor cores (mma) with each step
-//     loading its own rows and with the shared-memory ring (mma+ring, attention-tile.cuh)
+//     at 128K keys, the tensor-core kernel for Hkv 8 at 32K keys; the main table runs every variant:
+//     CUDA cores with and without prefetch, tensor cores (mma)
 //   - quantized GEMV (Q8_0, Q4_K): bytes = the weight rows read; weight copies are rotated so
 //     that no run finds its matrix in L2
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events), on random data.
@@ -102,7 +101,7 @@ void bench_attention(const Options& opt, Json& rows, Json& sweep) {
         const char* name;
         int prefetch, tensor_cores;
     };
-    const Variant variants[] = {{"cores", -1, -1}, {"cores+prefetch", 1, -1}, {"mma", -1, 1}, {"mma+ring", 1, 1}};
+    const Variant variants[] = {{"cores", -1, -1}, {"cores+prefetch", 1, -1}, {"mma", 0, 1}};
     std::printf("\n%-5s %4s %4s %8s %-15s %10s %8s\n", "kv", "H", "Hkv", "keys", "kernel", "ms", "TB/s");
     for (cuda::KvType type : {cuda::KvType::BF16, cuda::KvType::F16}) {
         const bool f16 = type == cuda::KvType::F16;
@@ -130,8 +129,8 @@ void bench_attention(const Options& opt, Json& rows, Json& sweep) {
             }
         }
         if (f16) continue;
-        // Tuning sweep (bf16): forced split counts x kernel (keys per step, prefetch, mma with and
-        // without the ring) at 128K keys; at 32K keys (where Hkv 8 trailed cuDNN most) mma only.
+        // Tuning sweep (bf16): forced split counts x kernel (keys per step, prefetch, mma) at 128K
+        // keys; at 32K keys (where Hkv 8 trailed cuDNN most) mma only.
         std::printf("\nsweep bf16, TB/s: splits (0 = auto) x kernel\n");
         for (const long sweep_keys : {131072L, 32768L}) {
             for (int n_kv_heads : {32, 8}) {
@@ -141,14 +140,14 @@ void bench_attention(const Options& opt, Json& rows, Json& sweep) {
                     for (int kpi : {2, 4, 0}) {
                         for (int prefetch : {-1, 1}) {
                             const bool mma = kpi == 0;
-                            if (!mma && sweep_keys == 32768L) continue;
+                            if ((mma && prefetch > 0) || (!mma && sweep_keys == 32768L)) continue;
                             const long n_kv = std::min(sweep_keys, opt.max_keys);
                             const cuda::AttentionDecodeParams p =
                                 attention_params(b, type, n_kv_heads, n_kv, splits, kpi, prefetch, mma ? 1 : -1);
                             const double ms = median_ms([&] { return cuda::attention_decode(p, nullptr); }, opt.reps);
                             const double tbps = ms > 0 ? 2.0 * n_kv_heads * n_kv * d * 2 / (ms * 1e-3) / 1e12 : 0.0;
                             char name[32];
-                            if (mma) std::snprintf(name, sizeof name, prefetch > 0 ? "mma+ring" : "mma");
+                            if (mma) std::snprintf(name, sizeof name, "mma");
                             else std::snprintf(name, sizeof name, "kpi %d pf %s", kpi, prefetch > 0 ? "on" : "off");
                             std::printf("  %s %6.3f", name, tbps);
                             char row[220];

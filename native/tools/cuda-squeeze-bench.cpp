@@ -17,8 +17,7 @@
 //
 // "graph": the same calls replayed from CUDA graphs. "alt": the same lookup, then the fixed part the
 // default does not pick for this group ("per-head": attention_decode splitting each head's list on
-// its own; "equal chunks": squeezed_attention across all heads). "no ring": the default with each
-// attention step loading its own K/V rows (prefetch -1) instead of the shared-memory ring.
+// its own; "equal chunks": squeezed_attention across all heads).
 //
 //   cuda-squeeze-bench [--reps 20] [--json FILE] [--min-keys 0] [--max-keys 524288]
 #include <cstdio>
@@ -249,17 +248,16 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
 
         // The default and, as "alt", the same lookup with the other fixed part (squeezed-decode.cuh):
         // attention_decode splitting each head's list on its own, or equal chunks across all heads.
-        const auto timed = [&](int per_head_split, int prefetch) {
+        const auto timed = [&](int per_head_split) {
             turn = 0;
             return median_ms([&] {
                 cuda::SqueezedDecodeParams p = params(turn++ % copies);
                 p.workspace = ws.ptr;
                 p.per_head_split = per_head_split;
-                p.prefetch = prefetch;
                 return cuda::squeezed_decode(p, nullptr);
             }, opt.reps);
         };
-        const double total_ms = timed(0, 0), no_ring_ms = timed(0, -1);
+        const double total_ms = timed(0);
         // The same calls replayed from CUDA graphs (one per index copy): the host's launches (a memset
         // and three kernels a call) leave the timing, what remains are the kernels and their boundaries.
         double graph_ms = -1.0;
@@ -286,7 +284,7 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
             for (cudaGraphExec_t g : graphs) cudaGraphExecDestroy(g);
             if (stream) cudaStreamDestroy(stream);
         }
-        const double alt_ms = timed(group == 1 ? -1 : 1, 0);
+        const double alt_ms = timed(group == 1 ? -1 : 1);
         const char* alt_kernel = group == 1 ? "equal chunks" : "per-head";
         turn = 0;
         // The lookup alone, at its default register cap and at 3 blocks an SM (80 registers).
@@ -314,18 +312,17 @@ void bench_shape(const Options& opt, Shape shape, Json& rows) {
         const double read_bytes = selected * kDim * 2 * 2 + lookup_bytes;
         const double tbps = read_bytes / (total_ms * 1e-3) / 1e12;
         std::printf("%4d %7d  sparsity %.2f (%.3f) %9.4f ms %6.2f TB/s  lookup %.4f ms (%4.1f%%)  %5.2fx ours dense  %s %.4f ms"
-                    "  heads max/mean %.2f  graph %.4f ms  lookup at 3 blocks/SM %.4f ms  no ring %.4f ms\n", hkv, n, sparsity, achieved,
-                    total_ms, tbps, lookup_ms, 100.0 * lookup_ms / total_ms, dense_ms / total_ms, alt_kernel, alt_ms, head_spread, graph_ms,
-                    lookup3_ms, no_ring_ms);
+                    "  heads max/mean %.2f  graph %.4f ms  lookup at 3 blocks/SM %.4f ms\n", hkv, n, sparsity, achieved, total_ms, tbps,
+                    lookup_ms, 100.0 * lookup_ms / total_ms, dense_ms / total_ms, alt_kernel, alt_ms, head_spread, graph_ms, lookup3_ms);
         char row[768];
         std::snprintf(row, sizeof row,
                       "{\"kv\": \"bf16\", \"H\": %d, \"Hkv\": %d, \"d\": %d, \"keys\": %d, \"k1\": %u, \"k2\": %u, "
                       "\"target_sparsity\": %.2f, \"achieved_sparsity\": %.4f, \"ms\": %.5f, \"lookup_ms\": %.5f, "
                       "\"lookup_share\": %.4f, \"dense_ours_ms\": %.5f, \"kv_bytes\": %.0f, \"lookup_bytes\": %.0f, "
                       "\"tbps\": %.4f, \"copies\": %d, \"alt_kernel\": \"%s\", \"alt_ms\": %.5f, \"head_keys_max_over_mean\": %.3f, "
-                      "\"graph_ms\": %.5f, \"lookup_3_blocks_ms\": %.5f, \"no_ring_ms\": %.5f}",
+                      "\"graph_ms\": %.5f, \"lookup_3_blocks_ms\": %.5f}",
                       kHeads, hkv, kDim, n, k1, k2, sparsity, achieved, total_ms, lookup_ms, lookup_ms / total_ms, dense_ms,
-                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread, graph_ms, lookup3_ms, no_ring_ms);
+                      selected * kDim * 4, lookup_bytes, tbps, copies, alt_kernel, alt_ms, head_spread, graph_ms, lookup3_ms);
         rows.add(row);
     }
 }
