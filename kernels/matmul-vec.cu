@@ -19,7 +19,6 @@ __device__ __forceinline__ void copy16_async(void* smem, const void* gmem) {
     const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
 }
-__device__ __forceinline__ void wait_async_copies() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
 
 // N words from shared memory at any byte offset of a 16-byte aligned buffer: N + 1 aligned words
 // funnel-shifted (ggml blocks sit at 2-byte offsets). Reads up to 4 bytes past the last word.
@@ -64,11 +63,12 @@ __device__ __forceinline__ ActRow act_row(const uint8_t* a, long a_row_bytes, in
 
 // Each type: a block's elements and bytes; kGroup blocks make whole 16-byte chunks (so slices of
 // kGroup-multiples start 16-byte aligned); kUnits lane work units per block; kSliceBlocks the
-// blocks a warp stages at most (~4.5 KB: 5-6 blocks of 8 warps fit an SM's shared memory, so
-// ~200 KB of weights are in flight per SM). unit() adds one unit's products for nt tokens to acc.
+// blocks a warp stages at most (~2.2 KB, two buffers a warp: 4 blocks of 8 warps take ~150 KB of
+// shared memory and keep ~70 KB of weights in flight per SM, what ~1 us of HBM latency needs at
+// ~4.8 TB/s over 132 SMs). unit() adds one unit's products for nt tokens to acc.
 
 struct VecQ8_0 { // x Q8_0: (d_w d_a) * sum(q_w q_a)
-    static constexpr int kElems = 32, kBytes = 34, kGroup = 8, kUnits = 1, kSliceBlocks = 128;
+    static constexpr int kElems = 32, kBytes = 34, kGroup = 8, kUnits = 1, kSliceBlocks = 64;
     template <int kTokens>
     static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
                                                 long a_row_bytes, int n_cols, int nt, float* acc) {
@@ -86,7 +86,7 @@ struct VecQ8_0 { // x Q8_0: (d_w d_a) * sum(q_w q_a)
 };
 
 struct VecQ4_0 { // x Q8_0: (d_w d_a) * sum((nibble - 8) q_a); low nibbles are elements 0-15
-    static constexpr int kElems = 32, kBytes = 18, kGroup = 8, kUnits = 1, kSliceBlocks = 256;
+    static constexpr int kElems = 32, kBytes = 18, kGroup = 8, kUnits = 1, kSliceBlocks = 128;
     template <int kTokens>
     static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
                                                 long a_row_bytes, int n_cols, int nt, float* acc) {
@@ -111,7 +111,7 @@ struct VecQ4_0 { // x Q8_0: (d_w d_a) * sum((nibble - 8) q_a); low nibbles are e
 };
 
 struct VecQ4_1 { // x Q8_1: (d_w d_a) * sum(nibble q_a) + m_w s_a
-    static constexpr int kElems = 32, kBytes = 20, kGroup = 4, kUnits = 1, kSliceBlocks = 256;
+    static constexpr int kElems = 32, kBytes = 20, kGroup = 4, kUnits = 1, kSliceBlocks = 128;
     template <int kTokens>
     static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
                                                 long a_row_bytes, int n_cols, int nt, float* acc) {
@@ -148,7 +148,7 @@ __device__ __forceinline__ void scale_min_k4(const uint8_t* s, int j, int* sc, i
 // x Q8_K: unit j takes qs bytes [16 j, 16 j + 16): 16 low nibbles of sub-block 2c and 16 high
 // nibbles of sub-block 2c + 1 (c = j / 2), elements first + i and first + 32 + i.
 struct VecQ4_K { // a_d d_w * sum_j sc_j dot_j - a_d dmin_w * sum_j mn_j bsum_j
-    static constexpr int kElems = 256, kBytes = 144, kGroup = 1, kUnits = 8, kSliceBlocks = 32;
+    static constexpr int kElems = 256, kBytes = 144, kGroup = 1, kUnits = 8, kSliceBlocks = 16;
     template <int kTokens>
     static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int j, long gb, const uint8_t* a,
                                                 long a_row_bytes, int n_cols, int nt, float* acc) {
@@ -179,7 +179,7 @@ struct VecQ4_K { // a_d d_w * sum_j sc_j dot_j - a_d dmin_w * sum_j mn_j bsum_j
 // k = j % 8 = is + 2 g: ql bytes 64 h + 16 is + 32 (g & 1) (high nibbles when g >= 2), qh bytes
 // 128 + 32 h + 16 is (bits 2 g, 2 g + 1), as the CPU's q1..q4 of quants-scalar.cpp.
 struct VecQ6_K { // (a_d d_w) * sum_j sc_j (sum(q a) - 32 bsum_j)
-    static constexpr int kElems = 256, kBytes = 210, kGroup = 8, kUnits = 16, kSliceBlocks = 24;
+    static constexpr int kElems = 256, kBytes = 210, kGroup = 8, kUnits = 16, kSliceBlocks = 8;
     template <int kTokens>
     static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int j, long gb, const uint8_t* a,
                                                 long a_row_bytes, int n_cols, int nt, float* acc) {
@@ -209,102 +209,148 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-// warps_per_row warps share a row (split-K), each taking every warps_per_row-th slice of
-// slice_blocks blocks; kWarps / warps_per_row rows a block; kTokens activation rows a grid row.
+__device__ __forceinline__ void commit_async_copies() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int kPending>
+__device__ __forceinline__ void wait_async_copies() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory"); }
+
+constexpr int kMaxRowsPerWarp = 4;
+
+// How a launch splits the matrix: warps_per_row warps share a row (split-K), each taking every
+// warps_per_row-th slice of slice_blocks blocks; a block holds kWarps / warps_per_row rows at a
+// time and walks rows_per_warp of them (row i of warp w: (block * rows_per_warp + i) * rows a
+// block + w / warps_per_row), so a warp has several slices to pipeline.
+struct Split {
+    int warps_per_row, slice_blocks, rows_per_warp;
+};
+
+// Each warp copies its next slice while it computes the current one (two shared-memory buffers):
+// the copies of a slice are in flight the whole time the previous one is being unpacked.
 template <typename T, int kTokens>
-static __global__ void __launch_bounds__(kThreads, 4) matmul_vec_kernel(MatmulQParams p, int warps_per_row,
-                                                                        int slice_blocks) {
-    extern __shared__ uint4 staged[];              // [kWarps][slice_chunks + 1] a slice of a weight row per warp
-    __shared__ float partial[kWarps][kTokens];     // each warp's row sums
+static __global__ void __launch_bounds__(kThreads, 4) matmul_vec_kernel(MatmulQParams p, Split sp) {
+    extern __shared__ uint4 staged[];                        // [kWarps][2][slice_chunks + 1] slices of weight rows
+    __shared__ float partial[kWarps][kMaxRowsPerWarp][kTokens]; // each warp's sum of each of its rows
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int row = blockIdx.x * (kWarps / warps_per_row) + warp / warps_per_row;
-    const int split = warp % warps_per_row;
+    const int rows_per_block = kWarps / sp.warps_per_row;
+    const int split = warp % sp.warps_per_row;
     const int t0 = blockIdx.y * kTokens;
     const int nt = min(kTokens, p.n_tokens - t0);
     const int n_blocks = p.n_cols / T::kElems;
-    const int slice_chunks = (slice_blocks * T::kBytes + 15) / 16;
-    uint8_t* buf = reinterpret_cast<uint8_t*>(staged + warp * (slice_chunks + 1)); // +16 bytes: load_words' overrun
+    const int slice_chunks = (sp.slice_blocks * T::kBytes + 15) / 16;
+    // The warp's two buffers, 16 bytes longer than a slice for load_words' overrun.
+    uint8_t* const buf0 = reinterpret_cast<uint8_t*>(staged + (2 * warp) * (slice_chunks + 1));
+    uint8_t* const buf1 = reinterpret_cast<uint8_t*>(staged + (2 * warp + 1) * (slice_chunks + 1));
     const uint8_t* a = static_cast<const uint8_t*>(p.a) + t0 * p.a_row_bytes;
+    const auto row_of = [&](int i) { return (blockIdx.x * sp.rows_per_warp + i) * rows_per_block + warp / sp.warps_per_row; };
+
+    // Items: (row i, slice k) for the warp's valid rows, k over its slices of a row.
+    const int first_block = split * sp.slice_blocks, stride = sp.warps_per_row * sp.slice_blocks;
+    const int n_slices = first_block < n_blocks ? (n_blocks - first_block + stride - 1) / stride : 0;
+    int n_rows_here = 0;
+    while (n_rows_here < sp.rows_per_warp && row_of(n_rows_here) < p.n_rows) ++n_rows_here;
+    const int n_items = n_rows_here * n_slices;
+    if (lane == 0) {
+        for (int i = 0; i < kMaxRowsPerWarp; ++i)
+            for (int t = 0; t < kTokens; ++t) partial[warp][i][t] = 0.0f;
+    }
+    const auto issue = [&](int item) {
+        const int b0 = first_block + (item % n_slices) * stride;
+        // The last slice rounds up to a whole chunk: still inside the 16-byte aligned row.
+        const int chunks = (min(sp.slice_blocks, n_blocks - b0) * T::kBytes + 15) / 16;
+        const uint8_t* src = static_cast<const uint8_t*>(p.w) + static_cast<long>(row_of(item / n_slices)) * p.w_row_bytes +
+                             static_cast<long>(b0) * T::kBytes;
+        uint8_t* dst = item % 2 ? buf1 : buf0;
+        for (int c = lane; c < chunks; c += 32) copy16_async(dst + 16 * c, src + 16 * c);
+        commit_async_copies();
+    };
 
     float acc[kTokens] = {};
-    if (row < p.n_rows) {
-        const uint8_t* w_row = static_cast<const uint8_t*>(p.w) + row * p.w_row_bytes;
-        for (int b0 = split * slice_blocks; b0 < n_blocks; b0 += warps_per_row * slice_blocks) {
-            const int nb = min(slice_blocks, n_blocks - b0);
-            // The last slice rounds up to a whole chunk: still inside the 16-byte aligned row.
-            const int chunks = (nb * T::kBytes + 15) / 16;
-            const uint8_t* src = w_row + static_cast<long>(b0) * T::kBytes;
-            __syncwarp(); // the previous slice is consumed
-            for (int c = lane; c < chunks; c += 32) copy16_async(buf + 16 * c, src + 16 * c);
-            wait_async_copies();
-            __syncwarp();
-            for (int u = lane; u < nb * T::kUnits; u += 32) {
-                const int b = u / T::kUnits;
-                T::template unit<kTokens>(buf, b * T::kBytes, u % T::kUnits, b0 + b, a, p.a_row_bytes, p.n_cols, nt, acc);
+    if (n_items > 0) issue(0);
+    for (int item = 0; item < n_items; ++item) {
+        if (item + 1 < n_items) {
+            issue(item + 1); // into the buffer the previous item was computed from (synced below)
+            wait_async_copies<1>();
+        } else {
+            wait_async_copies<0>();
+        }
+        __syncwarp();
+        const int k = item % n_slices, b0 = first_block + k * stride;
+        const int nb = min(sp.slice_blocks, n_blocks - b0);
+        const uint8_t* buf = item % 2 ? buf1 : buf0;
+        for (int u = lane; u < nb * T::kUnits; u += 32) {
+            const int b = u / T::kUnits;
+            T::template unit<kTokens>(buf, b * T::kBytes, u % T::kUnits, b0 + b, a, p.a_row_bytes, p.n_cols, nt, acc);
+        }
+        if (k == n_slices - 1) {
+#pragma unroll
+            for (int t = 0; t < kTokens; ++t) {
+                const float v = warp_sum(acc[t]);
+                if (lane == 0) partial[warp][item / n_slices][t] = v;
+                acc[t] = 0.0f;
             }
         }
-    }
-#pragma unroll
-    for (int t = 0; t < kTokens; ++t) {
-        const float v = warp_sum(acc[t]);
-        if (lane == 0) partial[warp][t] = v;
+        __syncwarp(); // this buffer is consumed before the next item's copy overwrites it
     }
     __syncthreads();
-    if (row < p.n_rows && split == 0 && lane < nt) {
-        float sum = 0.0f;
-        for (int k = 0; k < warps_per_row; ++k) sum += partial[warp + k][lane];
-        p.y[(t0 + lane) * p.y_stride + row] = sum;
+    if (split == 0 && lane < nt) {
+        for (int i = 0; i < sp.rows_per_warp; ++i) {
+            const int row = row_of(i);
+            if (row >= p.n_rows) break;
+            float sum = 0.0f;
+            for (int w = 0; w < sp.warps_per_row; ++w) sum += partial[warp + w][i][lane];
+            p.y[(t0 + lane) * p.y_stride + row] = sum;
+        }
     }
 }
 
-// Warps wanted in flight before a row is split across warps: 32 an SM keep ~150 KB of weight
-// slices in flight per SM, several times what HBM's latency needs.
-int target_warps() {
+int sm_count() {
     static const int sms = [] {
         int dev = 0, n = 0;
         if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
             return 132;
         return n;
     }();
-    return 32 * sms;
+    return sms;
 }
 
 template <typename T, int kTokens>
-cudaError_t launch_tokens(const MatmulQParams& p, int warps_per_row, int slice_blocks, cudaStream_t stream) {
-    const size_t smem = sizeof(uint4) * kWarps * ((slice_blocks * T::kBytes + 15) / 16 + 1);
+cudaError_t launch_tokens(const MatmulQParams& p, const Split& sp, cudaStream_t stream) {
+    const size_t smem = sizeof(uint4) * 2 * kWarps * ((sp.slice_blocks * T::kBytes + 15) / 16 + 1);
     // Shared memory is what keeps weight bytes in flight: prefer it to L1 (the activation rows,
     // the only L1 data, are a few KB). Set outside stream captures (a first eager call does it).
-    static std::atomic<bool> carveout_set{false};
+    static std::atomic<bool> attributes_set{false};
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    if (!carveout_set.load() && cudaStreamIsCapturing(stream, &capture) == cudaSuccess &&
+    if (!attributes_set.load() && cudaStreamIsCapturing(stream, &capture) == cudaSuccess &&
         capture == cudaStreamCaptureStatusNone) {
         const cudaError_t err = cudaFuncSetAttribute(matmul_vec_kernel<T, kTokens>,
                                                      cudaFuncAttributePreferredSharedMemoryCarveout,
                                                      cudaSharedmemCarveoutMaxShared);
         if (err != cudaSuccess) return err;
-        carveout_set = true;
+        attributes_set = true;
     }
-    const int rows_per_block = kWarps / warps_per_row;
+    const int rows_per_block = kWarps / sp.warps_per_row * sp.rows_per_warp;
     const dim3 grid((p.n_rows + rows_per_block - 1) / rows_per_block, (p.n_tokens + kTokens - 1) / kTokens);
     if (grid.y > 65535) return cudaErrorInvalidValue;
-    matmul_vec_kernel<T, kTokens><<<grid, kThreads, smem, stream>>>(p, warps_per_row, slice_blocks);
+    matmul_vec_kernel<T, kTokens><<<grid, kThreads, smem, stream>>>(p, sp);
     return cudaGetLastError();
 }
+
+// Blocks resident per SM at 56 registers a thread (the kernels' launch bounds allow 64).
+constexpr int kBlocksPerSm = 4;
 
 template <typename T>
 cudaError_t launch(const MatmulQParams& p, cudaStream_t stream) {
     const int n_groups = (p.n_cols / T::kElems + T::kGroup - 1) / T::kGroup;
-    // Split rows across more warps while there are too few rows to fill the GPU or a warp's share
-    // would not fit its slice, but never below one group a warp.
-    int warps_per_row = 1;
-    while (warps_per_row < kWarps &&
-           (static_cast<long>(p.n_rows) * warps_per_row < target_warps() ||
-            (n_groups + warps_per_row - 1) / warps_per_row * T::kGroup > T::kSliceBlocks))
-        warps_per_row *= 2;
-    while (warps_per_row > 1 && warps_per_row / 2 >= n_groups) warps_per_row /= 2;
-    const int slice_blocks = std::min(T::kSliceBlocks, (n_groups + warps_per_row - 1) / warps_per_row * T::kGroup);
-    return p.n_tokens == 1 ? launch_tokens<T, 1>(p, warps_per_row, slice_blocks, stream)
-                           : launch_tokens<T, kMatmulVecMaxTokens>(p, warps_per_row, slice_blocks, stream);
+    const long resident_warps = static_cast<long>(sm_count()) * kBlocksPerSm * kWarps;
+    // Rows split across warps until there are warps for every resident slot, never below one group
+    // a warp; then each warp walks up to kMaxRowsPerWarp rows so that about one wave of blocks runs.
+    Split sp{1, 0, 1};
+    while (sp.warps_per_row < kWarps && static_cast<long>(p.n_rows) * sp.warps_per_row < resident_warps) sp.warps_per_row *= 2;
+    while (sp.warps_per_row > 1 && sp.warps_per_row / 2 >= n_groups) sp.warps_per_row /= 2;
+    sp.slice_blocks = std::min(T::kSliceBlocks, (n_groups + sp.warps_per_row - 1) / sp.warps_per_row * T::kGroup);
+    const long row_groups = (p.n_rows + kWarps / sp.warps_per_row - 1) / (kWarps / sp.warps_per_row);
+    const long max_blocks = static_cast<long>(sm_count()) * kBlocksPerSm;
+    sp.rows_per_warp = static_cast<int>(std::clamp<long>((row_groups + max_blocks - 1) / max_blocks, 1, kMaxRowsPerWarp));
+    return p.n_tokens == 1 ? launch_tokens<T, 1>(p, sp, stream) : launch_tokens<T, kMatmulVecMaxTokens>(p, sp, stream);
 }
 
 } // namespace

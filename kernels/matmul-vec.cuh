@@ -3,12 +3,12 @@
 // (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K), a[t] quantized by quantize_rows into the planar encoding
 // matmul_vec_act_type(type) (the CPU's quantized values and scales, split into arrays).
 //
-// Each warp stages a slice of one weight row into shared memory with 16-byte cp.async copies (the
-// blocks are only 2-byte aligned in memory, so the row is copied as raw 16-byte chunks and
-// unpacked from shared memory), then each lane dots whole units of the slice (a 32-element block,
-// a Q4_K quarter sub-block pair, a Q6_K 16-element sub-block) with 16-byte activation loads;
-// the warps of a row (split-K for long or few rows) add their sums through shared memory in a
-// fixed order. Each block's integer sum is exact; the float sums run in a different order from the
+// Each warp stages slices of weight rows into shared memory with 16-byte cp.async copies (the
+// blocks are only 2-byte aligned in memory, so a row is copied as raw 16-byte chunks and unpacked
+// from shared memory), copying the next slice while it computes the current one; each lane dots
+// whole units of a slice (a 32-element block, a Q4_K pair of 16-element runs, a Q6_K 16-element
+// sub-block) with 16-byte activation loads; the warps of a row (split-K for long or few rows) add
+// their sums through shared memory in a fixed order (the same bits on every run). Each block's integer sum is exact; the float sums run in a different order from the
 // CPU's (matmul-q.cuh keeps that order), so results differ from the CPU by a few ulp of the sum.
 #pragma once
 

@@ -8,7 +8,9 @@
 #   PART=2: join half B, check the sha256; cuda-forward-bench on the real SmolLM2 with the chat
 #           prompts' greedy agreement; cuda-forward-test (generated models and the real SmolLM2: the
 #           CPU order gives the CPU's bits); cuda-doc-test and cuda-prefill-test (default path)
-# Run PART=2 right after PART=1, while the machine is still warm. The build uses the committed tree:
+# Run PART=2 right after PART=1, while the machine is still warm; or PART=1 TESTS=1 alone, which runs
+# cuda-forward-test, cuda-doc-test and cuda-prefill-test on generated models after the benches.
+# The build uses the committed tree:
 #   mkdir -p .gl/gemv && git archive -o .gl/gemv/src.tar HEAD
 #   PART=1 COMMIT=<sha> bash bench/gpu/gemv-device.sh   (carry .gl/gemv and .gl/smol-a)
 #   PART=2 COMMIT=<sha> bash bench/gpu/gemv-device.sh   (carry .gl/gemv and .gl/smol-b)
@@ -60,6 +62,11 @@ if [ "$PART" = 1 ]; then
   COMMIT=$COMMIT step forward-bench-smollm2-shape 60 $BUILD/cuda-forward-bench smollm2-shape --threads "$(nproc)" \
     --prompt 512 --decode 128 --cpu 0 --json "$OUT/forward-bench-smollm2-shape.json"
   tail -6 /tmp/step.txt
+  if [ "${TESTS:-0}" = 1 ]; then # one call, no SmolLM2: the GPU tests on generated models here
+    step forward-test 120 $BUILD/cuda-forward-test
+    step doc-test 60 $BUILD/cuda-doc-test
+    step prefill-test 40 $BUILD/cuda-prefill-test
+  fi
   exit 0
 fi
 
