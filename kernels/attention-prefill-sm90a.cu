@@ -15,23 +15,114 @@ constexpr int kWarpGroups = 2;                 // each owns 64 query rows
 constexpr int kThreads = 128 * kWarpGroups;
 constexpr int kBlockQ = kAttentionPrefillSm90aRows;
 constexpr int kTileK = 64;                     // keys a stage
-constexpr int kStages = 3;                     // cp.async stages: two tiles in flight while one is computed
 constexpr int kChunks = kD / 8;                // 16-byte chunks a row
 constexpr int kQBytes = kBlockQ * kD * 2;      // [2 halves][kBlockQ][64]
 constexpr int kTileBytes = kTileK * kD * 2;    // K or V: [2 halves][kTileK][64]
-constexpr int kSmemBytes = kQBytes + kStages * 2 * kTileBytes + 1024; // + alignment of the base to 1024
 static_assert(kBlockQ == 64 * kWarpGroups);
 
+// cp.async stages: the serial loop keeps two tiles in flight while one is computed; the overlapped one
+// also holds the next tile's K while this tile's V is read.
+template <bool OVERLAP>
+__host__ __device__ constexpr int stages() { return OVERLAP ? 4 : 3; }
+template <bool OVERLAP>
+constexpr int smem_bytes() { return kQBytes + stages<OVERLAP>() * 2 * kTileBytes + 1024; } // + alignment of the base to 1024
+
+// S (64 x 64) = Q K^T of one warpgroup: 8 k-steps, both operands in shared memory.
+template <typename T>
+__device__ __forceinline__ void issue_scores(float (&s)[32], const unsigned char* q_wg, const unsigned char* kt) {
+#pragma unroll
+    for (int ks = 0; ks < kD / 16; ++ks) {
+        const int half = ks / 4, within = (ks % 4) * 32;
+        wgmma_m64n64k16_ss<T>(s, wgmma_desc(q_wg + half * kQBytes / 2 + within), wgmma_desc(kt + half * kTileBytes / 2 + within), ks > 0);
+    }
+}
+
+// O (64 x 128) += P V: 4 k-steps of 16 keys x 2 column halves, P from registers, V read transposed.
+template <typename T>
+__device__ __forceinline__ void issue_pv(float (&o)[2][32], const uint32_t (&pa)[4][4], const unsigned char* vt) {
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) wgmma_m64n64k16_rs_tb<T>(o[half], pa[kk], wgmma_desc(vt + half * kTileBytes / 2 + kk * 16 * 128));
+}
+
+__device__ __forceinline__ void rescale(float (&o)[2][32], const float (&c)[2]) {
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+        o[0][i] *= c[(i / 2) % 2];
+        o[1][i] *= c[(i / 2) % 2];
+    }
+}
+
+// Where a tile's keys sit in the virtual sequence and which of them a query sees.
+struct TileView {
+    int n_list, end, q0;      // list length, end of the slice, the block's first query
+    bool causal;
+    int causal_offset;
+};
+
+// Online softmax of one tile's raw scores s (accumulator layout) for this thread's rows qi: masks
+// (only where the tile needs them), running max m and sum l, the factor c the earlier output is to be
+// rescaled by, and P packed as A fragments per 16-key step: (row g, n-tile 2kk), (g + 8, 2kk),
+// (g, 2kk + 1), (g + 8, 2kk + 1).
+template <typename T>
+__device__ __forceinline__ void softmax_tile(float (&s)[32], int pos0, const TileView& v, const int (&qi)[2], float score_scale,
+                                             float (&m)[2], float (&l)[2], float (&c)[2], uint32_t (&pa)[4][4]) {
+    const int t = threadIdx.x % 4;
+    // Masks only on tiles that need them: past the slice, or causal keys later than the block's first query.
+    const bool whole = pos0 + kTileK <= v.end && (!v.causal || pos0 + kTileK - 1 - v.n_list <= v.q0 + v.causal_offset);
+    float mx[2] = {m[0], m[1]};
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                float x = s[4 * nt + 2 * h + e] * score_scale;
+                if (!whole) {
+                    const int pos = pos0 + nt * 8 + 2 * t + e;
+                    const bool seen = pos < v.end && (pos < v.n_list || !v.causal || pos - v.n_list <= qi[h] + v.causal_offset);
+                    if (!seen) x = -CUDART_INF_F;
+                }
+                s[4 * nt + 2 * h + e] = x;
+                mx[h] = fmaxf(mx[h], x);
+            }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+        c[h] = mx[h] > m[h] ? exp2f(m[h] - mx[h]) : 1.0f; // 0 while nothing was accumulated
+        m[h] = fmaxf(m[h], mx[h]);
+        l[h] *= c[h];
+    }
+    const float base[2] = {finite_base(m[0]), finite_base(m[1])};
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+            const float* sn = s + 4 * (2 * kk + j);
+            const float p00 = exp2f(sn[0] - base[0]), p01 = exp2f(sn[1] - base[0]);
+            const float p10 = exp2f(sn[2] - base[1]), p11 = exp2f(sn[3] - base[1]);
+            l[0] += p00 + p01;
+            l[1] += p10 + p11;
+            pa[kk][2 * j] = pack2<T>(p00, p01);
+            pa[kk][2 * j + 1] = pack2<T>(p10, p11);
+        }
+}
+
 // One block = 128 queries of one head (warpgroup w: rows 64w..64w+63) over one slice of its key
-// sequence. Q stays in shared memory; K and V tiles of 64 gathered rows stream through three
-// cp.async stages (row indices read a tile ahead, as in attention_prefill). Per tile and warpgroup:
-// S = Q K^T as 8 wgmma k-steps (both operands from shared memory), the online softmax in registers
-// (S's accumulators have the m16n8 layout, so P packs straight into A fragments), and O += P V as 4
-// k-steps x 2 column halves of wgmma with A from registers and V read transposed. One barrier a
-// tile: the stage it refills was last read by the previous tile's wgmma, waited for before it.
-template <typename T, bool LIST>
+// sequence. Q stays in shared memory; K and V tiles of 64 gathered rows stream through cp.async
+// stages (row indices read a tile ahead, as in attention_prefill), one barrier a tile. Per tile and
+// warpgroup: S = Q K^T as 8 wgmma k-steps (both operands from shared memory), the online softmax in
+// registers (S's accumulators have the m16n8 layout, so P packs straight into A fragments), and
+// O += P V as 4 k-steps x 2 column halves of wgmma with A from registers and V read transposed.
+// Serial: S, softmax, P V one after another. OVERLAP (FlashAttention-3's intra-warpgroup pipelining):
+// the next tile's S and this tile's P V are issued together, and the next tile's softmax runs while
+// the tensor cores do P V; only the output's rescale waits for it.
+template <typename T, bool LIST, bool OVERLAP>
 static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_kernel(AttentionPrefillParams p, SplitOutput dst) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int kStages = stages<OVERLAP>();
     extern __shared__ unsigned char smem_raw[];
     unsigned char* smem = smem_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % 1024) % 1024);
     unsigned char* q_tile = smem;                 // [2][kBlockQ][64]
@@ -50,6 +141,7 @@ static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_ke
     const int splits = gridDim.z;
     const int chunk = ((total + splits - 1) / splits + kTileK - 1) / kTileK * kTileK;
     const int begin = blockIdx.z * chunk, end = min(total, begin + chunk);
+    const TileView view{n_list, end, q0, p.causal, p.causal_offset};
 
     const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
     const T* k = static_cast<const T*>(p.k) + head_offset;
@@ -81,8 +173,10 @@ static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_ke
             }
         }
     };
+    const auto k_of = [&](int tile) { return kv_tiles + (tile % kStages) * 2 * kTileBytes; };
 
-    // The Q tile (zero rows past the question) joins the first tile's copy group.
+    // The Q tile (zero rows past the question) joins the first tile's copy group; then one group per
+    // tile, the first kStages - 1 tiles ahead (empty groups past the slice keep the count).
     const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * kD;
     for (int i = threadIdx.x; i < kBlockQ * kChunks; i += kThreads) {
         const int r = i / kChunks, pc = i % kChunks;
@@ -91,110 +185,100 @@ static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_ke
         else *reinterpret_cast<uint4*>(dst_q) = make_uint4(0, 0, 0, 0);
     }
     const int n_tiles = end > begin ? (end - begin + kTileK - 1) / kTileK : 0;
-    fetch_rows(begin);
-    if (n_tiles > 0) load_tile(0);
-    cp_async_commit();
-    fetch_rows(begin + kTileK);
-    if (n_tiles > 1) load_tile(1);
-    cp_async_commit();
-    fetch_rows(begin + 2 * kTileK);
+#pragma unroll
+    for (int i = 0; i < kStages - 1; ++i) {
+        fetch_rows(begin + i * kTileK);
+        if (i < n_tiles) load_tile(i);
+        cp_async_commit();
+    }
+    fetch_rows(begin + (kStages - 1) * kTileK);
 
-    int qi[2]; // this thread's query rows: g and g + 8 of its warp's 16
-    qi[0] = q0 + wg * 64 + wi * 16 + g;
-    qi[1] = qi[0] + 8;
-    float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f};
+    const int qi[2] = {q0 + wg * 64 + wi * 16 + g, q0 + wg * 64 + wi * 16 + g + 8}; // this thread's query rows
+    float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f}, c[2];
     float o[2][32]; // [column half][m64n64 accumulators]
 #pragma unroll
     for (int i = 0; i < 32; ++i) o[0][i] = o[1][i] = 0.0f;
+    float s[32];
+    uint32_t pa[4][4];
     const float score_scale = p.scale * kAttentionLog2e;
     const unsigned char* q_wg = q_tile + wg * 64 * 128;
 
-    for (int it = 0; it < n_tiles; ++it) {
-        const int stage = it % kStages, pos0 = begin + it * kTileK;
-        cp_async_wait<1>(); // groups 0..it are complete: this tile (and Q) are in shared memory
+    // Tile `it` is in shared memory (and every earlier one's reads are done) after this; the stage
+    // the barrier frees is refilled kStages - 1 tiles ahead.
+    const auto next_stage = [&](int it, int ready) {
+        if (ready == 0) cp_async_wait<kStages - 2>();
+        else cp_async_wait<kStages - 3>();
         fence_proxy_async();
         __syncthreads();
-        if (it + 2 < n_tiles) load_tile((it + 2) % kStages);
+        if (it + kStages - 1 < n_tiles) load_tile((it + kStages - 1) % kStages);
         cp_async_commit();
-        fetch_rows(pos0 + 3 * kTileK);
-        const unsigned char* kt = kv_tiles + stage * 2 * kTileBytes;
-        const unsigned char* vt = kt + kTileBytes;
+        fetch_rows(begin + (it + kStages) * kTileK);
+    };
 
-        float s[32];
-#pragma unroll
-        for (int i = 0; i < 32; ++i) s[i] = 0.0f;
+    if constexpr (!OVERLAP) {
+        for (int it = 0; it < n_tiles; ++it) {
+            next_stage(it, 0);
+            wgmma_fence_operands(s);
+            wgmma_fence();
+            issue_scores<T>(s, q_wg, k_of(it));
+            wgmma_commit();
+            wgmma_wait<0>();
+            wgmma_fence_operands(s);
+            softmax_tile<T>(s, begin + it * kTileK, view, qi, score_scale, m, l, c, pa);
+            rescale(o, c);
+            wgmma_fence_operands(o[0]);
+            wgmma_fence_operands(o[1]);
+            wgmma_fence();
+            issue_pv<T>(o, pa, k_of(it) + kTileBytes);
+            wgmma_commit();
+            wgmma_wait<0>();
+            wgmma_fence_operands(o[0]);
+            wgmma_fence_operands(o[1]);
+        }
+    } else if (n_tiles > 0) {
+        // Groups committed before tile it's barrier: kStages - 1 + it. Tile 0 here; in the loop, tile it + 1.
+        cp_async_wait<kStages - 2>();
+        fence_proxy_async();
+        __syncthreads();
         wgmma_fence_operands(s);
         wgmma_fence();
-#pragma unroll
-        for (int ks = 0; ks < kD / 16; ++ks) {
-            const int half = ks / 4, within = (ks % 4) * 32;
-            wgmma_m64n64k16_ss<T>(s, wgmma_desc(q_wg + half * kQBytes / 2 + within), wgmma_desc(kt + half * kTileBytes / 2 + within), ks > 0);
-        }
+        issue_scores<T>(s, q_wg, k_of(0));
         wgmma_commit();
         wgmma_wait<0>();
         wgmma_fence_operands(s);
-
-        // Masks only on tiles that need them: past the slice, or causal keys later than the block's first query.
-        const bool whole = pos0 + kTileK <= end && (!p.causal || pos0 + kTileK - 1 - n_list <= q0 + p.causal_offset);
-        float mx[2] = {m[0], m[1]};
+        softmax_tile<T>(s, begin, view, qi, score_scale, m, l, c, pa);
+        for (int it = 0; it < n_tiles; ++it) {
+            const bool has_next = it + 1 < n_tiles;
+            next_stage(it, 1); // tile it + 1 ready; tile it - 1's stage refilled with tile it + 3
+            wgmma_fence_operands(s);
+            wgmma_fence_operands(o[0]);
+            wgmma_fence_operands(o[1]);
+            wgmma_fence();
+            if (has_next) {
+                issue_scores<T>(s, q_wg, k_of(it + 1));
+                wgmma_commit();
+            }
+            issue_pv<T>(o, pa, k_of(it) + kTileBytes);
+            wgmma_commit();
+            if (has_next) {
+                wgmma_wait<1>(); // the next tile's S; this tile's P V may still run
+                wgmma_fence_operands(s);
+                uint32_t pa_next[4][4]; // pa is read by the P V in flight
+                softmax_tile<T>(s, begin + (it + 1) * kTileK, view, qi, score_scale, m, l, c, pa_next);
+                wgmma_wait<0>();
+                wgmma_fence_operands(o[0]);
+                wgmma_fence_operands(o[1]);
+                rescale(o, c);
 #pragma unroll
-        for (int nt = 0; nt < 8; ++nt)
+                for (int kk = 0; kk < 4; ++kk)
 #pragma unroll
-            for (int h = 0; h < 2; ++h)
-#pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    float x = s[4 * nt + 2 * h + e] * score_scale;
-                    if (!whole) {
-                        const int pos = pos0 + nt * 8 + 2 * t + e;
-                        const bool seen = pos < end && (pos < n_list || !p.causal || pos - n_list <= qi[h] + p.causal_offset);
-                        if (!seen) x = -CUDART_INF_F;
-                    }
-                    s[4 * nt + 2 * h + e] = x;
-                    mx[h] = fmaxf(mx[h], x);
-                }
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-            if (mx[h] > m[h]) {
-                const float c = exp2f(m[h] - mx[h]); // 0 while nothing was accumulated
-                m[h] = mx[h];
-                l[h] *= c;
-#pragma unroll
-                for (int nt = 0; nt < 8; ++nt) {
-                    o[0][4 * nt + 2 * h] *= c;
-                    o[0][4 * nt + 2 * h + 1] *= c;
-                    o[1][4 * nt + 2 * h] *= c;
-                    o[1][4 * nt + 2 * h + 1] *= c;
-                }
+                    for (int i = 0; i < 4; ++i) pa[kk][i] = pa_next[kk][i];
+            } else {
+                wgmma_wait<0>();
+                wgmma_fence_operands(o[0]);
+                wgmma_fence_operands(o[1]);
             }
         }
-        const float base[2] = {finite_base(m[0]), finite_base(m[1])};
-        uint32_t pa[4][4]; // A fragments of P per 16-key step: (row g, n-tile 2kk), (g + 8, 2kk), (g, 2kk + 1), (g + 8, 2kk + 1)
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-            for (int j = 0; j < 2; ++j) {
-                const float* sn = s + 4 * (2 * kk + j);
-                const float p00 = exp2f(sn[0] - base[0]), p01 = exp2f(sn[1] - base[0]);
-                const float p10 = exp2f(sn[2] - base[1]), p11 = exp2f(sn[3] - base[1]);
-                l[0] += p00 + p01;
-                l[1] += p10 + p11;
-                pa[kk][2 * j] = pack2<T>(p00, p01);
-                pa[kk][2 * j + 1] = pack2<T>(p10, p11);
-            }
-
-        wgmma_fence_operands(o[0]);
-        wgmma_fence_operands(o[1]);
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-            for (int half = 0; half < 2; ++half) wgmma_m64n64k16_rs_tb<T>(o[half], pa[kk], wgmma_desc(vt + half * kTileBytes / 2 + kk * 16 * 128));
-        wgmma_commit();
-        wgmma_wait<0>();
-        wgmma_fence_operands(o[0]);
-        wgmma_fence_operands(o[1]);
     }
     cp_async_wait<0>(); // no copy outlives the block (the groups past the last tile are empty)
 
@@ -218,15 +302,23 @@ static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_ke
 #endif
 }
 
-template <typename T, bool LIST>
-constexpr auto kernel_of() { return attention_prefill_sm90a_kernel<T, LIST>; }
-
 using Kernel = void (*)(AttentionPrefillParams, SplitOutput);
 
-Kernel pick(const AttentionPrefillParams& p) {
+struct Variant {
+    Kernel kernel;
+    int smem;
+};
+
+template <typename T, bool LIST>
+Variant variant_of(bool serial) {
+    if (serial) return {attention_prefill_sm90a_kernel<T, LIST, false>, smem_bytes<false>()};
+    return {attention_prefill_sm90a_kernel<T, LIST, true>, smem_bytes<true>()};
+}
+
+Variant pick(const AttentionPrefillParams& p) {
     const bool list = p.key_rows != nullptr;
-    if (p.kv_type == KvType::F16) return list ? kernel_of<__half, true>() : kernel_of<__half, false>();
-    return list ? kernel_of<__nv_bfloat16, true>() : kernel_of<__nv_bfloat16, false>();
+    if (p.kv_type == KvType::F16) return list ? variant_of<__half, true>(p.wgmma_serial) : variant_of<__half, false>(p.wgmma_serial);
+    return list ? variant_of<__nv_bfloat16, true>(p.wgmma_serial) : variant_of<__nv_bfloat16, false>(p.wgmma_serial);
 }
 
 } // namespace
@@ -238,18 +330,18 @@ bool attention_prefill_sm90a_usable() {
 }
 
 cudaError_t attention_prefill_sm90a_occupancy(const AttentionPrefillParams& p, int* blocks_per_sm) {
-    const Kernel kernel = pick(p);
-    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
-    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, kernel, kThreads, kSmemBytes);
+    const Variant v = pick(p);
+    cudaError_t err = cudaFuncSetAttribute(v.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem);
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, v.kernel, kThreads, v.smem);
     return err;
 }
 
 cudaError_t attention_prefill_sm90a_launch(const AttentionPrefillParams& p, int splits, const SplitOutput& dst, cudaStream_t stream) {
-    const Kernel kernel = pick(p);
-    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+    const Variant v = pick(p);
+    const cudaError_t err = cudaFuncSetAttribute(v.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem);
     if (err != cudaSuccess) return err;
     const dim3 grid((p.n_q + kBlockQ - 1) / kBlockQ, p.n_heads, splits);
-    kernel<<<grid, kThreads, kSmemBytes, stream>>>(p, dst);
+    v.kernel<<<grid, kThreads, v.smem, stream>>>(p, dst);
     return cudaGetLastError();
 }
 
