@@ -290,15 +290,16 @@ attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_
 // One wave: as many slices as let every block of every slice be resident at once, so equal slices
 // run side by side and finish together (rounding up would leave a second, nearly empty wave);
 // fewer when the slices would get too short.
-// blocks_per_sm caps the blocks an SM is given (0: as many as fit).
+// short_slice_keys: when the slices of a full wave would hold fewer keys than this, an SM gets
+// two blocks instead of all that fit (0: always all).
 template <typename Kernel>
-cudaError_t pick_splits(Kernel kernel, int blocks_per_sm, int head_blocks, int n_kv, int* n_splits) {
+cudaError_t pick_splits(Kernel kernel, int short_slice_keys, int head_blocks, int n_kv, int* n_splits) {
     int dev = 0, n_sms = 0, per_sm = 0;
     cudaError_t err = cudaGetDevice(&dev);
     if (err == cudaSuccess) err = cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, dev);
     if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0);
     if (err != cudaSuccess) return err;
-    if (blocks_per_sm > 0) per_sm = min(per_sm, blocks_per_sm);
+    if (per_sm > 2 && n_kv < static_cast<long>(short_slice_keys) * (n_sms * per_sm / head_blocks)) per_sm = 2;
     const int fill = n_sms * per_sm / head_blocks;
     const int longest = (n_kv + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
     *n_splits = max(1, min(fill, longest));
@@ -309,11 +310,11 @@ cudaError_t pick_splits(Kernel kernel, int blocks_per_sm, int head_blocks, int n
 // merges the slices.
 template <int D, typename Kernel>
 cudaError_t launch(Kernel kernel, int k_step, const AttentionDecodeParams& p, int heads_per_tile, int n_tiles,
-                   cudaStream_t stream, int blocks_per_sm = 0) {
+                   cudaStream_t stream, int short_slice_keys = 0) {
     const int head_blocks = p.n_kv_heads * n_tiles;
     int n_splits = p.n_splits;
     if (n_splits <= 0) {
-        const cudaError_t err = pick_splits(kernel, blocks_per_sm, head_blocks, p.n_kv, &n_splits);
+        const cudaError_t err = pick_splits(kernel, short_slice_keys, head_blocks, p.n_kv, &n_splits);
         if (err != cudaSuccess) return err;
     }
     n_splits = min(n_splits, kMaxSplits);
@@ -372,11 +373,14 @@ cudaError_t dispatch_group(const AttentionDecodeParams& p, cudaStream_t stream) 
     const bool tensor_cores = p.tensor_cores != 0 ? p.tensor_cores > 0 : heads_per_tile >= 2;
     if (tensor_cores && p.key_rows)
         return launch<D>(attention_decode_mma_kernel<D, true, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream);
-    // Dense: two blocks an SM, not the three that fit: measured on an H100 (Hkv 8, bf16), 33
-    // slices a head against 49 ran at 2.27 vs 2.13 TB/s with 32K keys and 2.84 vs 2.75 with 128K
-    // (bench/results/gpu-attention-2026-11-26-h100.json, attention_sweep).
+    // Dense: two blocks an SM, not the three that fit, when the slices would be short (under 4096
+    // keys). Hkv 8, bf16: on an H100, 33 slices a head against 49 ran at 2.27 vs 2.13 TB/s with 32K
+    // keys and 2.84 vs 2.75 with 128K (bench/results/gpu-attention-2026-11-26-h100-ec88976.json,
+    // attention_sweep); on an H200 two blocks an SM took 0.0476 ms at 32K and 0.536 ms at 512K
+    // (gpu-attention-2026-11-26-h200-71b2aff.md) where three took 0.0515 and 0.498 (an earlier
+    // run, gpu-attention-2026-11-26.md): long slices keep three.
     if (tensor_cores)
-        return launch<D>(attention_decode_mma_kernel<D, false, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream, 2);
+        return launch<D>(attention_decode_mma_kernel<D, false, T>, kWarps * 16, p, heads_per_tile, n_tiles, stream, 4096);
     if (heads_per_tile <= 1) return dispatch_kpi<D, 1, T>(p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 2) return dispatch_kpi<D, 2, T>(p, heads_per_tile, n_tiles, stream);
     if (heads_per_tile <= 4) return dispatch_kpi<D, 4, T>(p, heads_per_tile, n_tiles, stream);

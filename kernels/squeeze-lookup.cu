@@ -163,8 +163,6 @@ __device__ __forceinline__ float log_tau(float tau) { return tau > 0.0f ? logf(t
 struct Shared {
     float log_d[kMaxGroup];
     unsigned mask[kSegment];
-    int live[kSegment]; // the item's clusters whose parent passed for some head, first n_live entries
-    int warp_live[kWarps];
     int excl[kSegment], start[kSegment], count[kSegment];
     cub::BlockScan<int, kThreads>::TempStorage scan;
     int item, next_item, head_of_q, flag, seg_excl;
@@ -331,46 +329,28 @@ __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, 
     // Level 0 (only level): final masks. Deeper: the heads to score each cluster for.
     const float* logits = at<float>(p.workspace, lay.logits) + static_cast<long>(kv) * group * k0;
     const float lt0 = log_tau(p.levels[0].tau);
-    unsigned live = 0; // lanes of this warp whose cluster's parent passed for some head
     if (i < n) {
         if (level == 0) sh.mask[i] = level0_pass(logits, k0, c, group, sh.log_d, lt0);
         else if (level == 1) sh.mask[i] = level0_pass(logits, k0, parent, group, sh.log_d, lt0);
         else sh.mask[i] = __ldcg(at<uint32_t>(p.workspace, lay.masks[level - 1]) + static_cast<long>(kv) * p.levels[level - 1].n_clusters + parent);
     }
-    if (level > 0) {
-        live = __ballot_sync(0xffffffffu, i < n && sh.mask[i] != 0u);
-        if (threadIdx.x % 32 == 0) sh.warp_live[threadIdx.x / 32] = __popc(live);
-    }
     __syncthreads();
 
     if (level > 0) {
-        // Only the rows whose parent passed for some head are read, listed first (sh.live), so
-        // that kBatch rows per lane group cover them: with d = 128 a block reads 128 rows per
-        // round trip, and at 90% sparsity about 40% of an item's 256 clusters pass their parent,
-        // so one round trip usually does where walking all 256 rows took two.
-        const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-        int before = 0, n_live = 0;
-        for (int w = 0; w < kWarps; ++w) {
-            before += w < warp ? sh.warp_live[w] : 0;
-            n_live += sh.warp_live[w];
-        }
-        if (live >> lane & 1u) sh.live[before + __popc(live & ((1u << lane) - 1u))] = i;
-        __syncthreads();
-        // kBatch rows of a lane group are requested before any is reduced.
+        // kBatch rows of a lane group are requested before any is reduced; rows whose parent
+        // failed for every head are never read.
         const int li = threadIdx.x % kLanes, row0 = threadIdx.x / kLanes;
         const unsigned lanes = row_lanes<D>();
         const float lt = log_tau(p.levels[level].tau);
         const uint4* cent = reinterpret_cast<const uint4*>(static_cast<const T*>(p.levels[level].centroids) + (static_cast<long>(kv) * kl + c0) * D);
-        for (int r_base = row0; r_base < n_live; r_base += kRows * kBatch) {
-            int row[kBatch];              // the item's cluster, the same for all lanes of a row
-            unsigned parent_mask[kBatch];
+        for (int r_base = row0; r_base < n; r_base += kRows * kBatch) {
+            unsigned parent_mask[kBatch]; // the same for all lanes of a row
             uint4 raw[kBatch];
 #pragma unroll
             for (int b = 0; b < kBatch; ++b) {
                 const int r = r_base + b * kRows;
-                row[b] = r < n_live ? sh.live[r] : 0;
-                parent_mask[b] = r < n_live ? sh.mask[row[b]] : 0u;
-                raw[b] = parent_mask[b] ? __ldg(cent + static_cast<long>(row[b]) * kLanes + li) : make_uint4(0, 0, 0, 0);
+                parent_mask[b] = r < n ? sh.mask[r] : 0u;
+                raw[b] = parent_mask[b] ? __ldg(cent + static_cast<long>(r) * kLanes + li) : make_uint4(0, 0, 0, 0);
             }
 #pragma unroll
             for (int b = 0; b < kBatch; ++b) {
@@ -382,7 +362,7 @@ __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, 
                     const float dot = row_dot<D>(q_s, g, li, f, lanes);
                     if ((parent_mask[b] >> g & 1u) && dot - sh.log_d[g] >= lt) pass |= 1u << g;
                 }
-                if (li == 0) sh.mask[row[b]] = pass;
+                if (li == 0) sh.mask[r_base + b * kRows] = pass;
             }
         }
         __syncthreads();
