@@ -63,74 +63,75 @@ __device__ __forceinline__ ActRow act_row(const uint8_t* a, long a_row_bytes, in
 
 // Each type: a block's elements and bytes; kGroup blocks make whole 16-byte chunks (so slices of
 // kGroup-multiples start 16-byte aligned); kUnits lane work units per block; kSliceBlocks the
-// blocks a warp stages at most (~2.2 KB, two buffers a warp: 4 blocks of 8 warps take ~150 KB of
-// shared memory and keep ~70 KB of weights in flight per SM, what ~1 us of HBM latency needs at
-// ~4.8 TB/s over 132 SMs). unit() adds one unit's products for nt tokens to acc.
+// blocks a warp stages at most per row (~2.2 KB). load() unpacks unit j of the block at byte off
+// of a staged slice; act() loads the unit's activation values of one token (block gb of the row);
+// dot() is the unit's term, the CPU vec_dot's per-block expression over the unit's elements.
 
 struct VecQ8_0 { // x Q8_0: (d_w d_a) * sum(q_w q_a)
     static constexpr int kElems = 32, kBytes = 34, kGroup = 8, kUnits = 1, kSliceBlocks = 64;
-    template <int kTokens>
-    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
-                                                long a_row_bytes, int n_cols, int nt, float* acc) {
-        uint32_t w[8];
-        load_words(buf, off + 2, w);
-        const float dw = half_at(buf + off);
-#pragma unroll
-        for (int t = 0; t < kTokens; ++t) {
-            if (t >= nt) break;
-            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
-            const int isum = dot16(w + 4, act16(r.qs + 32 * gb + 16), dot16(w, act16(r.qs + 32 * gb), 0));
-            acc[t] += (dw * __ldg(r.planes + gb)) * static_cast<float>(isum);
-        }
+    struct W { uint32_t q[8]; float d; };
+    struct A { int4 lo, hi; float d; };
+    static __device__ __forceinline__ W load(const uint8_t* buf, int off, int) {
+        W w;
+        load_words(buf, off + 2, w.q);
+        w.d = half_at(buf + off);
+        return w;
+    }
+    static __device__ __forceinline__ A act(const ActRow& r, long gb, int, int) {
+        return {act16(r.qs + 32 * gb), act16(r.qs + 32 * gb + 16), __ldg(r.planes + gb)};
+    }
+    static __device__ __forceinline__ float dot(const W& w, const A& a) {
+        return (w.d * a.d) * static_cast<float>(dot16(w.q + 4, a.hi, dot16(w.q, a.lo, 0)));
     }
 };
 
 struct VecQ4_0 { // x Q8_0: (d_w d_a) * sum((nibble - 8) q_a); low nibbles are elements 0-15
     static constexpr int kElems = 32, kBytes = 18, kGroup = 8, kUnits = 1, kSliceBlocks = 128;
-    template <int kTokens>
-    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
-                                                long a_row_bytes, int n_cols, int nt, float* acc) {
-        uint32_t q[4], lo[4], hi[4];
+    struct W { uint32_t lo[4], hi[4]; float d; };
+    struct A { int4 lo, hi; float d; int sum; };
+    static __device__ __forceinline__ W load(const uint8_t* buf, int off, int) {
+        W w;
+        uint32_t q[4];
         load_words(buf, off + 2, q);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            lo[i] = q[i] & kLowNibbles;
-            hi[i] = (q[i] >> 4) & kLowNibbles;
+            w.lo[i] = q[i] & kLowNibbles;
+            w.hi[i] = (q[i] >> 4) & kLowNibbles;
         }
-        const float dw = half_at(buf + off);
-#pragma unroll
-        for (int t = 0; t < kTokens; ++t) {
-            if (t >= nt) break;
-            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
-            const int4 a0 = act16(r.qs + 32 * gb), a1 = act16(r.qs + 32 * gb + 16);
-            const int isum = dot16(hi, a1, dot16(lo, a0, 0));
-            const int asum = sum16(a1, sum16(a0, 0));
-            acc[t] += (dw * __ldg(r.planes + gb)) * static_cast<float>(isum - 8 * asum);
-        }
+        w.d = half_at(buf + off);
+        return w;
+    }
+    static __device__ __forceinline__ A act(const ActRow& r, long gb, int, int) {
+        const int4 lo = act16(r.qs + 32 * gb), hi = act16(r.qs + 32 * gb + 16);
+        return {lo, hi, __ldg(r.planes + gb), sum16(hi, sum16(lo, 0))};
+    }
+    static __device__ __forceinline__ float dot(const W& w, const A& a) {
+        return (w.d * a.d) * static_cast<float>(dot16(w.hi, a.hi, dot16(w.lo, a.lo, 0)) - 8 * a.sum);
     }
 };
 
 struct VecQ4_1 { // x Q8_1: (d_w d_a) * sum(nibble q_a) + m_w s_a
     static constexpr int kElems = 32, kBytes = 20, kGroup = 4, kUnits = 1, kSliceBlocks = 128;
-    template <int kTokens>
-    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int, long gb, const uint8_t* a,
-                                                long a_row_bytes, int n_cols, int nt, float* acc) {
-        uint32_t q[4], lo[4], hi[4];
+    struct W { uint32_t lo[4], hi[4]; float d, m; };
+    struct A { int4 lo, hi; float d, s; };
+    static __device__ __forceinline__ W load(const uint8_t* buf, int off, int) {
+        W w;
+        uint32_t q[4];
         load_words(buf, off + 4, q);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            lo[i] = q[i] & kLowNibbles;
-            hi[i] = (q[i] >> 4) & kLowNibbles;
+            w.lo[i] = q[i] & kLowNibbles;
+            w.hi[i] = (q[i] >> 4) & kLowNibbles;
         }
-        const float dw = half_at(buf + off), mw = half_at(buf + off + 2);
-#pragma unroll
-        for (int t = 0; t < kTokens; ++t) {
-            if (t >= nt) break;
-            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
-            const int isum = dot16(hi, act16(r.qs + 32 * gb + 16), dot16(lo, act16(r.qs + 32 * gb), 0));
-            const float da = __ldg(r.planes + gb), sa = __ldg(r.planes + n_cols / 32 + gb);
-            acc[t] += (dw * da) * static_cast<float>(isum) + mw * sa;
-        }
+        w.d = half_at(buf + off);
+        w.m = half_at(buf + off + 2);
+        return w;
+    }
+    static __device__ __forceinline__ A act(const ActRow& r, long gb, int, int n_cols) {
+        return {act16(r.qs + 32 * gb), act16(r.qs + 32 * gb + 16), __ldg(r.planes + gb), __ldg(r.planes + n_cols / 32 + gb)};
+    }
+    static __device__ __forceinline__ float dot(const W& w, const A& a) {
+        return (w.d * a.d) * static_cast<float>(dot16(w.hi, a.hi, dot16(w.lo, a.lo, 0))) + w.m * a.s;
     }
 };
 
@@ -149,29 +150,33 @@ __device__ __forceinline__ void scale_min_k4(const uint8_t* s, int j, int* sc, i
 // nibbles of sub-block 2c + 1 (c = j / 2), elements first + i and first + 32 + i.
 struct VecQ4_K { // a_d d_w * sum_j sc_j dot_j - a_d dmin_w * sum_j mn_j bsum_j
     static constexpr int kElems = 256, kBytes = 144, kGroup = 1, kUnits = 8, kSliceBlocks = 16;
-    template <int kTokens>
-    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int j, long gb, const uint8_t* a,
-                                                long a_row_bytes, int n_cols, int nt, float* acc) {
-        const int c = j / 2, first = 64 * c + 16 * (j % 2);
+    struct W { uint32_t lo[4], hi[4]; int sc_lo, mn_lo, sc_hi, mn_hi; float d, dmin; };
+    struct A { int4 lo, hi; int bsum_lo, bsum_hi; float d; };
+    static __device__ __forceinline__ int first(int j) { return 64 * (j / 2) + 16 * (j % 2); }
+    static __device__ __forceinline__ W load(const uint8_t* buf, int off, int j) {
+        W w;
         const uint4 q = *reinterpret_cast<const uint4*>(buf + off + 16 + 16 * j); // blocks are 16-byte aligned
-        const uint32_t lo[4] = {q.x & kLowNibbles, q.y & kLowNibbles, q.z & kLowNibbles, q.w & kLowNibbles};
-        const uint32_t hi[4] = {(q.x >> 4) & kLowNibbles, (q.y >> 4) & kLowNibbles, (q.z >> 4) & kLowNibbles,
-                                (q.w >> 4) & kLowNibbles};
-        int sc_lo, mn_lo, sc_hi, mn_hi;
-        scale_min_k4(buf + off + 4, 2 * c, &sc_lo, &mn_lo);
-        scale_min_k4(buf + off + 4, 2 * c + 1, &sc_hi, &mn_hi);
-        const float dw = half_at(buf + off), dmin = half_at(buf + off + 2);
+        const uint32_t qw[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
-        for (int t = 0; t < kTokens; ++t) {
-            if (t >= nt) break;
-            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
-            const int8_t* qs = r.qs + 256 * gb + first;
-            const int16_t* bsums = reinterpret_cast<const int16_t*>(r.planes + n_cols / 256) + 16 * gb + first / 16;
-            const int isum = sc_lo * dot16(lo, act16(qs), 0) + sc_hi * dot16(hi, act16(qs + 32), 0);
-            const int imin = mn_lo * __ldg(bsums) + mn_hi * __ldg(bsums + 2);
-            const float da = __ldg(r.planes + gb);
-            acc[t] += (da * dw) * static_cast<float>(isum) - (da * dmin) * static_cast<float>(imin);
+        for (int i = 0; i < 4; ++i) {
+            w.lo[i] = qw[i] & kLowNibbles;
+            w.hi[i] = (qw[i] >> 4) & kLowNibbles;
         }
+        scale_min_k4(buf + off + 4, 2 * (j / 2), &w.sc_lo, &w.mn_lo);
+        scale_min_k4(buf + off + 4, 2 * (j / 2) + 1, &w.sc_hi, &w.mn_hi);
+        w.d = half_at(buf + off);
+        w.dmin = half_at(buf + off + 2);
+        return w;
+    }
+    static __device__ __forceinline__ A act(const ActRow& r, long gb, int j, int n_cols) {
+        const int8_t* qs = r.qs + 256 * gb + first(j);
+        const int16_t* bsums = reinterpret_cast<const int16_t*>(r.planes + n_cols / 256) + 16 * gb + first(j) / 16;
+        return {act16(qs), act16(qs + 32), __ldg(bsums), __ldg(bsums + 2), __ldg(r.planes + gb)};
+    }
+    static __device__ __forceinline__ float dot(const W& w, const A& a) {
+        const int isum = w.sc_lo * dot16(w.lo, a.lo, 0) + w.sc_hi * dot16(w.hi, a.hi, 0);
+        const int imin = w.mn_lo * a.bsum_lo + w.mn_hi * a.bsum_hi;
+        return (a.d * w.d) * static_cast<float>(isum) - (a.d * w.dmin) * static_cast<float>(imin);
     }
 };
 
@@ -180,26 +185,27 @@ struct VecQ4_K { // a_d d_w * sum_j sc_j dot_j - a_d dmin_w * sum_j mn_j bsum_j
 // 128 + 32 h + 16 is (bits 2 g, 2 g + 1), as the CPU's q1..q4 of quants-scalar.cpp.
 struct VecQ6_K { // (a_d d_w) * sum_j sc_j (sum(q a) - 32 bsum_j)
     static constexpr int kElems = 256, kBytes = 210, kGroup = 8, kUnits = 16, kSliceBlocks = 8;
-    template <int kTokens>
-    static __device__ __forceinline__ void unit(const uint8_t* buf, int off, int j, long gb, const uint8_t* a,
-                                                long a_row_bytes, int n_cols, int nt, float* acc) {
+    struct W { uint32_t q[4]; int sc; float d; };
+    struct A { int4 q; int bsum; float d; };
+    static __device__ __forceinline__ W load(const uint8_t* buf, int off, int j) {
+        W w;
         const int h = j / 8, k = j % 8, is = k % 2, g = k / 2;
-        uint32_t ql[4], qh[4], q[4];
+        uint32_t ql[4], qh[4];
         load_words(buf, off + 64 * h + 16 * is + 32 * (g & 1), ql);
         load_words(buf, off + 128 + 32 * h + 16 * is, qh);
 #pragma unroll
         for (int i = 0; i < 4; ++i)
-            q[i] = ((g >= 2 ? ql[i] >> 4 : ql[i]) & kLowNibbles) | (((qh[i] >> (2 * g)) & 0x03030303u) << 4);
-        const int sc = static_cast<int8_t>(buf[off + 192 + j]);
-        const float dw = half_at(buf + off + 208);
-#pragma unroll
-        for (int t = 0; t < kTokens; ++t) {
-            if (t >= nt) break;
-            const ActRow r = act_row(a, a_row_bytes, t, n_cols);
-            const int16_t* bsums = reinterpret_cast<const int16_t*>(r.planes + n_cols / 256);
-            const int isum = dot16(q, act16(r.qs + 256 * gb + 16 * j), 0);
-            acc[t] += (__ldg(r.planes + gb) * dw) * static_cast<float>(sc * (isum - 32 * __ldg(bsums + 16 * gb + j)));
-        }
+            w.q[i] = ((g >= 2 ? ql[i] >> 4 : ql[i]) & kLowNibbles) | (((qh[i] >> (2 * g)) & 0x03030303u) << 4);
+        w.sc = static_cast<int8_t>(buf[off + 192 + j]);
+        w.d = half_at(buf + off + 208);
+        return w;
+    }
+    static __device__ __forceinline__ A act(const ActRow& r, long gb, int j, int n_cols) {
+        const int16_t* bsums = reinterpret_cast<const int16_t*>(r.planes + n_cols / 256);
+        return {act16(r.qs + 256 * gb + 16 * j), __ldg(bsums + 16 * gb + j), __ldg(r.planes + gb)};
+    }
+    static __device__ __forceinline__ float dot(const W& w, const A& a) {
+        return (a.d * w.d) * static_cast<float>(w.sc * (dot16(w.q, a.q, 0) - 32 * a.bsum));
     }
 };
 
@@ -218,16 +224,17 @@ constexpr int kMaxRowsPerWarp = 4;
 // How a launch splits the matrix: warps_per_row warps share a row (split-K), each taking every
 // warps_per_row-th slice of slice_blocks blocks; a block holds kWarps / warps_per_row rows at a
 // time and walks rows_per_warp of them (row i of warp w: (block * rows_per_warp + i) * rows a
-// block + w / warps_per_row), so a warp has several slices to pipeline.
+// block + w / warps_per_row), kRows at a time, so a warp has several slices to pipeline.
 struct Split {
     int warps_per_row, slice_blocks, rows_per_warp;
 };
 
-// Each warp copies its next slice while it computes the current one (two shared-memory buffers):
-// the copies of a slice are in flight the whole time the previous one is being unpacked.
-template <typename T, int kTokens>
+// Each warp copies its next slices while it computes the current ones (two shared-memory stages):
+// the copies are in flight the whole time the previous slices are unpacked. kRows rows are
+// computed together, so each activation load serves kRows weight units.
+template <typename T, int kTokens, int kRows>
 static __global__ void __launch_bounds__(kThreads, 4) matmul_vec_kernel(MatmulQParams p, Split sp) {
-    extern __shared__ uint4 staged[];                        // [kWarps][2][slice_chunks + 1] slices of weight rows
+    extern __shared__ uint4 staged[];                        // [kWarps][2][kRows][slice_chunks + 1] weight slices
     __shared__ float partial[kWarps][kMaxRowsPerWarp][kTokens]; // each warp's sum of each of its rows
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int rows_per_block = kWarps / sp.warps_per_row;
@@ -236,18 +243,20 @@ static __global__ void __launch_bounds__(kThreads, 4) matmul_vec_kernel(MatmulQP
     const int nt = min(kTokens, p.n_tokens - t0);
     const int n_blocks = p.n_cols / T::kElems;
     const int slice_chunks = (sp.slice_blocks * T::kBytes + 15) / 16;
-    // The warp's two buffers, 16 bytes longer than a slice for load_words' overrun.
-    uint8_t* const buf0 = reinterpret_cast<uint8_t*>(staged + (2 * warp) * (slice_chunks + 1));
-    uint8_t* const buf1 = reinterpret_cast<uint8_t*>(staged + (2 * warp + 1) * (slice_chunks + 1));
+    const int slot = slice_chunks + 1; // 16 bytes more than a slice: load_words' overrun
+    // Stage s, row r of this warp's buffers.
+    const auto buffer = [&](int stage, int r) {
+        return reinterpret_cast<uint8_t*>(staged + ((2 * warp + stage) * kRows + r) * slot);
+    };
     const uint8_t* a = static_cast<const uint8_t*>(p.a) + t0 * p.a_row_bytes;
     const auto row_of = [&](int i) { return (blockIdx.x * sp.rows_per_warp + i) * rows_per_block + warp / sp.warps_per_row; };
 
-    // Items: (row i, slice k) for the warp's valid rows, k over its slices of a row.
+    // Items: (step s: rows kRows s .. kRows s + kRows - 1, slice k), k over the warp's slices of a row.
     const int first_block = split * sp.slice_blocks, stride = sp.warps_per_row * sp.slice_blocks;
     const int n_slices = first_block < n_blocks ? (n_blocks - first_block + stride - 1) / stride : 0;
     int n_rows_here = 0;
     while (n_rows_here < sp.rows_per_warp && row_of(n_rows_here) < p.n_rows) ++n_rows_here;
-    const int n_items = n_rows_here * n_slices;
+    const int n_items = (n_rows_here + kRows - 1) / kRows * n_slices;
     if (lane == 0) {
         for (int i = 0; i < kMaxRowsPerWarp; ++i)
             for (int t = 0; t < kTokens; ++t) partial[warp][i][t] = 0.0f;
@@ -256,18 +265,23 @@ static __global__ void __launch_bounds__(kThreads, 4) matmul_vec_kernel(MatmulQP
         const int b0 = first_block + (item % n_slices) * stride;
         // The last slice rounds up to a whole chunk: still inside the 16-byte aligned row.
         const int chunks = (min(sp.slice_blocks, n_blocks - b0) * T::kBytes + 15) / 16;
-        const uint8_t* src = static_cast<const uint8_t*>(p.w) + static_cast<long>(row_of(item / n_slices)) * p.w_row_bytes +
-                             static_cast<long>(b0) * T::kBytes;
-        uint8_t* dst = item % 2 ? buf1 : buf0;
-        for (int c = lane; c < chunks; c += 32) copy16_async(dst + 16 * c, src + 16 * c);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            const int i = item / n_slices * kRows + r;
+            if (i >= n_rows_here) break;
+            const uint8_t* src =
+                static_cast<const uint8_t*>(p.w) + static_cast<long>(row_of(i)) * p.w_row_bytes + static_cast<long>(b0) * T::kBytes;
+            uint8_t* dst = buffer(item % 2, r);
+            for (int c = lane; c < chunks; c += 32) copy16_async(dst + 16 * c, src + 16 * c);
+        }
         commit_async_copies();
     };
 
-    float acc[kTokens] = {};
+    float acc[kRows][kTokens] = {};
     if (n_items > 0) issue(0);
     for (int item = 0; item < n_items; ++item) {
         if (item + 1 < n_items) {
-            issue(item + 1); // into the buffer the previous item was computed from (synced below)
+            issue(item + 1); // into the stage the previous item was computed from (synced below)
             wait_async_copies<1>();
         } else {
             wait_async_copies<0>();
@@ -275,29 +289,39 @@ static __global__ void __launch_bounds__(kThreads, 4) matmul_vec_kernel(MatmulQP
         __syncwarp();
         const int k = item % n_slices, b0 = first_block + k * stride;
         const int nb = min(sp.slice_blocks, n_blocks - b0);
-        const uint8_t* buf = item % 2 ? buf1 : buf0;
         for (int u = lane; u < nb * T::kUnits; u += 32) {
-            const int b = u / T::kUnits;
-            T::template unit<kTokens>(buf, b * T::kBytes, u % T::kUnits, b0 + b, a, p.a_row_bytes, p.n_cols, nt, acc);
+            const int b = u / T::kUnits, j = u % T::kUnits;
+            typename T::W w[kRows];
+#pragma unroll
+            for (int r = 0; r < kRows; ++r) w[r] = T::load(buffer(item % 2, r), b * T::kBytes, j);
+#pragma unroll
+            for (int t = 0; t < kTokens; ++t) {
+                if (t >= nt) break;
+                const typename T::A av = T::act(act_row(a, p.a_row_bytes, t, p.n_cols), b0 + b, j, p.n_cols);
+#pragma unroll
+                for (int r = 0; r < kRows; ++r) acc[r][t] += T::dot(w[r], av);
+            }
         }
         if (k == n_slices - 1) {
 #pragma unroll
-            for (int t = 0; t < kTokens; ++t) {
-                const float v = warp_sum(acc[t]);
-                if (lane == 0) partial[warp][item / n_slices][t] = v;
-                acc[t] = 0.0f;
+            for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+                for (int t = 0; t < kTokens; ++t) {
+                    const float v = warp_sum(acc[r][t]);
+                    const int i = item / n_slices * kRows + r;
+                    if (lane == 0 && i < n_rows_here) partial[warp][i][t] = v;
+                    acc[r][t] = 0.0f;
+                }
             }
         }
-        __syncwarp(); // this buffer is consumed before the next item's copy overwrites it
+        __syncwarp(); // this stage is consumed before the next item's copies overwrite it
     }
     __syncthreads();
     if (split == 0 && lane < nt) {
-        for (int i = 0; i < sp.rows_per_warp; ++i) {
-            const int row = row_of(i);
-            if (row >= p.n_rows) break;
+        for (int i = 0; i < n_rows_here; ++i) {
             float sum = 0.0f;
             for (int w = 0; w < sp.warps_per_row; ++w) sum += partial[warp + w][i][lane];
-            p.y[(t0 + lane) * p.y_stride + row] = sum;
+            p.y[(t0 + lane) * p.y_stride + row_of(i)] = sum;
         }
     }
 }
@@ -312,16 +336,16 @@ int sm_count() {
     return sms;
 }
 
-template <typename T, int kTokens>
+template <typename T, int kTokens, int kRows>
 cudaError_t launch_tokens(const MatmulQParams& p, const Split& sp, cudaStream_t stream) {
-    const size_t smem = sizeof(uint4) * 2 * kWarps * ((sp.slice_blocks * T::kBytes + 15) / 16 + 1);
+    const size_t smem = sizeof(uint4) * 2 * kRows * kWarps * ((sp.slice_blocks * T::kBytes + 15) / 16 + 1);
     // Shared memory is what keeps weight bytes in flight: prefer it to L1 (the activation rows,
     // the only L1 data, are a few KB). Set outside stream captures (a first eager call does it).
     static std::atomic<bool> attributes_set{false};
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     if (!attributes_set.load() && cudaStreamIsCapturing(stream, &capture) == cudaSuccess &&
         capture == cudaStreamCaptureStatusNone) {
-        const cudaError_t err = cudaFuncSetAttribute(matmul_vec_kernel<T, kTokens>,
+        const cudaError_t err = cudaFuncSetAttribute(matmul_vec_kernel<T, kTokens, kRows>,
                                                      cudaFuncAttributePreferredSharedMemoryCarveout,
                                                      cudaSharedmemCarveoutMaxShared);
         if (err != cudaSuccess) return err;
@@ -330,27 +354,43 @@ cudaError_t launch_tokens(const MatmulQParams& p, const Split& sp, cudaStream_t 
     const int rows_per_block = kWarps / sp.warps_per_row * sp.rows_per_warp;
     const dim3 grid((p.n_rows + rows_per_block - 1) / rows_per_block, (p.n_tokens + kTokens - 1) / kTokens);
     if (grid.y > 65535) return cudaErrorInvalidValue;
-    matmul_vec_kernel<T, kTokens><<<grid, kThreads, smem, stream>>>(p, sp);
+    matmul_vec_kernel<T, kTokens, kRows><<<grid, kThreads, smem, stream>>>(p, sp);
     return cudaGetLastError();
 }
 
-// Blocks resident per SM at 56 registers a thread (the kernels' launch bounds allow 64).
+// Blocks resident per SM at up to 64 registers a thread (the kernels' launch bounds).
 constexpr int kBlocksPerSm = 4;
 
+// Rows a warp computes together: 2 halves each slice (the same shared memory, under the 48 KB a
+// block takes without opting in), where half a slice is still whole groups.
+template <typename T, int kRows>
+constexpr bool rows_fit() {
+    return kRows == 1 || (T::kSliceBlocks / kRows >= T::kGroup && T::kSliceBlocks / kRows % T::kGroup == 0);
+}
+
 template <typename T>
-cudaError_t launch(const MatmulQParams& p, cudaStream_t stream) {
+cudaError_t launch(const MatmulQParams& p, int rows_together, cudaStream_t stream) {
     const int n_groups = (p.n_cols / T::kElems + T::kGroup - 1) / T::kGroup;
+    // Token tiles keep one row a warp: 8 tokens x 2 rows of accumulators spill registers.
+    const bool pairs = rows_together == 2 && p.n_tokens == 1 && rows_fit<T, 2>();
+    const int slice_cap = pairs ? T::kSliceBlocks / 2 : T::kSliceBlocks;
     const long resident_warps = static_cast<long>(sm_count()) * kBlocksPerSm * kWarps;
     // Rows split across warps until there are warps for every resident slot, never below one group
     // a warp; then each warp walks up to kMaxRowsPerWarp rows so that about one wave of blocks runs.
     Split sp{1, 0, 1};
     while (sp.warps_per_row < kWarps && static_cast<long>(p.n_rows) * sp.warps_per_row < resident_warps) sp.warps_per_row *= 2;
     while (sp.warps_per_row > 1 && sp.warps_per_row / 2 >= n_groups) sp.warps_per_row /= 2;
-    sp.slice_blocks = std::min(T::kSliceBlocks, (n_groups + sp.warps_per_row - 1) / sp.warps_per_row * T::kGroup);
+    sp.slice_blocks = std::min(slice_cap, (n_groups + sp.warps_per_row - 1) / sp.warps_per_row * T::kGroup);
     const long row_groups = (p.n_rows + kWarps / sp.warps_per_row - 1) / (kWarps / sp.warps_per_row);
     const long max_blocks = static_cast<long>(sm_count()) * kBlocksPerSm;
     sp.rows_per_warp = static_cast<int>(std::clamp<long>((row_groups + max_blocks - 1) / max_blocks, 1, kMaxRowsPerWarp));
-    return p.n_tokens == 1 ? launch_tokens<T, 1>(p, sp, stream) : launch_tokens<T, kMatmulVecMaxTokens>(p, sp, stream);
+    if constexpr (rows_fit<T, 2>()) {
+        if (pairs) {
+            sp.rows_per_warp = (sp.rows_per_warp + 1) / 2 * 2;
+            return launch_tokens<T, 1, 2>(p, sp, stream);
+        }
+    }
+    return p.n_tokens == 1 ? launch_tokens<T, 1, 1>(p, sp, stream) : launch_tokens<T, kMatmulVecMaxTokens, 1>(p, sp, stream);
 }
 
 } // namespace
@@ -370,18 +410,19 @@ bool matmul_vec_supports(WeightType type, int n_cols, long w_row_bytes, const vo
            reinterpret_cast<uintptr_t>(w) % 16 == 0;
 }
 
-cudaError_t matmul_vec(const MatmulQParams& p, cudaStream_t stream) {
+cudaError_t matmul_vec(const MatmulQParams& p, cudaStream_t stream, int rows_together) {
     if (p.n_rows <= 0 || p.n_tokens <= 0) return cudaSuccess;
     const uintptr_t a_align = reinterpret_cast<uintptr_t>(p.a) | static_cast<uintptr_t>(p.a_row_bytes);
     if (!p.w || !p.a || !p.y || !matmul_vec_supports(p.type, p.n_cols, p.w_row_bytes, p.w) || a_align % 16 != 0 ||
+        (rows_together != 1 && rows_together != 2) ||
         p.a_row_bytes < quantized_row_bytes(matmul_vec_act_type(p.type), p.n_cols))
         return cudaErrorInvalidValue;
     switch (p.type) {
-    case WeightType::Q8_0: return p.w_row_bytes < p.n_cols / 32 * 34L ? cudaErrorInvalidValue : launch<VecQ8_0>(p, stream);
-    case WeightType::Q4_0: return p.w_row_bytes < p.n_cols / 32 * 18L ? cudaErrorInvalidValue : launch<VecQ4_0>(p, stream);
-    case WeightType::Q4_1: return p.w_row_bytes < p.n_cols / 32 * 20L ? cudaErrorInvalidValue : launch<VecQ4_1>(p, stream);
-    case WeightType::Q4_K: return p.w_row_bytes < p.n_cols / 256 * 144L ? cudaErrorInvalidValue : launch<VecQ4_K>(p, stream);
-    case WeightType::Q6_K: return p.w_row_bytes < p.n_cols / 256 * 210L ? cudaErrorInvalidValue : launch<VecQ6_K>(p, stream);
+    case WeightType::Q8_0: return p.w_row_bytes < p.n_cols / 32 * 34L ? cudaErrorInvalidValue : launch<VecQ8_0>(p, rows_together, stream);
+    case WeightType::Q4_0: return p.w_row_bytes < p.n_cols / 32 * 18L ? cudaErrorInvalidValue : launch<VecQ4_0>(p, rows_together, stream);
+    case WeightType::Q4_1: return p.w_row_bytes < p.n_cols / 32 * 20L ? cudaErrorInvalidValue : launch<VecQ4_1>(p, rows_together, stream);
+    case WeightType::Q4_K: return p.w_row_bytes < p.n_cols / 256 * 144L ? cudaErrorInvalidValue : launch<VecQ4_K>(p, rows_together, stream);
+    case WeightType::Q6_K: return p.w_row_bytes < p.n_cols / 256 * 210L ? cudaErrorInvalidValue : launch<VecQ6_K>(p, rows_together, stream);
     default: return cudaErrorInvalidValue;
     }
 }

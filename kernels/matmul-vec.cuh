@@ -27,7 +27,11 @@ ActType matmul_vec_act_type(WeightType type);
 // (w_row_bytes and w multiples of 16).
 bool matmul_vec_supports(WeightType type, int n_cols, long w_row_bytes, const void* w);
 
+// Weight rows a warp computes together in decode (1 or 2), each activation load serving that many;
+// token tiles and Q6_K (its slices are a single 16-byte group) take 1 whatever is asked.
+constexpr int kMatmulVecRowsTogether = 2;
+
 // p.a: [n_tokens][a_row_bytes] in matmul_vec_act_type(p.type), rows 16-byte aligned.
-cudaError_t matmul_vec(const MatmulQParams& p, cudaStream_t stream);
+cudaError_t matmul_vec(const MatmulQParams& p, cudaStream_t stream, int rows_together = kMatmulVecRowsTogether);
 
 } // namespace sq::cuda

@@ -1,11 +1,11 @@
 // cuda-gemv-bench: decode GEMV bandwidth per weight type on Llama-3.1-8B's matrix shapes, the
-// CPU-order kernels (matmul_q, what SQUEEZE_CUDA_GEMM=0 runs) beside the decode GEMV (matmul_vec)
-// in the same run, on the same weights and activation.
+// CPU-order kernels (matmul_q, what SQUEEZE_CUDA_GEMM=0 runs) beside the decode GEMV (matmul_vec,
+// one and two weight rows a warp at a time) in the same run, on the same weights and activation.
 //
 // Each matrix is laid out in enough copies that together they are several times the L2 (no call
 // finds its rows in L2); one CUDA graph runs one GEMV per copy, replayed (median of 7 batches), so
-// launch gaps do not count. Bandwidth counts weight bytes. The two kernels' outputs on the last
-// copy are compared (max |old - new| / max |old|): they differ only in the order of float additions.
+// launch gaps do not count. Bandwidth counts weight bytes. The old and the default new kernel's
+// outputs on the last copy are compared (max |old - new| / max |old|): they differ only in the order of float additions.
 // Weights are random bytes with small f16 values (every quant pattern); speed does not depend on them.
 //
 //   cuda-gemv-bench [--types q8_0,q4_k,q6_k,q4_0,q4_1] [--tokens N] [--reps R] [--json PATH]
@@ -69,7 +69,7 @@ double graph_ms(cudaStream_t s, const std::function<cudaError_t(cudaStream_t)>& 
 struct Row {
     std::string type, matrix;
     int rows, cols, copies;
-    double bytes, old_us, new_us, old_gbs, new_gbs, rel_diff;
+    double bytes, old_us, new_us, new2_us, rel_diff;
 };
 
 bool run_shape(cudaStream_t s, const TypeName& t, const Shape& sh, int n_tokens, int reps, Row& out) {
@@ -99,21 +99,23 @@ bool run_shape(cudaStream_t s, const TypeName& t, const Shape& sh, int n_tokens,
                                    fast ? a_new.ptr : a_old.ptr, fast ? new_bytes : old_bytes, n_tokens,
                                    fast ? y_new.ptr : y_old.ptr, sh.rows};
     };
-    const auto all_copies = [&](bool fast) {
-        return [&, fast](cudaStream_t st) {
+    // rows_together 0: the CPU-order matmul_q; 1 or 2: matmul_vec with that many rows a warp.
+    const auto all_copies = [&](int rows_together) {
+        return [&, rows_together](cudaStream_t st) {
             cudaError_t e = cudaSuccess;
             for (int c = 0; c < copies && e == cudaSuccess; ++c)
-                e = fast ? cuda::matmul_vec(params(c, true), st) : cuda::matmul_q(params(c, false), st);
+                e = rows_together ? cuda::matmul_vec(params(c, true), st, rows_together) : cuda::matmul_q(params(c, false), st);
             return e;
         };
     };
     // One eager call each first: kernel attributes are set outside captures.
-    if (!ok(cuda::matmul_q(params(0, false), s), "matmul_q") || !ok(cuda::matmul_vec(params(0, true), s), "matmul_vec") ||
-        !ok(cudaStreamSynchronize(s), "eager calls"))
-        return false;
-    const double old_ms = graph_ms(s, all_copies(false), reps) / copies;
-    const double new_ms = graph_ms(s, all_copies(true), reps) / copies;
-    if (old_ms < 0 || new_ms < 0) return false;
+    for (int rows_together : {2, 1, 0})
+        if (!ok(all_copies(rows_together)(s), "eager calls") || !ok(cudaStreamSynchronize(s), "eager calls")) return false;
+    const double old_ms = graph_ms(s, all_copies(0), reps) / copies;
+    const double new2_ms = graph_ms(s, all_copies(2), reps) / copies;
+    const double new_ms = graph_ms(s, all_copies(1), reps) / copies;
+    if (old_ms < 0 || new_ms < 0 || new2_ms < 0) return false;
+    if (!ok(all_copies(cuda::kMatmulVecRowsTogether)(s), "default") || !ok(cudaStreamSynchronize(s), "default")) return false;
     const std::vector<float> yo = y_old.download(), yn = y_new.download();
     double diff = 0.0, mag = 0.0;
     for (size_t i = 0; i < yo.size(); ++i) {
@@ -121,8 +123,8 @@ bool run_shape(cudaStream_t s, const TypeName& t, const Shape& sh, int n_tokens,
         mag = std::max(mag, double(std::fabs(yo[i])));
     }
     const double weight_bytes = double(bytes);
-    out = {t.name, sh.name, sh.rows, sh.cols, copies, weight_bytes, old_ms * 1e3, new_ms * 1e3, weight_bytes / (old_ms * 1e6),
-           weight_bytes / (new_ms * 1e6), std::isfinite(diff) ? diff / std::max(mag, 1e-30) : INFINITY};
+    out = {t.name, sh.name, sh.rows, sh.cols, copies, weight_bytes, old_ms * 1e3, new_ms * 1e3, new2_ms * 1e3,
+           std::isfinite(diff) ? diff / std::max(mag, 1e-30) : INFINITY};
     return true;
 }
 
@@ -154,37 +156,41 @@ int main(int argc, char** argv) {
     }
     cudaStream_t stream = nullptr;
     if (!ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream")) return 1;
-    std::printf("card: %s; Llama-3.1-8B matrix shapes; %d token(s); old = matmul_q (CPU order), new = matmul_vec\n",
-                probe.name, n_tokens);
-    std::printf("%-5s %-12s %7s %6s %7s %9s %9s %9s %9s %7s %9s\n", "type", "matrix", "rows", "cols", "copies", "old us",
-                "old GB/s", "new us", "new GB/s", "new/old", "rel diff");
+    std::printf("card: %s; Llama-3.1-8B matrix shapes; %d token(s); old = matmul_q (CPU order), new = matmul_vec with 1 "
+                "and 2 rows a warp (default %d)\n", probe.name, n_tokens, cuda::kMatmulVecRowsTogether);
+    std::printf("%-5s %-12s %7s %6s %6s %8s %8s %8s %8s %8s %8s %7s %8s\n", "type", "matrix", "rows", "cols", "copies",
+                "old us", "GB/s", "new1 us", "GB/s", "new2 us", "GB/s", "best/old", "rel diff");
     Json rows;
     for (const TypeName& t : kTypes) {
         if (("," + types + ",").find("," + std::string(t.name) + ",") == std::string::npos) continue;
-        double layer_old = 0, layer_new = 0, layer_bytes = 0;
+        double layer_old = 0, layer_new = 0, layer_new2 = 0, layer_bytes = 0;
         for (const Shape& sh : kShapes) {
             Row r;
             if (!run_shape(stream, t, sh, n_tokens, reps, r)) {
                 std::fprintf(stderr, "%s %s failed\n", t.name, sh.name);
                 return 1;
             }
-            std::printf("%-5s %-12s %7d %6d %7d %9.2f %9.0f %9.2f %9.0f %6.2fx %9.2g\n", r.type.c_str(), r.matrix.c_str(), r.rows,
-                        r.cols, r.copies, r.old_us, r.old_gbs, r.new_us, r.new_gbs, r.old_us / r.new_us, r.rel_diff);
+            const auto gbs = [&](double us) { return r.bytes / (us * 1e3); };
+            std::printf("%-5s %-12s %7d %6d %6d %8.2f %8.0f %8.2f %8.0f %8.2f %8.0f %7.2fx %8.2g\n", r.type.c_str(),
+                        r.matrix.c_str(), r.rows, r.cols, r.copies, r.old_us, gbs(r.old_us), r.new_us, gbs(r.new_us),
+                        r.new2_us, gbs(r.new2_us), r.old_us / std::min(r.new_us, r.new2_us), r.rel_diff);
             std::fflush(stdout);
             layer_old += sh.per_layer * r.old_us;
             layer_new += sh.per_layer * r.new_us;
+            layer_new2 += sh.per_layer * r.new2_us;
             layer_bytes += sh.per_layer * r.bytes;
             char buf[400];
             std::snprintf(buf, sizeof buf,
                           "{\"type\": \"%s\", \"matrix\": \"%s\", \"rows\": %d, \"cols\": %d, \"copies\": %d, \"old_us\": %.3f, "
-                          "\"old_gb_s\": %.1f, \"new_us\": %.3f, \"new_gb_s\": %.1f, \"rel_diff\": %.3g}",
-                          r.type.c_str(), r.matrix.c_str(), r.rows, r.cols, r.copies, r.old_us, r.old_gbs, r.new_us,
-                          r.new_gbs, r.rel_diff);
+                          "\"old_gb_s\": %.1f, \"new_1row_us\": %.3f, \"new_1row_gb_s\": %.1f, \"new_2row_us\": %.3f, "
+                          "\"new_2row_gb_s\": %.1f, \"rel_diff\": %.3g}",
+                          r.type.c_str(), r.matrix.c_str(), r.rows, r.cols, r.copies, r.old_us, gbs(r.old_us), r.new_us,
+                          gbs(r.new_us), r.new2_us, gbs(r.new2_us), r.rel_diff);
             rows.add(buf);
         }
-        std::printf("%-5s %-12s one layer's 7 GEMVs: old %.1f us (%.0f GB/s), new %.1f us (%.0f GB/s), %.2fx\n", t.name,
-                    "layer", layer_old, layer_bytes / (layer_old * 1e3), layer_new, layer_bytes / (layer_new * 1e3),
-                    layer_old / layer_new);
+        std::printf("%-5s %-12s one layer's 7 GEMVs: old %.1f us (%.0f GB/s), new 1 row %.1f us (%.0f GB/s), 2 rows %.1f us "
+                    "(%.0f GB/s)\n", t.name, "layer", layer_old, layer_bytes / (layer_old * 1e3), layer_new,
+                    layer_bytes / (layer_new * 1e3), layer_new2, layer_bytes / (layer_new2 * 1e3));
     }
     cudaStreamDestroy(stream);
     if (json) {

@@ -476,10 +476,10 @@ TEST_CASE("matmul_vec: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K against the CPU vec_dot on a
     // outputs differ from the CPU's vec_dot only in the order of float additions, so each is
     // compared relative to sum |w x|, which cancellation cannot shrink.
     struct Case { int n_rows, n_tokens, blocks; };
-    // Blocks per row: one; odd counts (slices end inside a 16-byte chunk); 8B shapes (4096 and
+    // Rows: one; odd counts (a warp's second row missing). Blocks per row: one; odd counts (slices end inside a 16-byte chunk); 8B shapes (4096 and
     // 14336 columns); longer than 8 warps' slices together (each warp takes several).
-    const Case small[] = {{1, 1, 1}, {67, 3, 3}, {129, 8, 48}, {1030, 1, 128}, {300, 13, 448}, {5, 1, 1290}};
-    const Case k_quants[] = {{1, 1, 1}, {67, 3, 3}, {129, 8, 6}, {1030, 1, 16}, {300, 13, 56}, {5, 1, 230}};
+    const Case small[] = {{1, 1, 1}, {67, 3, 3}, {129, 8, 48}, {1030, 1, 128}, {300, 13, 448}, {5, 1, 1290}, {4099, 1, 16}};
+    const Case k_quants[] = {{1, 1, 1}, {67, 3, 3}, {129, 8, 6}, {1030, 1, 16}, {300, 13, 56}, {5, 1, 230}, {4099, 1, 2}};
     for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q4_K, TensorType::Q6_K}) {
         const cpu::TypeKernels* tk = cpu::type_kernels(type);
         CHECK(tk != nullptr);
@@ -508,10 +508,7 @@ TEST_CASE("matmul_vec: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K against the CPU vec_dot on a
             CHECK(cuda::matmul_vec_supports(wt, n_cols, row_bytes, dw.ptr));
             const cuda::QuantizeRowsParams qp{dx.ptr, dp.ptr, planar, c.n_tokens, n_cols, n_cols, p_bytes};
             CHECK_CUDA(cuda::quantize_rows(qp, nullptr));
-            const cuda::MatmulQParams p{dw.ptr, wt, c.n_rows, n_cols, row_bytes, dp.ptr, p_bytes, c.n_tokens, dy.ptr, y_stride};
-            CHECK_CUDA(cuda::matmul_vec(p, nullptr));
             CHECK_CUDA(cudaDeviceSynchronize());
-            const std::vector<float> y = dy.download();
             const std::vector<uint8_t> planes = dp.download();
 
             // The planar values are the CPU's: qs byte for byte, each block's scale as a float.
@@ -526,22 +523,36 @@ TEST_CASE("matmul_vec: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K against the CPU vec_dot on a
             }
             CHECK(bad_qs == 0);
 
-            std::vector<float> wrow(n_cols);
-            double worst = 0.0;
+            std::vector<float> wrow(n_cols), ref(static_cast<size_t>(c.n_rows) * c.n_tokens);
+            std::vector<double> mag(ref.size());
             for (int r = 0; r < c.n_rows; ++r) {
                 tk->to_float(&w[r * row_bytes], wrow.data(), n_cols);
                 for (int t = 0; t < c.n_tokens; ++t) {
-                    float ref = 0.0f;
-                    tk->vec_dot(n_cols, &ref, &w[r * row_bytes], &a[t * a_bytes]);
-                    double mag = 0.0;
-                    for (int k = 0; k < n_cols; ++k) mag += std::fabs(double(wrow[k]) * x[size_t(t) * n_cols + k]);
-                    const double e = std::fabs(double(y[t * y_stride + r]) - ref) / std::max(mag, 1e-30);
-                    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+                    tk->vec_dot(n_cols, &ref[size_t(r) * c.n_tokens + t], &w[r * row_bytes], &a[t * a_bytes]);
+                    for (int k = 0; k < n_cols; ++k)
+                        mag[size_t(r) * c.n_tokens + t] += std::fabs(double(wrow[k]) * x[size_t(t) * n_cols + k]);
                 }
             }
-            char what[80];
-            std::snprintf(what, sizeof what, "%s %d rows x %d tokens x %d cols", tt.name, c.n_rows, c.n_tokens, n_cols);
-            report("matmul_vec", what, worst, 1e-5);
+            // One and two weight rows a warp at a time (decode's two variants).
+            for (int together : {1, 2}) {
+                dy.poison();
+                const cuda::MatmulQParams p{dw.ptr, wt, c.n_rows, n_cols, row_bytes, dp.ptr, p_bytes, c.n_tokens, dy.ptr, y_stride};
+                CHECK_CUDA(cuda::matmul_vec(p, nullptr, together));
+                CHECK_CUDA(cudaDeviceSynchronize());
+                const std::vector<float> y = dy.download();
+                double worst = 0.0;
+                for (int r = 0; r < c.n_rows; ++r) {
+                    for (int t = 0; t < c.n_tokens; ++t) {
+                        const size_t i = size_t(r) * c.n_tokens + t;
+                        const double e = std::fabs(double(y[t * y_stride + r]) - ref[i]) / std::max(mag[i], 1e-30);
+                        worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+                    }
+                }
+                char what[96];
+                std::snprintf(what, sizeof what, "%s %d rows x %d tokens x %d cols, %d row(s) a warp", tt.name, c.n_rows,
+                              c.n_tokens, n_cols, together);
+                report("matmul_vec", what, worst, 1e-5);
+            }
         }
     }
     DeviceBuffer<uint8_t> buf(4096);
@@ -551,6 +562,9 @@ TEST_CASE("matmul_vec: Q8_0, Q4_0, Q4_1, Q4_K, Q6_K against the CPU vec_dot on a
     const cuda::MatmulQParams bad{buf.ptr, cuda::WeightType::Q8_0, 1, 32, 48, buf.ptr + 8, 48, 1,
                                   reinterpret_cast<float*>(buf.ptr + 1024), 1};
     CHECK(cuda::matmul_vec(bad, nullptr) == cudaErrorInvalidValue);                  // activation not 16-byte aligned
+    const cuda::MatmulQParams three_rows{buf.ptr, cuda::WeightType::Q8_0, 1, 32, 48, buf.ptr + 1024, 48, 1,
+                                         reinterpret_cast<float*>(buf.ptr + 2048), 1};
+    CHECK(cuda::matmul_vec(three_rows, nullptr, 3) == cudaErrorInvalidValue);         // 1 or 2 rows a warp
 }
 
 // ---- tensor-core GEMM (prefill) -----------------------------------------------------------------
