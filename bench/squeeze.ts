@@ -236,6 +236,8 @@ function rowOf(mode: ModeName, tokenMass: boolean, timed: { result: AskResult; c
 }
 
 function llamaBench(bin: string, model: string, threads: number, depth: number, repeats: number): DepthResult['llamaCpp'] {
+  // --llama-repeats 0: our own modes only (before/after comparisons of the engine), llama.cpp's row NaN
+  if (repeats === 0) return { tokensPerSecond: NaN, flashAttn: null, typeK: null, repetitions: 0 };
   const json = execFileSync(bin, [
     '-m', model, '-t', String(threads), '-p', '0', '-n', String(GENERATED_TOKENS), '-d', String(depth), '-r', String(repeats), '-o', 'json',
   ], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -356,7 +358,8 @@ function markdown(r: Report): string {
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npm run bench -- squeeze [--model ${Object.keys(PRESETS).join('|')}|PATH] [--depths N,...] [--sparsities 70,90]\n` +
-    '       [--mass-modes all,90] [--threads N] [--repeats N] [--llama-repeats N] [--pack-dir DIR] [--rebuild]\n');
+    '       [--mass-modes all,90] [--threads N] [--repeats N] [--llama-repeats N (0: skip llama.cpp)] [--pack-dir DIR] [--rebuild]\n' +
+    '       [--tag NAME (results file name ends in -NAME)]\n');
   process.exit(2);
 }
 
@@ -374,6 +377,7 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
       options: {
         model: { type: 'string' }, depths: { type: 'string' }, sparsities: { type: 'string' }, 'mass-modes': { type: 'string' }, threads: { type: 'string' },
         repeats: { type: 'string' }, 'llama-repeats': { type: 'string' }, 'pack-dir': { type: 'string' }, rebuild: { type: 'boolean' },
+        tag: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -390,7 +394,8 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
   const massModes = (values['mass-modes'] ?? 'all,90').split(',').filter(Boolean).map((m) => (m === 'all' ? m : `${positiveInts(m, '--mass-modes')[0]}%`)) as ModeName[];
   const [threads] = positiveInts(values.threads ?? '2', '--threads');
   const [repeats] = positiveInts(values.repeats ?? '3', '--repeats');
-  const [llamaRepeats] = positiveInts(values['llama-repeats'] ?? '1', '--llama-repeats');
+  const llamaRepeats = values['llama-repeats'] === '0' ? 0 : positiveInts(values['llama-repeats'] ?? '1', '--llama-repeats')[0];
+  if (values.tag !== undefined && !/^[\w.-]+$/.test(values.tag)) usage(`--tag must be letters, digits, '.', '_' or '-', got ${values.tag}`);
   const packDir = values['pack-dir'] ?? join(homedir(), '.cache', 'squeeze', 'packs', 'bench');
   const bin = execFileSync('bash', ['scripts/build-llama-bench.sh'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 
@@ -453,7 +458,7 @@ export async function runSqueezeBench(argv: string[]): Promise<void> {
   printTable(['goal', 'measured', 'met'], report.goals.map((g) => [g.goal, g.value, g.met ? 'yes' : 'no']));
 
   const dir = join(REPO, 'bench', 'results');
-  const base = join(dir, `cpu-squeeze-${modelName}-${depths.map((d) => `${d / 1024}k`).join('-')}-${report.machine.date.slice(0, 10)}`);
+  const base = join(dir, `cpu-squeeze-${modelName}-${depths.map((d) => `${d / 1024}k`).join('-')}-${report.machine.date.slice(0, 10)}${values.tag ? `-${values.tag}` : ''}`);
   writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
   writeFileSync(`${base}.md`, markdown(report));
   process.stdout.write(`\nwritten to ${base}.json and .md\n`);

@@ -98,64 +98,69 @@ ChunkedAttention attention_of(const Head& h, const KeyList& keys, bool round_f16
 } // namespace
 
 TEST_CASE("the SIMD exp, sum and f16 rounding give the scalar path's bits") {
-    const Kernels& simd = kernels();
     const Kernels& scalar = kernels_scalar();
-    std::mt19937 rng(5);
-    std::uniform_real_distribution<float> logit(-100.0f, 0.0f);
-    for (const uint32_t n : {0u, 1u, 3u, 7u, 8u, 9u, 31u, 100u, 1001u}) {
-        std::vector<float> a(n);
-        for (float& x : a) x = logit(rng);
-        if (n > 2) a[2] = -INFINITY;
-        std::vector<float> b = a;
-        const double sa = simd.exp_sum(a.data(), n, 0.5f), sb = scalar.exp_sum(b.data(), n, 0.5f);
-        CHECK_EQ(bits(float(sa)), bits(float(sb)));
-        CHECK(sa == sb);
-        for (uint32_t i = 0; i < n; ++i) CHECK_EQ(bits(a[i]), bits(b[i]));
-        for (const bool round : {false, true}) {
-            std::vector<float> ra = a, rb = a;
-            simd.scale_rows(ra.data(), n, 1.0f / 3.0f, round);
-            scalar.scale_rows(rb.data(), n, 1.0f / 3.0f, round);
-            for (uint32_t i = 0; i < n; ++i) CHECK_EQ(bits(ra[i]), bits(rb[i]));
+    CHECK(kernels_available().front() == &scalar);
+    for (const Kernels* set : kernels_available()) {
+        const Kernels& simd = *set;
+        std::mt19937 rng(5);
+        std::uniform_real_distribution<float> logit(-100.0f, 0.0f);
+        for (const uint32_t n : {0u, 1u, 3u, 7u, 8u, 9u, 31u, 100u, 1001u}) {
+            std::vector<float> a(n);
+            for (float& x : a) x = logit(rng);
+            if (n > 2) a[2] = -INFINITY;
+            std::vector<float> b = a;
+            const double sa = simd.exp_sum(a.data(), n, 0.5f), sb = scalar.exp_sum(b.data(), n, 0.5f);
+            CHECK_EQ(bits(float(sa)), bits(float(sb)));
+            CHECK(sa == sb);
+            for (uint32_t i = 0; i < n; ++i) CHECK_EQ(bits(a[i]), bits(b[i]));
+            for (const bool round : {false, true}) {
+                std::vector<float> ra = a, rb = a;
+                simd.scale_rows(ra.data(), n, 1.0f / 3.0f, round);
+                scalar.scale_rows(rb.data(), n, 1.0f / 3.0f, round);
+                for (uint32_t i = 0; i < n; ++i) CHECK_EQ(bits(ra[i]), bits(rb[i]));
+            }
         }
+        // The exp itself: ggml's polynomial, within 2 float ulps of the true value; 0 far below.
+        for (float x = -87.0f; x <= 0.0f; x += 0.01171875f) {
+            float e = x;
+            simd.exp_sum(&e, 1, 0.0f);
+            CHECK_NEAR(e / std::exp(double(x)), 1.0, 2.5e-7);
+        }
+        std::vector<float> all_masked = {-INFINITY, -INFINITY};
+        CHECK_EQ(simd.exp_sum(all_masked.data(), 2, -INFINITY), 0.0);
+        CHECK_EQ(all_masked[0], 0.0f);
+        float far[1] = {-200.0f};
+        simd.exp_sum(far, 1, 0.0f);
+        CHECK_EQ(far[0], 0.0f);
     }
-    // The exp itself: ggml's polynomial, within 2 float ulps of the true value; 0 far below.
-    for (float x = -87.0f; x <= 0.0f; x += 0.01171875f) {
-        float e = x;
-        simd.exp_sum(&e, 1, 0.0f);
-        CHECK_NEAR(e / std::exp(double(x)), 1.0, 2.5e-7);
-    }
-    std::vector<float> all_masked = {-INFINITY, -INFINITY};
-    CHECK_EQ(simd.exp_sum(all_masked.data(), 2, -INFINITY), 0.0);
-    CHECK_EQ(all_masked[0], 0.0f);
-    float far[1] = {-200.0f};
-    simd.exp_sum(far, 1, 0.0f);
-    CHECK_EQ(far[0], 0.0f);
 }
 
-TEST_CASE("the row kernels agree with per-row dot products and axpys") {
-    const Kernels& simd = kernels();
+TEST_CASE("the row kernels of every SIMD set agree with the portable per-row dot products and axpys") {
     const Kernels& scalar = kernels_scalar();
-    std::mt19937 rng(9);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (const uint32_t d : {64u, 40u, 128u})
-        for (const uint32_t rows : {1u, 3u, 4u, 7u}) {
-            const uint32_t n_keys = 13;
-            std::vector<float> q(size_t{rows} * d), p(size_t{rows} * 20);
-            std::vector<uint16_t> k(size_t{n_keys} * d);
-            for (float& x : q) x = normal(rng);
-            for (float& x : p) x = std::fabs(normal(rng));
-            for (uint16_t& x : k) x = sq::f32_to_f16(normal(rng));
-            std::vector<float> la(size_t{rows} * 16, 7.0f), lb = la, oa(size_t{rows} * d, 1.0f), ob = oa;
-            simd.dot_rows_f16(q.data(), rows, k.data(), n_keys, d, 0.125f, la.data(), 16);
-            scalar.dot_rows_f16(q.data(), rows, k.data(), n_keys, d, 0.125f, lb.data(), 16);
-            simd.axpy_rows_f16(oa.data(), rows, p.data(), 20, k.data(), n_keys, d);
-            scalar.axpy_rows_f16(ob.data(), rows, p.data(), 20, k.data(), n_keys, d);
-            for (uint32_t r = 0; r < rows; ++r) {
-                for (uint32_t i = 0; i < 16; ++i) CHECK_NEAR(la[size_t{r} * 16 + i], lb[size_t{r} * 16 + i], 1e-5 * d);
-                CHECK_EQ(la[size_t{r} * 16 + 13], 7.0f); // past n_keys: untouched
+    for (const Kernels* set : kernels_available()) {
+        const Kernels& simd = *set;
+        std::mt19937 rng(9);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (const uint32_t d : {64u, 40u, 128u})
+            for (const uint32_t rows : {1u, 3u, 4u, 7u}) {
+                const uint32_t n_keys = 13;
+                std::vector<float> q(size_t{rows} * d), p(size_t{rows} * 20);
+                std::vector<uint16_t> k(size_t{n_keys} * d);
+                for (float& x : q) x = normal(rng);
+                for (float& x : p) x = std::fabs(normal(rng));
+                for (uint16_t& x : k) x = sq::f32_to_f16(normal(rng));
+                std::vector<float> la(size_t{rows} * 16, 7.0f), lb = la, oa(size_t{rows} * d, 1.0f), ob = oa;
+                simd.dot_rows_f16(q.data(), rows, k.data(), n_keys, d, 0.125f, la.data(), 16);
+                scalar.dot_rows_f16(q.data(), rows, k.data(), n_keys, d, 0.125f, lb.data(), 16);
+                simd.axpy_rows_f16(oa.data(), rows, p.data(), 20, k.data(), n_keys, d);
+                scalar.axpy_rows_f16(ob.data(), rows, p.data(), 20, k.data(), n_keys, d);
+                for (uint32_t r = 0; r < rows; ++r) {
+                    for (uint32_t i = 0; i < 16; ++i) CHECK_NEAR(la[size_t{r} * 16 + i], lb[size_t{r} * 16 + i], 1e-5 * d);
+                    CHECK_EQ(la[size_t{r} * 16 + 13], 7.0f); // past n_keys: untouched
+                }
+                CHECK(max_abs_difference(oa, ob) < 1e-4);
             }
-            CHECK(max_abs_difference(oa, ob) < 1e-4);
-        }
+    }
 }
 
 TEST_CASE("any cut of one token's keys gives the uncut attention and token mass") {

@@ -8,7 +8,8 @@
 namespace sq::squeeze {
 
 #if defined(__x86_64__) || defined(__i386__)
-const Kernels* kernels_avx2(); // kernels-avx2.cpp; null when built without AVX2 flags
+const Kernels* kernels_avx2();   // kernels-avx2.cpp; null when built without AVX2 flags
+const Kernels* kernels_avx512(); // kernels-avx512.cpp (the AVX2 set with wider row kernels); null likewise
 #endif
 
 namespace {
@@ -106,19 +107,23 @@ const Kernels kScalar = {dot_tile_scalar,       dot_f32_scalar,        dot_f16_s
                          axpy_f16_scalar,       f16_to_f32_row_scalar, f32_to_f16_row_scalar, dot_rows_f16_scalar,
                          axpy_rows_f16_scalar, exp_sum_scalar,        scale_rows_scalar};
 
-const Kernels* pick() {
-#if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
-        if (const Kernels* k = kernels_avx2()) return k;
-    }
-#endif
-    return &kScalar;
-}
-
 } // namespace
 
+std::vector<const Kernels*> kernels_available() {
+    std::vector<const Kernels*> sets = {&kScalar};
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        if (const Kernels* k = kernels_avx2()) sets.push_back(k);
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512dq"))
+            if (const Kernels* k = kernels_avx512()) sets.push_back(k);
+    }
+#endif
+    return sets;
+}
+
 const Kernels& kernels() {
-    static const Kernels* chosen = pick();
+    static const Kernels* chosen = kernels_available().back(); // the widest
     return *chosen;
 }
 

@@ -1,10 +1,12 @@
 // Inner loops of the squeeze module (K-means assignment, centroid scoring, attention over f16 rows),
-// picked once at run time: AVX2+FMA+F16C where the CPU has it (kernels-avx2.cpp), plain C++ otherwise.
+// picked once at run time: AVX2+FMA+F16C where the CPU has it (kernels-avx2.cpp), with AVX-512 row
+// kernels where it has that too (kernels-avx512.cpp), plain C++ otherwise.
 // exp_sum and scale_rows give the same bits on every path (same operations in the same order); the
 // dot products agree to rounding only.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace sq::squeeze {
 
@@ -41,5 +43,7 @@ struct Kernels {
 const Kernels& kernels();
 // The portable ones, for tests that compare the SIMD path against them.
 const Kernels& kernels_scalar();
+// Every set this CPU can run (the portable one first), for tests of each.
+std::vector<const Kernels*> kernels_available();
 
 } // namespace sq::squeeze
