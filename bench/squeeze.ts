@@ -337,7 +337,7 @@ function markdown(r: Report): string {
       `${(b.calibrateMs / 1000).toFixed(1)}${cpu(b.cpuMs?.calibrate)} | ${(d.pack.bytes / 2 ** 20).toFixed(1)} | ${d.pack.loadMs.toFixed(0)} | ` +
       `${b.thisRun ? 'this run' : `cached, ${b.date}`} |`, '');
     lines.push('Times per single-token step in ms (wall); CPU ms = CPU time of all threads per step.', '');
-    lines.push('attention = sparse (fixed context) + dynamic part + LSE merge.', '');
+    lines.push('attention = sparse (fixed context) + dynamic part + merge (the shared softmax that joins them: exp, sums, normalising and f16 rounding).', '');
     lines.push('| mode | tok/s | ms/token | CPU ms/token | lookup | attention | sparse | dynamic | merge | rest | keys read | bytes read |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const m of d.modes) {
       const t = m.msPerToken;

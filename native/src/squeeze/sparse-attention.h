@@ -1,5 +1,6 @@
 // Exact attention over the selected fixed-context keys, and the log-sum-exp merge with the dynamic
-// part (DESIGN.md §3, "Output").
+// part (DESIGN.md §3, "Output"); the engine's path (ChunkedAttention below) joins both key sets in one
+// softmax instead, which is the same attention and lets it cut one token's keys into chunks.
 //
 // A partial result over a subset of keys is (out, max, sum): out = sum_i p_i v_i / sum with
 // p_i = exp(scale * q.k_i - max), sum = sum_i p_i. Two partials over disjoint key sets merge into the
@@ -23,8 +24,8 @@ struct AttnPartial {
 };
 
 // Thread time of attention computations by part, in seconds (added to): the selected fixed-context
-// keys, the dynamic rows, and what joins them (the log-sum-exp merge, or the shared softmax of
-// attention_rounded_f16).
+// keys, the dynamic rows, and what joins them (the shared softmax of ChunkedAttention: maxima, exp,
+// sums, normalising and rounding the probabilities, adding the chunks' outputs).
 struct AttnTimes {
     double fixed = 0.0;
     double dynamic = 0.0;

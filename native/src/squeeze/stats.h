@@ -31,7 +31,8 @@ struct SqueezeStats {
     // the three add up to attention_seconds. Token-mass collection (citations) counts as fixed.
     double fixed_seconds = 0.0;               // exact attention over the selected fixed-context keys
     double dynamic_seconds = 0.0;             // exact causal attention over the dynamic tokens
-    double merge_seconds = 0.0;               // log-sum-exp merge (the shared softmax when rounding as dense)
+    double merge_seconds = 0.0;               // what joins them: the shared softmax (maxima, exp, sums, normalising
+                                              // and f16 rounding of the probabilities, adding the chunks' outputs)
     // Evaluation only (LayerAttention::recall): per layer, the attention-mass recall of each (token,
     // query head) row summed, and the number of rows. Empty unless recall was asked for.
     std::vector<double> recall_sum;           // [n_layers]
