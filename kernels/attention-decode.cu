@@ -7,6 +7,7 @@
 
 #include "attention-tile.cuh"
 #include "cache-elem.cuh"
+#include "grid-dependency.cuh"
 #include "lse-merge.cuh"
 
 namespace sq::cuda {
@@ -56,6 +57,8 @@ __device__ __forceinline__ KeyRange key_range(const AttentionDecodeParams& p, in
 template <int D, int G, int KPI, bool PREFETCH, bool SPARSE, typename T>
 static __global__ void __launch_bounds__(kThreads)
 attention_decode_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_tile, int n_tiles, int chunk) {
+    grid_dependency_wait(); // q, the cache and the lists come from kernels before (grid-dependency.cuh)
+    allow_dependents();
     constexpr int kLanes = D / 8;
     constexpr int kGroups = kThreads / kLanes;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -227,6 +230,8 @@ attention_decode_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_
 template <int D, bool SPARSE, typename T>
 static __global__ void __launch_bounds__(kThreads)
 attention_decode_mma_kernel(AttentionDecodeParams p, SplitOutput dst, int heads_per_tile, int n_tiles, int chunk) {
+    grid_dependency_wait(); // as in attention_decode_kernel
+    allow_dependents();
     constexpr int kVecs = D / 32;      // 16-byte runs of a K row per thread (4 threads a row)
     constexpr int kVVecs = D / 64;     // 16-byte runs of a V row per thread group
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -325,15 +330,12 @@ cudaError_t launch(Kernel kernel, int k_step, const AttentionDecodeParams& p, in
     if (p.key_rows) n_splits = min(2 * n_splits, kMaxSplits); // see key_range
 
     const dim3 grid(n_splits, head_blocks);
-    if (n_splits == 1) {
-        kernel<<<grid, kThreads, 0, stream>>>(p, SplitOutput{p.out, p.lse, 0, 0}, heads_per_tile, n_tiles, chunk);
-        return cudaGetLastError();
-    }
+    if (n_splits == 1)
+        return launch_dependent(kernel, grid, dim3(kThreads), 0, stream, p, SplitOutput{p.out, p.lse, 0, 0}, heads_per_tile, n_tiles, chunk);
     const long o_stride = static_cast<long>(p.n_heads) * D;
     float* lse_part = p.workspace + static_cast<long>(n_splits) * o_stride; // [n_splits][n_heads]
-    kernel<<<grid, kThreads, 0, stream>>>(p, SplitOutput{p.workspace, lse_part, o_stride, p.n_heads},
-                                          heads_per_tile, n_tiles, chunk);
-    const cudaError_t err = cudaGetLastError();
+    const cudaError_t err = launch_dependent(kernel, grid, dim3(kThreads), 0, stream, p,
+                                             SplitOutput{p.workspace, lse_part, o_stride, p.n_heads}, heads_per_tile, n_tiles, chunk);
     if (err != cudaSuccess) return err;
     return lse_merge(LseMergeParams{p.workspace, lse_part, p.out, p.lse, n_splits, p.n_heads, D, o_stride, p.n_heads},
                      stream);

@@ -2,6 +2,8 @@
 
 #include <math_constants.h>
 
+#include "grid-dependency.cuh"
+
 namespace sq::cuda {
 
 namespace {
@@ -17,6 +19,7 @@ constexpr int kStatesPerPart = 16;
 // costs less than a shared-memory pass and a barrier.
 static __global__ void lse_merge_kernel(LseMergeParams p, int parts) {
     extern __shared__ float part_s[]; // parts > 1: [2][parts][head_dim] sums of w * o, then of w
+    grid_dependency_wait();           // the states come from the kernel before (grid-dependency.cuh)
     const int row = blockIdx.x;
     float lse_max = -CUDART_INF_F;
 #pragma unroll 8
@@ -64,8 +67,7 @@ cudaError_t lse_merge(const LseMergeParams& p, cudaStream_t stream) {
     const int parts = p.head_dim <= 256 ? max(1, min(kMaxParts, p.n_states / kStatesPerPart)) : 1;
     const int threads = parts > 1 ? parts * p.head_dim : kBlock;
     const size_t smem = parts > 1 ? 2 * sizeof(float) * parts * p.head_dim : 0;
-    lse_merge_kernel<<<p.n_rows, threads, smem, stream>>>(p, parts);
-    return cudaGetLastError();
+    return launch_dependent(lse_merge_kernel, dim3(p.n_rows), dim3(threads), smem, stream, p, parts);
 }
 
 } // namespace sq::cuda

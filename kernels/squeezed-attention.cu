@@ -4,6 +4,7 @@
 #include <math_constants.h>
 
 #include "attention-tile.cuh"
+#include "grid-dependency.cuh"
 
 namespace sq::cuda {
 
@@ -50,6 +51,8 @@ __device__ Chunk find_chunk(const SqueezedAttentionParams& p, int target, int he
 // so the list's latency overlaps the K/V loads.
 template <int D, typename T>
 static __global__ void __launch_bounds__(kThreads) squeezed_attention_kernel(SqueezedAttentionParams p, int target, int heads_per_tile) {
+    grid_dependency_wait(); // the lists come from the lookup (grid-dependency.cuh)
+    allow_dependents();
     const Chunk ck = find_chunk(p, target, -1, blockIdx.x);
     if (ck.head < 0) return;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -127,6 +130,7 @@ static __global__ void __launch_bounds__(kThreads) squeezed_attention_kernel(Squ
 // head has ~50 chunks, a chain of dependent loads for one thread per dimension.
 static __global__ void __launch_bounds__(kMergeThreads) merge_kernel(SqueezedAttentionParams p, int target) {
     __shared__ float part_s[2][kMergeThreads]; // sums of w * o and of w, [part][dim]
+    grid_dependency_wait();
     const int h = blockIdx.x, group = p.n_heads / p.n_kv_heads, row = h % group, D = p.head_dim;
     const int parts = kMergeThreads / D, part = threadIdx.x / D, d = threadIdx.x % D;
     const Chunk ck = find_chunk(p, target, h / group, 0);
@@ -174,11 +178,9 @@ cudaError_t run(const SqueezedAttentionParams& p, cudaStream_t stream) {
     const int fill = min(kMaxItems, max(1, n_sms * per_sm / n_tiles));
     const int target = max(1, fill - p.n_kv_heads);
     const int items = min(kMaxItems, target + p.n_kv_heads);
-    squeezed_attention_kernel<D, T><<<dim3(items, n_tiles), kThreads, 0, stream>>>(p, target, heads_per_tile);
-    err = cudaGetLastError();
+    err = launch_dependent(squeezed_attention_kernel<D, T>, dim3(items, n_tiles), dim3(kThreads), 0, stream, p, target, heads_per_tile);
     if (err != cudaSuccess) return err;
-    merge_kernel<<<p.n_heads, kMergeThreads, 0, stream>>>(p, target);
-    return cudaGetLastError();
+    return launch_dependent(merge_kernel, dim3(p.n_heads), dim3(kMergeThreads), 0, stream, p, target);
 }
 
 } // namespace

@@ -13,7 +13,8 @@
 #        memcheck both tests under compute-sanitizer
 #        models   cuda-forward-test and cuda-doc-test (generated models: the real SmolLM2 needs two calls,
 #                 see bench/gpu/final-device.sh)
-# Into $OUT (at most 8 files): build.log, log.txt, raw.txt, gpu-squeezed-<date>.{json,md}, gpu-attention-<date>.{json,md}
+# Into $OUT (at most 8 files): build.log, log.txt, raw.txt, gpu-squeezed-<date>.{json,md}, gpu-attention-<date>.{json,md},
+# dense-baseline.json
 set -u -o pipefail
 OUT=${OUT:-/tmp/squeeze-gpu-out}
 DATE=${DATE:-$(date -u +%F)}
@@ -36,19 +37,21 @@ TOOLS="cuda-squeeze-bench cuda-bench"
 has tests && TOOLS="$TOOLS cuda-ops-test cuda-squeeze-test"
 has models && TOOLS="$TOOLS cuda-forward-test cuda-doc-test"
 
-# The baseline's squeeze bench builds directly (nvcc + g++, only what it uses) beside the CMake build.
+# The baseline's two benches build directly (nvcc + g++, only what they use) beside the CMake build.
 build_baseline() {
   mkdir -p "$OLD/b" && tar -xf "$CARRY/base.tar" -C "$OLD" && cd "$OLD" || return 1
   local pids="" fail=0 Q=native/src/squeeze
-  for k in device lse-merge attention-decode squeeze-lookup squeezed-attention squeezed-decode; do
+  for k in device lse-merge attention-decode squeeze-lookup squeezed-attention squeezed-decode gemv; do
     nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -c kernels/$k.cu -o b/k-$k.o & pids="$pids $!"
   done
   for s in kmeans kernels cluster-index lookup sparse-attention; do g++ -std=c++17 -O3 -Inative/src -c $Q/$s.cpp -o b/c-$s.o & pids="$pids $!"; done
   g++ -std=c++17 -O3 -mavx2 -mfma -mf16c -Inative/src -c $Q/kernels-avx2.cpp -o b/c-kernels-avx2.o & pids="$pids $!"
-  g++ -std=c++17 -O3 -DSQUEEZE_WITH_CUDA -Inative/src -Ikernels -I/usr/local/cuda/include -c native/tools/cuda-squeeze-bench.cpp \
-      -o b/t-cuda-squeeze-bench.o & pids="$pids $!"
+  for t in cuda-squeeze-bench cuda-bench; do
+    g++ -std=c++17 -O3 -DSQUEEZE_WITH_CUDA -Inative/src -Ikernels -I/usr/local/cuda/include -c native/tools/$t.cpp -o b/t-$t.o &
+    pids="$pids $!"
+  done
   for p in $pids; do wait $p || fail=1; done
-  [ $fail = 0 ] && nvcc -arch=sm_90 b/t-cuda-squeeze-bench.o b/k-*.o b/c-*.o -o b/cuda-squeeze-bench || fail=1
+  [ $fail = 0 ] && for t in cuda-squeeze-bench cuda-bench; do nvcc -arch=sm_90 b/t-$t.o b/k-*.o b/c-*.o -o b/$t || fail=1; done
   return $fail
 }
 
@@ -134,6 +137,14 @@ if has baseline && has bench; then
   squeezed_report "--baseline $J/squeezed-base.json --baseline-commit $BASE"
   grep -E "^\| (32|8) \| [0-9]+ \| 0.90" /tmp/fgd-report-sq.txt
 fi
+if has baseline && has dense; then
+  stamp baseline cuda-bench
+  timeout 60 $OLD/b/cuda-bench --json $J/ours-base.json > /tmp/fgd-dense-base.txt 2>&1
+  echo "baseline cuda-bench exit $?"
+  grep -E "^bf16 +32 +8 " /tmp/fgd-dense-base.txt
+  cp $J/ours-base.json "$OUT/dense-baseline.json"
+fi
 stamp done
 } 2>&1 | tee "$OUT/log.txt"
-cat /tmp/fgd-cuda-*-test.txt /tmp/fgd-sq.txt /tmp/fgd-sq-base.txt /tmp/fgd-dense.txt /tmp/fgd-sdpa.txt > "$OUT/raw.txt" 2>/dev/null
+cat /tmp/fgd-cuda-*-test.txt /tmp/fgd-sq.txt /tmp/fgd-sq-base.txt /tmp/fgd-dense.txt /tmp/fgd-dense-base.txt /tmp/fgd-sdpa.txt \
+  > "$OUT/raw.txt" 2>/dev/null
