@@ -14,36 +14,35 @@ constexpr int kD = 128;
 constexpr int kWarpGroups = 2;                 // each owns 64 query rows
 constexpr int kThreads = 128 * kWarpGroups;
 constexpr int kBlockQ = kAttentionPrefillSm90aRows;
-constexpr int kTileK = 64;                     // keys a stage
 constexpr int kChunks = kD / 8;                // 16-byte chunks a row
-constexpr int kQBytes = kBlockQ * kD * 2;      // [2 halves][kBlockQ][64]
-constexpr int kTileBytes = kTileK * kD * 2;    // K or V: [2 halves][kTileK][64]
+constexpr int kStages = 3;                     // cp.async stages: two tiles in flight while one is computed
 static_assert(kBlockQ == 64 * kWarpGroups);
 
-// cp.async stages: the serial loop keeps two tiles in flight while one is computed; the overlapped one
-// also holds the next tile's K while this tile's V is read.
-template <bool OVERLAP>
-__host__ __device__ constexpr int stages() { return OVERLAP ? 4 : 3; }
-template <bool OVERLAP>
-constexpr int smem_bytes() { return kQBytes + stages<OVERLAP>() * 2 * kTileBytes + 1024; } // + alignment of the base to 1024
+// K or V tile of TILE keys: [2 halves][TILE][64].
+template <int TILE>
+__host__ __device__ constexpr int tile_bytes() { return TILE * kD * 2; }
+template <int TILE>
+constexpr int smem_bytes() { return kStages * 2 * tile_bytes<TILE>() + 1024; } // + alignment of the base to 1024
 
-// S (64 x 64) = Q K^T of one warpgroup: 8 k-steps, both operands in shared memory.
-template <typename T>
-__device__ __forceinline__ void issue_scores(float (&s)[32], const unsigned char* q_wg, const unsigned char* kt) {
+// S (64 x TILE) = Q K^T of one warpgroup: 8 k-steps, Q from registers, K from shared memory.
+template <typename T, int TILE>
+__device__ __forceinline__ void issue_scores(float (&s)[TILE / 2], const uint32_t (&qa)[kD / 16][4], const unsigned char* kt) {
 #pragma unroll
     for (int ks = 0; ks < kD / 16; ++ks) {
-        const int half = ks / 4, within = (ks % 4) * 32;
-        wgmma_m64n64k16_ss<T>(s, wgmma_desc(q_wg + half * kQBytes / 2 + within), wgmma_desc(kt + half * kTileBytes / 2 + within), ks > 0);
+        const uint64_t desc = wgmma_desc(kt + (ks / 4) * tile_bytes<TILE>() / 2 + (ks % 4) * 32);
+        if constexpr (TILE == 128) wgmma_m64n128k16_rs<T>(s, qa[ks], desc, ks > 0);
+        else wgmma_m64n64k16_rs<T>(s, qa[ks], desc, ks > 0);
     }
 }
 
-// O (64 x 128) += P V: 4 k-steps of 16 keys x 2 column halves, P from registers, V read transposed.
-template <typename T>
-__device__ __forceinline__ void issue_pv(float (&o)[2][32], const uint32_t (&pa)[4][4], const unsigned char* vt) {
+// O (64 x 128) += P V: TILE / 16 k-steps x 2 column halves, P from registers, V read transposed.
+template <typename T, int TILE>
+__device__ __forceinline__ void issue_pv(float (&o)[2][32], const uint32_t (&pa)[TILE / 16][4], const unsigned char* vt) {
 #pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
+    for (int kk = 0; kk < TILE / 16; ++kk)
 #pragma unroll
-        for (int half = 0; half < 2; ++half) wgmma_m64n64k16_rs_tb<T>(o[half], pa[kk], wgmma_desc(vt + half * kTileBytes / 2 + kk * 16 * 128));
+        for (int half = 0; half < 2; ++half)
+            wgmma_m64n64k16_rs_tb<T>(o[half], pa[kk], wgmma_desc(vt + half * tile_bytes<TILE>() / 2 + kk * 16 * 128));
 }
 
 __device__ __forceinline__ void rescale(float (&o)[2][32], const float (&c)[2]) {
@@ -65,15 +64,15 @@ struct TileView {
 // (only where the tile needs them), running max m and sum l, the factor c the earlier output is to be
 // rescaled by, and P packed as A fragments per 16-key step: (row g, n-tile 2kk), (g + 8, 2kk),
 // (g, 2kk + 1), (g + 8, 2kk + 1).
-template <typename T>
-__device__ __forceinline__ void softmax_tile(float (&s)[32], int pos0, const TileView& v, const int (&qi)[2], float score_scale,
-                                             float (&m)[2], float (&l)[2], float (&c)[2], uint32_t (&pa)[4][4]) {
+template <typename T, int TILE>
+__device__ __forceinline__ void softmax_tile(float (&s)[TILE / 2], int pos0, const TileView& v, const int (&qi)[2], float score_scale,
+                                             float (&m)[2], float (&l)[2], float (&c)[2], uint32_t (&pa)[TILE / 16][4]) {
     const int t = threadIdx.x % 4;
     // Masks only on tiles that need them: past the slice, or causal keys later than the block's first query.
-    const bool whole = pos0 + kTileK <= v.end && (!v.causal || pos0 + kTileK - 1 - v.n_list <= v.q0 + v.causal_offset);
+    const bool whole = pos0 + TILE <= v.end && (!v.causal || pos0 + TILE - 1 - v.n_list <= v.q0 + v.causal_offset);
     float mx[2] = {m[0], m[1]};
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
+    for (int nt = 0; nt < TILE / 8; ++nt)
 #pragma unroll
         for (int h = 0; h < 2; ++h)
 #pragma unroll
@@ -97,7 +96,7 @@ __device__ __forceinline__ void softmax_tile(float (&s)[32], int pos0, const Til
     }
     const float base[2] = {finite_base(m[0]), finite_base(m[1])};
 #pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
+    for (int kk = 0; kk < TILE / 16; ++kk)
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
             const float* sn = s + 4 * (2 * kk + j);
@@ -111,22 +110,21 @@ __device__ __forceinline__ void softmax_tile(float (&s)[32], int pos0, const Til
 }
 
 // One block = 128 queries of one head (warpgroup w: rows 64w..64w+63) over one slice of its key
-// sequence. Q stays in shared memory; K and V tiles of 64 gathered rows stream through cp.async
-// stages (row indices read a tile ahead, as in attention_prefill), one barrier a tile. Per tile and
-// warpgroup: S = Q K^T as 8 wgmma k-steps (both operands from shared memory), the online softmax in
-// registers (S's accumulators have the m16n8 layout, so P packs straight into A fragments), and
-// O += P V as 4 k-steps x 2 column halves of wgmma with A from registers and V read transposed.
-// Serial: S, softmax, P V one after another. OVERLAP (FlashAttention-3's intra-warpgroup pipelining):
-// the next tile's S and this tile's P V are issued together, and the next tile's softmax runs while
-// the tensor cores do P V; only the output's rescale waits for it.
-template <typename T, bool LIST, bool OVERLAP>
+// sequence. Each warp holds its 16 query rows as wgmma A fragments for the whole run; K and V tiles
+// of TILE gathered rows stream through three cp.async stages (row indices read a tile ahead, as in
+// attention_prefill), one barrier a tile. Per tile and warpgroup: S = Q K^T as 8 wgmma k-steps of
+// N = TILE (K from shared memory), the online softmax in registers (S's accumulators have the
+// m16n8 layout, so P packs straight into A fragments), and O += P V as TILE / 16 k-steps x 2 column
+// halves of wgmma with A from registers and V read transposed. Shared-memory reads per product
+// (the limit of 64-key tiles with Q in shared memory, measured: 310-345 TFLOP/s on an H200) drop to
+// B alone, 64 bytes a clock at the tensor cores' rate.
+template <typename T, bool LIST, int TILE>
 static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_kernel(AttentionPrefillParams p, SplitOutput dst) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    constexpr int kStages = stages<OVERLAP>();
+    constexpr int kTileBytes = tile_bytes<TILE>();
     extern __shared__ unsigned char smem_raw[];
-    unsigned char* smem = smem_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % 1024) % 1024);
-    unsigned char* q_tile = smem;                 // [2][kBlockQ][64]
-    unsigned char* kv_tiles = smem + kQBytes;     // [kStages][K, V][2][kTileK][64]
+    unsigned char* kv_tiles = smem_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % 1024) % 1024);
+    // kv_tiles: [kStages][K, V][2][TILE][64]
 
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
     const int wg = warp / 4, wi = warp % 4;
@@ -139,7 +137,7 @@ static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_ke
     int total = n_list + (p.dense_end - p.dense_begin);
     if (p.causal) total = min(total, n_list + max(0, q_last + p.causal_offset + 1)); // no query here sees past this
     const int splits = gridDim.z;
-    const int chunk = ((total + splits - 1) / splits + kTileK - 1) / kTileK * kTileK;
+    const int chunk = ((total + splits - 1) / splits + TILE - 1) / TILE * TILE;
     const int begin = blockIdx.z * chunk, end = min(total, begin + chunk);
     const TileView view{n_list, end, q0, p.causal, p.causal_offset};
 
@@ -147,8 +145,8 @@ static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_ke
     const T* k = static_cast<const T*>(p.k) + head_offset;
     const T* v = static_cast<const T*>(p.v) + head_offset;
     // A thread copies chunk `piece` of rows row0 + j * kRowStep of every tile.
-    constexpr int kCopies = kTileK * kChunks / kThreads, kRowStep = kThreads / kChunks;
-    static_assert(kTileK * kChunks % kThreads == 0 && kThreads % kChunks == 0);
+    constexpr int kCopies = TILE * kChunks / kThreads, kRowStep = kThreads / kChunks;
+    static_assert(TILE * kChunks % kThreads == 0 && kThreads % kChunks == 0);
     const int piece = threadIdx.x % kChunks, row0 = threadIdx.x / kChunks;
     int next_rows[kCopies]; // -1: past the slice
     const auto fetch_rows = [&](int pos0) {
@@ -163,7 +161,7 @@ static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_ke
         unsigned char* vd = kd + kTileBytes;
 #pragma unroll
         for (int j = 0; j < kCopies; ++j) {
-            const int r = row0 + j * kRowStep, at = swizzle_offset(r, piece, kTileK);
+            const int r = row0 + j * kRowStep, at = swizzle_offset(r, piece, TILE);
             if (next_rows[j] >= 0) {
                 cp_async16(kd + at, k + static_cast<long>(next_rows[j]) * kD + piece * 8);
                 cp_async16(vd + at, v + static_cast<long>(next_rows[j]) * kD + piece * 8);
@@ -173,112 +171,61 @@ static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_ke
             }
         }
     };
-    const auto k_of = [&](int tile) { return kv_tiles + (tile % kStages) * 2 * kTileBytes; };
 
-    // The Q tile (zero rows past the question) joins the first tile's copy group; then one group per
-    // tile, the first kStages - 1 tiles ahead (empty groups past the slice keep the count).
-    const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * kD;
-    for (int i = threadIdx.x; i < kBlockQ * kChunks; i += kThreads) {
-        const int r = i / kChunks, pc = i % kChunks;
-        unsigned char* dst_q = q_tile + swizzle_offset(r, pc, kBlockQ);
-        if (q0 + r < p.n_q) cp_async16(dst_q, qh + static_cast<long>(q0 + r) * kD + pc * 8);
-        else *reinterpret_cast<uint4*>(dst_q) = make_uint4(0, 0, 0, 0);
-    }
-    const int n_tiles = end > begin ? (end - begin + kTileK - 1) / kTileK : 0;
+    // One copy group per tile, the first kStages - 1 tiles ahead (empty groups past the slice keep the count).
+    const int n_tiles = end > begin ? (end - begin + TILE - 1) / TILE : 0;
 #pragma unroll
     for (int i = 0; i < kStages - 1; ++i) {
-        fetch_rows(begin + i * kTileK);
+        fetch_rows(begin + i * TILE);
         if (i < n_tiles) load_tile(i);
         cp_async_commit();
     }
-    fetch_rows(begin + (kStages - 1) * kTileK);
+    fetch_rows(begin + (kStages - 1) * TILE);
 
     const int qi[2] = {q0 + wg * 64 + wi * 16 + g, q0 + wg * 64 + wi * 16 + g + 8}; // this thread's query rows
+    uint32_t qa[kD / 16][4]; // Q's A fragments, zero rows past the question
+    {
+        const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * kD;
+        const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[0], p.n_q - 1)) * kD);
+        const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[1], p.n_q - 1)) * kD);
+        load_a_rows(qa, r0, r1, qi[0] < p.n_q, qi[1] < p.n_q, t);
+    }
     float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f}, c[2];
     float o[2][32]; // [column half][m64n64 accumulators]
 #pragma unroll
     for (int i = 0; i < 32; ++i) o[0][i] = o[1][i] = 0.0f;
-    float s[32];
-    uint32_t pa[4][4];
     const float score_scale = p.scale * kAttentionLog2e;
-    const unsigned char* q_wg = q_tile + wg * 64 * 128;
 
-    // Tile `it` is in shared memory (and every earlier one's reads are done) after this; the stage
-    // the barrier frees is refilled kStages - 1 tiles ahead.
-    const auto next_stage = [&](int it, int ready) {
-        if (ready == 0) cp_async_wait<kStages - 2>();
-        else cp_async_wait<kStages - 3>();
-        fence_proxy_async();
-        __syncthreads();
-        if (it + kStages - 1 < n_tiles) load_tile((it + kStages - 1) % kStages);
-        cp_async_commit();
-        fetch_rows(begin + (it + kStages) * kTileK);
-    };
-
-    if constexpr (!OVERLAP) {
-        for (int it = 0; it < n_tiles; ++it) {
-            next_stage(it, 0);
-            wgmma_fence_operands(s);
-            wgmma_fence();
-            issue_scores<T>(s, q_wg, k_of(it));
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_fence_operands(s);
-            softmax_tile<T>(s, begin + it * kTileK, view, qi, score_scale, m, l, c, pa);
-            rescale(o, c);
-            wgmma_fence_operands(o[0]);
-            wgmma_fence_operands(o[1]);
-            wgmma_fence();
-            issue_pv<T>(o, pa, k_of(it) + kTileBytes);
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_fence_operands(o[0]);
-            wgmma_fence_operands(o[1]);
-        }
-    } else if (n_tiles > 0) {
-        // Groups committed before tile it's barrier: kStages - 1 + it. Tile 0 here; in the loop, tile it + 1.
+    for (int it = 0; it < n_tiles; ++it) {
+        // Groups committed so far: kStages - 1 + it; all but the newest kStages - 2 done = tile it is in.
         cp_async_wait<kStages - 2>();
         fence_proxy_async();
-        __syncthreads();
+        __syncthreads(); // also: every warpgroup is done with the stage refilled next (tile it - 1's)
+        if (it + kStages - 1 < n_tiles) load_tile((it + kStages - 1) % kStages);
+        cp_async_commit();
+        fetch_rows(begin + (it + kStages) * TILE);
+        const unsigned char* kt = kv_tiles + (it % kStages) * 2 * kTileBytes;
+
+        float s[TILE / 2];
+#pragma unroll
+        for (int i = 0; i < TILE / 2; ++i) s[i] = 0.0f;
         wgmma_fence_operands(s);
         wgmma_fence();
-        issue_scores<T>(s, q_wg, k_of(0));
+        issue_scores<T, TILE>(s, qa, kt);
         wgmma_commit();
         wgmma_wait<0>();
         wgmma_fence_operands(s);
-        softmax_tile<T>(s, begin, view, qi, score_scale, m, l, c, pa);
-        for (int it = 0; it < n_tiles; ++it) {
-            const bool has_next = it + 1 < n_tiles;
-            next_stage(it, 1); // tile it + 1 ready; tile it - 1's stage refilled with tile it + 3
-            wgmma_fence_operands(s);
-            wgmma_fence_operands(o[0]);
-            wgmma_fence_operands(o[1]);
-            wgmma_fence();
-            if (has_next) {
-                issue_scores<T>(s, q_wg, k_of(it + 1));
-                wgmma_commit();
-            }
-            issue_pv<T>(o, pa, k_of(it) + kTileBytes);
-            wgmma_commit();
-            if (has_next) {
-                wgmma_wait<1>(); // the next tile's S; this tile's P V may still run
-                wgmma_fence_operands(s);
-                uint32_t pa_next[4][4]; // pa is read by the P V in flight
-                softmax_tile<T>(s, begin + (it + 1) * kTileK, view, qi, score_scale, m, l, c, pa_next);
-                wgmma_wait<0>();
-                wgmma_fence_operands(o[0]);
-                wgmma_fence_operands(o[1]);
-                rescale(o, c);
-#pragma unroll
-                for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) pa[kk][i] = pa_next[kk][i];
-            } else {
-                wgmma_wait<0>();
-                wgmma_fence_operands(o[0]);
-                wgmma_fence_operands(o[1]);
-            }
-        }
+        uint32_t pa[TILE / 16][4];
+        softmax_tile<T, TILE>(s, begin + it * TILE, view, qi, score_scale, m, l, c, pa);
+        rescale(o, c);
+        wgmma_fence_operands(o[0]);
+        wgmma_fence_operands(o[1]);
+        wgmma_fence();
+        issue_pv<T, TILE>(o, pa, kt + kTileBytes);
+        wgmma_commit();
+        wgmma_wait<0>();
+        wgmma_fence_operands(o[0]);
+        wgmma_fence_operands(o[1]);
     }
     cp_async_wait<0>(); // no copy outlives the block (the groups past the last tile are empty)
 
@@ -310,15 +257,15 @@ struct Variant {
 };
 
 template <typename T, bool LIST>
-Variant variant_of(bool serial) {
-    if (serial) return {attention_prefill_sm90a_kernel<T, LIST, false>, smem_bytes<false>()};
-    return {attention_prefill_sm90a_kernel<T, LIST, true>, smem_bytes<true>()};
+Variant variant_of(int tile) {
+    if (tile == 64) return {attention_prefill_sm90a_kernel<T, LIST, 64>, smem_bytes<64>()};
+    return {attention_prefill_sm90a_kernel<T, LIST, 128>, smem_bytes<128>()};
 }
 
 Variant pick(const AttentionPrefillParams& p) {
     const bool list = p.key_rows != nullptr;
-    if (p.kv_type == KvType::F16) return list ? variant_of<__half, true>(p.wgmma_serial) : variant_of<__half, false>(p.wgmma_serial);
-    return list ? variant_of<__nv_bfloat16, true>(p.wgmma_serial) : variant_of<__nv_bfloat16, false>(p.wgmma_serial);
+    if (p.kv_type == KvType::F16) return list ? variant_of<__half, true>(p.wgmma_tile) : variant_of<__half, false>(p.wgmma_tile);
+    return list ? variant_of<__nv_bfloat16, true>(p.wgmma_tile) : variant_of<__nv_bfloat16, false>(p.wgmma_tile);
 }
 
 } // namespace

@@ -1,6 +1,9 @@
 // attention_prefill on Hopper's warpgroup MMA (wgmma, sm_90a): the same op as attention-prefill.cuh
 // (list part + causal dense part, one online softmax, key slices joined by lse_merge), for head_dim
-// 128. attention_prefill dispatches here on a compute-capability 9.0 GPU when the build holds the
+// 128. First version (64-key tiles, Q and K from shared memory), measured on an H200 (bench/results/
+// gpu-prefill-2026-11-26-h200-e587d0d.md): 345 TFLOP/s dense with S, softmax and P V in turn, 310 with
+// FlashAttention-3's overlap of the next tile's S and softmax with P V (more registers, four stages;
+// dropped); cuDNN 570-670, our mma.sync kernel 285-290. attention_prefill dispatches here on a compute-capability 9.0 GPU when the build holds the
 // sm_90a kernels (SQUEEZE_WITH_SM90A); everywhere else it runs its mma.sync kernels.
 #pragma once
 

@@ -142,7 +142,7 @@ struct DenseCase {
     int n_splits;      // 0: automatic
     int n_list;        // > 0: random rows of the fixed part as a list, the question's keys causally after it
     int m_tiles = 0;
-    bool wgmma_serial = false;
+    int wgmma_tile = 0;
 };
 
 void run_dense(const DenseCase& c) {
@@ -202,7 +202,7 @@ void run_dense(const DenseCase& c) {
     }
     p.n_splits = c.n_splits;
     p.m_tiles = c.m_tiles;
-    p.wgmma_serial = c.wgmma_serial;
+    p.wgmma_tile = c.wgmma_tile;
     p.workspace = ws.ptr;
     cudaMemset(out.ptr, 0xff, rows * c.d * sizeof(float));
     cudaMemset(lse.ptr, 0xff, rows * sizeof(float));
@@ -216,7 +216,7 @@ void run_dense(const DenseCase& c) {
         return r;
     };
     char what[160];
-    std::snprintf(what, sizeof what, "%s%s", c.what, !cuda::attention_prefill_uses_sm90a(p) ? "" : c.wgmma_serial ? " [wgmma serial]" : " [wgmma]");
+    std::snprintf(what, sizeof what, "%s%s", c.what, !cuda::attention_prefill_uses_sm90a(p) ? "" : c.wgmma_tile == 64 ? " [wgmma, 64-key tiles]" : " [wgmma]");
     check_against_reference(pb, out.download(), lse.download(), scale, rows_of, what);
 }
 
@@ -249,10 +249,10 @@ TEST_CASE("attention_prefill: the default kernel (wgmma on a 9.0 GPU), d 128, pa
     run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700});
     run_dense({"lists bf16 H2/Hkv2 d128, lists of 1/0 of 50 + 1 causal, 1 slice", 2, 2, 128, 50, 1, KT::BF16, 1, 1});
 }
-TEST_CASE("attention_prefill: the wgmma kernel's serial loop") {
-    run_dense({"dense bf16 H4/Hkv2 d128, 3000 fixed + 200 question, auto", 4, 2, 128, 3000, 200, KT::BF16, 0, 0, 0, true});
-    run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700, 0, true});
-    run_dense({"dense f16 H2/Hkv1 d128, 777 fixed + 9 question, 3 slices", 2, 1, 128, 777, 9, KT::F16, 3, 0, 0, true});
+TEST_CASE("attention_prefill: the wgmma kernel with 64-key tiles") {
+    run_dense({"dense bf16 H4/Hkv2 d128, 3000 fixed + 200 question, auto", 4, 2, 128, 3000, 200, KT::BF16, 0, 0, 0, 64});
+    run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700, 0, 64});
+    run_dense({"dense f16 H2/Hkv1 d128, 777 fixed + 9 question, 3 slices", 2, 1, 128, 777, 9, KT::F16, 3, 0, 0, 64});
 }
 TEST_CASE("attention_prefill: two m-tiles a warp, partial tiles") {
     run_dense({"dense bf16 H4/Hkv2 d128, 1500 fixed + 200 question, 2 m-tiles", 4, 2, 128, 1500, 200, KT::BF16, 0, 0, 2});
