@@ -28,7 +28,8 @@ ActType matmul_vec_act_type(WeightType type);
 bool matmul_vec_supports(WeightType type, int n_cols, long w_row_bytes, const void* w);
 
 // Weight rows a warp computes together in decode (1 or 2), each activation load serving that many;
-// token tiles and Q6_K (its slices are a single 16-byte group) take 1 whatever is asked.
+// token tiles and Q6_K (its slices are a single 16-byte group) take 1 whatever is asked. 2 measured
+// 7-12% faster on 8B layers (H200: Q8_0 2311 -> 2500 GB/s, Q4_K 1305 -> 1449, Q4_0 1556 -> 1741).
 constexpr int kMatmulVecRowsTogether = 2;
 
 // p.a: [n_tokens][a_row_bytes] in matmul_vec_act_type(p.type), rows 16-byte aligned.
