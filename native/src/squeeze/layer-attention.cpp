@@ -33,6 +33,134 @@ void run_tasks(cpu::ThreadPool& pool, uint32_t n, Fn&& fn) {
 constexpr uint32_t kTasksPerThread = 4;
 constexpr uint32_t kMinChunkKeys = 128;
 
+// Phase 2's jobs: job i is (token i / n_kv, KV head i % n_kv), the query rows of that head's group.
+struct Jobs {
+    const LayerAttention& a;
+    const ClusterIndex& index;
+    LayerScratch& scratch;
+    const float* q; // the batch's queries, rounded to f16 with round_as_dense
+    uint32_t n_kv, group, d;
+    size_t elem_bytes;
+
+    uint32_t count() const { return a.n_tokens * n_kv; }
+    size_t row0(uint32_t job) const { return (size_t{job / n_kv} * a.n_heads + size_t{job % n_kv} * group) * d; }
+    float* out(uint32_t job) const { return a.out + row0(job); }
+
+    // The job's attention, its probabilities buffer still to be set.
+    ChunkedAttention attention(uint32_t job) const {
+        const uint32_t h = job % n_kv;
+        ChunkedAttention c;
+        c.head = &index.head(a.layer, h);
+        c.keys = &scratch.key_lists[a.per_token ? job : h];
+        c.k_dyn = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
+        c.v_dyn = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
+        c.elem = a.elem;
+        c.n_dyn = a.n_dyn_before + job / n_kv + 1;
+        c.q = q + row0(job);
+        c.n_rows = group;
+        c.scale = a.scale;
+        c.round_f16 = a.round_as_dense;
+        return c;
+    }
+
+    void add_recall(uint32_t job, uint32_t slot) const {
+        if (!a.recall) return;
+        const uint32_t h = job % n_kv;
+        for (uint32_t g = 0; g < group; ++g)
+            scratch.recall[slot] += selection_recall(index.head(a.layer, h), scratch.selections[a.per_token ? job : h],
+                                                     a.q + row0(job) + size_t{g} * d, a.scale, scratch.partial[slot]);
+    }
+};
+
+// One task per job, its three passes back to back in the slot's buffers (a question's prefill: the
+// jobs alone keep every thread busy).
+void attend_whole_jobs(const Jobs& jobs, cpu::ThreadPool& pool) {
+    LayerScratch& scratch = jobs.scratch;
+    run_tasks(pool, jobs.count(), [&](uint32_t job, uint32_t slot) {
+        ChunkedAttention c = jobs.attention(job);
+        std::vector<float>& probs = scratch.rows[slot];
+        probs.resize(size_t{jobs.group} * c.n_keys());
+        c.probs = probs.data();
+        std::vector<float>& row = scratch.partial_max[slot]; // maxima, then 1 / sums
+        std::vector<double>& sum = scratch.partial_sum[slot];
+        row.resize(jobs.group);
+        sum.resize(jobs.group);
+        jobs.add_recall(job, slot);
+        AttnTimes& times = scratch.times[slot];
+        chunk_logits(c, 0, c.n_keys(), row.data(), times);
+        chunk_exp(c, 0, c.n_keys(), row.data(), sum.data(), times);
+        for (uint32_t g = 0; g < jobs.group; ++g) row[g] = sum[g] > 0.0 ? static_cast<float>(1.0 / sum[g]) : 0.0f;
+        chunk_values(c, 0, c.n_keys(), row.data(), jobs.out(job), jobs.a.token_mass ? scratch.mass[slot].data() : nullptr, times);
+    });
+}
+
+// The chunks of scratch.chunks in three parallel passes; between them, each row's maximum and then
+// its sum over its job's chunks (in chunk order), and at the end the chunks' outputs added per job.
+// The serial steps' time counts as merge time of slot 0.
+void attend_chunks(const Jobs& jobs, cpu::ThreadPool& pool) {
+    LayerScratch& s = jobs.scratch;
+    const std::vector<ChunkTask>& chunks = s.chunks;
+    const uint32_t n_jobs = jobs.count(), n_chunks = static_cast<uint32_t>(chunks.size()), group = jobs.group;
+    s.probs_at.resize(n_jobs + 1);
+    s.probs_at[0] = 0;
+    for (uint32_t job = 0; job < n_jobs; ++job) s.probs_at[job + 1] = s.probs_at[job] + size_t{group} * s.job_keys[job];
+    s.probs.resize(s.probs_at[n_jobs]);
+    s.chunk_max.resize(size_t{n_chunks} * group);
+    s.chunk_sum.resize(size_t{n_chunks} * group);
+    s.chunk_out.resize(size_t{n_chunks} * group * jobs.d);
+    s.row_max.assign(size_t{n_jobs} * group, -INFINITY);
+    s.row_inv.assign(size_t{n_jobs} * group, 0.0f);
+    auto attention = [&](uint32_t i) {
+        ChunkedAttention c = jobs.attention(chunks[i].job);
+        c.probs = s.probs.data() + s.probs_at[chunks[i].job];
+        return c;
+    };
+    double serial_s = 0.0;
+
+    run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
+        if (chunks[i].begin == 0) jobs.add_recall(chunks[i].job, slot);
+        chunk_logits(attention(i), chunks[i].begin, chunks[i].end, s.chunk_max.data() + size_t{i} * group, s.times[slot]);
+    });
+    auto since = std::chrono::steady_clock::now();
+    for (uint32_t i = 0; i < n_chunks; ++i)
+        for (uint32_t g = 0; g < group; ++g) {
+            float& m = s.row_max[size_t{chunks[i].job} * group + g];
+            m = std::max(m, s.chunk_max[size_t{i} * group + g]);
+        }
+    serial_s += seconds_since(since);
+
+    run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
+        chunk_exp(attention(i), chunks[i].begin, chunks[i].end, s.row_max.data() + size_t{chunks[i].job} * group,
+                  s.chunk_sum.data() + size_t{i} * group, s.times[slot]);
+    });
+    since = std::chrono::steady_clock::now();
+    for (uint32_t first = 0, end = 0; first < n_chunks; first = end) {
+        for (end = first; end < n_chunks && chunks[end].job == chunks[first].job;) ++end;
+        for (uint32_t g = 0; g < group; ++g) {
+            double sum = 0.0;
+            for (uint32_t i = first; i < end; ++i) sum += s.chunk_sum[size_t{i} * group + g];
+            s.row_inv[size_t{chunks[first].job} * group + g] = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
+        }
+    }
+    serial_s += seconds_since(since);
+
+    run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
+        const uint32_t job = chunks[i].job;
+        chunk_values(attention(i), chunks[i].begin, chunks[i].end, s.row_inv.data() + size_t{job} * group,
+                     s.chunk_out.data() + size_t{i} * group * jobs.d, jobs.a.token_mass ? s.mass[job].data() : nullptr, s.times[slot]);
+    });
+    since = std::chrono::steady_clock::now();
+    const size_t n_out = size_t{group} * jobs.d;
+    for (uint32_t i = 0; i < n_chunks; ++i) {
+        float* out = jobs.out(chunks[i].job);
+        const float* part = s.chunk_out.data() + size_t{i} * n_out;
+        if (i == 0 || chunks[i - 1].job != chunks[i].job) std::copy_n(part, n_out, out);
+        else
+            for (size_t c = 0; c < n_out; ++c) out[c] += part[c];
+    }
+    s.times[0].merge += serial_s + seconds_since(since);
+}
+
 } // namespace
 
 // Each job's keys are cut into ranges of about equal size, chosen so that all jobs together give
@@ -101,121 +229,20 @@ Status squeeze_attend_layer(const LayerAttention& a, cpu::ThreadPool& pool, Laye
         for (size_t c = 0; c < scratch.q16.size(); ++c) scratch.q16[c] = f16_to_f32(f32_to_f16(a.q[c]));
         q = scratch.q16.data();
     }
-    const uint32_t n_jobs = a.n_tokens * n_kv; // job i: token i / n_kv, KV head i % n_kv
-    auto job_of = [&](uint32_t job) {
-        const uint32_t t = job / n_kv, h = job % n_kv;
-        ChunkedAttention c;
-        c.head = &index->head(a.layer, h);
-        c.keys = &scratch.key_lists[a.per_token ? job : h];
-        c.k_dyn = static_cast<const uint8_t*>(a.k_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
-        c.v_dyn = static_cast<const uint8_t*>(a.v_dyn) + size_t{h} * a.dyn_head_stride * elem_bytes;
-        c.elem = a.elem;
-        c.n_dyn = a.n_dyn_before + t + 1;
-        c.q = q + (size_t{t} * a.n_heads + size_t{h} * group) * d;
-        c.n_rows = group;
-        c.scale = a.scale;
-        c.round_f16 = a.round_as_dense;
-        return c;
-    };
-    auto add_recall = [&](uint32_t job, uint32_t slot) {
-        const uint32_t h = job % n_kv;
-        const float* rows = a.q + (size_t{job / n_kv} * a.n_heads + size_t{h} * group) * d;
-        for (uint32_t g = 0; g < group; ++g)
-            scratch.recall[slot] += selection_recall(index->head(a.layer, h), scratch.selections[a.per_token ? job : h], rows + size_t{g} * d,
-                                                     a.scale, scratch.partial[slot]);
-    };
+    const Jobs jobs{a, *index, scratch, q, n_kv, group, d, elem_bytes};
+    const uint32_t n_jobs = jobs.count();
     std::vector<uint32_t>& job_keys = scratch.job_keys;
     job_keys.resize(n_jobs);
-    for (uint32_t job = 0; job < n_jobs; ++job) job_keys[job] = job_of(job).n_keys();
-    std::vector<ChunkTask>& chunks = scratch.chunks;
-    plan_chunks(job_keys, n_threads, chunks);
-    const bool split = chunks.size() > n_jobs;
+    for (uint32_t job = 0; job < n_jobs; ++job) job_keys[job] = jobs.attention(job).n_keys();
+    plan_chunks(job_keys, n_threads, scratch.chunks);
+    const bool split = scratch.chunks.size() > n_jobs;
     // Token mass goes to one buffer per slot, or per job when split (a job's chunks touch disjoint tokens).
     if (a.token_mass) {
         scratch.mass.resize(split ? n_jobs : n_threads);
         for (std::vector<float>& m : scratch.mass) m.assign(index->n_tokens, 0.0f);
     }
-    double serial_s = 0.0;
-    if (!split) {
-        // One task per job, its three passes back to back in the slot's buffers.
-        run_tasks(pool, n_jobs, [&](uint32_t job, uint32_t slot) {
-            ChunkedAttention c = job_of(job);
-            std::vector<float>& probs = scratch.rows[slot];
-            probs.resize(size_t{group} * c.n_keys());
-            c.probs = probs.data();
-            std::vector<float>& row = scratch.partial_max[slot];
-            std::vector<double>& sum = scratch.partial_sum[slot];
-            row.resize(group);
-            sum.resize(group);
-            if (a.recall) add_recall(job, slot);
-            AttnTimes& times = scratch.times[slot];
-            chunk_logits(c, 0, c.n_keys(), row.data(), times);
-            chunk_exp(c, 0, c.n_keys(), row.data(), sum.data(), times);
-            for (uint32_t g = 0; g < group; ++g) row[g] = sum[g] > 0.0 ? static_cast<float>(1.0 / sum[g]) : 0.0f;
-            chunk_values(c, 0, c.n_keys(), row.data(), a.out + (size_t{job / n_kv} * a.n_heads + size_t{job % n_kv} * group) * d,
-                         a.token_mass ? scratch.mass[slot].data() : nullptr, times);
-        });
-    } else {
-        const uint32_t n_chunks = static_cast<uint32_t>(chunks.size());
-        std::vector<size_t>& probs_at = scratch.probs_at; // [n_jobs + 1]
-        probs_at.resize(n_jobs + 1);
-        probs_at[0] = 0;
-        for (uint32_t job = 0; job < n_jobs; ++job) probs_at[job + 1] = probs_at[job] + size_t{group} * job_keys[job];
-        scratch.probs.resize(probs_at[n_jobs]);
-        scratch.chunk_max.resize(size_t{n_chunks} * group);
-        scratch.chunk_sum.resize(size_t{n_chunks} * group);
-        scratch.chunk_out.resize(size_t{n_chunks} * group * d);
-        scratch.row_max.assign(size_t{n_jobs} * group, -INFINITY);
-        scratch.row_inv.assign(size_t{n_jobs} * group, 0.0f);
-        auto chunk_job = [&](uint32_t i) {
-            ChunkedAttention c = job_of(chunks[i].job);
-            c.probs = scratch.probs.data() + probs_at[chunks[i].job];
-            return c;
-        };
-        run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
-            if (a.recall && chunks[i].begin == 0) add_recall(chunks[i].job, slot);
-            chunk_logits(chunk_job(i), chunks[i].begin, chunks[i].end, scratch.chunk_max.data() + size_t{i} * group, scratch.times[slot]);
-        });
-        auto since = std::chrono::steady_clock::now();
-        for (uint32_t i = 0; i < n_chunks; ++i)
-            for (uint32_t g = 0; g < group; ++g) {
-                float& m = scratch.row_max[size_t{chunks[i].job} * group + g];
-                m = std::max(m, scratch.chunk_max[size_t{i} * group + g]);
-            }
-        serial_s += seconds_since(since);
-        run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
-            chunk_exp(chunk_job(i), chunks[i].begin, chunks[i].end, scratch.row_max.data() + size_t{chunks[i].job} * group,
-                      scratch.chunk_sum.data() + size_t{i} * group, scratch.times[slot]);
-        });
-        since = std::chrono::steady_clock::now();
-        // Each row's sum over its job's chunks in chunk order, as one chunk's lanes would have added it.
-        for (uint32_t i = 0, first = 0; i <= n_chunks; ++i) {
-            if (i < n_chunks && chunks[i].job == chunks[first].job) continue;
-            for (uint32_t g = 0; g < group; ++g) {
-                double sum = 0.0;
-                for (uint32_t c = first; c < i; ++c) sum += scratch.chunk_sum[size_t{c} * group + g];
-                scratch.row_inv[size_t{chunks[first].job} * group + g] = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
-            }
-            first = i;
-        }
-        serial_s += seconds_since(since);
-        run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
-            const uint32_t job = chunks[i].job;
-            chunk_values(chunk_job(i), chunks[i].begin, chunks[i].end, scratch.row_inv.data() + size_t{job} * group,
-                         scratch.chunk_out.data() + size_t{i} * group * d, a.token_mass ? scratch.mass[job].data() : nullptr, scratch.times[slot]);
-        });
-        since = std::chrono::steady_clock::now();
-        for (uint32_t i = 0; i < n_chunks; ++i) {
-            const uint32_t job = chunks[i].job;
-            float* out = a.out + (size_t{job / n_kv} * a.n_heads + size_t{job % n_kv} * group) * d;
-            const float* part = scratch.chunk_out.data() + size_t{i} * group * d;
-            if (i == 0 || chunks[i - 1].job != job) std::copy_n(part, size_t{group} * d, out);
-            else
-                for (size_t c = 0; c < size_t{group} * d; ++c) out[c] += part[c];
-        }
-        serial_s += seconds_since(since);
-    }
-    scratch.times[0].merge += serial_s;
+    if (split) attend_chunks(jobs, pool);
+    else attend_whole_jobs(jobs, pool);
     const double tasks_s = seconds_since(t0);
     if (a.token_mass)
         for (const std::vector<float>& m : scratch.mass)
