@@ -11,12 +11,8 @@ namespace sq::cuda {
 namespace {
 
 constexpr int kD = 128;
-constexpr int kWarpGroups = 2;                 // each owns 64 query rows
-constexpr int kThreads = 128 * kWarpGroups;
-constexpr int kBlockQ = kAttentionPrefillSm90aRows;
 constexpr int kChunks = kD / 8;                // 16-byte chunks a row
 constexpr int kStages = 3;                     // cp.async stages: two tiles in flight while one is computed
-static_assert(kBlockQ == 64 * kWarpGroups);
 
 // K or V tile of TILE keys: [2 halves][TILE][64].
 template <int TILE>
@@ -109,7 +105,7 @@ __device__ __forceinline__ void softmax_tile(float (&s)[TILE / 2], int pos0, con
         }
 }
 
-// One block = 128 queries of one head (warpgroup w: rows 64w..64w+63) over one slice of its key
+// One block = 64 queries a warpgroup of one head (warpgroup w: rows 64w..64w+63) over one slice of its key
 // sequence. Each warp holds its 16 query rows as wgmma A fragments for the whole run; K and V tiles
 // of TILE gathered rows stream through three cp.async stages (row indices read a tile ahead, as in
 // attention_prefill), one barrier a tile. Per tile and warpgroup: S = Q K^T as 8 wgmma k-steps of
@@ -118,9 +114,12 @@ __device__ __forceinline__ void softmax_tile(float (&s)[TILE / 2], int pos0, con
 // halves of wgmma with A from registers and V read transposed. Shared-memory reads per product
 // (the limit of 64-key tiles with Q in shared memory, measured: 310-345 TFLOP/s on an H200) drop to
 // B alone, 64 bytes a clock at the tensor cores' rate.
-template <typename T, bool LIST, int TILE>
-static __global__ void __launch_bounds__(kThreads, 1) attention_prefill_sm90a_kernel(AttentionPrefillParams p, SplitOutput dst) {
+// WGS warpgroups a block share its K/V stages; one warpgroup a block lets two blocks an SM drift out of
+// phase, so one's softmax can run beside the other's products.
+template <typename T, bool LIST, int TILE, int WGS>
+static __global__ void __launch_bounds__(128 * WGS) attention_prefill_sm90a_kernel(AttentionPrefillParams p, SplitOutput dst) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int kThreads = 128 * WGS, kBlockQ = 64 * WGS;
     constexpr int kTileBytes = tile_bytes<TILE>();
     extern __shared__ unsigned char smem_raw[];
     unsigned char* kv_tiles = smem_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % 1024) % 1024);
@@ -253,33 +252,31 @@ using Kernel = void (*)(AttentionPrefillParams, SplitOutput);
 
 struct Variant {
     Kernel kernel;
-    int smem;
+    int smem, warpgroups;
 };
 
+// wgmma_variant 0: 128-key tiles, two warpgroups a block; 1: 64-key tiles, two; 2: 64-key tiles, one.
 template <typename T, bool LIST>
-Variant variant_of(int tile) {
-    if (tile == 64) return {attention_prefill_sm90a_kernel<T, LIST, 64>, smem_bytes<64>()};
-    return {attention_prefill_sm90a_kernel<T, LIST, 128>, smem_bytes<128>()};
+Variant variant_of(int variant) {
+    if (variant == 1) return {attention_prefill_sm90a_kernel<T, LIST, 64, 2>, smem_bytes<64>(), 2};
+    if (variant == 2) return {attention_prefill_sm90a_kernel<T, LIST, 64, 1>, smem_bytes<64>(), 1};
+    return {attention_prefill_sm90a_kernel<T, LIST, 128, 2>, smem_bytes<128>(), 2};
 }
 
 Variant pick(const AttentionPrefillParams& p) {
     const bool list = p.key_rows != nullptr;
-    if (p.kv_type == KvType::F16) return list ? variant_of<__half, true>(p.wgmma_tile) : variant_of<__half, false>(p.wgmma_tile);
-    return list ? variant_of<__nv_bfloat16, true>(p.wgmma_tile) : variant_of<__nv_bfloat16, false>(p.wgmma_tile);
+    if (p.kv_type == KvType::F16) return list ? variant_of<__half, true>(p.wgmma_variant) : variant_of<__half, false>(p.wgmma_variant);
+    return list ? variant_of<__nv_bfloat16, true>(p.wgmma_variant) : variant_of<__nv_bfloat16, false>(p.wgmma_variant);
 }
 
 } // namespace
 
-bool attention_prefill_sm90a_usable() {
-    int dev = 0, major = 0, minor = 0;
-    return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 && minor == 0;
-}
+int attention_prefill_sm90a_rows(const AttentionPrefillParams& p) { return 64 * pick(p).warpgroups; }
 
 cudaError_t attention_prefill_sm90a_occupancy(const AttentionPrefillParams& p, int* blocks_per_sm) {
     const Variant v = pick(p);
     cudaError_t err = cudaFuncSetAttribute(v.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem);
-    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, v.kernel, kThreads, v.smem);
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, v.kernel, 128 * v.warpgroups, v.smem);
     return err;
 }
 
@@ -287,8 +284,9 @@ cudaError_t attention_prefill_sm90a_launch(const AttentionPrefillParams& p, int 
     const Variant v = pick(p);
     const cudaError_t err = cudaFuncSetAttribute(v.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem);
     if (err != cudaSuccess) return err;
-    const dim3 grid((p.n_q + kBlockQ - 1) / kBlockQ, p.n_heads, splits);
-    v.kernel<<<grid, kThreads, v.smem, stream>>>(p, dst);
+    const int rows = 64 * v.warpgroups;
+    const dim3 grid((p.n_q + rows - 1) / rows, p.n_heads, splits);
+    v.kernel<<<grid, 128 * v.warpgroups, v.smem, stream>>>(p, dst);
     return cudaGetLastError();
 }
 

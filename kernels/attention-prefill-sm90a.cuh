@@ -14,15 +14,13 @@
 
 namespace sq::cuda {
 
-constexpr int kAttentionPrefillSm90aRows = 128; // query rows a block (two warpgroups of 64)
-
-// True when the current device is compute capability 9.0 (the sm_90a kernel's only target).
-bool attention_prefill_sm90a_usable();
+// Query rows a block of p's variant (64 a warpgroup).
+int attention_prefill_sm90a_rows(const AttentionPrefillParams& p);
 
 // Blocks of the kernel an SM holds (sets its shared-memory limit first).
 cudaError_t attention_prefill_sm90a_occupancy(const AttentionPrefillParams& p, int* blocks_per_sm);
 
-// One launch over (128-row query tiles, heads, splits) into dst (one slice: the final output).
+// One launch over (query tiles, heads, splits) into dst (one slice: the final output).
 cudaError_t attention_prefill_sm90a_launch(const AttentionPrefillParams& p, int splits, const SplitOutput& dst, cudaStream_t stream);
 
 } // namespace sq::cuda

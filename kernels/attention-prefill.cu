@@ -8,6 +8,7 @@
 #include "mma.cuh"
 #ifdef SQUEEZE_WITH_SM90A
 #include "attention-prefill-sm90a.cuh"
+#include "sm90a.cuh"
 #endif
 
 namespace sq::cuda {
@@ -304,7 +305,8 @@ cudaError_t launch(const AttentionPrefillParams& p, int max_splits, cudaStream_t
 
 #ifdef SQUEEZE_WITH_SM90A
 cudaError_t launch_sm90a(const AttentionPrefillParams& p, int max_splits, cudaStream_t stream) {
-    const int q_tiles = (p.n_q + kAttentionPrefillSm90aRows - 1) / kAttentionPrefillSm90aRows;
+    const int rows = attention_prefill_sm90a_rows(p);
+    const int q_tiles = (p.n_q + rows - 1) / rows;
     int per_sm = 0, splits = 0;
     cudaError_t err = attention_prefill_sm90a_occupancy(p, &per_sm);
     if (err == cudaSuccess) err = pick_splits(p, max_splits, static_cast<long>(q_tiles) * p.n_heads, per_sm, &splits);
@@ -338,7 +340,7 @@ cudaError_t dispatch_type(const AttentionPrefillParams& p, int max_splits, cudaS
 
 bool attention_prefill_uses_sm90a(const AttentionPrefillParams& p) {
 #ifdef SQUEEZE_WITH_SM90A
-    return p.m_tiles == 0 && p.head_dim == 128 && attention_prefill_sm90a_usable();
+    return p.m_tiles == 0 && p.head_dim == 128 && sm90a_device();
 #else
     (void)p;
     return false;

@@ -51,7 +51,8 @@ struct AttentionPrefillParams {
     int n_splits;           // 0: chosen to fill the GPU; else forced
     int m_tiles;            // 0: default: the wgmma kernel where it runs (attention_prefill_uses_sm90a), else 2;
                             // mma.sync kernels: 1: 16 query rows a warp, Q in registers; 2: 32 rows, Q in shared memory
-    int wgmma_tile;         // wgmma kernel: keys a tile, 0: default (128) or 64
+    int wgmma_variant;      // wgmma kernel: 0: default (128-key tiles, two warpgroups a block); 1: 64-key tiles, two;
+                            // 2: 64-key tiles, one warpgroup a block (two blocks an SM)
     float* workspace;       // attention_prefill_workspace_floats(..., max_splits) floats; unused with one slice
 };
 

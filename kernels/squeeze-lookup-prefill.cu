@@ -4,6 +4,10 @@
 #include <math_constants.h>
 
 #include "mma.cuh"
+#include "squeeze-lookup-prefill-sm90a.cuh"
+#ifdef SQUEEZE_WITH_SM90A
+#include "sm90a.cuh"
+#endif
 
 namespace sq::cuda {
 
@@ -54,20 +58,11 @@ Layout layout_of(const SqueezeLookupPrefillParams& p) {
     return l;
 }
 
-struct LogDArgs {
-    const void* q;             // [n_heads][n_q][D]
-    const void* centroids;     // [n_kv_heads][n_clusters][D] of level 0
-    const float* log_counts;   // [n_kv_heads][n_clusters]
-    float* log2_d;             // out: [n_heads][n_q], log2 units
-    int n_q, group, n_clusters;
-    float scale;
-};
-
 // log2 D of every (head, token): one block = 64 tokens of one query head (a warp's 16 rows hold Q as
 // A fragments) against all level-0 centroids streamed through two cp.async stages; S = Q C^T on
 // tensor cores, an online log-sum-exp of scale q.c_j + log n_j along each row.
 template <int D, typename T>
-static __global__ void __launch_bounds__(kThreads) log_d_kernel(LogDArgs a) {
+static __global__ void __launch_bounds__(kThreads) log_d_kernel(LookupLogDArgs a) {
     constexpr int kRow = D + 8;
     constexpr int kSteps = D / 16;
     constexpr int kPieces = D / 8;
@@ -159,17 +154,6 @@ static __global__ void __launch_bounds__(kThreads) log_d_kernel(LogDArgs a) {
     }
 }
 
-struct MeanArgs {
-    const void* q;             // [n_heads][n_q][D]
-    const void* centroids;     // [n_kv_heads][n_clusters][D] of the level
-    const float* log2_d;       // [n_heads][n_q]
-    const int* list;           // [n_kv_heads][n_clusters] clusters to score, or null: all of them
-    const int* list_count;     // [n_kv_heads] entries of list
-    float* scores;             // out: [n_heads][n_clusters] for the clusters scored
-    int n_q, group, n_clusters;
-    float scale;
-};
-
 // Token-averaged scores, 1/n_q sum_i exp2(scale' q_i.c_j - log2 D_i), centroid-major: one block =
 // 128 clusters (4 warps x 2 m-tiles of 16, their centroids as A fragments in registers, gathered
 // through the list) of one query head against all its question tokens, which stream through two
@@ -178,7 +162,7 @@ struct MeanArgs {
 // no [tokens x clusters] matrix reaches memory and no atomics are needed. Rows past the question
 // have zero queries and log2 D = +inf: they add exp2(-inf) = 0.
 template <int D, typename T>
-static __global__ void __launch_bounds__(kThreads) mean_scores_kernel(MeanArgs a) {
+static __global__ void __launch_bounds__(kThreads) mean_scores_kernel(LookupMeanArgs a) {
     constexpr int kRow = D + 8;
     constexpr int kSteps = D / 16;
     constexpr int kPieces = D / 8;
@@ -434,9 +418,19 @@ template <int D, typename T>
 cudaError_t run_levels(const SqueezeLookupPrefillParams& p, const Layout& lay, char* ws, cudaStream_t stream) {
     const int group = p.n_heads / p.n_kv_heads;
     float* log2_d = reinterpret_cast<float*>(ws + lay.log2_d);
-    const LogDArgs la{p.q, p.levels[0].centroids, p.log_counts, log2_d, p.n_q, group, p.levels[0].n_clusters, p.scale};
-    log_d_kernel<D, T><<<dim3((p.n_q + kTileQ - 1) / kTileQ, p.n_heads), kThreads, 0, stream>>>(la);
-    cudaError_t err = cudaGetLastError();
+#ifdef SQUEEZE_WITH_SM90A
+    const bool sm90a = D == 128 && !p.mma_sync && sm90a_device();
+#else
+    constexpr bool sm90a = false;
+#endif
+    const LookupLogDArgs la{p.q, p.levels[0].centroids, p.log_counts, log2_d, p.n_q, group, p.levels[0].n_clusters, p.scale};
+    cudaError_t err = cudaSuccess;
+    if (sm90a) {
+        err = lookup_log_d_sm90a(la, p.centroid_type, p.n_heads, stream);
+    } else {
+        log_d_kernel<D, T><<<dim3((p.n_q + kTileQ - 1) / kTileQ, p.n_heads), kThreads, 0, stream>>>(la);
+        err = cudaGetLastError();
+    }
     const int finest = p.n_levels - 1;
     if (err == cudaSuccess && p.scores_out && finest > 0) // clusters the tree does not score read 0
         err = cudaMemsetAsync(ws + lay.scores[finest], 0, static_cast<size_t>(p.n_heads) * p.levels[finest].n_clusters * sizeof(float), stream);
@@ -445,9 +439,13 @@ cudaError_t run_levels(const SqueezeLookupPrefillParams& p, const Layout& lay, c
         float* scores = reinterpret_cast<float*>(ws + lay.scores[lv]);
         const int* list = lv > 0 ? reinterpret_cast<const int*>(ws + lay.list[lv]) : nullptr;
         const int* list_count = lv > 0 ? reinterpret_cast<const int*>(ws + lay.list_count[lv]) : nullptr;
-        const MeanArgs ma{p.q, p.levels[lv].centroids, log2_d, list, list_count, scores, p.n_q, group, k, p.scale};
-        mean_scores_kernel<D, T><<<dim3((k + kMeanBlock - 1) / kMeanBlock, p.n_heads), kThreads, 0, stream>>>(ma);
-        err = cudaGetLastError();
+        const LookupMeanArgs ma{p.q, p.levels[lv].centroids, log2_d, list, list_count, scores, p.n_q, group, k, p.scale};
+        if (sm90a) {
+            err = lookup_mean_sm90a(ma, p.centroid_type, p.n_heads, stream);
+        } else {
+            mean_scores_kernel<D, T><<<dim3((k + kMeanBlock - 1) / kMeanBlock, p.n_heads), kThreads, 0, stream>>>(ma);
+            err = cudaGetLastError();
+        }
         if (err != cudaSuccess) break;
 
         MarkArgs m{};

@@ -14,7 +14,8 @@
 // the level above for some head of the KV head's group, as the CPU's lookup_select scores them; per
 // level pass masks, then the next level's list of clusters to score, or at the finest level the slot
 // runs (compacted by per-block counts; every selection kernel spreads over clusters x KV heads).
-// Queries and centroids are in the cache type (f16/bf16), accumulation in f32.
+// Queries and centroids are in the cache type (f16/bf16), accumulation in f32. The two products run
+// on wgmma (squeeze-lookup-prefill-sm90a.cuh) for head_dim 128 on a 9.0 GPU in SQUEEZE_WITH_SM90A builds.
 //
 // Measured on an H200 before the tree pruned (bench/results/gpu-prefill-2026-11-26.md; 1024 tokens,
 // H 32, d 128, K1 = 1% and K2 = 5% of N, every centroid scored): 0.48 ms at 128K keys, 1.8 ms at
@@ -47,6 +48,7 @@ struct SqueezeLookupPrefillParams {
     float* scores_out;       // optional out: [n_heads][finest n_clusters] token-averaged scores (stats, tests); 0 for
                              // clusters the tree did not score (no parent passing for any head of the group)
     void* workspace;         // squeeze_lookup_prefill_workspace_bytes(*this)
+    bool mma_sync;           // the mma.sync products even where the wgmma ones run (squeeze-lookup-prefill-sm90a.cuh)
 };
 
 size_t squeeze_lookup_prefill_workspace_bytes(const SqueezeLookupPrefillParams& p);

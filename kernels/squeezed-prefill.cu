@@ -48,7 +48,7 @@ cudaError_t squeezed_prefill(const SqueezedPrefillParams& p, cudaStream_t stream
     a.causal = true;
     a.causal_offset = 0;
     a.m_tiles = p.m_tiles;
-    a.wgmma_tile = p.wgmma_tile;
+    a.wgmma_variant = p.wgmma_variant;
     a.workspace = reinterpret_cast<float*>(ws + attention_offset(p));
     return attention_prefill(a, p.max_splits, stream);
 }

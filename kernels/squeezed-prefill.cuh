@@ -34,7 +34,7 @@ struct SqueezedPrefillParams {
     float* lse;             // [n_heads][n_q] natural log, or null
     int max_splits;         // key slices at most (workspace sizing), >= 1
     int m_tiles;            // attention kernel variant (AttentionPrefillParams::m_tiles)
-    int wgmma_tile;         // AttentionPrefillParams::wgmma_tile
+    int wgmma_variant;      // AttentionPrefillParams::wgmma_variant
     void* workspace;        // squeezed_prefill_workspace_bytes(*this), 256-byte aligned
 };
 

@@ -43,7 +43,7 @@ def main():
             out[f"speedup_vs_{backend}"] = r["ms"] / row["ms"] if r else None
         joined.append(out)
         if row["kind"] == "dense":
-            dense_rows.append([row["Hkv"], row["keys"], row.get("kernel", "mma.sync"), fmt(row["ms"], ".3f"), fmt(row.get("ms_wgmma_64"), ".3f"),
+            dense_rows.append([row["Hkv"], row["keys"], row.get("kernel", "mma.sync"), fmt(row["ms"], ".3f"), fmt(row.get("ms_wgmma_64"), ".3f"), fmt(row.get("ms_wgmma_64_1wg"), ".3f"),
                                fmt(row.get("ms_mma_sync"), ".3f"), fmt(row["tflops"], ".0f"),
                                fmt(out["cudnn_ms"], ".3f") + f" ({out['cudnn_mask']}, {out['cudnn_mode']})",
                                fmt(out["flash_ms"], ".3f") + f" ({out['flash_mask']}, {out['flash_mode']})",
@@ -51,10 +51,12 @@ def main():
         else:
             squeezed_rows.append([row["Hkv"], row["keys"], fmt(row["target"], ".2f"), fmt(row["achieved"], ".3f"),
                                   fmt(row["ms"], ".3f"), f"{row['lookup_ms']:.3f} ({100 * row['lookup_ms'] / row['ms']:.0f}%)",
-                                  fmt(row.get("flat_lookup_ms"), ".3f"), fmt(row.get("level2_scored"), ".2f"),
+                                  fmt(row.get("flat_lookup_ms"), ".3f"), fmt(row.get("lookup_mma_sync_ms"), ".3f"),
+                                  fmt(row.get("level2_scored"), ".2f"),
                                   fmt(row["attention_tflops"], ".0f"), fmt(row["tbps"], ".2f"), fmt(out["cudnn_ms"], ".3f"),
                                   fmt(out["speedup_vs_cudnn"], ".2f") + "x", fmt(out["speedup_vs_flash"], ".2f") + "x",
                                   fmt(row["dense_ours_ms"] / row["ms"], ".2f") + "x", fmt(row.get("ms_wgmma_64"), ".3f"),
+                                  fmt(row.get("ms_wgmma_64_1wg"), ".3f"),
                                   fmt(row.get("ms_mma_sync"), ".3f")])
 
     md = [f"# Prefill attention of a 1K-token question, dense and squeezed, {args.date}", "",
@@ -65,17 +67,19 @@ def main():
           "lower-right mask (what we compute); the mask used and whether GQA ran natively are in brackets.",
           "Median over 7 batches of back-to-back calls (CUDA events).", "",
           "## Dense", "",
-          md_table(["Hkv", "keys", "kernel", "ours ms", "wgmma 64-key tiles ms", "mma.sync ms", "TFLOP/s", "cuDNN ms", "flash ms", "ours vs cuDNN", "ours vs flash"],
+          md_table(["Hkv", "keys", "kernel", "ours ms", "wgmma 64-key tiles ms", "wgmma 64, 1 warpgroup ms", "mma.sync ms", "TFLOP/s", "cuDNN ms", "flash ms", "ours vs cuDNN", "ours vs flash"],
                    dense_rows), "",
           "## Squeezed (lookup included)", "",
           "Lookup: log D over level 1 for every token, token-averaged scores of every level-1 centroid and of the level-2",
           "centroids under a parent passing tau1 for some head of the group (\"L2 scored\": their share; tau1 as the prefill",
           "ladder's calibration sets it, parent_keep 0.99), selection and compaction; \"flat lookup\": the same with tau1 = 0",
-          "(every level-2 centroid scored). Attention TFLOP/s counts the attention kernel's pairs over (squeezed - lookup)",
+          "(every level-2 centroid scored); \"lookup, mma.sync\": the pruned lookup on the mma.sync products instead of wgmma.",
+          "Attention TFLOP/s counts the attention kernel's pairs over (squeezed - lookup)",
           "time; TB/s = K and V bytes of the keys attended / squeezed time.", "",
-          md_table(["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "flat lookup ms", "L2 scored",
+          md_table(["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "flat lookup ms", "lookup, mma.sync ms", "L2 scored",
                     "attn TFLOP/s", "TB/s",
-                    "cuDNN dense ms", "vs cuDNN", "vs flash", "vs our dense", "wgmma 64-key tiles ms", "mma.sync ms"], squeezed_rows)]
+                    "cuDNN dense ms", "vs cuDNN", "vs flash", "vs our dense", "wgmma 64-key tiles ms", "wgmma 64, 1 warpgroup ms", "mma.sync ms"],
+                    squeezed_rows)]
     if args.notes:
         md += ["", open(args.notes).read()]
     data = {"date": args.date, "commit": args.commit, "command": args.command, "card": ours["card"],

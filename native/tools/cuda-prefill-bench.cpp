@@ -15,8 +15,8 @@
 // attended (causal pairs counted once); TB/s = K and V bytes of the keys attended once / time.
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events); "lookup" is
 // squeeze_lookup_prefill timed alone. Ours runs the default kernel (wgmma on a 9.0 GPU with an sm_90a
-// build: 128-key tiles), "wgmma 64" the same kernel on 64-key tiles, "mma.sync" the two-m-tile
-// mma.sync kernel.
+// build: 128-key tiles, two warpgroups a block), "wgmma 64" the same kernel on 64-key tiles, "64/1wg"
+// on 64-key tiles with one warpgroup a block, "mma.sync" the two-m-tile mma.sync kernel.
 //
 //   cuda-prefill-bench [--reps 3] [--json FILE] [--max-keys 524288]
 #include <cstdio>
@@ -215,21 +215,25 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
     cuda::AttentionPrefillParams mma_sync = dense;
     mma_sync.m_tiles = 2;
     const double mma_sync_ms = median_ms([&] { return cuda::attention_prefill(mma_sync, kMaxSplits, nullptr); }, opt.reps);
-    cuda::AttentionPrefillParams tile64 = dense;
-    tile64.wgmma_tile = 64;
-    const double tile64_ms = median_ms([&] { return cuda::attention_prefill(tile64, kMaxSplits, nullptr); }, opt.reps);
+    double variant_ms[3] = {0.0, 0.0, 0.0}; // wgmma variants 1 and 2 (AttentionPrefillParams::wgmma_variant)
+    for (const int variant : {1, 2}) {
+        cuda::AttentionPrefillParams other = dense;
+        other.wgmma_variant = variant;
+        variant_ms[variant] = median_ms([&] { return cuda::attention_prefill(other, kMaxSplits, nullptr); }, opt.reps);
+    }
     const char* kernel = cuda::attention_prefill_uses_sm90a(dense) ? "wgmma" : "mma.sync";
     const long causal_pairs = static_cast<long>(kQuestion) * (kQuestion + 1) / 2;
     const long dense_pairs = kHeads * (static_cast<long>(kQuestion) * n + causal_pairs);
     const double dense_tflops = flop_of(dense_pairs) / (dense_ms * 1e-3) / 1e12;
     const double kv_bytes = 2.0 * hkv * n_rows * kDim * 2;
-    std::printf("%4d %8d  dense (%s) %9.3f ms  %6.1f TFLOP/s  %5.2f TB/s   mma.sync: %.3f ms  wgmma 64: %.3f ms\n", hkv, n, kernel,
-                dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, tile64_ms);
+    std::printf("%4d %8d  dense (%s) %9.3f ms  %6.1f TFLOP/s  %5.2f TB/s   mma.sync: %.3f ms  wgmma 64: %.3f ms  64/1wg: %.3f ms\n", hkv, n,
+                kernel, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, variant_ms[1], variant_ms[2]);
     char row[768];
     std::snprintf(row, sizeof row,
                   "{\"kind\": \"dense\", \"kernel\": \"%s\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"ms\": %.5f, \"tflops\": %.2f, "
-                  "\"tbps\": %.3f, \"ms_mma_sync\": %.5f, \"ms_wgmma_64\": %.5f}",
-                  kernel, hkv, n, kQuestion, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, tile64_ms);
+                  "\"tbps\": %.3f, \"ms_mma_sync\": %.5f, \"ms_wgmma_64\": %.5f, \"ms_wgmma_64_1wg\": %.5f}",
+                  kernel, hkv, n, kQuestion, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, variant_ms[1],
+                  variant_ms[2]);
     rows.add(row);
 
     Index ix;
@@ -295,27 +299,33 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
         sp.n_keys_hint = static_cast<int>(selected / hkv);
         const double achieved = 1.0 - static_cast<double>(selected) / (static_cast<double>(n) * hkv);
         const double lookup_ms = median_ms([&] { return cuda::squeeze_lookup_prefill(lookup, nullptr); }, opt.reps);
+        cuda::SqueezeLookupPrefillParams lookup_mma = lookup;
+        lookup_mma.mma_sync = true;
+        const double lookup_mma_ms = median_ms([&] { return cuda::squeeze_lookup_prefill(lookup_mma, nullptr); }, opt.reps);
         const double ms = median_ms([&] { return cuda::squeezed_prefill(sp, nullptr); }, opt.reps);
         cuda::SqueezedPrefillParams sp_mma = sp;
         sp_mma.m_tiles = 2;
         const double ms_mma = median_ms([&] { return cuda::squeezed_prefill(sp_mma, nullptr); }, opt.reps);
-        cuda::SqueezedPrefillParams sp_tile64 = sp;
-        sp_tile64.wgmma_tile = 64;
-        const double ms_tile64 = median_ms([&] { return cuda::squeezed_prefill(sp_tile64, nullptr); }, opt.reps);
+        double sq_variant_ms[3] = {0.0, 0.0, 0.0};
+        for (const int variant : {1, 2}) {
+            cuda::SqueezedPrefillParams other = sp;
+            other.wgmma_variant = variant;
+            sq_variant_ms[variant] = median_ms([&] { return cuda::squeezed_prefill(other, nullptr); }, opt.reps);
+        }
         const long pairs = kHeads * (static_cast<long>(kQuestion) * (selected / hkv) + causal_pairs);
         const double tflops = flop_of(pairs) / ((ms - lookup_ms) * 1e-3) / 1e12;
         const double tbps = 2.0 * (selected + static_cast<double>(hkv) * kQuestion) * kDim * 2 / (ms * 1e-3) / 1e12;
-        std::printf("%4d %8d  squeezed %.2f  %9.3f ms  lookup %.3f ms (%2.0f%%, scored %.2f, flat %.3f)  achieved %.3f  attention %6.1f TFLOP/s  "
-                    "vs our dense %.2fx  mma.sync: %.3f ms  wgmma 64: %.3f ms\n",
-                    hkv, n, sparsity, ms, lookup_ms, 100.0 * lookup_ms / ms, tau1.scored, flat_lookup_ms, achieved, tflops, dense_ms / ms, ms_mma,
-                    ms_tile64);
+        std::printf("%4d %8d  squeezed %.2f  %9.3f ms  lookup %.3f ms (%2.0f%%, scored %.2f, flat %.3f, mma.sync %.3f)  achieved %.3f  attention %6.1f TFLOP/s  "
+                    "vs our dense %.2fx  mma.sync: %.3f ms  wgmma 64: %.3f ms  64/1wg: %.3f ms\n",
+                    hkv, n, sparsity, ms, lookup_ms, 100.0 * lookup_ms / ms, tau1.scored, flat_lookup_ms, lookup_mma_ms, achieved, tflops, dense_ms / ms, ms_mma,
+                    sq_variant_ms[1], sq_variant_ms[2]);
         std::snprintf(row, sizeof row,
                       "{\"kind\": \"squeezed\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"target\": %.2f, \"achieved\": %.4f, "
-                      "\"ms\": %.5f, \"lookup_ms\": %.5f, \"flat_lookup_ms\": %.5f, \"level2_scored\": %.4f, \"attention_tflops\": %.2f, "
+                      "\"ms\": %.5f, \"lookup_ms\": %.5f, \"flat_lookup_ms\": %.5f, \"lookup_mma_sync_ms\": %.5f, \"level2_scored\": %.4f, \"attention_tflops\": %.2f, "
                       "\"tbps\": %.3f, \"dense_ours_ms\": %.5f, \"tau1\": %.6g, \"tau2\": %.6g, \"ms_mma_sync\": %.5f, "
-                      "\"ms_wgmma_64\": %.5f}",
-                      hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, flat_lookup_ms, tau1.scored, tflops, tbps, dense_ms, tau1.tau, tau2,
-                      ms_mma, ms_tile64);
+                      "\"ms_wgmma_64\": %.5f, \"ms_wgmma_64_1wg\": %.5f}",
+                      hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, flat_lookup_ms, lookup_mma_ms, tau1.scored, tflops, tbps, dense_ms, tau1.tau, tau2,
+                      ms_mma, sq_variant_ms[1], sq_variant_ms[2]);
         rows.add(row);
     }
 }

@@ -142,8 +142,10 @@ struct DenseCase {
     int n_splits;      // 0: automatic
     int n_list;        // > 0: random rows of the fixed part as a list, the question's keys causally after it
     int m_tiles = 0;
-    int wgmma_tile = 0;
+    int wgmma_variant = 0;
 };
+
+const char* const kWgmmaLabel[] = {" [wgmma]", " [wgmma, 64-key tiles]", " [wgmma, 64-key tiles, 1 warpgroup]"};
 
 void run_dense(const DenseCase& c) {
     const Problem pb = random_problem(c.n_heads, c.n_kv_heads, c.d, c.n_q, c.n_fixed + c.n_q, c.type);
@@ -202,7 +204,7 @@ void run_dense(const DenseCase& c) {
     }
     p.n_splits = c.n_splits;
     p.m_tiles = c.m_tiles;
-    p.wgmma_tile = c.wgmma_tile;
+    p.wgmma_variant = c.wgmma_variant;
     p.workspace = ws.ptr;
     cudaMemset(out.ptr, 0xff, rows * c.d * sizeof(float));
     cudaMemset(lse.ptr, 0xff, rows * sizeof(float));
@@ -216,7 +218,7 @@ void run_dense(const DenseCase& c) {
         return r;
     };
     char what[160];
-    std::snprintf(what, sizeof what, "%s%s", c.what, !cuda::attention_prefill_uses_sm90a(p) ? "" : c.wgmma_tile == 64 ? " [wgmma, 64-key tiles]" : " [wgmma]");
+    std::snprintf(what, sizeof what, "%s%s", c.what, !cuda::attention_prefill_uses_sm90a(p) ? "" : kWgmmaLabel[c.wgmma_variant]);
     check_against_reference(pb, out.download(), lse.download(), scale, rows_of, what);
 }
 
@@ -249,10 +251,13 @@ TEST_CASE("attention_prefill: the default kernel (wgmma on a 9.0 GPU), d 128, pa
     run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700});
     run_dense({"lists bf16 H2/Hkv2 d128, lists of 1/0 of 50 + 1 causal, 1 slice", 2, 2, 128, 50, 1, KT::BF16, 1, 1});
 }
-TEST_CASE("attention_prefill: the wgmma kernel with 64-key tiles") {
-    run_dense({"dense bf16 H4/Hkv2 d128, 3000 fixed + 200 question, auto", 4, 2, 128, 3000, 200, KT::BF16, 0, 0, 0, 64});
-    run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700, 0, 64});
-    run_dense({"dense f16 H2/Hkv1 d128, 777 fixed + 9 question, 3 slices", 2, 1, 128, 777, 9, KT::F16, 3, 0, 0, 64});
+TEST_CASE("attention_prefill: the wgmma kernel's other variants") {
+    for (const int variant : {1, 2}) {
+        run_dense({"dense bf16 H4/Hkv2 d128, 3000 fixed + 200 question, auto", 4, 2, 128, 3000, 200, KT::BF16, 0, 0, 0, variant});
+        run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700, 0,
+                   variant});
+        run_dense({"dense f16 H2/Hkv1 d128, 777 fixed + 9 question, 3 slices", 2, 1, 128, 777, 9, KT::F16, 3, 0, 0, variant});
+    }
 }
 TEST_CASE("attention_prefill: two m-tiles a warp, partial tiles") {
     run_dense({"dense bf16 H4/Hkv2 d128, 1500 fixed + 200 question, 2 m-tiles", 4, 2, 128, 1500, 200, KT::BF16, 0, 0, 2});
