@@ -9,6 +9,9 @@
 // Query head h reads KV head h / (n_heads / n_kv_heads), as llama.cpp groups them. With key_rows
 // the same kernels attend a per-head list of rows (the squeezed fixed context read in place): the
 // slices then split each head's list, whose length only the device knows, evenly.
+//
+// Both kernels and the merge are programmatic dependent launches (grid-dependency.cuh): each may be
+// scheduled while the kernel before it finishes and waits for it before reading anything.
 #pragma once
 
 #include <cstddef>

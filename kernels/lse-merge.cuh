@@ -6,7 +6,8 @@
 //   w_s = exp(lse_s - max_s lse_s),  out = sum_s w_s * o_s / sum_s w_s,
 //   lse_out = max_s lse_s + log(sum_s w_s)
 // A state over no keys has lse = -inf and weighs nothing; rows where every state is empty get
-// out = 0, lse_out = -inf.
+// out = 0, lse_out = -inf. Launched as a programmatic dependent of the kernel before it, whose
+// states it waits for (grid-dependency.cuh).
 #pragma once
 
 #include <cuda_runtime.h>

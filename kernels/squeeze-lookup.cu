@@ -253,21 +253,17 @@ __device__ void score_chunk(const SqueezeLookupParams& p, const Layout& lay, Sha
     arrive(arrivals);
 }
 
-// Heads of the group for which level-0 cluster j passes: logit - log D >= log tau_0. The logits
-// and log D (both in the workspace) of 8 heads are requested before any is compared: one latency,
-// not one per head, nor one for log D before the logits.
+// Heads of the group for which level-0 cluster j passes: logit - log D >= log tau_0.
+// Loads of 8 heads are issued before any is compared (one latency, not one per head).
 __device__ __forceinline__ unsigned level0_pass(const float* logits, int k0, int j, int group, const float* log_d, float lt) {
     unsigned m = 0;
     for (int g0 = 0; g0 < group; g0 += 8) {
-        float x[8], y[8];
+        float x[8];
 #pragma unroll
-        for (int k = 0; k < 8; ++k) {
-            x[k] = g0 + k < group ? __ldcg(logits + static_cast<long>(g0 + k) * k0 + j) : 0.0f;
-            y[k] = g0 + k < group ? __ldcg(log_d + g0 + k) : 0.0f;
-        }
+        for (int k = 0; k < 8; ++k) x[k] = g0 + k < group ? __ldcg(logits + static_cast<long>(g0 + k) * k0 + j) : 0.0f;
 #pragma unroll
         for (int k = 0; k < 8; ++k)
-            if (g0 + k < group && x[k] - y[k] >= lt) m |= 1u << (g0 + k);
+            if (g0 + k < group && x[k] - log_d[g0 + k] >= lt) m |= 1u << (g0 + k);
     }
     return m;
 }
@@ -327,18 +323,16 @@ __device__ void select_segment(const SqueezeLookupParams& p, const Layout& lay, 
     int* arrivals = at<int>(p.workspace, lay.arrivals);
     if (level <= 1) wait_for(arrivals + kv, lay.n_chunks + 1);
     else wait_for(arrivals + (level - 1) * p.n_kv_heads + kv, lay.n_segments[level - 1]);
-    // log D in shared memory is for the rows below (after the next barrier); the masks read it
-    // from the workspace beside their logits, so no barrier and no extra round trip come first.
-    const float* log_d = at<float>(p.workspace, lay.log_d) + kv * group;
-    if (i < group) sh.log_d[i] = __ldcg(log_d + i);
+    if (i < group) sh.log_d[i] = __ldcg(at<float>(p.workspace, lay.log_d) + kv * group + i);
     if (threadIdx.x == 0 && level > 0) sh.head_of_q = kv;
+    __syncthreads();
 
     // Level 0 (only level): final masks. Deeper: the heads to score each cluster for.
     const float* logits = at<float>(p.workspace, lay.logits) + static_cast<long>(kv) * group * k0;
     const float lt0 = log_tau(p.levels[0].tau);
     if (i < n) {
-        if (level == 0) sh.mask[i] = level0_pass(logits, k0, c, group, log_d, lt0);
-        else if (level == 1) sh.mask[i] = level0_pass(logits, k0, parent, group, log_d, lt0);
+        if (level == 0) sh.mask[i] = level0_pass(logits, k0, c, group, sh.log_d, lt0);
+        else if (level == 1) sh.mask[i] = level0_pass(logits, k0, parent, group, sh.log_d, lt0);
         else sh.mask[i] = __ldcg(at<uint32_t>(p.workspace, lay.masks[level - 1]) + static_cast<long>(kv) * p.levels[level - 1].n_clusters + parent);
     }
     __syncthreads();

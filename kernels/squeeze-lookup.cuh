@@ -18,7 +18,10 @@
 // and no launch boundary separates the phases. At 512K keys / 32 KV heads / 90% on an H200 it takes
 // 125 us against 130 us for the separate kernels (score, select, compact; bench/results/
 // gpu-squeezed-2026-11-26-fused.md): still latency-bound (ncu on an H100: 1.36 TB/s, 40% of stall
-// cycles at block barriers; gpu-squeezed-2026-11-26-fused-h100-312f752.md).
+// cycles at block barriers; gpu-squeezed-2026-11-26-fused-h100-312f752.md). Measured slower and kept
+// out (bench/results/gpu-squeezed-2026-11-26-h200-4807e6f.md lists them): the finest level per warp
+// without block barriers (+20% at 512K keys), the rows of passing parents listed first (+3%), log D
+// read beside the logits (+5% with groups of 4).
 //
 // Centroids are stored in the cache type (f16/bf16): the lookup then reads half the bytes of f32,
 // and a centroid only estimates a cluster's attention.

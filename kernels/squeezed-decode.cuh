@@ -12,8 +12,13 @@
 // part: measured on an H200 at 256K-512K keys, Hkv 32, that was 2-5% faster than the equal chunks
 // through tensor cores, which won by up to 7% with Hkv 8 (bench/results/gpu-squeezed-2026-11-26-fused.md).
 //
-// Measured (bench/results/gpu-squeezed-2026-11-26-fused-h100-c2c24ca.md, H100, CUDA graphs): at 90% sparsity
-// 6.19x cuDNN dense with 512K keys and 32 KV heads, 3.94x with 8; the lookup takes 30-50% of the step.
+// The kernels after the lookup are programmatic dependent launches (grid-dependency.cuh): each is
+// scheduled while the one before finishes and waits for it before its first read.
+//
+// Measured (CUDA graphs, 90% sparsity, 512K keys): on an H100 6.19x cuDNN dense with 32 KV heads,
+// 3.94x with 8 (bench/results/gpu-squeezed-2026-11-26-fused-h100-c2c24ca.md); on an H200, where cuDNN
+// reads 4.6 TB/s, 5.36x and 3.00x (gpu-squeezed-2026-11-26-h200-4807e6f.md). The lookup takes 38-60%
+// of the step.
 #pragma once
 
 #include <cstddef>
