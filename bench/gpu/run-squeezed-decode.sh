@@ -4,12 +4,13 @@
 # same benches built from a baseline commit, all in the same call. Sources are `git archive`s (never
 # the shared working tree), carried under .gl/<dir>:
 #   mkdir -p .gl/fgd && git archive -o .gl/fgd/src.tar HEAD && git archive -o .gl/fgd/base.tar <baseline>
-#   COMMIT=<sha> BASE=<baseline sha> DATE=<yyyy-mm-dd> PARTS="tests bench dense baseline memcheck" \
-#       bash bench/gpu/run-squeezed-decode.sh          (carry .gl/fgd)
+#   COMMIT=<sha> BASE=<baseline sha> DATE=<yyyy-mm-dd> PARTS="tests bench dense baseline memcheck models" \
+#       bash bench/gpu/run-squeezed-decode.sh          (carry .gl/fgd; ~210 s on an H200)
 # PARTS: tests    cuda-ops-test, cuda-squeeze-test
 #        bench    cuda-squeeze-bench + SDPA bf16 -> gpu-squeezed-<date>.{json,md}
-#        dense    cuda-bench --dtypes bf16 (dense decode, the split/ring sweep) -> gpu-attention-<date>.{json,md}
-#        baseline the two benches from base.tar, joined into the reports above
+#        dense    cuda-bench --dtypes bf16 (dense decode, the split sweep) -> gpu-attention-<date>.{json,md}
+#        baseline the two benches from base.tar: the squeeze bench joined into its report (keys from
+#                 BASE_MIN_KEYS, default 262144), the dense one as dense-baseline.json
 #        memcheck both tests under compute-sanitizer
 #        models   cuda-forward-test and cuda-doc-test (generated models: the real SmolLM2 needs two calls,
 #                 see bench/gpu/final-device.sh)
