@@ -1,10 +1,11 @@
 // attention_prefill on Hopper's warpgroup MMA (wgmma, sm_90a): the same op as attention-prefill.cuh
 // (list part + causal dense part, one online softmax, key slices joined by lse_merge), for head_dim
-// 128. First version (64-key tiles, Q and K from shared memory), measured on an H200 (bench/results/
-// gpu-prefill-2026-11-26-h200-e587d0d.md): 345 TFLOP/s dense with S, softmax and P V in turn, 310 with
-// FlashAttention-3's overlap of the next tile's S and softmax with P V (more registers, four stages;
-// dropped); cuDNN 570-670, our mma.sync kernel 285-290. attention_prefill dispatches here on a compute-capability 9.0 GPU when the build holds the
-// sm_90a kernels (SQUEEZE_WITH_SM90A); everywhere else it runs its mma.sync kernels.
+// 128. Measured on an H200 (bench/results/gpu-prefill-2026-11-26-h200-3666691.md; bf16, H 32, 1024-token
+// question): 391 TFLOP/s dense at 256K-512K keys (cuDNN SDPA 570-670, flash 340, our mma.sync kernel
+// 285-290); 64-key tiles 360, and with one warpgroup a block 325-340. The first version (64-key tiles,
+// Q and K from shared memory) ran 345 with S, softmax and P V in turn and 310 with FlashAttention-3's
+// overlap of the next tile's S and softmax with P V (more registers, four stages; dropped;
+// gpu-prefill-2026-11-26-h200-e587d0d.md).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -17,9 +17,11 @@
 // Queries and centroids are in the cache type (f16/bf16), accumulation in f32. The two products run
 // on wgmma (squeeze-lookup-prefill-sm90a.cuh) for head_dim 128 on a 9.0 GPU in SQUEEZE_WITH_SM90A builds.
 //
-// Measured on an H200 before the tree pruned (bench/results/gpu-prefill-2026-11-26.md; 1024 tokens,
-// H 32, d 128, K1 = 1% and K2 = 5% of N, every centroid scored): 0.48 ms at 128K keys, 1.8 ms at
-// 512K, about a third of the squeezed prefill at 90% sparsity.
+// Measured on an H200 (bench/results/gpu-prefill-2026-11-26-h200-3666691.md; 1024 tokens, H 32, d 128,
+// K1 = 1% and K2 = 5% of N, tau1 as the prefill ladder's calibration sets it, 90% sparsity): 0.22 ms at
+// 128K keys and 0.70 ms at 512K (half of level 2 scored; 0.29 / 1.00 ms scoring all of it; 0.25 /
+// 0.85 ms on the mma.sync products), a fifth of the squeezed prefill. At dae7596 (every centroid
+// scored, atomics per column, one selection block per KV head): 0.48 / 1.79 ms.
 #pragma once
 
 #include <cstddef>

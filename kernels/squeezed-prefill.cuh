@@ -7,10 +7,10 @@
 // K/V layout per KV head: [0, n_fixed) the fixed context in slot order, [n_fixed, n_fixed + n_q) the
 // question's keys (row n_fixed + j is question token j).
 //
-// Measured on an H200 (bench/results/gpu-prefill-2026-11-26.md; bf16, H 32, d 128, 1024 tokens, two
-// m-tiles): at 90% sparsity 1.45 ms at 128K keys and 5.22 ms at 512K, 2.5x / 3.0x cuDNN SDPA dense
-// (no mask) and 4.5x / 4.9x flash; the lookup (all centroids scored for every token) is 0.48 / 1.79 ms
-// of that.
+// Measured on an H200 (bench/results/gpu-prefill-2026-11-26-h200-3666691.md; bf16, H 32, d 128, 1024
+// tokens, the wgmma lookup and attention): at 90% sparsity 1.00 ms at 128K keys and 3.42 ms at 512K
+// (Hkv 32), 3.6x / 4.4x cuDNN SDPA dense (no mask) and 6.4x / 7.6x flash; the lookup is 0.22 / 0.70 ms
+// of that. At 95%: 5.5x / 7.2x cuDNN. (dae7596, mma.sync and every centroid scored: 1.66 / 6.12 ms.)
 #pragma once
 
 #include <cstddef>
