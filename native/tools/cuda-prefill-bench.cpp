@@ -11,7 +11,8 @@
 // ladder sets it (calibrate.cpp, parent_keep 0.99): the group-max level-1 score of the selected
 // clusters' parents under which at most 1% of their keys lie. The lookup scores level 2 only under
 // parents passing tau1 ("scored": that share of level 2); "flat lookup" times the same lookup with
-// tau1 = 0 (every level-2 centroid scored). The achieved sparsity is the GPU's own key count. FLOP = 4 d x (query, key) pairs
+// tau1 = 0 (every level-2 centroid scored), "lookup mma.sync" the pruned one on the mma.sync products
+// instead of wgmma. The achieved sparsity is the GPU's own key count. FLOP = 4 d x (query, key) pairs
 // attended (causal pairs counted once); TB/s = K and V bytes of the keys attended once / time.
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events); "lookup" is
 // squeeze_lookup_prefill timed alone. Ours runs the default kernel (wgmma on a 9.0 GPU with an sm_90a
@@ -321,11 +322,12 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
                     sq_variant_ms[1], sq_variant_ms[2]);
         std::snprintf(row, sizeof row,
                       "{\"kind\": \"squeezed\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"target\": %.2f, \"achieved\": %.4f, "
-                      "\"ms\": %.5f, \"lookup_ms\": %.5f, \"flat_lookup_ms\": %.5f, \"lookup_mma_sync_ms\": %.5f, \"level2_scored\": %.4f, \"attention_tflops\": %.2f, "
+                      "\"ms\": %.5f, \"lookup_ms\": %.5f, \"flat_lookup_ms\": %.5f, \"lookup_mma_sync_ms\": %.5f, \"level2_scored\": %.4f, "
+                      "\"attention_tflops\": %.2f, "
                       "\"tbps\": %.3f, \"dense_ours_ms\": %.5f, \"tau1\": %.6g, \"tau2\": %.6g, \"ms_mma_sync\": %.5f, "
                       "\"ms_wgmma_64\": %.5f, \"ms_wgmma_64_1wg\": %.5f}",
-                      hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, flat_lookup_ms, lookup_mma_ms, tau1.scored, tflops, tbps, dense_ms, tau1.tau, tau2,
-                      ms_mma, sq_variant_ms[1], sq_variant_ms[2]);
+                      hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, flat_lookup_ms, lookup_mma_ms, tau1.scored, tflops, tbps, dense_ms,
+                      tau1.tau, tau2, ms_mma, sq_variant_ms[1], sq_variant_ms[2]);
         rows.add(row);
     }
 }

@@ -12,7 +12,8 @@
 //              set in the widest gap near the target quantile so that rounding cannot flip a
 //              cluster, and the output vs the double reference over exactly those slots plus the
 //              question's keys; three-level trees (level 2 scored only under passing parents: the
-//              scores of the others read 0), clusters larger than a key tile, questions of 9 and 1 tokens.
+//              scores of the others read 0), clusters larger than a key tile, questions of 9 and 1
+//              tokens; at d 128 on a 9.0 GPU the lookup's products run on wgmma too, at d 64 on mma.sync.
 // P is rounded to the cache type before P V (as FlashAttention-2 does), so outputs are held to
 // 1.5e-2 (bf16) and 3e-3 (f16) relative to the reference norm; log-sum-exp to 1e-3 absolute.
 // Outputs are poisoned with NaN before each launch.
