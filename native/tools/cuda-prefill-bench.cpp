@@ -144,7 +144,10 @@ std::vector<float> group_max(const std::vector<float>& scores, int hkv, int k) {
     const int group = kHeads / hkv;
     std::vector<float> mx(static_cast<size_t>(hkv) * k, 0.0f);
     for (int h = 0; h < kHeads; ++h)
-        for (int j = 0; j < k; ++j) mx[static_cast<size_t>(h / group) * k + j] = std::max(mx[static_cast<size_t>(h / group) * k + j], scores[static_cast<size_t>(h) * k + j]);
+        for (int j = 0; j < k; ++j) {
+            float& m = mx[static_cast<size_t>(h / group) * k + j];
+            m = std::max(m, scores[static_cast<size_t>(h) * k + j]);
+        }
     return mx;
 }
 
