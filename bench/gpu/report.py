@@ -55,7 +55,6 @@ def main():
         "copy_tbps": ours["copy_tbps"],
         "attention": table,
         "attention_sweep": ours.get("attention_sweep", []),
-        "gemv": ours.get("gemv", []),
     }
 
     def cell(r):
@@ -94,11 +93,6 @@ def main():
             + " | ".join(ratio(e["speedup_vs_cudnn"].get(k)) for k in kernels)
             + f" | {ratio(best_flash)} |"
         )
-    if ours.get("gemv"):
-        lines += ["", "Quantized GEMV (weights read once, rotated copies so L2 holds none):", "",
-                  "| type | rows | cols | ms | TB/s |", "| --- | --- | --- | --- | --- |"]
-        for g in ours["gemv"]:
-            lines.append(f"| {g['type']} | {g['rows']} | {g['cols']} | {g['ms']:.4f} | {g['tbps']:.2f} |")
     write_report(args.out_dir, f"gpu-attention-{args.date}", result, "\n".join(lines))
     print("\n".join(lines))
 

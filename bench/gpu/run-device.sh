@@ -6,7 +6,7 @@
 #   COMMIT=<sha> DATE=<yyyy-mm-dd> PARTS="tests squeezed dense" bash bench/gpu/run-device.sh
 # PARTS: tests (cuda-ops-test, cuda-squeeze-test, then both under compute-sanitizer memcheck),
 #        squeezed (cuda-squeeze-bench + SDPA bf16 -> gpu-squeezed report),
-#        dense (cuda-bench: dense decode sweep and GEMV + SDPA bf16/f16 -> gpu-attention report).
+#        dense (cuda-bench: dense decode sweep + SDPA bf16/f16 -> gpu-attention report).
 set -u
 OUT=${OUT:-/tmp/squeeze-gpu-out}
 DATE=${DATE:-$(date -u +%F)}

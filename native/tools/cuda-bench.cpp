@@ -1,12 +1,11 @@
-// cuda-bench: speed of the CUDA ops on the GPU machine, as achieved memory bandwidth.
+// cuda-bench: speed of dense decode attention on the GPU machine, as achieved memory bandwidth
+// (the decode GEMV has its own bench: cuda-gemv-bench).
 //   - copy ceiling: a large device-to-device copy (bytes read + written)
 //   - dense decode attention (split-K), one query per head, H = 32, d = 128, KV heads 32 and 8,
 //     f16/bf16 caches of 32K..512K keys: bytes = the K and V rows read
 //   - a sweep of split counts x kernel variant (the measurement behind the defaults): every kernel
 //     at 128K keys, the tensor-core kernel for Hkv 8 at 32K keys; the main table runs every variant:
 //     CUDA cores with and without prefetch, tensor cores (mma)
-//   - quantized GEMV (Q8_0, Q4_K): bytes = the weight rows read; weight copies are rotated so
-//     that no run finds its matrix in L2
 // Times: median over 7 batches of --reps back-to-back calls (CUDA events), on random data.
 //
 //   cuda-bench [--reps 20] [--json FILE] [--max-keys 524288] [--dtypes bf16,f16]
@@ -30,7 +29,6 @@
 #include "cuda-bench-util.h"
 #include "common/half.h"
 #include "device.cuh"
-#include "gemv.cuh"
 
 using namespace sq;
 using namespace sq::tools;
@@ -171,42 +169,6 @@ void bench_attention(const Options& opt, Json& rows, Json& sweep) {
     cudaFree(b.v);
 }
 
-void bench_gemv(const Options& opt, Json& rows) {
-    std::printf("\n%-5s %6s %6s %10s %8s\n", "type", "rows", "cols", "ms", "TB/s");
-    struct Shape { int rows, cols; };
-    for (cuda::GemvType type : {cuda::GemvType::Q8_0, cuda::GemvType::Q4_K}) {
-        const bool q8 = type == cuda::GemvType::Q8_0;
-        for (Shape s : {Shape{4096, 4096}, Shape{14336, 4096}, Shape{4096, 14336}}) {
-            const long row_bytes = q8 ? s.cols / 32 * 34 : s.cols / 256 * 144;
-            const size_t bytes = static_cast<size_t>(s.rows) * row_bytes;
-            const int copies = static_cast<int>(std::max<size_t>(1, (size_t(512) << 20) / bytes + 1));
-            void* w = nullptr;
-            float *x = nullptr, *y = nullptr;
-            if (!ok(cudaMalloc(&w, bytes * copies), "malloc") || !ok(cudaMalloc(&x, s.cols * 4), "malloc") ||
-                !ok(cudaMalloc(&y, s.rows * 4), "malloc"))
-                return;
-            // Small f16 scales everywhere a scale may sit (values are irrelevant to speed, NaNs are not).
-            fill_u16(w, bytes * copies, [](float f) { return f32_to_f16(0.01f * f); });
-            // x: pairs of small f16 bit patterns read as f32 are small finite floats.
-            fill_u16(x, s.cols * 4, [](float f) { return f32_to_f16(f); });
-            int turn = 0;
-            const double ms = median_ms([&] {
-                const char* wi = static_cast<const char*>(w) + (turn++ % copies) * bytes;
-                return cuda::gemv({wi, x, y, type, s.rows, s.cols, row_bytes}, nullptr);
-            }, opt.reps);
-            const double tbps = ms > 0 ? bytes / (ms * 1e-3) / 1e12 : 0.0;
-            std::printf("%-5s %6d %6d %10.4f %8.3f\n", q8 ? "q8_0" : "q4_k", s.rows, s.cols, ms, tbps);
-            char row[200];
-            std::snprintf(row, sizeof row, "{\"type\": \"%s\", \"rows\": %d, \"cols\": %d, \"ms\": %.5f, \"tbps\": %.4f}",
-                          q8 ? "q8_0" : "q4_k", s.rows, s.cols, ms, tbps);
-            rows.add(row);
-            cudaFree(w);
-            cudaFree(x);
-            cudaFree(y);
-        }
-    }
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -230,13 +192,12 @@ int main(int argc, char** argv) {
     std::printf("cuda-bench on %s\n", probe.name);
     const double copy = copy_ceiling_tbps(opt.reps);
     std::printf("device-to-device copy: %.3f TB/s (read + write)\n", copy);
-    Json attention, sweep, gemv;
+    Json attention, sweep;
     bench_attention(opt, attention, sweep);
-    bench_gemv(opt, gemv);
     char fields[384];
     std::snprintf(fields, sizeof fields, "\"card\": \"%s\",\n  \"copy_tbps\": %.4f,\n  \"reps\": %d", probe.name, copy, opt.reps);
     if (opt.json_path &&
-        !write_bench_json(opt.json_path, "cuda-bench", fields, {{"attention", &attention}, {"attention_sweep", &sweep}, {"gemv", &gemv}}))
+        !write_bench_json(opt.json_path, "cuda-bench", fields, {{"attention", &attention}, {"attention_sweep", &sweep}}))
         return 1;
     return 0;
 }

@@ -28,7 +28,6 @@
 #include "backend/cpu/quants.h"
 #include "common/half.h"
 #include "device.cuh"
-#include "gemv.cuh"
 #include "lse-merge.cuh"
 #include "matmul-mma.cuh"
 #include "matmul-vec.cuh"
@@ -379,71 +378,6 @@ TEST_CASE("swiglu: CPU op") {
         CHECK_CUDA(cuda::swiglu({dg.ptr, du.ptr, dy.ptr, n}, nullptr));
         CHECK_CUDA(cudaDeviceSynchronize());
         report("swiglu", "n " + std::to_string(n), rel_error(dy.download(), ref), 1e-6);
-    }
-}
-
-// ---- quantized GEMV ------------------------------------------------------------------------------
-
-// Random but valid blocks: small positive scales, every quant bit pattern possible.
-std::vector<uint8_t> random_rows(cuda::GemvType type, int n_rows, int n_cols, long row_bytes) {
-    std::vector<uint8_t> w(static_cast<size_t>(n_rows) * row_bytes);
-    for (uint8_t& b : w) b = static_cast<uint8_t>(rng()());
-    for (int r = 0; r < n_rows; ++r) {
-        uint8_t* row = &w[r * row_bytes];
-        if (type == cuda::GemvType::Q8_0) {
-            for (int b = 0; b < n_cols / 32; ++b) {
-                const uint16_t d = f32_to_f16(uniform(0.001f, 0.02f));
-                std::memcpy(row + b * sizeof(cpu::BlockQ8_0), &d, 2);
-            }
-        } else {
-            for (int b = 0; b < n_cols / 256; ++b) {
-                const uint16_t d[2] = {f32_to_f16(uniform(0.001f, 0.01f)), f32_to_f16(uniform(0.001f, 0.01f))};
-                std::memcpy(row + b * sizeof(cpu::BlockQ4_K), d, 4);
-            }
-        }
-    }
-    return w;
-}
-
-TEST_CASE("gemv: Q8_0 and Q4_K against dequantized f32 rows") {
-    // The CPU's vec_dot quantizes the activation to Q8 first; this kernel keeps it in f32, so the
-    // reference is the dequantized row (the CPU's to_float) dotted with x in double. The error of a
-    // row is relative to sum |w x|, which cancellation cannot shrink.
-    for (cuda::GemvType type : {cuda::GemvType::Q8_0, cuda::GemvType::Q4_K}) {
-        const bool q8 = type == cuda::GemvType::Q8_0;
-        const cpu::TypeKernels* tk = cpu::type_kernels(q8 ? TensorType::Q8_0 : TensorType::Q4_K);
-        CHECK(tk != nullptr);
-        if (!tk) continue;
-        for (int n_rows : {1, 7, 1000}) {
-            for (int n_cols : {256, 4352, 14336}) {
-                const long row_bytes = q8 ? n_cols / 32 * 34 : n_cols / 256 * 144;
-                const std::vector<uint8_t> w = random_rows(type, n_rows, n_cols, row_bytes);
-                std::vector<float> x(n_cols), row(n_cols);
-                for (float& v : x) v = uniform(-1.0f, 1.0f);
-                std::vector<double> ref(n_rows), mag(n_rows);
-                for (int r = 0; r < n_rows; ++r) {
-                    tk->to_float(&w[r * row_bytes], row.data(), n_cols);
-                    for (int c = 0; c < n_cols; ++c) {
-                        ref[r] += static_cast<double>(row[c]) * x[c];
-                        mag[r] += std::fabs(static_cast<double>(row[c]) * x[c]);
-                    }
-                }
-                DeviceBuffer<uint8_t> dw(w);
-                DeviceBuffer<float> dx(x), dy(n_rows);
-                dy.poison();
-                CHECK_CUDA(cuda::gemv({dw.ptr, dx.ptr, dy.ptr, type, n_rows, n_cols, row_bytes}, nullptr));
-                CHECK_CUDA(cudaDeviceSynchronize());
-                const std::vector<float> y = dy.download();
-                double worst = 0.0;
-                for (int r = 0; r < n_rows; ++r) {
-                    const double e = std::fabs(y[r] - ref[r]) / std::max(mag[r], 1e-30);
-                    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
-                }
-                char what[64];
-                std::snprintf(what, sizeof what, "%s %d x %d", q8 ? "q8_0" : "q4_k", n_rows, n_cols);
-                report("gemv", what, worst, 1e-5);
-            }
-        }
     }
 }
 
