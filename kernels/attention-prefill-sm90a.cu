@@ -4,6 +4,7 @@
 #include <math_constants.h>
 
 #include "mma.cuh"
+#include "sm90a-sync.cuh"
 #include "wgmma.cuh"
 
 namespace sq::cuda {
@@ -105,6 +106,48 @@ __device__ __forceinline__ void softmax_tile(float (&s)[TILE / 2], int pos0, con
         }
 }
 
+// The positions [begin, end) of the list + dense sequence that slice blockIdx.z of a block whose
+// last query is q_last attends (whole tiles but the last).
+template <int TILE>
+__device__ __forceinline__ void slice_of(const AttentionPrefillParams& p, int n_list, int q_last, int& begin, int& end) {
+    int total = n_list + (p.dense_end - p.dense_begin);
+    if (p.causal) total = min(total, n_list + max(0, q_last + p.causal_offset + 1)); // no query here sees past this
+    const int splits = gridDim.z;
+    const int chunk = ((total + splits - 1) / splits + TILE - 1) / TILE * TILE;
+    begin = blockIdx.z * chunk;
+    end = min(total, begin + chunk);
+}
+
+template <typename T>
+__device__ __forceinline__ void load_q(uint32_t (&qa)[kD / 16][4], const AttentionPrefillParams& p, int head, const int (&qi)[2], int t) {
+    const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * kD;
+    const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[0], p.n_q - 1)) * kD);
+    const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[1], p.n_q - 1)) * kD);
+    load_a_rows(qa, r0, r1, qi[0] < p.n_q, qi[1] < p.n_q, t);
+}
+
+// O / l and the log-sum-exp of this thread's rows of slice blockIdx.z.
+__device__ __forceinline__ void store_rows(const float (&o)[2][32], const float (&m)[2], float (&l)[2], const int (&qi)[2],
+                                           const AttentionPrefillParams& p, const SplitOutput& dst, int head, int t) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+        if (qi[h] >= p.n_q) continue;
+        const long row = static_cast<long>(head) * p.n_q + qi[h];
+        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        float* out = dst.o + blockIdx.z * dst.o_split_stride + row * kD;
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt)
+                *reinterpret_cast<float2*>(out + half * 64 + nt * 8 + 2 * t) =
+                    make_float2(o[half][4 * nt + 2 * h] * inv, o[half][4 * nt + 2 * h + 1] * inv);
+        if (t == 0 && dst.lse)
+            dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[h] > 0.0f ? (m[h] + log2f(l[h])) * kAttentionLn2 : -CUDART_INF_F;
+    }
+}
+
 // One block = 64 queries a warpgroup of one head (warpgroup w: rows 64w..64w+63) over one slice of its key
 // sequence. Each warp holds its 16 query rows as wgmma A fragments for the whole run; K and V tiles
 // of TILE gathered rows stream through three cp.async stages (row indices read a tile ahead, as in
@@ -133,11 +176,8 @@ static __global__ void __launch_bounds__(128 * WGS) attention_prefill_sm90a_kern
 
     const int n_list = LIST ? p.n_list[kv_head] : 0;
     const int* rows = LIST ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
-    int total = n_list + (p.dense_end - p.dense_begin);
-    if (p.causal) total = min(total, n_list + max(0, q_last + p.causal_offset + 1)); // no query here sees past this
-    const int splits = gridDim.z;
-    const int chunk = ((total + splits - 1) / splits + TILE - 1) / TILE * TILE;
-    const int begin = blockIdx.z * chunk, end = min(total, begin + chunk);
+    int begin, end;
+    slice_of<TILE>(p, n_list, q_last, begin, end);
     const TileView view{n_list, end, q0, p.causal, p.causal_offset};
 
     const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
@@ -183,12 +223,7 @@ static __global__ void __launch_bounds__(128 * WGS) attention_prefill_sm90a_kern
 
     const int qi[2] = {q0 + wg * 64 + wi * 16 + g, q0 + wg * 64 + wi * 16 + g + 8}; // this thread's query rows
     uint32_t qa[kD / 16][4]; // Q's A fragments, zero rows past the question
-    {
-        const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * kD;
-        const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[0], p.n_q - 1)) * kD);
-        const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[1], p.n_q - 1)) * kD);
-        load_a_rows(qa, r0, r1, qi[0] < p.n_q, qi[1] < p.n_q, t);
-    }
+    load_q<T>(qa, p, head, qi, t);
     float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f}, c[2];
     float o[2][32]; // [column half][m64n64 accumulators]
 #pragma unroll
@@ -228,22 +263,159 @@ static __global__ void __launch_bounds__(128 * WGS) attention_prefill_sm90a_kern
     }
     cp_async_wait<0>(); // no copy outlives the block (the groups past the last tile are empty)
 
+    store_rows(o, m, l, qi, p, dst, head, t);
+#endif
+}
+
+// The FlashAttention-3 schedule (arXiv 2407.08608) on the same tiles: warpgroup 0 produces, 1 and 2
+// consume (64 query rows each, 128 a block). The producer's 128 threads copy 128-key K/V tiles
+// (gathered rows, 128-byte swizzle, zero rows past the slice) into kStages stages by cp.async and
+// mark each landed tile on its `full` mbarrier; consumers hand a stage back on its `empty` mbarrier,
+// so no barrier spans the block and no consumer issues a copy. setmaxnreg moves registers from the
+// producer (40) to the consumers (232: S 64, O 64, Q 32, P 32 live at once). The consumers take turns
+// on the tensor cores (named barriers kTurn + warpgroup): in its turn a warpgroup issues S = Q K^T of
+// tile it and O += P V of tile it - 1, then hands over, so its softmax of tile it runs under the
+// other's products. OVERLAP: the softmax starts as soon as S is done, while its own P V still runs
+// (the next P is held beside the one in flight: 32 registers more).
+constexpr int kWsThreads = 384, kTurn = 1;
+constexpr int kProducerRegs = 40, kConsumerRegs = 232; // 128 x 40 + 256 x 232 = the 384 x 168 of the launch bound
+
+constexpr int ws_smem_bytes() { return smem_bytes<128>() + 2 * kStages * 8; }
+
+template <typename T, bool LIST, bool OVERLAP>
+static __global__ void __launch_bounds__(kWsThreads, 1) attention_prefill_ws_sm90a_kernel(AttentionPrefillParams p, SplitOutput dst) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int TILE = 128;
+    constexpr int kTileBytes = tile_bytes<TILE>();
+    extern __shared__ unsigned char smem_raw[];
+    unsigned char* kv_tiles = smem_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % 1024) % 1024);
+    // kv_tiles: [kStages][K, V][2][TILE][64]
+    uint64_t* full = reinterpret_cast<uint64_t*>(kv_tiles + kStages * 2 * kTileBytes); // [kStages]: the stage's tile landed
+    uint64_t* empty = full + kStages;                                                   // [kStages]: both consumers are done with it
+
+    const int head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
+    const int q0 = blockIdx.x * 128;
+    const int q_last = min(p.n_q, q0 + 128) - 1;
+    const int n_list = LIST ? p.n_list[kv_head] : 0;
+    int begin, end;
+    slice_of<TILE>(p, n_list, q_last, begin, end);
+    const int n_tiles = end > begin ? (end - begin + TILE - 1) / TILE : 0;
+
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < kStages; ++s) {
+            mbarrier_init(&full[s], 128);
+            mbarrier_init(&empty[s], 256);
+        }
+    }
+    __syncthreads();
+
+    if (threadIdx.x < 128) {
+        setmaxnreg_dec<kProducerRegs>();
+        const int* rows = LIST ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
+        const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
+        const T* k = static_cast<const T*>(p.k) + head_offset;
+        const T* v = static_cast<const T*>(p.v) + head_offset;
+        // Thread copies chunk `piece` of rows row0 + 8 j of every tile.
+        constexpr int kCopies = TILE * kChunks / 128, kBatch = 8;
+        const int piece = threadIdx.x % kChunks, row0 = threadIdx.x / kChunks;
+        for (int it = 0; it < n_tiles; ++it) {
+            const int stage = it % kStages;
+            if (it >= kStages) mbarrier_wait(&empty[stage], (it / kStages - 1) & 1);
+            unsigned char* kd = kv_tiles + stage * 2 * kTileBytes;
+            unsigned char* vd = kd + kTileBytes;
+            // Row indices in batches of kBatch (all in flight together), within the producer's registers.
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-        if (qi[h] >= p.n_q) continue;
-        const long row = static_cast<long>(head) * p.n_q + qi[h];
-        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-        float* out = dst.o + blockIdx.z * dst.o_split_stride + row * kD;
+            for (int j0 = 0; j0 < kCopies; j0 += kBatch) {
+                int src[kBatch]; // -1: past the slice
 #pragma unroll
-        for (int half = 0; half < 2; ++half)
+                for (int j = 0; j < kBatch; ++j) {
+                    const int pos = begin + it * TILE + row0 + (j0 + j) * 8;
+                    src[j] = pos >= end ? -1 : LIST && pos < n_list ? __ldg(rows + pos) : p.dense_begin + (pos - n_list);
+                }
 #pragma unroll
-            for (int nt = 0; nt < 8; ++nt)
-                *reinterpret_cast<float2*>(out + half * 64 + nt * 8 + 2 * t) =
-                    make_float2(o[half][4 * nt + 2 * h] * inv, o[half][4 * nt + 2 * h + 1] * inv);
-        if (t == 0 && dst.lse)
-            dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[h] > 0.0f ? (m[h] + log2f(l[h])) * kAttentionLn2 : -CUDART_INF_F;
+                for (int j = 0; j < kBatch; ++j) {
+                    const int at = swizzle_offset(row0 + (j0 + j) * 8, piece, TILE);
+                    const long from = src[j] >= 0 ? static_cast<long>(src[j]) * kD + piece * 8 : 0;
+                    cp_async16_zfill(kd + at, k + from, src[j] >= 0);
+                    cp_async16_zfill(vd + at, v + from, src[j] >= 0);
+                }
+            }
+            cp_async_commit();
+            // The tile before this one is marked landed once its copies are done, so two are in flight.
+            if (it > 0) {
+                cp_async_wait<1>();
+                fence_proxy_async();
+                mbarrier_arrive(&full[(it - 1) % kStages]);
+            }
+        }
+        if (n_tiles > 0) {
+            cp_async_wait<0>();
+            fence_proxy_async();
+            mbarrier_arrive(&full[(n_tiles - 1) % kStages]);
+        }
+    } else {
+        setmaxnreg_inc<kConsumerRegs>();
+        const int ct = threadIdx.x - 128, cw = ct / 128; // consumer thread, consumer warpgroup
+        const int lane = ct % 32, wi = (ct / 32) % 4, g = lane / 4, t = lane % 4;
+        const TileView view{n_list, end, q0, p.causal, p.causal_offset};
+        const int qi[2] = {q0 + cw * 64 + wi * 16 + g, q0 + cw * 64 + wi * 16 + g + 8}; // this thread's query rows
+        uint32_t qa[kD / 16][4]; // Q's A fragments, zero rows past the question
+        load_q<T>(qa, p, head, qi, t);
+        float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f}, c[2];
+        float o[2][32]; // [column half][m64n64 accumulators]
+#pragma unroll
+        for (int i = 0; i < 32; ++i) o[0][i] = o[1][i] = 0.0f;
+        const float score_scale = p.scale * kAttentionLog2e;
+        uint32_t pa[TILE / 16][4]; // P of the tile before, A fragments of its P V
+
+        if (cw == 1 && n_tiles > 0) named_barrier_arrive(kTurn, 256); // warpgroup 0 goes first
+        for (int it = 0; it < n_tiles; ++it) {
+            const int stage = it % kStages, prev = (it + kStages - 1) % kStages;
+            mbarrier_wait(&full[stage], (it / kStages) & 1);
+            const unsigned char* kt = kv_tiles + stage * 2 * kTileBytes;
+            float s[TILE / 2];
+#pragma unroll
+            for (int i = 0; i < TILE / 2; ++i) s[i] = 0.0f;
+            named_barrier_sync(kTurn + cw, 256);
+            wgmma_fence_operands(s);
+            wgmma_fence_operands(o[0]);
+            wgmma_fence_operands(o[1]);
+            wgmma_fence();
+            issue_scores<T, TILE>(s, qa, kt);
+            wgmma_commit();
+            if (it > 0) {
+                issue_pv<T, TILE>(o, pa, kv_tiles + prev * 2 * kTileBytes + kTileBytes);
+                wgmma_commit();
+            }
+            if (cw == 0 || it + 1 < n_tiles) named_barrier_arrive(kTurn + 1 - cw, 256); // one sync for each arrive
+            if (OVERLAP && it > 0) wgmma_wait<1>();
+            else wgmma_wait<0>();
+            wgmma_fence_operands(s);
+            uint32_t pn[TILE / 16][4];
+            softmax_tile<T, TILE>(s, begin + it * TILE, view, qi, score_scale, m, l, c, pn);
+            wgmma_wait<0>();
+            wgmma_fence_operands(o[0]);
+            wgmma_fence_operands(o[1]);
+            if (it > 0) mbarrier_arrive(&empty[prev]);
+            rescale(o, c);
+#pragma unroll
+            for (int kk = 0; kk < TILE / 16; ++kk)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) pa[kk][r] = pn[kk][r];
+        }
+        if (n_tiles > 0) {
+            const int last = (n_tiles - 1) % kStages;
+            wgmma_fence_operands(o[0]);
+            wgmma_fence_operands(o[1]);
+            wgmma_fence();
+            issue_pv<T, TILE>(o, pa, kv_tiles + last * 2 * kTileBytes + kTileBytes);
+            wgmma_commit();
+            wgmma_wait<0>();
+            wgmma_fence_operands(o[0]);
+            wgmma_fence_operands(o[1]);
+            mbarrier_arrive(&empty[last]);
+        }
+        store_rows(o, m, l, qi, p, dst, head, t);
     }
 #endif
 }
@@ -252,16 +424,20 @@ using Kernel = void (*)(AttentionPrefillParams, SplitOutput);
 
 struct Variant {
     Kernel kernel;
-    int smem, warpgroups;
+    int smem, rows, threads;
 };
 
-// wgmma_variant 0: 128-key tiles, two warpgroups a block; 1: 64-key tiles, two; 2: 64-key tiles, one.
-// Dense prefill at 512K keys on an H200: 22.5, 24.5 and 27.1 ms (gpu-prefill-2026-11-26-h200-3666691.md).
+// wgmma_variant 0: the FlashAttention-3 schedule (producer warpgroup, two consumers taking turns);
+// 1: the same with the softmax under the warpgroup's own P V too; 2: 128-key tiles, two warpgroups a
+// block in step (a block barrier a tile); 3: 64-key tiles, two; 4: 64-key tiles, one.
+// Dense prefill at 512K keys on an H200 for 2-4: 22.5, 24.5 and 27.1 ms (gpu-prefill-2026-11-26-h200-3666691.md).
 template <typename T, bool LIST>
 Variant variant_of(int variant) {
-    if (variant == 1) return {attention_prefill_sm90a_kernel<T, LIST, 64, 2>, smem_bytes<64>(), 2};
-    if (variant == 2) return {attention_prefill_sm90a_kernel<T, LIST, 64, 1>, smem_bytes<64>(), 1};
-    return {attention_prefill_sm90a_kernel<T, LIST, 128, 2>, smem_bytes<128>(), 2};
+    if (variant == 1) return {attention_prefill_ws_sm90a_kernel<T, LIST, true>, ws_smem_bytes(), 128, kWsThreads};
+    if (variant == 2) return {attention_prefill_sm90a_kernel<T, LIST, 128, 2>, smem_bytes<128>(), 128, 256};
+    if (variant == 3) return {attention_prefill_sm90a_kernel<T, LIST, 64, 2>, smem_bytes<64>(), 128, 256};
+    if (variant == 4) return {attention_prefill_sm90a_kernel<T, LIST, 64, 1>, smem_bytes<64>(), 64, 128};
+    return {attention_prefill_ws_sm90a_kernel<T, LIST, false>, ws_smem_bytes(), 128, kWsThreads};
 }
 
 Variant pick(const AttentionPrefillParams& p) {
@@ -272,12 +448,12 @@ Variant pick(const AttentionPrefillParams& p) {
 
 } // namespace
 
-int attention_prefill_sm90a_rows(const AttentionPrefillParams& p) { return 64 * pick(p).warpgroups; }
+int attention_prefill_sm90a_rows(const AttentionPrefillParams& p) { return pick(p).rows; }
 
 cudaError_t attention_prefill_sm90a_occupancy(const AttentionPrefillParams& p, int* blocks_per_sm) {
     const Variant v = pick(p);
     cudaError_t err = cudaFuncSetAttribute(v.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem);
-    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, v.kernel, 128 * v.warpgroups, v.smem);
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, v.kernel, v.threads, v.smem);
     return err;
 }
 
@@ -285,9 +461,8 @@ cudaError_t attention_prefill_sm90a_launch(const AttentionPrefillParams& p, int 
     const Variant v = pick(p);
     const cudaError_t err = cudaFuncSetAttribute(v.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem);
     if (err != cudaSuccess) return err;
-    const int rows = 64 * v.warpgroups;
-    const dim3 grid((p.n_q + rows - 1) / rows, p.n_heads, splits);
-    v.kernel<<<grid, 128 * v.warpgroups, v.smem, stream>>>(p, dst);
+    const dim3 grid((p.n_q + v.rows - 1) / v.rows, p.n_heads, splits);
+    v.kernel<<<grid, v.threads, v.smem, stream>>>(p, dst);
     return cudaGetLastError();
 }
 

@@ -3,13 +3,13 @@
 # 90%): build the prefill tools and cuda-doc-test from the committed tree with plain CMake (sm_90;
 # SQUEEZE_SM90A=ON adds the sm_90a kernels), run the op tests (cuda-prefill-test, also under
 # compute-sanitizer memcheck; cuda-doc-test on a generated SmolLM2-shaped model: the document path
-# calls the prefill lookup), then cuda-prefill-bench and PyTorch SDPA (cuDNN, flash) in the same run,
+# calls the prefill lookup; cuda-forward-test on generated models with PARTS forward), then cuda-prefill-bench and PyTorch SDPA (cuDNN, flash) in the same run,
 # joined by report_prefill.py. Into $OUT (at most 8 files come back):
 #   build.log  tests.txt  gpu-prefill-<date>.{json,md}  bench.txt  sdpa.txt
 # Here, before the call (the working tree holds others' unfinished files):
 #   mkdir -p .gl/prefill && git archive -o .gl/prefill/src.tar HEAD
 # On the device (carry .gl/prefill):
-#   COMMIT=<sha> DATE=<yyyy-mm-dd> PARTS="tests doc memcheck bench" bash bench/gpu/prefill-device.sh
+#   COMMIT=<sha> DATE=<yyyy-mm-dd> PARTS="tests doc forward memcheck bench" bash bench/gpu/prefill-device.sh
 set -u -o pipefail
 OUT=${OUT:-/tmp/squeeze-gpu-out}
 DATE=${DATE:-$(date -u +%F)}
@@ -25,6 +25,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader
 TARGETS="cuda-prefill-test cuda-prefill-bench"
 has doc && TARGETS="$TARGETS cuda-doc-test"
+has forward && TARGETS="$TARGETS cuda-forward-test"
 
 cd "$SRC"
 { cmake -S native -B $BUILD -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSQUEEZE_SM90A=${SQUEEZE_SM90A:-ON} &&
@@ -44,6 +45,13 @@ if has doc; then
   echo "cuda-doc-test exit $?" >> /tmp/doc-test.txt
   cat /tmp/doc-test.txt >> "$OUT/tests.txt"
   grep -E "passed|failed|FAIL|exit" /tmp/doc-test.txt | tail -5
+fi
+# The forward pass on generated models (it calls attention_prefill past 2048 keys).
+if has forward; then
+  timeout ${FORWARD_TIMEOUT:-120} $BUILD/cuda-forward-test > /tmp/forward-test.txt 2>&1
+  echo "cuda-forward-test exit $?" >> /tmp/forward-test.txt
+  cat /tmp/forward-test.txt >> "$OUT/tests.txt"
+  grep -E "passed|failed|FAIL|exit" /tmp/forward-test.txt | tail -5
 fi
 # Memory errors the numbers cannot show: out-of-bounds or misaligned accesses in any op.
 if has memcheck; then

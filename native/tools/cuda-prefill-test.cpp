@@ -146,7 +146,8 @@ struct DenseCase {
     int wgmma_variant = 0;
 };
 
-const char* const kWgmmaLabel[] = {" [wgmma]", " [wgmma, 64-key tiles]", " [wgmma, 64-key tiles, 1 warpgroup]"};
+const char* const kWgmmaLabel[] = {" [wgmma, producer + turns]", " [wgmma, producer + turns + own overlap]", " [wgmma, in step]",
+                                   " [wgmma, 64-key tiles]", " [wgmma, 64-key tiles, 1 warpgroup]"};
 
 void run_dense(const DenseCase& c) {
     const Problem pb = random_problem(c.n_heads, c.n_kv_heads, c.d, c.n_q, c.n_fixed + c.n_q, c.type);
@@ -253,7 +254,7 @@ TEST_CASE("attention_prefill: the default kernel (wgmma on a 9.0 GPU), d 128, pa
     run_dense({"lists bf16 H2/Hkv2 d128, lists of 1/0 of 50 + 1 causal, 1 slice", 2, 2, 128, 50, 1, KT::BF16, 1, 1});
 }
 TEST_CASE("attention_prefill: the wgmma kernel's other variants") {
-    for (const int variant : {1, 2}) {
+    for (const int variant : {1, 2, 3, 4}) {
         run_dense({"dense bf16 H4/Hkv2 d128, 3000 fixed + 200 question, auto", 4, 2, 128, 3000, 200, KT::BF16, 0, 0, 0, variant});
         run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700, 0,
                    variant});
