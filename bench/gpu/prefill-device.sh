@@ -7,7 +7,7 @@
 # joined by report_prefill.py. Into $OUT (at most 8 files come back):
 #   build.log  tests.txt  gpu-prefill-<date>.{json,md}  bench.txt  sdpa.txt
 # Here, before the call (the working tree holds others' unfinished files):
-#   mkdir -p .gl/prefill && git archive -o .gl/prefill/src.tar HEAD
+#   mkdir -p .gl/prefill && git archive -o .gl/prefill/src.tar HEAD   (elsewhere: TARBALL=<path>)
 # On the device (carry .gl/prefill):
 #   COMMIT=<sha> DATE=<yyyy-mm-dd> PARTS="tests doc forward memcheck bench" bash bench/gpu/prefill-device.sh
 set -u -o pipefail
@@ -20,7 +20,7 @@ BUILD=$SRC/build
 mkdir -p "$OUT" "$SRC"
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 if [ "$(cat $SRC/.commit 2>/dev/null)" != "$COMMIT" ]; then
-  tar -xf .gl/prefill/src.tar -C "$SRC" && echo "$COMMIT" > "$SRC/.commit"
+  tar -xf "${TARBALL:-.gl/prefill/src.tar}" -C "$SRC" && echo "$COMMIT" > "$SRC/.commit"
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader
 TARGETS="cuda-prefill-test cuda-prefill-bench"
