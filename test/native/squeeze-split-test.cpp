@@ -29,7 +29,7 @@ uint32_t bits(float x) {
     return u;
 }
 
-// The three passes over the given cuts of [0, n_keys) (boundaries ascending from 0 to n_keys), the
+// The three steps over the given cuts of [0, n_keys) (boundaries ascending from 0 to n_keys), the
 // chunks' outputs added in order, as squeeze_attend_layer runs them.
 void run_cut(ChunkedAttention c, const std::vector<uint32_t>& cuts, std::vector<float>& probs, std::vector<float>& out,
              std::vector<float>& mass) {
@@ -37,14 +37,12 @@ void run_cut(ChunkedAttention c, const std::vector<uint32_t>& cuts, std::vector<
     probs.assign(size_t{rows} * n, 0.0f);
     c.probs = probs.data();
     std::vector<float> chunk_max(size_t{n_chunks} * rows), max(rows, -INFINITY), inv(rows), part(size_t{rows} * kDim);
-    std::vector<double> chunk_sum(size_t{n_chunks} * rows), sum(rows, 0.0);
+    std::vector<double> sum(rows);
     AttnTimes times;
     for (uint32_t i = 0; i < n_chunks; ++i) chunk_logits(c, cuts[i], cuts[i + 1], chunk_max.data() + size_t{i} * rows, times);
     for (uint32_t i = 0; i < n_chunks; ++i)
         for (uint32_t r = 0; r < rows; ++r) max[r] = std::max(max[r], chunk_max[size_t{i} * rows + r]);
-    for (uint32_t i = 0; i < n_chunks; ++i) chunk_exp(c, cuts[i], cuts[i + 1], max.data(), chunk_sum.data() + size_t{i} * rows, times);
-    for (uint32_t i = 0; i < n_chunks; ++i)
-        for (uint32_t r = 0; r < rows; ++r) sum[r] += chunk_sum[size_t{i} * rows + r];
+    chunk_exp(c, 0, n, max.data(), sum.data(), times);
     for (uint32_t r = 0; r < rows; ++r) inv[r] = sum[r] > 0.0 ? static_cast<float>(1.0 / sum[r]) : 0.0f;
     out.assign(size_t{rows} * kDim, 0.0f);
     mass.assign(c.head->n_tokens, 0.0f);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <memory>
 
 #include "../common/half.h"
 #include "recall.h"
@@ -72,7 +73,7 @@ struct Jobs {
     }
 };
 
-// One task per job, its three passes back to back in the slot's buffers (a question's prefill: the
+// One task per job, its three steps back to back in the slot's buffers (a question's prefill: the
 // jobs alone keep every thread busy).
 void attend_whole_jobs(const Jobs& jobs, cpu::ThreadPool& pool) {
     LayerScratch& scratch = jobs.scratch;
@@ -94,9 +95,11 @@ void attend_whole_jobs(const Jobs& jobs, cpu::ThreadPool& pool) {
     });
 }
 
-// The chunks of scratch.chunks in three parallel passes; between them, each row's maximum and then
-// its sum over its job's chunks (in chunk order), and at the end the chunks' outputs added per job.
-// The serial steps' time counts as merge time of slot 0.
+// The chunks of scratch.chunks in two parallel passes. The first computes logits; the chunk that
+// finishes a job last takes that job's maximum over its chunks and runs its whole exp and sum, exactly
+// as attend_whole_jobs does (so the probabilities are the same bits however the job was cut). The
+// second computes each chunk's share of the output, added per job at the end (the serial part,
+// counted as merge time of slot 0).
 void attend_chunks(const Jobs& jobs, cpu::ThreadPool& pool) {
     LayerScratch& s = jobs.scratch;
     const std::vector<ChunkTask>& chunks = s.chunks;
@@ -106,50 +109,46 @@ void attend_chunks(const Jobs& jobs, cpu::ThreadPool& pool) {
     for (uint32_t job = 0; job < n_jobs; ++job) s.probs_at[job + 1] = s.probs_at[job] + size_t{group} * s.job_keys[job];
     s.probs.resize(s.probs_at[n_jobs]);
     s.chunk_max.resize(size_t{n_chunks} * group);
-    s.chunk_sum.resize(size_t{n_chunks} * group);
     s.chunk_out.resize(size_t{n_chunks} * group * jobs.d);
-    s.row_max.assign(size_t{n_jobs} * group, -INFINITY);
-    s.row_inv.assign(size_t{n_jobs} * group, 0.0f);
-    auto attention = [&](uint32_t i) {
-        ChunkedAttention c = jobs.attention(chunks[i].job);
-        c.probs = s.probs.data() + s.probs_at[chunks[i].job];
+    s.row_inv.resize(size_t{n_jobs} * group);
+    if (s.chunks_left_size < n_jobs) {
+        s.chunks_left = std::make_unique<std::atomic<uint32_t>[]>(n_jobs);
+        s.chunks_left_size = n_jobs;
+    }
+    for (uint32_t i = 0; i < n_chunks; ++i)
+        if (i == 0 || chunks[i - 1].job != chunks[i].job) s.chunks_left[chunks[i].job].store(0, std::memory_order_relaxed);
+    for (uint32_t i = 0; i < n_chunks; ++i) s.chunks_left[chunks[i].job].fetch_add(1, std::memory_order_relaxed);
+    auto attention = [&](uint32_t job) {
+        ChunkedAttention c = jobs.attention(job);
+        c.probs = s.probs.data() + s.probs_at[job];
         return c;
     };
-    double serial_s = 0.0;
-
-    run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
-        if (chunks[i].begin == 0) jobs.add_recall(chunks[i].job, slot);
-        chunk_logits(attention(i), chunks[i].begin, chunks[i].end, s.chunk_max.data() + size_t{i} * group, s.times[slot]);
-    });
-    auto since = std::chrono::steady_clock::now();
-    for (uint32_t i = 0; i < n_chunks; ++i)
-        for (uint32_t g = 0; g < group; ++g) {
-            float& m = s.row_max[size_t{chunks[i].job} * group + g];
-            m = std::max(m, s.chunk_max[size_t{i} * group + g]);
-        }
-    serial_s += seconds_since(since);
-
-    run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
-        chunk_exp(attention(i), chunks[i].begin, chunks[i].end, s.row_max.data() + size_t{chunks[i].job} * group,
-                  s.chunk_sum.data() + size_t{i} * group, s.times[slot]);
-    });
-    since = std::chrono::steady_clock::now();
-    for (uint32_t first = 0, end = 0; first < n_chunks; first = end) {
-        for (end = first; end < n_chunks && chunks[end].job == chunks[first].job;) ++end;
-        for (uint32_t g = 0; g < group; ++g) {
-            double sum = 0.0;
-            for (uint32_t i = first; i < end; ++i) sum += s.chunk_sum[size_t{i} * group + g];
-            s.row_inv[size_t{chunks[first].job} * group + g] = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
-        }
-    }
-    serial_s += seconds_since(since);
 
     run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
         const uint32_t job = chunks[i].job;
-        chunk_values(attention(i), chunks[i].begin, chunks[i].end, s.row_inv.data() + size_t{job} * group,
+        const ChunkedAttention c = attention(job);
+        if (chunks[i].begin == 0) jobs.add_recall(job, slot);
+        chunk_logits(c, chunks[i].begin, chunks[i].end, s.chunk_max.data() + size_t{i} * group, s.times[slot]);
+        // acq_rel: the last chunk sees every other chunk's logits and maximum.
+        if (s.chunks_left[job].fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        float* row = s.row_inv.data() + size_t{job} * group; // maxima, then 1 / sums
+        std::fill(row, row + group, -INFINITY);
+        uint32_t first = i;
+        while (first > 0 && chunks[first - 1].job == job) --first;
+        for (uint32_t k = first; k < n_chunks && chunks[k].job == job; ++k)
+            for (uint32_t g = 0; g < group; ++g) row[g] = std::max(row[g], s.chunk_max[size_t{k} * group + g]);
+        std::vector<double>& sum = s.partial_sum[slot];
+        sum.resize(group);
+        chunk_exp(c, 0, c.n_keys(), row, sum.data(), s.times[slot]);
+        for (uint32_t g = 0; g < group; ++g) row[g] = sum[g] > 0.0 ? static_cast<float>(1.0 / sum[g]) : 0.0f;
+    });
+
+    run_tasks(pool, n_chunks, [&](uint32_t i, uint32_t slot) {
+        const uint32_t job = chunks[i].job;
+        chunk_values(attention(job), chunks[i].begin, chunks[i].end, s.row_inv.data() + size_t{job} * group,
                      s.chunk_out.data() + size_t{i} * group * jobs.d, jobs.a.token_mass ? s.mass[job].data() : nullptr, s.times[slot]);
     });
-    since = std::chrono::steady_clock::now();
+    const auto since = std::chrono::steady_clock::now();
     const size_t n_out = size_t{group} * jobs.d;
     for (uint32_t i = 0; i < n_chunks; ++i) {
         float* out = jobs.out(chunks[i].job);
@@ -158,7 +157,7 @@ void attend_chunks(const Jobs& jobs, cpu::ThreadPool& pool) {
         else
             for (size_t c = 0; c < n_out; ++c) out[c] += part[c];
     }
-    s.times[0].merge += serial_s + seconds_since(since);
+    s.times[0].merge += seconds_since(since);
 }
 
 } // namespace

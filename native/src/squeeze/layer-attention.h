@@ -10,7 +10,9 @@
 // probabilities are rounded to f16 as the dense kernel rounds them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "../backend/cpu/thread-pool.h"
@@ -80,9 +82,10 @@ struct LayerScratch {
     std::vector<size_t> probs_at;               // [n_jobs + 1] where each job's probabilities start in probs
     std::vector<float> probs;                   // the jobs' [group][n_keys] probabilities, one after another
     std::vector<float> chunk_max;               // [n_chunks][group]
-    std::vector<double> chunk_sum;              // [n_chunks][group]
     std::vector<float> chunk_out;               // [n_chunks][group][head_dim] each chunk's share of the output
-    std::vector<float> row_max, row_inv;        // [n_jobs][group] over all of a job's chunks
+    std::vector<float> row_inv;                 // [n_jobs][group] 1 / each row's sum over its job's keys
+    std::unique_ptr<std::atomic<uint32_t>[]> chunks_left; // [chunks_left_size >= n_jobs] chunks of a job still computing logits
+    uint32_t chunks_left_size = 0;
 };
 
 // Cuts jobs of job_keys[j] keys into chunks (in job order, each job's in key order, covering its keys):

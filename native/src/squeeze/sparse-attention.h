@@ -70,14 +70,14 @@ void key_list_build(const HeadIndex& head, const Selection& sel, KeyList& list);
 
 // One query group's attention over a KeyList and its dynamic rows, computed by chunks of keys (a
 // range [begin, end) of the key numbers; a chunk may cut a cluster or span fixed and dynamic keys) so
-// that one token's attention can use every thread. Both key sets share one softmax, so the chunks run
-// in three passes, each over every chunk before the next starts:
-//   1. chunk_logits: probs = scale * q . k over the chunk's keys; each row's maximum over them.
-//   2. chunk_exp:    probs = exp(probs - max) with the row's maximum over all chunks; each row's sum.
-//   3. chunk_values: probs *= 1 / (sum over all chunks), rounded to f16 with round_f16; the chunk's
-//      share of the output, sum_i probs_i v_i; each fixed key's probability added to token mass.
-// Whatever the chunks, every probability is computed from the same maximum and sum as with one chunk,
-// so splitting changes only the order in which the sums and the output are added.
+// that one token's attention can use every thread. Both key sets share one softmax, in three steps:
+//   1. chunk_logits, per chunk: probs = scale * q . k over the chunk's keys; each row's maximum over them.
+//   2. chunk_exp, once over all keys [0, n_keys()) with each row's maximum over all chunks:
+//      probs = exp(probs - max); each row's sum.
+//   3. chunk_values, per chunk: probs *= 1 / sum, rounded to f16 with round_f16; the chunk's share
+//      of the output, sum_i probs_i v_i; each fixed key's probability added to token mass.
+// Step 2 is one call, so every probability is the same bits however the keys were cut; only the
+// order in which the chunks' outputs and token mass are added depends on the cut.
 // With round_f16 (the engine's F16 cache) the group's queries must already be rounded to f16 and
 // probabilities are rounded as the engine's dense F16-cache kernel rounds them
 // (backend/cpu/ops-attention.cpp): with every cluster selected the result agrees with dense attention.
@@ -99,6 +99,7 @@ struct ChunkedAttention {
 // row_max: [n_rows]. Times: the fixed keys' logits count as fixed, the dynamic rows' as dynamic.
 void chunk_logits(const ChunkedAttention& a, uint32_t begin, uint32_t end, float* row_max, AttnTimes& times);
 // max: [n_rows] over all chunks; row_sum: [n_rows], set. Time counts as merge (the shared softmax).
+// Called over all keys (step 2): the sum's lane order then does not depend on how the keys were cut.
 void chunk_exp(const ChunkedAttention& a, uint32_t begin, uint32_t end, const float* max, double* row_sum, AttnTimes& times);
 // inv: [n_rows], 1 / the row's sum over all chunks; out: [n_rows][head_dim], set to the chunk's share.
 // token_mass (optional): [head->n_tokens], each fixed key's probability added at its token.
