@@ -194,6 +194,7 @@ TEST_CASE("hierarchical selection equals brute-force scoring of the whole tree")
         SelectParams p;
         p.mode = SelectMode::Threshold;
         p.tau = tau;
+        p.rerank_shortlist = 0.0f; // the estimates' own selection, which the brute force repeats
         LookupScratch sc;
         Selection sel;
         lookup_select(h, q.data(), n_q, group, kScale, p, sc, sel);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 
 #include "kernels.h"
@@ -53,6 +54,57 @@ void average_scores(uint32_t k, uint32_t k_pad, const std::vector<float>& dots, 
             for (uint32_t j = 0; j < k; ++j)
                 if (active[j]) s[j] += std::exp(scale * x[j] - log_d[r]) * inv_n;
         }
+}
+
+// Replaces a threshold selection of a batch (target: its key count) by the clusters with the most exact
+// attention mass among a shortlist: the selection's clusters plus those of a budget lookup for
+// shortlist * (target - always) clustered keys. Each row's softmax runs over the always-attended and
+// the shortlisted keys, and a cluster's mass is summed over rows, as the oracle does over every key.
+void rerank_by_mass(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t group, float scale, const SelectParams& params,
+                    LookupScratch& sc, Selection& out) {
+    const ClusterLevel& finest = head.levels.back();
+    const uint32_t target = out.n_keys, d = head.head_dim;
+    if (target <= head.n_always || target >= head.n_tokens) return;
+    SelectParams wide = params;
+    wide.mode = SelectMode::Budget;
+    wide.budget_keys = static_cast<uint32_t>(std::min<double>(head.n_tokens, head.n_always + params.rerank_shortlist * (target - head.n_always)));
+    Selection shortlist;
+    lookup_select(head, q, n_q, group, scale, wide, sc, shortlist);
+    std::vector<uint32_t> cand;
+    std::set_union(out.clusters.begin(), out.clusters.end(), shortlist.clusters.begin(), shortlist.clusters.end(), std::back_inserter(cand));
+    uint32_t n_slots = head.n_always;
+    for (const uint32_t j : cand) n_slots += finest.counts[j];
+    sc.mass.assign(cand.size(), 0.0);
+    sc.logits.resize(n_slots);
+    const Kernels& kern = kernels();
+    for (uint32_t r = 0; r < n_q * group; ++r) {
+        const float* row = q + size_t{r} * d;
+        float* x = sc.logits.data();
+        uint32_t i = 0;
+        for (uint32_t s = 0; s < head.n_always; ++s) x[i++] = scale * kern.dot_f16(row, head.keys.data() + size_t{s} * d, d);
+        for (const uint32_t j : cand)
+            for (uint32_t s = finest.first[j]; s < finest.first[j + 1]; ++s) x[i++] = scale * kern.dot_f16(row, head.keys.data() + size_t{s} * d, d);
+        const float m = *std::max_element(x, x + n_slots);
+        double total = 0.0;
+        for (i = 0; i < n_slots; ++i) total += x[i] = std::exp(x[i] - m);
+        i = head.n_always;
+        for (size_t c = 0; c < cand.size(); ++c) {
+            double sum = 0.0;
+            for (uint32_t s = finest.first[cand[c]]; s < finest.first[cand[c] + 1]; ++s) sum += x[i++];
+            sc.mass[c] += sum / total;
+        }
+    }
+    std::vector<uint32_t> order(cand.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return sc.mass[a] > sc.mass[b]; });
+    out.clusters.clear();
+    out.n_keys = head.n_always;
+    out.n_scored += shortlist.n_scored;
+    for (size_t i = 0; i < order.size() && out.n_keys < target; ++i) {
+        out.clusters.push_back(cand[order[i]]);
+        out.n_keys += finest.counts[cand[order[i]]];
+    }
+    std::sort(out.clusters.begin(), out.clusters.end());
 }
 
 } // namespace
@@ -194,6 +246,7 @@ void lookup_select(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t
             }
         }
     }
+    if (per_head && n_q > 1 && params.rerank_shortlist > 0.0f) rerank_by_mass(head, q, n_q, group, scale, params, sc, out);
 }
 
 } // namespace sq::squeeze

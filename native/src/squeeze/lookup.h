@@ -34,6 +34,10 @@ struct SelectParams {
     // Budget/Mass: coarse levels keep clusters until this multiple of the budget (or until this much
     // of the missing mass, 1 - target, is left out), since coarse estimates blur the fine ones.
     float coarse_slack = 2.0f;
+    // Threshold mode over several query tokens (a question's prefill): the thresholds fix how many keys
+    // are read; which clusters, is decided by their exact attention mass over the rows, among a
+    // shortlist of rerank_shortlist times as many keys ranked by the estimate (0: the estimate decides).
+    float rerank_shortlist = 2.0f;
 };
 
 struct Selection {
@@ -50,6 +54,8 @@ struct LookupScratch {
     std::vector<float> score;    // [group][k_pad] token-averaged s per head
     std::vector<uint8_t> chosen; // [group][k_pad] per-head selection of the current level
     std::vector<uint8_t> active; // [k_pad] columns scored at the current level
+    std::vector<float> logits;   // [n_candidate_slots] of one row (rerank)
+    std::vector<double> mass;    // [n_candidates] exact attention mass (rerank)
 };
 
 // q: [n_q][group][head_dim] query rows of the group's heads (n_q = 1 in decode, the question's
