@@ -1,6 +1,7 @@
 #include "attention-prefill-sm90a.cuh"
 
 #include <cstdint>
+#include <type_traits>
 #include <math_constants.h>
 
 #include "mma.cuh"
@@ -268,30 +269,38 @@ static __global__ void __launch_bounds__(128 * WGS) attention_prefill_sm90a_kern
 }
 
 // The FlashAttention-3 schedule (arXiv 2407.08608) on the same tiles: warpgroup 0 produces, 1 and 2
-// consume (64 query rows each, 128 a block). The producer's 128 threads copy 128-key K/V tiles
-// (gathered rows, 128-byte swizzle, zero rows past the slice) into kStages stages by cp.async and
-// mark each landed tile on its `full` mbarrier; consumers hand a stage back on its `empty` mbarrier,
-// so no barrier spans the block and no consumer issues a copy. setmaxnreg moves registers from the
-// producer (40) to the consumers (232: S 64, O 64, Q 32, P 32 live at once). The consumers take turns
-// on the tensor cores (named barriers kTurn + warpgroup): in its turn a warpgroup issues S = Q K^T of
-// tile it and O += P V of tile it - 1, then hands over, so its softmax of tile it runs under the
-// other's products. OVERLAP: the softmax starts as soon as S is done, while its own P V still runs
-// (the next P is held beside the one in flight: 32 registers more).
+// consume (64 query rows each, 128 a block). The producer's 128 threads copy 128-key K and V tiles
+// (gathered rows, 128-byte swizzle, zero rows past the slice) by cp.async into rings of kStages
+// stages each and mark each landed tile on its `full` mbarrier; consumers hand a stage back on its
+// `empty` mbarrier, so no barrier spans the block and no consumer issues a copy. K and V have rings
+// of their own because a consumer holds K of tile i and V of tile i - 1 at once (one ring of K/V pairs
+// left the producer one stage to fill ahead: 320 TFLOP/s against the in-step kernel's 390 on an H200,
+// gpu-prefill-2026-11-26-h200-47c0f8b.md). setmaxnreg moves registers from the producer (56) to the
+// consumers (224: S 64, O 64, Q 32, P 32 live at once). Each consumer issues S = Q K^T of tile i
+// together with O += P V of tile i - 1 and waits for both, then runs the softmax of tile i.
+// TURNS: the consumers take turns issuing (named barriers kTurn + warpgroup), so one's softmax runs
+// under the other's products.
 constexpr int kWsThreads = 384, kTurn = 1;
-constexpr int kProducerRegs = 40, kConsumerRegs = 232; // 128 x 40 + 256 x 232 = the 384 x 168 of the launch bound
+constexpr int kProducerRegs = 56, kConsumerRegs = 224; // 128 x 56 + 256 x 224 = the 384 x 168 of the launch bound
+// Copy groups (a K or a V tile each) in flight before the producer waits for the oldest: K of tile t
+// waits for the consumers to free K of t - kStages, which needs K of t - kStages + 1 and V of
+// t - kStages landed, so at most 2 kStages - 2 groups may be outstanding.
+constexpr int kLag = 2 * kStages - 2;
 
-constexpr int ws_smem_bytes() { return smem_bytes<128>() + 2 * kStages * 8; }
+constexpr int ws_smem_bytes() { return smem_bytes<128>() + 4 * kStages * 8; }
 
-template <typename T, bool LIST, bool OVERLAP>
+template <typename T, bool LIST, bool TURNS>
 static __global__ void __launch_bounds__(kWsThreads, 1) attention_prefill_ws_sm90a_kernel(AttentionPrefillParams p, SplitOutput dst) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int TILE = 128;
-    constexpr int kTileBytes = tile_bytes<TILE>();
+    constexpr int kHalfTile = tile_bytes<TILE>(); // one K or V tile
     extern __shared__ unsigned char smem_raw[];
-    unsigned char* kv_tiles = smem_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % 1024) % 1024);
-    // kv_tiles: [kStages][K, V][2][TILE][64]
-    uint64_t* full = reinterpret_cast<uint64_t*>(kv_tiles + kStages * 2 * kTileBytes); // [kStages]: the stage's tile landed
-    uint64_t* empty = full + kStages;                                                   // [kStages]: both consumers are done with it
+    unsigned char* k_tiles = smem_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % 1024) % 1024);
+    unsigned char* v_tiles = k_tiles + kStages * kHalfTile;                              // both [kStages][2][TILE][64]
+    uint64_t* full_k = reinterpret_cast<uint64_t*>(v_tiles + kStages * kHalfTile);       // [kStages]: the stage's tile landed
+    uint64_t* full_v = full_k + kStages;                                                 // [kStages]
+    uint64_t* empty_k = full_v + kStages;                                                // [kStages]: both consumers are done with it
+    uint64_t* empty_v = empty_k + kStages;                                               // [kStages]
 
     const int head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
     const int q0 = blockIdx.x * 128;
@@ -303,8 +312,10 @@ static __global__ void __launch_bounds__(kWsThreads, 1) attention_prefill_ws_sm9
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < kStages; ++s) {
-            mbarrier_init(&full[s], 128);
-            mbarrier_init(&empty[s], 256);
+            mbarrier_init(&full_k[s], 128);
+            mbarrier_init(&full_v[s], 128);
+            mbarrier_init(&empty_k[s], 256);
+            mbarrier_init(&empty_v[s], 256);
         }
     }
     __syncthreads();
@@ -313,16 +324,10 @@ static __global__ void __launch_bounds__(kWsThreads, 1) attention_prefill_ws_sm9
         setmaxnreg_dec<kProducerRegs>();
         const int* rows = LIST ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
         const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
-        const T* k = static_cast<const T*>(p.k) + head_offset;
-        const T* v = static_cast<const T*>(p.v) + head_offset;
         // Thread copies chunk `piece` of rows row0 + 8 j of every tile.
         constexpr int kCopies = TILE * kChunks / 128, kBatch = 8;
         const int piece = threadIdx.x % kChunks, row0 = threadIdx.x / kChunks;
-        for (int it = 0; it < n_tiles; ++it) {
-            const int stage = it % kStages;
-            if (it >= kStages) mbarrier_wait(&empty[stage], (it / kStages - 1) & 1);
-            unsigned char* kd = kv_tiles + stage * 2 * kTileBytes;
-            unsigned char* vd = kd + kTileBytes;
+        const auto copy_tile = [&](const T* from_head, unsigned char* to, int it) {
             // Row indices in batches of kBatch (all in flight together), within the producer's registers.
 #pragma unroll
             for (int j0 = 0; j0 < kCopies; j0 += kBatch) {
@@ -334,25 +339,31 @@ static __global__ void __launch_bounds__(kWsThreads, 1) attention_prefill_ws_sm9
                 }
 #pragma unroll
                 for (int j = 0; j < kBatch; ++j) {
-                    const int at = swizzle_offset(row0 + (j0 + j) * 8, piece, TILE);
                     const long from = src[j] >= 0 ? static_cast<long>(src[j]) * kD + piece * 8 : 0;
-                    cp_async16_zfill(kd + at, k + from, src[j] >= 0);
-                    cp_async16_zfill(vd + at, v + from, src[j] >= 0);
+                    cp_async16_zfill(to + swizzle_offset(row0 + (j0 + j) * 8, piece, TILE), from_head + from, src[j] >= 0);
                 }
             }
-            cp_async_commit();
-            // The tile before this one is marked landed once its copies are done, so two are in flight.
-            if (it > 0) {
-                cp_async_wait<1>();
-                fence_proxy_async();
-                mbarrier_arrive(&full[(it - 1) % kStages]);
+        };
+        // Group g holds K (g even) or V (g odd) of tile g / 2.
+        const auto mark_landed = [&](int g) { mbarrier_arrive(g % 2 == 0 ? &full_k[g / 2 % kStages] : &full_v[g / 2 % kStages]); };
+        int group = 0;
+        for (int it = 0; it < n_tiles; ++it) {
+            const int stage = it % kStages;
+#pragma unroll
+            for (int kv = 0; kv < 2; ++kv, ++group) {
+                if (it >= kStages) mbarrier_wait(kv == 0 ? &empty_k[stage] : &empty_v[stage], (it / kStages - 1) & 1);
+                copy_tile(static_cast<const T*>(kv == 0 ? p.k : p.v) + head_offset, (kv == 0 ? k_tiles : v_tiles) + stage * kHalfTile, it);
+                cp_async_commit();
+                if (group >= kLag) {
+                    cp_async_wait<kLag>();
+                    fence_proxy_async();
+                    mark_landed(group - kLag);
+                }
             }
         }
-        if (n_tiles > 0) {
-            cp_async_wait<0>();
-            fence_proxy_async();
-            mbarrier_arrive(&full[(n_tiles - 1) % kStages]);
-        }
+        cp_async_wait<0>();
+        fence_proxy_async();
+        for (int g = max(0, group - kLag); g < group; ++g) mark_landed(g);
     } else {
         setmaxnreg_inc<kConsumerRegs>();
         const int ct = threadIdx.x - 128, cw = ct / 128; // consumer thread, consumer warpgroup
@@ -368,52 +379,45 @@ static __global__ void __launch_bounds__(kWsThreads, 1) attention_prefill_ws_sm9
         const float score_scale = p.scale * kAttentionLog2e;
         uint32_t pa[TILE / 16][4]; // P of the tile before, A fragments of its P V
 
-        if (cw == 1 && n_tiles > 0) named_barrier_arrive(kTurn, 256); // warpgroup 0 goes first
-        for (int it = 0; it < n_tiles; ++it) {
+        // Tile `it`'s S, with P V of tile it - 1 where WITH_PV, in this warpgroup's turn; then its softmax.
+        const auto step = [&](int it, auto with_pv) {
+            constexpr bool kWithPv = decltype(with_pv)::value;
             const int stage = it % kStages, prev = (it + kStages - 1) % kStages;
-            mbarrier_wait(&full[stage], (it / kStages) & 1);
-            const unsigned char* kt = kv_tiles + stage * 2 * kTileBytes;
+            mbarrier_wait(&full_k[stage], (it / kStages) & 1);
+            if (kWithPv) mbarrier_wait(&full_v[prev], ((it - 1) / kStages) & 1);
             float s[TILE / 2];
-#pragma unroll
-            for (int i = 0; i < TILE / 2; ++i) s[i] = 0.0f;
-            named_barrier_sync(kTurn + cw, 256);
-            wgmma_fence_operands(s);
+            if (TURNS) named_barrier_sync(kTurn + cw, 256);
             wgmma_fence_operands(o[0]);
             wgmma_fence_operands(o[1]);
             wgmma_fence();
-            issue_scores<T, TILE>(s, qa, kt);
+            issue_scores<T, TILE>(s, qa, k_tiles + stage * kHalfTile);
+            if constexpr (kWithPv) issue_pv<T, TILE>(o, pa, v_tiles + prev * kHalfTile);
             wgmma_commit();
-            if (it > 0) {
-                issue_pv<T, TILE>(o, pa, kv_tiles + prev * 2 * kTileBytes + kTileBytes);
-                wgmma_commit();
-            }
-            if (cw == 0 || it + 1 < n_tiles) named_barrier_arrive(kTurn + 1 - cw, 256); // one sync for each arrive
-            if (OVERLAP && it > 0) wgmma_wait<1>();
-            else wgmma_wait<0>();
-            wgmma_fence_operands(s);
-            uint32_t pn[TILE / 16][4];
-            softmax_tile<T, TILE>(s, begin + it * TILE, view, qi, score_scale, m, l, c, pn);
+            if (TURNS && (cw == 0 || it + 1 < n_tiles)) named_barrier_arrive(kTurn + 1 - cw, 256); // one arrive a sync
             wgmma_wait<0>();
+            wgmma_fence_operands(s);
             wgmma_fence_operands(o[0]);
             wgmma_fence_operands(o[1]);
-            if (it > 0) mbarrier_arrive(&empty[prev]);
+            mbarrier_arrive(&empty_k[stage]);
+            if (kWithPv) mbarrier_arrive(&empty_v[prev]);
+            softmax_tile<T, TILE>(s, begin + it * TILE, view, qi, score_scale, m, l, c, pa);
             rescale(o, c);
-#pragma unroll
-            for (int kk = 0; kk < TILE / 16; ++kk)
-#pragma unroll
-                for (int r = 0; r < 4; ++r) pa[kk][r] = pn[kk][r];
-        }
+        };
+        if (TURNS && cw == 1 && n_tiles > 0) named_barrier_arrive(kTurn, 256); // warpgroup 0 goes first
+        if (n_tiles > 0) step(0, std::false_type{});
+        for (int it = 1; it < n_tiles; ++it) step(it, std::true_type{});
         if (n_tiles > 0) {
             const int last = (n_tiles - 1) % kStages;
+            mbarrier_wait(&full_v[last], ((n_tiles - 1) / kStages) & 1);
             wgmma_fence_operands(o[0]);
             wgmma_fence_operands(o[1]);
             wgmma_fence();
-            issue_pv<T, TILE>(o, pa, kv_tiles + last * 2 * kTileBytes + kTileBytes);
+            issue_pv<T, TILE>(o, pa, v_tiles + last * kHalfTile);
             wgmma_commit();
             wgmma_wait<0>();
             wgmma_fence_operands(o[0]);
             wgmma_fence_operands(o[1]);
-            mbarrier_arrive(&empty[last]);
+            mbarrier_arrive(&empty_v[last]);
         }
         store_rows(o, m, l, qi, p, dst, head, t);
     }
@@ -428,16 +432,16 @@ struct Variant {
 };
 
 // wgmma_variant 0: the FlashAttention-3 schedule (producer warpgroup, two consumers taking turns);
-// 1: the same with the softmax under the warpgroup's own P V too; 2: 128-key tiles, two warpgroups a
+// 1: the same, consumers not taking turns; 2: 128-key tiles, two warpgroups a
 // block in step (a block barrier a tile); 3: 64-key tiles, two; 4: 64-key tiles, one.
 // Dense prefill at 512K keys on an H200 for 2-4: 22.5, 24.5 and 27.1 ms (gpu-prefill-2026-11-26-h200-3666691.md).
 template <typename T, bool LIST>
 Variant variant_of(int variant) {
-    if (variant == 1) return {attention_prefill_ws_sm90a_kernel<T, LIST, true>, ws_smem_bytes(), 128, kWsThreads};
+    if (variant == 1) return {attention_prefill_ws_sm90a_kernel<T, LIST, false>, ws_smem_bytes(), 128, kWsThreads};
     if (variant == 2) return {attention_prefill_sm90a_kernel<T, LIST, 128, 2>, smem_bytes<128>(), 128, 256};
     if (variant == 3) return {attention_prefill_sm90a_kernel<T, LIST, 64, 2>, smem_bytes<64>(), 128, 256};
     if (variant == 4) return {attention_prefill_sm90a_kernel<T, LIST, 64, 1>, smem_bytes<64>(), 64, 128};
-    return {attention_prefill_ws_sm90a_kernel<T, LIST, false>, ws_smem_bytes(), 128, kWsThreads};
+    return {attention_prefill_ws_sm90a_kernel<T, LIST, true>, ws_smem_bytes(), 128, kWsThreads};
 }
 
 Variant pick(const AttentionPrefillParams& p) {

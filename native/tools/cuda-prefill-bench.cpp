@@ -230,14 +230,14 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
     const long dense_pairs = kHeads * (static_cast<long>(kQuestion) * n + causal_pairs);
     const double dense_tflops = flop_of(dense_pairs) / (dense_ms * 1e-3) / 1e12;
     const double kv_bytes = 2.0 * hkv * n_rows * kDim * 2;
-    std::printf("%4d %8d  dense (%s) %9.3f ms  %6.1f TFLOP/s  %5.2f TB/s   mma.sync: %.3f ms  own overlap: %.3f ms  in step: %.3f ms  "
+    std::printf("%4d %8d  dense (%s) %9.3f ms  %6.1f TFLOP/s  %5.2f TB/s   mma.sync: %.3f ms  no turns: %.3f ms  in step: %.3f ms  "
                 "wgmma 64: %.3f ms  64/1wg: %.3f ms\n",
                 hkv, n, kernel, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, variant_ms[1], variant_ms[2],
                 variant_ms[3], variant_ms[4]);
     char row[768];
     std::snprintf(row, sizeof row,
                   "{\"kind\": \"dense\", \"kernel\": \"%s\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"ms\": %.5f, \"tflops\": %.2f, "
-                  "\"tbps\": %.3f, \"ms_mma_sync\": %.5f, \"ms_wgmma_own_overlap\": %.5f, \"ms_wgmma_in_step\": %.5f, \"ms_wgmma_64\": %.5f, "
+                  "\"tbps\": %.3f, \"ms_mma_sync\": %.5f, \"ms_wgmma_no_turns\": %.5f, \"ms_wgmma_in_step\": %.5f, \"ms_wgmma_64\": %.5f, "
                   "\"ms_wgmma_64_1wg\": %.5f}",
                   kernel, hkv, n, kQuestion, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, variant_ms[1],
                   variant_ms[2], variant_ms[3], variant_ms[4]);
@@ -323,7 +323,7 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
         const double tflops = flop_of(pairs) / ((ms - lookup_ms) * 1e-3) / 1e12;
         const double tbps = 2.0 * (selected + static_cast<double>(hkv) * kQuestion) * kDim * 2 / (ms * 1e-3) / 1e12;
         std::printf("%4d %8d  squeezed %.2f  %9.3f ms  lookup %.3f ms (%2.0f%%, scored %.2f, flat %.3f, mma.sync %.3f)  achieved %.3f  attention %6.1f TFLOP/s  "
-                    "vs our dense %.2fx  mma.sync: %.3f ms  own overlap: %.3f ms  in step: %.3f ms  wgmma 64: %.3f ms  64/1wg: %.3f ms\n",
+                    "vs our dense %.2fx  mma.sync: %.3f ms  no turns: %.3f ms  in step: %.3f ms  wgmma 64: %.3f ms  64/1wg: %.3f ms\n",
                     hkv, n, sparsity, ms, lookup_ms, 100.0 * lookup_ms / ms, tau1.scored, flat_lookup_ms, lookup_mma_ms, achieved, tflops, dense_ms / ms, ms_mma,
                     sq_variant_ms[1], sq_variant_ms[2], sq_variant_ms[3], sq_variant_ms[4]);
         std::snprintf(row, sizeof row,
@@ -331,7 +331,7 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
                       "\"ms\": %.5f, \"lookup_ms\": %.5f, \"flat_lookup_ms\": %.5f, \"lookup_mma_sync_ms\": %.5f, \"level2_scored\": %.4f, "
                       "\"attention_tflops\": %.2f, "
                       "\"tbps\": %.3f, \"dense_ours_ms\": %.5f, \"tau1\": %.6g, \"tau2\": %.6g, \"ms_mma_sync\": %.5f, "
-                      "\"ms_wgmma_own_overlap\": %.5f, \"ms_wgmma_in_step\": %.5f, \"ms_wgmma_64\": %.5f, \"ms_wgmma_64_1wg\": %.5f}",
+                      "\"ms_wgmma_no_turns\": %.5f, \"ms_wgmma_in_step\": %.5f, \"ms_wgmma_64\": %.5f, \"ms_wgmma_64_1wg\": %.5f}",
                       hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, flat_lookup_ms, lookup_mma_ms, tau1.scored, tflops, tbps, dense_ms,
                       tau1.tau, tau2, ms_mma, sq_variant_ms[1], sq_variant_ms[2], sq_variant_ms[3], sq_variant_ms[4]);
         rows.add(row);

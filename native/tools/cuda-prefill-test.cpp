@@ -146,7 +146,7 @@ struct DenseCase {
     int wgmma_variant = 0;
 };
 
-const char* const kWgmmaLabel[] = {" [wgmma, producer + turns]", " [wgmma, producer + turns + own overlap]", " [wgmma, in step]",
+const char* const kWgmmaLabel[] = {" [wgmma, producer + turns]", " [wgmma, producer, no turns]", " [wgmma, in step]",
                                    " [wgmma, 64-key tiles]", " [wgmma, 64-key tiles, 1 warpgroup]"};
 
 void run_dense(const DenseCase& c) {
