@@ -115,9 +115,9 @@ void attend_chunks(const Jobs& jobs, cpu::ThreadPool& pool) {
         s.chunks_left = std::make_unique<std::atomic<uint32_t>[]>(n_jobs);
         s.chunks_left_size = n_jobs;
     }
-    for (uint32_t i = 0; i < n_chunks; ++i)
-        if (i == 0 || chunks[i - 1].job != chunks[i].job) s.chunks_left[chunks[i].job].store(0, std::memory_order_relaxed);
-    for (uint32_t i = 0; i < n_chunks; ++i) s.chunks_left[chunks[i].job].fetch_add(1, std::memory_order_relaxed);
+    // Published to the workers with the pool's job (thread-pool.cpp orders it).
+    for (uint32_t job = 0; job < n_jobs; ++job) s.chunks_left[job].store(0, std::memory_order_relaxed);
+    for (const ChunkTask& c : chunks) s.chunks_left[c.job].fetch_add(1, std::memory_order_relaxed);
     auto attention = [&](uint32_t job) {
         ChunkedAttention c = jobs.attention(job);
         c.probs = s.probs.data() + s.probs_at[job];
