@@ -1,11 +1,9 @@
 #include "attention-prefill-sm90a.cuh"
 
 #include <cstdint>
-#include <type_traits>
 #include <math_constants.h>
 
 #include "mma.cuh"
-#include "sm90a-sync.cuh"
 #include "wgmma.cuh"
 
 namespace sq::cuda {
@@ -107,48 +105,6 @@ __device__ __forceinline__ void softmax_tile(float (&s)[TILE / 2], int pos0, con
         }
 }
 
-// The positions [begin, end) of the list + dense sequence that slice blockIdx.z of a block whose
-// last query is q_last attends (whole tiles but the last).
-template <int TILE>
-__device__ __forceinline__ void slice_of(const AttentionPrefillParams& p, int n_list, int q_last, int& begin, int& end) {
-    int total = n_list + (p.dense_end - p.dense_begin);
-    if (p.causal) total = min(total, n_list + max(0, q_last + p.causal_offset + 1)); // no query here sees past this
-    const int splits = gridDim.z;
-    const int chunk = ((total + splits - 1) / splits + TILE - 1) / TILE * TILE;
-    begin = blockIdx.z * chunk;
-    end = min(total, begin + chunk);
-}
-
-template <typename T>
-__device__ __forceinline__ void load_q(uint32_t (&qa)[kD / 16][4], const AttentionPrefillParams& p, int head, const int (&qi)[2], int t) {
-    const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * kD;
-    const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[0], p.n_q - 1)) * kD);
-    const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[1], p.n_q - 1)) * kD);
-    load_a_rows(qa, r0, r1, qi[0] < p.n_q, qi[1] < p.n_q, t);
-}
-
-// O / l and the log-sum-exp of this thread's rows of slice blockIdx.z.
-__device__ __forceinline__ void store_rows(const float (&o)[2][32], const float (&m)[2], float (&l)[2], const int (&qi)[2],
-                                           const AttentionPrefillParams& p, const SplitOutput& dst, int head, int t) {
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-        if (qi[h] >= p.n_q) continue;
-        const long row = static_cast<long>(head) * p.n_q + qi[h];
-        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-        float* out = dst.o + blockIdx.z * dst.o_split_stride + row * kD;
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-            for (int nt = 0; nt < 8; ++nt)
-                *reinterpret_cast<float2*>(out + half * 64 + nt * 8 + 2 * t) =
-                    make_float2(o[half][4 * nt + 2 * h] * inv, o[half][4 * nt + 2 * h + 1] * inv);
-        if (t == 0 && dst.lse)
-            dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[h] > 0.0f ? (m[h] + log2f(l[h])) * kAttentionLn2 : -CUDART_INF_F;
-    }
-}
-
 // One block = 64 queries a warpgroup of one head (warpgroup w: rows 64w..64w+63) over one slice of its key
 // sequence. Each warp holds its 16 query rows as wgmma A fragments for the whole run; K and V tiles
 // of TILE gathered rows stream through three cp.async stages (row indices read a tile ahead, as in
@@ -177,8 +133,11 @@ static __global__ void __launch_bounds__(128 * WGS) attention_prefill_sm90a_kern
 
     const int n_list = LIST ? p.n_list[kv_head] : 0;
     const int* rows = LIST ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
-    int begin, end;
-    slice_of<TILE>(p, n_list, q_last, begin, end);
+    int total = n_list + (p.dense_end - p.dense_begin);
+    if (p.causal) total = min(total, n_list + max(0, q_last + p.causal_offset + 1)); // no query here sees past this
+    const int splits = gridDim.z;
+    const int chunk = ((total + splits - 1) / splits + TILE - 1) / TILE * TILE;
+    const int begin = blockIdx.z * chunk, end = min(total, begin + chunk);
     const TileView view{n_list, end, q0, p.causal, p.causal_offset};
 
     const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
@@ -224,7 +183,12 @@ static __global__ void __launch_bounds__(128 * WGS) attention_prefill_sm90a_kern
 
     const int qi[2] = {q0 + wg * 64 + wi * 16 + g, q0 + wg * 64 + wi * 16 + g + 8}; // this thread's query rows
     uint32_t qa[kD / 16][4]; // Q's A fragments, zero rows past the question
-    load_q<T>(qa, p, head, qi, t);
+    {
+        const T* qh = static_cast<const T*>(p.q) + static_cast<long>(head) * p.n_q * kD;
+        const uint32_t* r0 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[0], p.n_q - 1)) * kD);
+        const uint32_t* r1 = reinterpret_cast<const uint32_t*>(qh + static_cast<long>(min(qi[1], p.n_q - 1)) * kD);
+        load_a_rows(qa, r0, r1, qi[0] < p.n_q, qi[1] < p.n_q, t);
+    }
     float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f}, c[2];
     float o[2][32]; // [column half][m64n64 accumulators]
 #pragma unroll
@@ -264,162 +228,22 @@ static __global__ void __launch_bounds__(128 * WGS) attention_prefill_sm90a_kern
     }
     cp_async_wait<0>(); // no copy outlives the block (the groups past the last tile are empty)
 
-    store_rows(o, m, l, qi, p, dst, head, t);
-#endif
-}
-
-// The FlashAttention-3 schedule (arXiv 2407.08608) on the same tiles: warpgroup 0 produces, 1 and 2
-// consume (64 query rows each, 128 a block). The producer's 128 threads copy 128-key K and V tiles
-// (gathered rows, 128-byte swizzle, zero rows past the slice) by cp.async into rings of kStages
-// stages each and mark each landed tile on its `full` mbarrier; consumers hand a stage back on its
-// `empty` mbarrier, so no barrier spans the block and no consumer issues a copy. K and V have rings
-// of their own because a consumer holds K of tile i and V of tile i - 1 at once (one ring of K/V pairs
-// left the producer one stage to fill ahead: 320 TFLOP/s against the in-step kernel's 390 on an H200,
-// gpu-prefill-2026-11-26-h200-47c0f8b.md). setmaxnreg moves registers from the producer (56) to the
-// consumers (224: S 64, O 64, Q 32, P 32 live at once). Each consumer issues S = Q K^T of tile i
-// together with O += P V of tile i - 1 and waits for both, then runs the softmax of tile i.
-// TURNS: the consumers take turns issuing (named barriers kTurn + warpgroup), so one's softmax runs
-// under the other's products.
-constexpr int kWsThreads = 384, kTurn = 1;
-constexpr int kProducerRegs = 56, kConsumerRegs = 224; // 128 x 56 + 256 x 224 = the 384 x 168 of the launch bound
-// Copy groups (a K or a V tile each) in flight before the producer waits for the oldest: K of tile t
-// waits for the consumers to free K of t - kStages, which needs K of t - kStages + 1 and V of
-// t - kStages landed, so at most 2 kStages - 2 groups may be outstanding.
-constexpr int kLag = 2 * kStages - 2;
-
-constexpr int ws_smem_bytes() { return smem_bytes<128>() + 4 * kStages * 8; }
-
-template <typename T, bool LIST, bool TURNS>
-static __global__ void __launch_bounds__(kWsThreads, 1) attention_prefill_ws_sm90a_kernel(AttentionPrefillParams p, SplitOutput dst) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    constexpr int TILE = 128;
-    constexpr int kHalfTile = tile_bytes<TILE>(); // one K or V tile
-    extern __shared__ unsigned char smem_raw[];
-    unsigned char* k_tiles = smem_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) % 1024) % 1024);
-    unsigned char* v_tiles = k_tiles + kStages * kHalfTile;                              // both [kStages][2][TILE][64]
-    uint64_t* full_k = reinterpret_cast<uint64_t*>(v_tiles + kStages * kHalfTile);       // [kStages]: the stage's tile landed
-    uint64_t* full_v = full_k + kStages;                                                 // [kStages]
-    uint64_t* empty_k = full_v + kStages;                                                // [kStages]: both consumers are done with it
-    uint64_t* empty_v = empty_k + kStages;                                               // [kStages]
-
-    const int head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
-    const int q0 = blockIdx.x * 128;
-    const int q_last = min(p.n_q, q0 + 128) - 1;
-    const int n_list = LIST ? p.n_list[kv_head] : 0;
-    int begin, end;
-    slice_of<TILE>(p, n_list, q_last, begin, end);
-    const int n_tiles = end > begin ? (end - begin + TILE - 1) / TILE : 0;
-
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < kStages; ++s) {
-            mbarrier_init(&full_k[s], 128);
-            mbarrier_init(&full_v[s], 128);
-            mbarrier_init(&empty_k[s], 256);
-            mbarrier_init(&empty_v[s], 256);
-        }
-    }
-    __syncthreads();
-
-    if (threadIdx.x < 128) {
-        setmaxnreg_dec<kProducerRegs>();
-        const int* rows = LIST ? p.key_rows + kv_head * p.key_rows_stride : nullptr;
-        const long head_offset = static_cast<long>(kv_head) * p.kv_head_stride;
-        // Thread copies chunk `piece` of rows row0 + 8 j of every tile.
-        constexpr int kCopies = TILE * kChunks / 128, kBatch = 8;
-        const int piece = threadIdx.x % kChunks, row0 = threadIdx.x / kChunks;
-        const auto copy_tile = [&](const T* from_head, unsigned char* to, int it) {
-            // Row indices in batches of kBatch (all in flight together), within the producer's registers.
 #pragma unroll
-            for (int j0 = 0; j0 < kCopies; j0 += kBatch) {
-                int src[kBatch]; // -1: past the slice
+    for (int h = 0; h < 2; ++h) {
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+        if (qi[h] >= p.n_q) continue;
+        const long row = static_cast<long>(head) * p.n_q + qi[h];
+        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        float* out = dst.o + blockIdx.z * dst.o_split_stride + row * kD;
 #pragma unroll
-                for (int j = 0; j < kBatch; ++j) {
-                    const int pos = begin + it * TILE + row0 + (j0 + j) * 8;
-                    src[j] = pos >= end ? -1 : LIST && pos < n_list ? __ldg(rows + pos) : p.dense_begin + (pos - n_list);
-                }
+        for (int half = 0; half < 2; ++half)
 #pragma unroll
-                for (int j = 0; j < kBatch; ++j) {
-                    const long from = src[j] >= 0 ? static_cast<long>(src[j]) * kD + piece * 8 : 0;
-                    cp_async16_zfill(to + swizzle_offset(row0 + (j0 + j) * 8, piece, TILE), from_head + from, src[j] >= 0);
-                }
-            }
-        };
-        // Group g holds K (g even) or V (g odd) of tile g / 2.
-        const auto mark_landed = [&](int g) { mbarrier_arrive(g % 2 == 0 ? &full_k[g / 2 % kStages] : &full_v[g / 2 % kStages]); };
-        int group = 0;
-        for (int it = 0; it < n_tiles; ++it) {
-            const int stage = it % kStages;
-#pragma unroll
-            for (int kv = 0; kv < 2; ++kv, ++group) {
-                if (it >= kStages) mbarrier_wait(kv == 0 ? &empty_k[stage] : &empty_v[stage], (it / kStages - 1) & 1);
-                copy_tile(static_cast<const T*>(kv == 0 ? p.k : p.v) + head_offset, (kv == 0 ? k_tiles : v_tiles) + stage * kHalfTile, it);
-                cp_async_commit();
-                if (group >= kLag) {
-                    cp_async_wait<kLag>();
-                    fence_proxy_async();
-                    mark_landed(group - kLag);
-                }
-            }
-        }
-        cp_async_wait<0>();
-        fence_proxy_async();
-        for (int g = max(0, group - kLag); g < group; ++g) mark_landed(g);
-    } else {
-        setmaxnreg_inc<kConsumerRegs>();
-        const int ct = threadIdx.x - 128, cw = ct / 128; // consumer thread, consumer warpgroup
-        const int lane = ct % 32, wi = (ct / 32) % 4, g = lane / 4, t = lane % 4;
-        const TileView view{n_list, end, q0, p.causal, p.causal_offset};
-        const int qi[2] = {q0 + cw * 64 + wi * 16 + g, q0 + cw * 64 + wi * 16 + g + 8}; // this thread's query rows
-        uint32_t qa[kD / 16][4]; // Q's A fragments, zero rows past the question
-        load_q<T>(qa, p, head, qi, t);
-        float m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.0f, 0.0f}, c[2];
-        float o[2][32]; // [column half][m64n64 accumulators]
-#pragma unroll
-        for (int i = 0; i < 32; ++i) o[0][i] = o[1][i] = 0.0f;
-        const float score_scale = p.scale * kAttentionLog2e;
-        uint32_t pa[TILE / 16][4]; // P of the tile before, A fragments of its P V
-
-        // Tile `it`'s S, with P V of tile it - 1 where WITH_PV, in this warpgroup's turn; then its softmax.
-        const auto step = [&](int it, auto with_pv) {
-            constexpr bool kWithPv = decltype(with_pv)::value;
-            const int stage = it % kStages, prev = (it + kStages - 1) % kStages;
-            mbarrier_wait(&full_k[stage], (it / kStages) & 1);
-            if (kWithPv) mbarrier_wait(&full_v[prev], ((it - 1) / kStages) & 1);
-            float s[TILE / 2];
-            if (TURNS) named_barrier_sync(kTurn + cw, 256);
-            wgmma_fence_operands(o[0]);
-            wgmma_fence_operands(o[1]);
-            wgmma_fence();
-            issue_scores<T, TILE>(s, qa, k_tiles + stage * kHalfTile);
-            if constexpr (kWithPv) issue_pv<T, TILE>(o, pa, v_tiles + prev * kHalfTile);
-            wgmma_commit();
-            if (TURNS && (cw == 0 || it + 1 < n_tiles)) named_barrier_arrive(kTurn + 1 - cw, 256); // one arrive a sync
-            wgmma_wait<0>();
-            wgmma_fence_operands(s);
-            wgmma_fence_operands(o[0]);
-            wgmma_fence_operands(o[1]);
-            mbarrier_arrive(&empty_k[stage]);
-            if (kWithPv) mbarrier_arrive(&empty_v[prev]);
-            softmax_tile<T, TILE>(s, begin + it * TILE, view, qi, score_scale, m, l, c, pa);
-            rescale(o, c);
-        };
-        if (TURNS && cw == 1 && n_tiles > 0) named_barrier_arrive(kTurn, 256); // warpgroup 0 goes first
-        if (n_tiles > 0) step(0, std::false_type{});
-        for (int it = 1; it < n_tiles; ++it) step(it, std::true_type{});
-        if (n_tiles > 0) {
-            const int last = (n_tiles - 1) % kStages;
-            mbarrier_wait(&full_v[last], ((n_tiles - 1) / kStages) & 1);
-            wgmma_fence_operands(o[0]);
-            wgmma_fence_operands(o[1]);
-            wgmma_fence();
-            issue_pv<T, TILE>(o, pa, v_tiles + last * kHalfTile);
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_fence_operands(o[0]);
-            wgmma_fence_operands(o[1]);
-            mbarrier_arrive(&empty_v[last]);
-        }
-        store_rows(o, m, l, qi, p, dst, head, t);
+            for (int nt = 0; nt < 8; ++nt)
+                *reinterpret_cast<float2*>(out + half * 64 + nt * 8 + 2 * t) =
+                    make_float2(o[half][4 * nt + 2 * h] * inv, o[half][4 * nt + 2 * h + 1] * inv);
+        if (t == 0 && dst.lse)
+            dst.lse[blockIdx.z * dst.lse_split_stride + row] = l[h] > 0.0f ? (m[h] + log2f(l[h])) * kAttentionLn2 : -CUDART_INF_F;
     }
 #endif
 }
@@ -428,20 +252,16 @@ using Kernel = void (*)(AttentionPrefillParams, SplitOutput);
 
 struct Variant {
     Kernel kernel;
-    int smem, rows, threads;
+    int smem, warpgroups;
 };
 
-// wgmma_variant 0: the FlashAttention-3 schedule (producer warpgroup, two consumers taking turns);
-// 1: the same, consumers not taking turns; 2: 128-key tiles, two warpgroups a
-// block in step (a block barrier a tile); 3: 64-key tiles, two; 4: 64-key tiles, one.
-// Dense prefill at 512K keys on an H200 for 2-4: 22.5, 24.5 and 27.1 ms (gpu-prefill-2026-11-26-h200-3666691.md).
+// wgmma_variant 0: 128-key tiles, two warpgroups a block; 1: 64-key tiles, two; 2: 64-key tiles, one.
+// Dense prefill at 512K keys on an H200: 22.5, 24.5 and 27.1 ms (gpu-prefill-2026-11-26-h200-3666691.md).
 template <typename T, bool LIST>
 Variant variant_of(int variant) {
-    if (variant == 1) return {attention_prefill_ws_sm90a_kernel<T, LIST, false>, ws_smem_bytes(), 128, kWsThreads};
-    if (variant == 2) return {attention_prefill_sm90a_kernel<T, LIST, 128, 2>, smem_bytes<128>(), 128, 256};
-    if (variant == 3) return {attention_prefill_sm90a_kernel<T, LIST, 64, 2>, smem_bytes<64>(), 128, 256};
-    if (variant == 4) return {attention_prefill_sm90a_kernel<T, LIST, 64, 1>, smem_bytes<64>(), 64, 128};
-    return {attention_prefill_ws_sm90a_kernel<T, LIST, true>, ws_smem_bytes(), 128, kWsThreads};
+    if (variant == 1) return {attention_prefill_sm90a_kernel<T, LIST, 64, 2>, smem_bytes<64>(), 2};
+    if (variant == 2) return {attention_prefill_sm90a_kernel<T, LIST, 64, 1>, smem_bytes<64>(), 1};
+    return {attention_prefill_sm90a_kernel<T, LIST, 128, 2>, smem_bytes<128>(), 2};
 }
 
 Variant pick(const AttentionPrefillParams& p) {
@@ -452,12 +272,12 @@ Variant pick(const AttentionPrefillParams& p) {
 
 } // namespace
 
-int attention_prefill_sm90a_rows(const AttentionPrefillParams& p) { return pick(p).rows; }
+int attention_prefill_sm90a_rows(const AttentionPrefillParams& p) { return 64 * pick(p).warpgroups; }
 
 cudaError_t attention_prefill_sm90a_occupancy(const AttentionPrefillParams& p, int* blocks_per_sm) {
     const Variant v = pick(p);
     cudaError_t err = cudaFuncSetAttribute(v.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem);
-    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, v.kernel, v.threads, v.smem);
+    if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks_per_sm, v.kernel, 128 * v.warpgroups, v.smem);
     return err;
 }
 
@@ -465,8 +285,9 @@ cudaError_t attention_prefill_sm90a_launch(const AttentionPrefillParams& p, int 
     const Variant v = pick(p);
     const cudaError_t err = cudaFuncSetAttribute(v.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem);
     if (err != cudaSuccess) return err;
-    const dim3 grid((p.n_q + v.rows - 1) / v.rows, p.n_heads, splits);
-    v.kernel<<<grid, v.threads, v.smem, stream>>>(p, dst);
+    const int rows = 64 * v.warpgroups;
+    const dim3 grid((p.n_q + rows - 1) / rows, p.n_heads, splits);
+    v.kernel<<<grid, 128 * v.warpgroups, v.smem, stream>>>(p, dst);
     return cudaGetLastError();
 }
 

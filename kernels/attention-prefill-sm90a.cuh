@@ -5,7 +5,11 @@
 // 285-290); 64-key tiles 360, and with one warpgroup a block 325-340. The first version (64-key tiles,
 // Q and K from shared memory) ran 345 with S, softmax and P V in turn and 310 with FlashAttention-3's
 // overlap of the next tile's S and softmax with P V (more registers, four stages; dropped;
-// gpu-prefill-2026-11-26-h200-e587d0d.md).
+// gpu-prefill-2026-11-26-h200-e587d0d.md). FlashAttention-3's schedule on these tiles (a producer warpgroup
+// filling mbarrier-signalled K and V rings by cp.async, setmaxnreg, two consumer warpgroups taking turns by
+// named barriers) ran 377 TFLOP/s against this kernel's 390 dense on an H100 and 1.5x slower squeezed (its
+// producer read gathered row indices right before copying them); dropped (gpu-prefill-2026-11-26-h100-fdefa2d.md,
+// the code at fdefa2d).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -52,10 +52,8 @@ struct AttentionPrefillParams {
     int n_splits;           // 0: chosen to fill the GPU; else forced
     int m_tiles;            // 0: default: the wgmma kernel where it runs (attention_prefill_uses_sm90a), else 2;
                             // mma.sync kernels: 1: 16 query rows a warp, Q in registers; 2: 32 rows, Q in shared memory
-    int wgmma_variant;      // wgmma kernel: 0: default (FlashAttention-3 schedule: a producer warpgroup, two consumers
-                            // taking turns on the tensor cores); 1: the same, softmax under its own P V too; 2: two
-                            // warpgroups in step (a block barrier a tile); 3: 64-key tiles, two; 4: 64-key tiles, one
-                            // warpgroup a block (two blocks an SM)
+    int wgmma_variant;      // wgmma kernel: 0: default (128-key tiles, two warpgroups a block); 1: 64-key tiles, two;
+                            // 2: 64-key tiles, one warpgroup a block (two blocks an SM)
     float* workspace;       // attention_prefill_workspace_floats(..., max_splits) floats; unused with one slice
 };
 

@@ -43,8 +43,7 @@ def main():
             out[f"speedup_vs_{backend}"] = r["ms"] / row["ms"] if r else None
         joined.append(out)
         if row["kind"] == "dense":
-            dense_rows.append([row["Hkv"], row["keys"], row.get("kernel", "mma.sync"), fmt(row["ms"], ".3f"), fmt(row.get("ms_wgmma_no_turns"), ".3f"), fmt(row.get("ms_wgmma_in_step"), ".3f"),
-                               fmt(row.get("ms_wgmma_64"), ".3f"), fmt(row.get("ms_wgmma_64_1wg"), ".3f"),
+            dense_rows.append([row["Hkv"], row["keys"], row.get("kernel", "mma.sync"), fmt(row["ms"], ".3f"), fmt(row.get("ms_wgmma_64"), ".3f"), fmt(row.get("ms_wgmma_64_1wg"), ".3f"),
                                fmt(row.get("ms_mma_sync"), ".3f"), fmt(row["tflops"], ".0f"),
                                fmt(out["cudnn_ms"], ".3f") + f" ({out['cudnn_mask']}, {out['cudnn_mode']})",
                                fmt(out["flash_ms"], ".3f") + f" ({out['flash_mask']}, {out['flash_mode']})",
@@ -56,8 +55,7 @@ def main():
                                   fmt(row.get("level2_scored"), ".2f"),
                                   fmt(row["attention_tflops"], ".0f"), fmt(row["tbps"], ".2f"), fmt(out["cudnn_ms"], ".3f"),
                                   fmt(out["speedup_vs_cudnn"], ".2f") + "x", fmt(out["speedup_vs_flash"], ".2f") + "x",
-                                  fmt(row["dense_ours_ms"] / row["ms"], ".2f") + "x", fmt(row.get("ms_wgmma_no_turns"), ".3f"),
-                                  fmt(row.get("ms_wgmma_in_step"), ".3f"), fmt(row.get("ms_wgmma_64"), ".3f"),
+                                  fmt(row["dense_ours_ms"] / row["ms"], ".2f") + "x", fmt(row.get("ms_wgmma_64"), ".3f"),
                                   fmt(row.get("ms_wgmma_64_1wg"), ".3f"),
                                   fmt(row.get("ms_mma_sync"), ".3f")])
 
@@ -69,7 +67,7 @@ def main():
           "lower-right mask (what we compute); the mask used and whether GQA ran natively are in brackets.",
           "Median over 7 batches of back-to-back calls (CUDA events).", "",
           "## Dense", "",
-          md_table(["Hkv", "keys", "kernel", "ours ms", "no turns ms", "in step ms", "wgmma 64-key tiles ms", "wgmma 64, 1 warpgroup ms", "mma.sync ms", "TFLOP/s", "cuDNN ms", "flash ms", "ours vs cuDNN", "ours vs flash"],
+          md_table(["Hkv", "keys", "kernel", "ours ms", "wgmma 64-key tiles ms", "wgmma 64, 1 warpgroup ms", "mma.sync ms", "TFLOP/s", "cuDNN ms", "flash ms", "ours vs cuDNN", "ours vs flash"],
                    dense_rows), "",
           "## Squeezed (lookup included)", "",
           "Lookup: log D over level 1 for every token, token-averaged scores of every level-1 centroid and of the level-2",
@@ -80,7 +78,7 @@ def main():
           "time; TB/s = K and V bytes of the keys attended / squeezed time.", "",
           md_table(["Hkv", "keys", "target", "achieved", "squeezed ms", "lookup ms (share)", "flat lookup ms", "lookup, mma.sync ms", "L2 scored",
                     "attn TFLOP/s", "TB/s",
-                    "cuDNN dense ms", "vs cuDNN", "vs flash", "vs our dense", "no turns ms", "in step ms", "wgmma 64-key tiles ms", "wgmma 64, 1 warpgroup ms", "mma.sync ms"],
+                    "cuDNN dense ms", "vs cuDNN", "vs flash", "vs our dense", "wgmma 64-key tiles ms", "wgmma 64, 1 warpgroup ms", "mma.sync ms"],
                     squeezed_rows)]
     if args.notes:
         md += ["", open(args.notes).read()]

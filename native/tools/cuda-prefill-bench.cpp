@@ -219,8 +219,8 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
     cuda::AttentionPrefillParams mma_sync = dense;
     mma_sync.m_tiles = 2;
     const double mma_sync_ms = median_ms([&] { return cuda::attention_prefill(mma_sync, kMaxSplits, nullptr); }, opt.reps);
-    double variant_ms[5] = {0.0, 0.0, 0.0, 0.0, 0.0}; // wgmma variants 1-4 (AttentionPrefillParams::wgmma_variant)
-    for (const int variant : {1, 2, 3, 4}) {
+    double variant_ms[3] = {0.0, 0.0, 0.0}; // wgmma variants 1 and 2 (AttentionPrefillParams::wgmma_variant)
+    for (const int variant : {1, 2}) {
         cuda::AttentionPrefillParams other = dense;
         other.wgmma_variant = variant;
         variant_ms[variant] = median_ms([&] { return cuda::attention_prefill(other, kMaxSplits, nullptr); }, opt.reps);
@@ -230,17 +230,14 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
     const long dense_pairs = kHeads * (static_cast<long>(kQuestion) * n + causal_pairs);
     const double dense_tflops = flop_of(dense_pairs) / (dense_ms * 1e-3) / 1e12;
     const double kv_bytes = 2.0 * hkv * n_rows * kDim * 2;
-    std::printf("%4d %8d  dense (%s) %9.3f ms  %6.1f TFLOP/s  %5.2f TB/s   mma.sync: %.3f ms  no turns: %.3f ms  in step: %.3f ms  "
-                "wgmma 64: %.3f ms  64/1wg: %.3f ms\n",
-                hkv, n, kernel, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, variant_ms[1], variant_ms[2],
-                variant_ms[3], variant_ms[4]);
+    std::printf("%4d %8d  dense (%s) %9.3f ms  %6.1f TFLOP/s  %5.2f TB/s   mma.sync: %.3f ms  wgmma 64: %.3f ms  64/1wg: %.3f ms\n", hkv, n,
+                kernel, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, variant_ms[1], variant_ms[2]);
     char row[768];
     std::snprintf(row, sizeof row,
                   "{\"kind\": \"dense\", \"kernel\": \"%s\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"ms\": %.5f, \"tflops\": %.2f, "
-                  "\"tbps\": %.3f, \"ms_mma_sync\": %.5f, \"ms_wgmma_no_turns\": %.5f, \"ms_wgmma_in_step\": %.5f, \"ms_wgmma_64\": %.5f, "
-                  "\"ms_wgmma_64_1wg\": %.5f}",
+                  "\"tbps\": %.3f, \"ms_mma_sync\": %.5f, \"ms_wgmma_64\": %.5f, \"ms_wgmma_64_1wg\": %.5f}",
                   kernel, hkv, n, kQuestion, dense_ms, dense_tflops, kv_bytes / (dense_ms * 1e-3) / 1e12, mma_sync_ms, variant_ms[1],
-                  variant_ms[2], variant_ms[3], variant_ms[4]);
+                  variant_ms[2]);
     rows.add(row);
 
     Index ix;
@@ -313,8 +310,8 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
         cuda::SqueezedPrefillParams sp_mma = sp;
         sp_mma.m_tiles = 2;
         const double ms_mma = median_ms([&] { return cuda::squeezed_prefill(sp_mma, nullptr); }, opt.reps);
-        double sq_variant_ms[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
-        for (const int variant : {1, 2, 3, 4}) {
+        double sq_variant_ms[3] = {0.0, 0.0, 0.0};
+        for (const int variant : {1, 2}) {
             cuda::SqueezedPrefillParams other = sp;
             other.wgmma_variant = variant;
             sq_variant_ms[variant] = median_ms([&] { return cuda::squeezed_prefill(other, nullptr); }, opt.reps);
@@ -323,17 +320,17 @@ void bench_shape(const Options& opt, int hkv, int n, Json& rows) {
         const double tflops = flop_of(pairs) / ((ms - lookup_ms) * 1e-3) / 1e12;
         const double tbps = 2.0 * (selected + static_cast<double>(hkv) * kQuestion) * kDim * 2 / (ms * 1e-3) / 1e12;
         std::printf("%4d %8d  squeezed %.2f  %9.3f ms  lookup %.3f ms (%2.0f%%, scored %.2f, flat %.3f, mma.sync %.3f)  achieved %.3f  attention %6.1f TFLOP/s  "
-                    "vs our dense %.2fx  mma.sync: %.3f ms  no turns: %.3f ms  in step: %.3f ms  wgmma 64: %.3f ms  64/1wg: %.3f ms\n",
+                    "vs our dense %.2fx  mma.sync: %.3f ms  wgmma 64: %.3f ms  64/1wg: %.3f ms\n",
                     hkv, n, sparsity, ms, lookup_ms, 100.0 * lookup_ms / ms, tau1.scored, flat_lookup_ms, lookup_mma_ms, achieved, tflops, dense_ms / ms, ms_mma,
-                    sq_variant_ms[1], sq_variant_ms[2], sq_variant_ms[3], sq_variant_ms[4]);
+                    sq_variant_ms[1], sq_variant_ms[2]);
         std::snprintf(row, sizeof row,
                       "{\"kind\": \"squeezed\", \"Hkv\": %d, \"keys\": %d, \"question\": %d, \"target\": %.2f, \"achieved\": %.4f, "
                       "\"ms\": %.5f, \"lookup_ms\": %.5f, \"flat_lookup_ms\": %.5f, \"lookup_mma_sync_ms\": %.5f, \"level2_scored\": %.4f, "
                       "\"attention_tflops\": %.2f, "
                       "\"tbps\": %.3f, \"dense_ours_ms\": %.5f, \"tau1\": %.6g, \"tau2\": %.6g, \"ms_mma_sync\": %.5f, "
-                      "\"ms_wgmma_no_turns\": %.5f, \"ms_wgmma_in_step\": %.5f, \"ms_wgmma_64\": %.5f, \"ms_wgmma_64_1wg\": %.5f}",
+                      "\"ms_wgmma_64\": %.5f, \"ms_wgmma_64_1wg\": %.5f}",
                       hkv, n, kQuestion, sparsity, achieved, ms, lookup_ms, flat_lookup_ms, lookup_mma_ms, tau1.scored, tflops, tbps, dense_ms,
-                      tau1.tau, tau2, ms_mma, sq_variant_ms[1], sq_variant_ms[2], sq_variant_ms[3], sq_variant_ms[4]);
+                      tau1.tau, tau2, ms_mma, sq_variant_ms[1], sq_variant_ms[2]);
         rows.add(row);
     }
 }

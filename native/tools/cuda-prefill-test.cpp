@@ -146,8 +146,7 @@ struct DenseCase {
     int wgmma_variant = 0;
 };
 
-const char* const kWgmmaLabel[] = {" [wgmma, producer + turns]", " [wgmma, producer, no turns]", " [wgmma, in step]",
-                                   " [wgmma, 64-key tiles]", " [wgmma, 64-key tiles, 1 warpgroup]"};
+const char* const kWgmmaLabel[] = {" [wgmma]", " [wgmma, 64-key tiles]", " [wgmma, 64-key tiles, 1 warpgroup]"};
 
 void run_dense(const DenseCase& c) {
     const Problem pb = random_problem(c.n_heads, c.n_kv_heads, c.d, c.n_q, c.n_fixed + c.n_q, c.type);
@@ -254,7 +253,7 @@ TEST_CASE("attention_prefill: the default kernel (wgmma on a 9.0 GPU), d 128, pa
     run_dense({"lists bf16 H2/Hkv2 d128, lists of 1/0 of 50 + 1 causal, 1 slice", 2, 2, 128, 50, 1, KT::BF16, 1, 1});
 }
 TEST_CASE("attention_prefill: the wgmma kernel's other variants") {
-    for (const int variant : {1, 2, 3, 4}) {
+    for (const int variant : {1, 2}) {
         run_dense({"dense bf16 H4/Hkv2 d128, 3000 fixed + 200 question, auto", 4, 2, 128, 3000, 200, KT::BF16, 0, 0, 0, variant});
         run_dense({"lists f16 H8/Hkv2 d128, lists of 700/693 of 2000 + 129 causal, 4 slices", 8, 2, 128, 2000, 129, KT::F16, 4, 700, 0,
                    variant});
@@ -355,6 +354,7 @@ void run_squeezed(const SqueezedCase& c) {
     squeeze::SelectParams sp;
     sp.mode = squeeze::SelectMode::Threshold;
     sp.tau = tau.data();
+    sp.rerank_shortlist = 0.0f; // the GPU lookup keeps the thresholds' choice: it has no rerank by exact mass (yet)
     // The finest clusters the GPU scores: children of a cluster passing the level above for some head
     // of the group (CPU scores, the same thresholds; a tree of one level scores everything).
     std::vector<std::vector<uint8_t>> scored(c.n_kv_heads);
