@@ -4,7 +4,8 @@
 #   PART=1: keep half A of SmolLM2, build the GPU tests and cuda-doc-bench, run every GPU test
 #           (generated models)
 #   PART=2: join half B, check the sha256, cuda-forward-test and cuda-doc-test on the real SmolLM2,
-#           then cuda-doc-bench at 7K fixed tokens of it
+#           then cuda-doc-bench at 7K fixed tokens of it and cuda-forward-bench --chat 1 (greedy tokens
+#           of the default GPU path vs the CPU's order, SQUEEZE_CUDA_GEMM=0, on the chat prompts)
 # Run PART=2 right after PART=1, while the machine is still warm. The build uses the committed tree:
 #   mkdir -p .gl/final && git archive -o .gl/final/src.tar HEAD
 #   PART=1 COMMIT=<sha> bash bench/gpu/final-device.sh   (carry .gl/final and .gl/smol-a)
@@ -28,7 +29,7 @@ if [ "$PART" = 1 ]; then
   cp .gl/smol-a/part00 /tmp/smol/part00
   cd "$SRC"
   { cmake -S native -B $BUILD -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 &&
-    cmake --build $BUILD -j16 --target $GPU_TESTS cuda-doc-bench; } > "$OUT/build.log" 2>&1
+    cmake --build $BUILD -j16 --target $GPU_TESTS cuda-doc-bench cuda-forward-bench; } > "$OUT/build.log" 2>&1
   status=$?
   tail -2 "$OUT/build.log"
   [ $status = 0 ] || { grep -m20 -B2 -A8 "error" "$OUT/build.log"; exit 1; }
@@ -54,4 +55,6 @@ for t in cuda-forward-test cuda-doc-test; do
 done
 COMMIT=$COMMIT timeout 120 $BUILD/cuda-doc-bench /tmp/smol/model.gguf --fixed 7000 --decode 64 \
   --json "$OUT/doc-bench-smollm2-7k.json" 2>&1 | tee "$OUT/doc-bench-smollm2.txt" | tail -20
+COMMIT=$COMMIT timeout 120 $BUILD/cuda-forward-bench /tmp/smol/model.gguf --threads "$(nproc)" --prompt 512 --decode 128 \
+  --chat 1 --json "$OUT/forward-bench-smollm2.json" 2>&1 | tee "$OUT/forward-bench-smollm2.txt" | tail -20
 exit $failed
