@@ -96,6 +96,9 @@ void rerank_by_mass(const HeadIndex& head, const float* q, uint32_t n_q, uint32_
     }
     std::vector<uint32_t> order(cand.size());
     std::iota(order.begin(), order.end(), 0u);
+    // Densest first (mass per key): the greedy order for a key count, as the thresholds on per-key
+    // estimates select; by total mass, large clusters would fill the count with diffuse attention.
+    for (size_t c = 0; c < cand.size(); ++c) sc.mass[c] /= finest.counts[cand[c]];
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return sc.mass[a] > sc.mass[b]; });
     out.clusters.clear();
     out.n_keys = head.n_always;
