@@ -74,20 +74,22 @@ void rerank_by_mass(const HeadIndex& head, const float* q, uint32_t n_q, uint32_
     std::set_union(out.clusters.begin(), out.clusters.end(), shortlist.clusters.begin(), shortlist.clusters.end(), std::back_inserter(cand));
     uint32_t n_slots = head.n_always;
     for (const uint32_t j : cand) n_slots += finest.counts[j];
-    sc.mass.assign(cand.size(), 0.0);
-    sc.logits.resize(n_slots);
+    // logits [n_rows][n_slots]: the always-attended slots, then each candidate's slots (contiguous runs).
+    const uint32_t n_rows = n_q * group;
+    sc.logits.resize(size_t{n_rows} * n_slots);
     const Kernels& kern = kernels();
-    for (uint32_t r = 0; r < n_q * group; ++r) {
-        const float* row = q + size_t{r} * d;
-        float* x = sc.logits.data();
-        uint32_t i = 0;
-        for (uint32_t s = 0; s < head.n_always; ++s) x[i++] = scale * kern.dot_f16(row, head.keys.data() + size_t{s} * d, d);
-        for (const uint32_t j : cand)
-            for (uint32_t s = finest.first[j]; s < finest.first[j + 1]; ++s) x[i++] = scale * kern.dot_f16(row, head.keys.data() + size_t{s} * d, d);
-        const float m = *std::max_element(x, x + n_slots);
-        double total = 0.0;
-        for (i = 0; i < n_slots; ++i) total += x[i] = std::exp(x[i] - m);
-        i = head.n_always;
+    uint32_t col = 0;
+    auto score_run = [&](uint32_t first, uint32_t count) {
+        if (count > 0) kern.dot_rows_f16(q, n_rows, head.keys.data() + size_t{first} * d, count, d, scale, sc.logits.data() + col, n_slots);
+        col += count;
+    };
+    score_run(0, head.n_always);
+    for (const uint32_t j : cand) score_run(finest.first[j], finest.counts[j]);
+    sc.mass.assign(cand.size(), 0.0);
+    for (uint32_t r = 0; r < n_rows; ++r) {
+        float* x = sc.logits.data() + size_t{r} * n_slots;
+        const double total = kern.exp_sum(x, n_slots, *std::max_element(x, x + n_slots));
+        uint32_t i = head.n_always;
         for (size_t c = 0; c < cand.size(); ++c) {
             double sum = 0.0;
             for (uint32_t s = finest.first[cand[c]]; s < finest.first[cand[c] + 1]; ++s) sum += x[i++];

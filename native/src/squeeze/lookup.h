@@ -54,7 +54,7 @@ struct LookupScratch {
     std::vector<float> score;    // [group][k_pad] token-averaged s per head
     std::vector<uint8_t> chosen; // [group][k_pad] per-head selection of the current level
     std::vector<uint8_t> active; // [k_pad] columns scored at the current level
-    std::vector<float> logits;   // [n_candidate_slots] of one row (rerank)
+    std::vector<float> logits;   // [n_rows][n_candidate_slots] (rerank)
     std::vector<double> mass;    // [n_candidates] exact attention mass (rerank)
 };
 
