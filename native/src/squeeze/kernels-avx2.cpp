@@ -2,6 +2,8 @@
 // says so). Sums are in a different order than the scalar loops, so results agree to rounding only.
 #include "kernels.h"
 
+#include "backend/cpu/exp-nonpositive-avx2.h"
+
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include <immintrin.h>
@@ -194,27 +196,6 @@ void axpy_rows_f16_avx2(float* out, uint32_t n_rows, const float* p, uint32_t p_
     }
 }
 
-// exp(x) for x <= 0 in 8 lanes, with ggml's reduction and polynomial (backend/cpu/ops-expf.h) and 2^n
-// put in the exponent bits; below -87 (and at -inf) the result is 0. The same operations as the
-// tiled attention's exp_nonpositive (backend/cpu/attention-tiled-avx2.cpp) and, lane by lane, as
-// kernels.cpp's exp_nonpositive_scalar.
-__m256 exp_nonpositive(__m256 x) {
-    const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    const __m256 shift = _mm256_set1_ps(0x1.8p23f);
-    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
-    const __m256 n = _mm256_sub_ps(z, shift);
-    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
-    const __m256 u = _mm256_mul_ps(b, b);
-    const __m256 hi = _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f));
-    const __m256 lo = _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f));
-    const __m256 lin = _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f));
-    const __m256 j = _mm256_fmadd_ps(_mm256_fmadd_ps(hi, u, lo), u, lin);
-    // z holds n + 1.5 * 2^23 as a float: its low mantissa bits are n, shifted into the exponent
-    const __m256i pow2n = _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(z), 23), _mm256_castps_si256(_mm256_set1_ps(1.0f)));
-    return _mm256_andnot_ps(underflow, _mm256_mul_ps(j, _mm256_castsi256_ps(pow2n)));
-}
-
 // Element i goes to double lane i % 4: the low half of 8 floats, then the high half.
 double exp_sum_avx2(float* x, uint32_t n, float max) {
     if (max == -INFINITY) {
@@ -225,7 +206,7 @@ double exp_sum_avx2(float* x, uint32_t n, float max) {
     __m256d acc = _mm256_setzero_pd();
     uint32_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+        const __m256 e = cpu::exp_nonpositive_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
         _mm256_storeu_ps(x + i, e);
         acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
@@ -235,7 +216,7 @@ double exp_sum_avx2(float* x, uint32_t n, float max) {
     for (; i < n; ++i) {
         alignas(32) float lane[8] = {};
         lane[0] = x[i] - max;
-        _mm256_store_ps(lane, exp_nonpositive(_mm256_load_ps(lane)));
+        _mm256_store_ps(lane, cpu::exp_nonpositive_avx2(_mm256_load_ps(lane)));
         x[i] = lane[0];
         part[i % 4] += x[i];
     }

@@ -68,8 +68,8 @@ void axpy_rows_f16_scalar(float* out, uint32_t n_rows, const float* p, uint32_t 
         for (uint32_t r = 0; r < n_rows; ++r) axpy_f16_scalar(out + size_t{r} * d, p[size_t{r} * p_stride + i], v + size_t{i} * d, d);
 }
 
-// kernels-avx2.cpp's exp_nonpositive one lane at a time, operation for operation (std::fma where it
-// fuses), so that both paths give the same bits.
+// exp_nonpositive_avx2 (backend/cpu/exp-nonpositive-avx2.h) one lane at a time, operation for
+// operation (std::fma where it fuses), so that both paths give the same bits.
 float exp_nonpositive_scalar(float x) {
     const bool underflow = x < -87.0f;
     x = x > -87.0f ? x : -87.0f; // _mm256_max_ps(x, -87): NaN becomes -87 there too
