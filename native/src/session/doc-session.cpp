@@ -28,7 +28,8 @@ std::vector<float> window_part(const std::vector<float>& q, uint32_t n_layers, u
 
 bool same_mode(const SqueezeMode& a, const SqueezeMode& b) {
     return a.kind == b.kind && a.sparsity == b.sparsity && a.per_layer == b.per_layer && a.budget_keys == b.budget_keys &&
-           a.mass_target == b.mass_target && a.recall == b.recall && a.per_token == b.per_token && a.oracle == b.oracle;
+           a.mass_target == b.mass_target && a.recall == b.recall && a.per_token == b.per_token && a.oracle == b.oracle &&
+           a.prefill_rerank == b.prefill_rerank;
 }
 
 // The GPU squeezed path runs the calibrated and every-cluster selections; the others are CPU-only so far.
@@ -315,6 +316,7 @@ Status DocSession::select_params(const SqueezeMode& mode, SelectParams& select, 
             for (uint32_t i = 1; i < th.targets.size(); ++i)
                 if (std::fabs(th.targets[i] - mode.sparsity) < std::fabs(th.targets[target] - mode.sparsity)) target = i;
             select.mode = SelectMode::Threshold;
+            if (!mode.prefill_rerank) select.rerank_shortlist = 0.0f;
             break;
         case SqueezeKind::Budget:
             if (mode.budget_keys == 0) return Status::error("SQUEEZE_BAD_MODE", "a key budget must be positive");

@@ -43,6 +43,9 @@ struct SqueezeMode {
     bool token_mass = true;    // collect per-token attention mass of the fixed context (citations)
     bool recall = false;       // evaluation: attention-mass recall per layer in the stats (costs a dense pass)
     bool per_token = false;    // the question's prefill selects per token, as decode does, instead of averaging
+    // Threshold: the question's prefill reranks a shortlist of clusters by exact attention
+    // (SelectParams::rerank_shortlist). CPU only: on the GPU the prefill keeps the estimate's choice.
+    bool prefill_rerank = true;
     squeeze::Oracle oracle = squeeze::Oracle::None; // evaluation: oracle selections of the lookup's sizes (recall.h)
 };
 
