@@ -58,7 +58,9 @@ test('achieved sparsity is within 5 points of the 70% and 90% targets', async ()
     const r = await chat.ask(QUESTION, { mode: { kind: 'sparsity', sparsity: target }, maxTokens: 16, remember: false });
     assert.equal(r.stats.target, target);
     assert.ok(Math.abs(r.stats.sparsity - target) <= 0.05, `target ${target}: achieved ${r.stats.sparsity}`);
-    assert.ok(r.stats.bytesRead < r.stats.bytesDense * (1 - target + 0.1));
+    // + 0.15: centroids, and the question's prefill rerank, which reads the K rows of a shortlist
+    // about twice the selection once per answer.
+    assert.ok(r.stats.bytesRead < r.stats.bytesDense * (1 - target + 0.15), `target ${target}: read ${r.stats.bytesRead} of ${r.stats.bytesDense} bytes, ${r.tokens.length} tokens`);
     assert.equal(r.stats.keysPerLayer.length, model.info.nLayers);
     assert.ok(r.stats.lookupMs > 0 && r.stats.attentionMs > 0);
     const { fixedAttentionMs, dynamicAttentionMs, mergeMs } = r.stats;

@@ -91,6 +91,9 @@ TEST_CASE("a question's lookup keeps its key count and finds the cluster whose c
     CHECK(by_mass.n_keys >= by_estimate.n_keys);
     CHECK(by_mass.n_keys < by_estimate.n_keys + *std::max_element(counts.begin(), counts.end()));
     CHECK(std::is_sorted(by_mass.clusters.begin(), by_mass.clusters.end()));
+    // The keys it scored exactly are reported (stats count their bytes): more than it keeps.
+    CHECK_EQ(by_estimate.n_ranked, 0u);
+    CHECK(by_mass.n_ranked > by_mass.n_keys);
 
     std::vector<float> buf;
     const float* needle_row = n.question.data() + size_t{kQuestion - 1} * kDim;
@@ -118,6 +121,7 @@ TEST_CASE("decode lookups (one token) do not rerank") {
     lookup_select(n.head, row.data(), 1, 1, kScale, on, sc, b);
     CHECK(a.clusters == b.clusters);
     CHECK_EQ(a.n_keys, b.n_keys);
+    CHECK_EQ(b.n_ranked, 0u);
 }
 
 int main() { return run_all_tests(); }

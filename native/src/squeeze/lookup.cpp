@@ -105,6 +105,7 @@ void rerank_by_mass(const HeadIndex& head, const float* q, uint32_t n_q, uint32_
     out.clusters.clear();
     out.n_keys = head.n_always;
     out.n_scored += shortlist.n_scored;
+    out.n_ranked = n_slots;
     for (size_t i = 0; i < order.size() && out.n_keys < target; ++i) {
         out.clusters.push_back(cand[order[i]]);
         out.n_keys += finest.counts[cand[order[i]]];
@@ -154,6 +155,7 @@ void lookup_select(const HeadIndex& head, const float* q, uint32_t n_q, uint32_t
     out.clusters.clear();
     out.slots.clear();
     out.n_scored = 0;
+    out.n_ranked = 0;
     out.n_keys = head.n_always;
     const size_t n_levels = head.levels.size();
     if (n_levels == 0 || head.levels[0].n_clusters == 0 || n_q == 0 || group == 0) return;

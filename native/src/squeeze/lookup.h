@@ -45,6 +45,7 @@ struct Selection {
     std::vector<uint32_t> slots;    // single clustered slots, ascending: only the oracle-keys evaluation (recall.h)
     uint32_t n_keys = 0;            // fixed-context keys attended, always-attended ones included
     uint32_t n_scored = 0;          // centroids scored (all levels, per distinct column)
+    uint32_t n_ranked = 0;          // keys whose K rows the prefill rerank scored exactly (rerank_shortlist)
 };
 
 // Reused buffers of one thread (lookups run per KV head on several threads).

@@ -34,6 +34,7 @@ void oracle_select(const HeadIndex& head, const float* q, uint32_t n_rows, float
     out.clusters.clear();
     out.slots.clear();
     out.n_scored = 0;
+    out.n_ranked = 0;
     out.n_keys = head.n_always;
     if (kind == Oracle::None || head.levels.empty() || n == 0) return;
     scratch.assign(2 * size_t{n}, 0.0f);

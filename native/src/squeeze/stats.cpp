@@ -25,7 +25,8 @@ void SqueezeStats::add_lookup(uint32_t layer, uint32_t kv_head, const HeadIndex&
     keys_fixed += head.n_tokens;
     centroids_scored += sel.n_scored;
     const uint64_t row_bytes = uint64_t{head.head_dim} * sizeof(uint16_t) * 2; // one key + one value
-    bytes_read += sel.n_keys * row_bytes + uint64_t{sel.n_scored} * head.head_dim * sizeof(float);
+    bytes_read += sel.n_keys * row_bytes + uint64_t{sel.n_scored} * head.head_dim * sizeof(float) +
+                  uint64_t{sel.n_ranked} * head.head_dim * sizeof(uint16_t); // the rerank reads keys only
     bytes_dense += head.n_tokens * row_bytes;
 }
 

@@ -23,7 +23,8 @@ struct SqueezeStats {
     uint64_t keys_attended = 0;               // over all lookups
     uint64_t keys_fixed = 0;                  // fixed-context keys of those lookups (what dense reads)
     uint64_t centroids_scored = 0;
-    uint64_t bytes_read = 0;                  // K and V rows (f16) read plus centroids (f32) scored
+    uint64_t bytes_read = 0;                  // K and V rows (f16) read plus centroids (f32) scored, plus
+                                              // the K rows a question's prefill rerank scored
     uint64_t bytes_dense = 0;                 // K and V rows (f16) dense attention reads
     double lookup_seconds = 0.0;
     double attention_seconds = 0.0;           // sparse fixed part + dense dynamic part + merge (wall)
